@@ -1,0 +1,159 @@
+"""Data objects shared by every layer. All frozen; transitions build new objects."""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_PRIORITY",
+    "AckResult",
+    "InsertResult",
+    "Job",
+    "JobPage",
+    "JobState",
+    "LeaseResult",
+    "NewJob",
+    "QueueConfig",
+    "QueueCounters",
+    "QueueStats",
+    "RateLimit",
+    "RetryPolicy",
+    "StoredState",
+]
+
+DEFAULT_PRIORITY = 5
+DEFAULT_MAX_RETRIES = 3
+
+
+class JobState(enum.StrEnum):
+    """The state a user sees (SPEC §1)."""
+
+    DELAYED = "delayed"
+    READY = "ready"
+    INFLIGHT = "inflight"
+    DEAD = "dead"
+
+
+class StoredState(enum.StrEnum):
+    """The state a backend stores. ``WAITING`` is ready or delayed depending on ``eta_ms``,
+    so a delayed job becomes ready by the passing of time, with no write."""
+
+    WAITING = "waiting"
+    INFLIGHT = "inflight"
+    DEAD = "dead"
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    """One job. ``payload`` is the job's JSON exactly as the producer sent it (never
+    decoded by the server). ``seq`` is the enqueue order, assigned by the backend."""
+
+    id: str
+    queue: str
+    payload: bytes
+    priority: int
+    eta_ms: int
+    max_retries: int
+    tries: int
+    created_at_ms: int
+    seq: int
+    state: StoredState
+    idempotency_key: str | None = None
+    last_error: str | None = None
+    lease_id: str | None = None
+    lease_expires_at_ms: int | None = None
+
+    def state_at(self, now_ms: int) -> JobState:
+        """The user-visible state at ``now_ms``."""
+        if self.state is StoredState.INFLIGHT:
+            return JobState.INFLIGHT
+        if self.state is StoredState.DEAD:
+            return JobState.DEAD
+        return JobState.DELAYED if self.eta_ms > now_ms else JobState.READY
+
+
+class NewJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A job to insert; the manager has validated it and assigned id and eta."""
+
+    id: str
+    payload: bytes
+    priority: int
+    eta_ms: int
+    max_retries: int
+    idempotency_key: str | None = None
+
+
+class InsertResult(msgspec.Struct, frozen=True):
+    """``job_id`` is the existing job's id when ``duplicate`` is true."""
+
+    job_id: str
+    duplicate: bool
+
+
+class LeaseResult(msgspec.Struct, frozen=True):
+    """Jobs handed out; ``rate_limited`` is true when the token bucket cut the batch."""
+
+    jobs: list[Job]
+    rate_limited: bool
+
+
+class AckResult(msgspec.Struct, frozen=True):
+    """One entry of a batch ack: ``error`` is None on success."""
+
+    job_id: str
+    error: str | None = None
+    error_code: str | None = None
+
+
+class RateLimit(msgspec.Struct, frozen=True):
+    """Token bucket settings: ``capacity`` tokens, refilled at ``refill_rate`` tokens/s."""
+
+    capacity: float
+    refill_rate: float
+
+
+class RetryPolicy(msgspec.Struct, frozen=True):
+    """Backoff = min(max_backoff_ms, base_backoff_ms * multiplier^(tries-1)) with jitter."""
+
+    base_backoff_ms: int = 1000
+    multiplier: float = 2.0
+    max_backoff_ms: int = 3_600_000
+    jitter: str = "equal"  # "equal" (uniform in [b/2, b]), "full" ([0, b]) or "none"
+
+
+class QueueConfig(msgspec.Struct, frozen=True):
+    """Per-queue settings a backend persists."""
+
+    paused: bool = False
+    rate_limit: RateLimit | None = None
+    retry_policy: RetryPolicy = RetryPolicy()
+
+
+class QueueCounters(msgspec.Struct, frozen=True):
+    """Monotonic totals per queue, persisted by the backend."""
+
+    enqueued_total: int = 0
+    leased_total: int = 0
+    acked_total: int = 0
+    nacked_total: int = 0
+
+
+class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts by state at one instant, with counters and config."""
+
+    queue: str
+    ready: int
+    delayed: int
+    inflight: int
+    dlq: int
+    counters: QueueCounters
+    config: QueueConfig
+
+
+class JobPage(msgspec.Struct, frozen=True):
+    """One page of a job listing; ``next_cursor`` is None on the last page."""
+
+    jobs: list[Job]
+    next_cursor: str | None

@@ -1,0 +1,37 @@
+"""Token bucket for dispatch rate limits (pure: the backend stores its state)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from rivetq.models import RateLimit
+
+__all__ = ["TokenBucket"]
+
+
+class TokenBucket(msgspec.Struct, frozen=True):
+    """Bucket level ``tokens`` as of ``updated_at_ms``."""
+
+    tokens: float
+    updated_at_ms: int
+
+    @classmethod
+    def full(cls, limit: RateLimit, now_ms: int) -> TokenBucket:
+        """A bucket starts full when the limit is set."""
+        return cls(tokens=float(limit.capacity), updated_at_ms=now_ms)
+
+    def refilled(self, limit: RateLimit, now_ms: int) -> TokenBucket:
+        elapsed_s = max(now_ms - self.updated_at_ms, 0) / 1000.0
+        tokens = min(float(limit.capacity), self.tokens + elapsed_s * limit.refill_rate)
+        return TokenBucket(tokens=tokens, updated_at_ms=max(now_ms, self.updated_at_ms))
+
+    def take(self, limit: RateLimit, want: int, now_ms: int) -> tuple[int, TokenBucket]:
+        """Grant up to ``want`` whole tokens; returns (granted, new bucket)."""
+        current = self.refilled(limit, now_ms)
+        granted = min(want, int(current.tokens + 1e-9))
+        return granted, TokenBucket(tokens=current.tokens - granted, updated_at_ms=current.updated_at_ms)
+
+    def give_back(self, limit: RateLimit, count: int) -> TokenBucket:
+        """Return tokens taken for jobs that were not there to lease."""
+        tokens = min(float(limit.capacity), self.tokens + count)
+        return TokenBucket(tokens=tokens, updated_at_ms=self.updated_at_ms)

@@ -1,0 +1,1 @@
+"""Storage backends behind one protocol (``rivetq.storage.base.Storage``)."""

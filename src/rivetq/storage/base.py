@@ -1,0 +1,183 @@
+"""The storage seam: atomic job-state transitions, no policy.
+
+The ``QueueManager`` decides *what* happens (validation, backoff, DLQ after the last
+try, idempotency windows); a backend makes each decision happen atomically and durably.
+Every backend passes ``tests/storage/test_contract.py``.
+
+Rules every backend follows:
+
+* Every method is atomic: it applies whole or not at all. A method that returns
+  normally has made its change durable to the backend's promise (for ``local`` with
+  fsync on: on disk).
+* Lease order among waiting jobs with ``eta_ms <= now_ms``: ``priority`` descending,
+  then ``eta_ms`` ascending, then ``seq`` (enqueue order) ascending. Exact.
+* A lease is valid while ``lease_id`` matches and ``now_ms < lease_expires_at_ms``;
+  ``ack``, ``retry``, ``bury`` and ``extend`` raise ``LeaseLost`` otherwise and change
+  nothing. ``JobNotFound`` is raised for an unknown job id (except in ``ack``/``retry``/
+  ``bury``/``extend``, where an unknown id is also ``LeaseLost``: the job may have been
+  acked by an earlier holder).
+* Write failures raise ``StorageUnavailable``; nothing is half-applied.
+* Counters (``QueueCounters``) are updated by the transition that causes them:
+  insert → enqueued_total, lease → leased_total, ack → acked_total,
+  retry/bury of a live lease (a nack) → nacked_total. Expiry (``expired=True``) does
+  not count as a nack.
+* A queue "exists" once it has had a job or a config; ``list_queues`` returns those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from rivetq.models import (
+    AckResult,
+    InsertResult,
+    Job,
+    JobPage,
+    JobState,
+    LeaseResult,
+    NewJob,
+    QueueConfig,
+    QueueStats,
+)
+
+__all__ = ["Storage", "WakeupCallback"]
+
+WakeupCallback = Callable[[str], None]
+"""Called with a queue name when jobs of that queue may have become leasable through
+another process (PostgreSQL nodes); in-process changes are known to the manager."""
+
+
+class Storage(Protocol):
+    async def open(self) -> None:
+        """Acquire resources (data-dir lock, connections), recover state."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release everything; safe to call twice."""
+        ...
+
+    def set_wakeup(self, callback: WakeupCallback) -> None:
+        """Register the callback for changes made by other processes."""
+        ...
+
+    def gauges(self) -> dict[str, float]:
+        """Backend figures for metrics, e.g. ``{"wal_segments": 3, "wal_size_bytes": 1e6}``."""
+        ...
+
+    def unavailable_reason(self) -> str | None:
+        """None while writes can succeed; else why not (fsync failed, disk full, db down)."""
+        ...
+
+    # -- writes ---------------------------------------------------------------
+
+    async def insert(
+        self, queue: str, jobs: Sequence[NewJob], *, now_ms: int, dedup_window_ms: int
+    ) -> list[InsertResult]:
+        """Insert all jobs or none. A job whose ``idempotency_key`` matches a key recorded on
+        the same queue less than ``dedup_window_ms`` ago inserts nothing and returns the
+        first job's id with ``duplicate=True`` (two jobs of one batch with the same key:
+        the second is the duplicate). Keys outlive the job (ack does not free them)."""
+        ...
+
+    async def lease(
+        self,
+        queue: str,
+        *,
+        max_jobs: int,
+        visibility_ms: int,
+        now_ms: int,
+        new_lease_id: Callable[[], str],
+    ) -> LeaseResult:
+        """Lease up to ``max_jobs`` jobs in service order. Returns no jobs while the queue
+        is paused. With a rate limit, takes one token per job from the queue's bucket
+        (refilled up to ``now_ms``) and leases at most the tokens available; tokens not
+        used because fewer jobs were ready are kept in the bucket. ``rate_limited`` is true
+        when the bucket held back jobs that were ready. Each job gets ``new_lease_id()``,
+        ``lease_expires_at_ms = now_ms + visibility_ms``; ``tries`` is unchanged."""
+        ...
+
+    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> None:
+        """Remove a leased job (done)."""
+        ...
+
+    async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
+        """Each (job_id, lease_id) acked on its own; failures are reported, not raised
+        (except ``StorageUnavailable``). One durable write for the whole batch."""
+        ...
+
+    async def extend(self, job_id: str, lease_id: str, *, expires_at_ms: int, now_ms: int) -> Job:
+        """Move a live lease's expiry to ``expires_at_ms``; returns the updated job."""
+        ...
+
+    async def retry(
+        self, job_id: str, lease_id: str, *, eta_ms: int, error: str | None, now_ms: int, expired: bool = False
+    ) -> Job:
+        """A failed attempt that will run again: ``tries += 1``, state waiting at ``eta_ms``,
+        ``last_error = error``, lease cleared. With ``expired=False`` (a nack) the lease
+        must be live; with ``expired=True`` (the reaper) the lease must have expired
+        (``lease_expires_at_ms <= now_ms``), else ``LeaseLost``."""
+        ...
+
+    async def bury(self, job_id: str, lease_id: str, *, error: str | None, now_ms: int, expired: bool = False) -> Job:
+        """A failed last attempt: ``tries += 1``, state dead with ``last_error``; lease rules
+        as in ``retry``."""
+        ...
+
+    async def requeue(self, queue: str, job_ids: Sequence[str] | None, *, now_ms: int) -> int:
+        """Move dead jobs (the given ones of this queue, or all) back to waiting with
+        ``tries = 0`` and ``eta_ms = now_ms``. Ids that are not dead jobs of this queue are
+        skipped. Returns how many moved."""
+        ...
+
+    async def delete(self, job_id: str, *, now_ms: int) -> Job:
+        """Delete a waiting or dead job (``StateConflict`` if inflight, ``JobNotFound``)."""
+        ...
+
+    async def purge(self, queue: str, *, now_ms: int) -> int:
+        """Delete every job of the queue in any state; returns the count. Config,
+        counters and idempotency keys stay."""
+        ...
+
+    async def purge_dlq(self, queue: str, *, now_ms: int) -> int:
+        """Delete the queue's dead jobs; returns the count."""
+        ...
+
+    async def set_queue_config(self, queue: str, config: QueueConfig, *, now_ms: int) -> None:
+        """Replace the queue's config. A rate limit that is new or changed starts with a
+        full bucket; an unchanged one keeps its bucket."""
+        ...
+
+    # -- reads ----------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job:
+        """The job (``JobNotFound`` if absent)."""
+        ...
+
+    async def get_queue_config(self, queue: str) -> QueueConfig:
+        """The queue's config (defaults for an unknown queue)."""
+        ...
+
+    async def stats(self, queue: str, *, now_ms: int) -> QueueStats | None:
+        """Counts, counters and config; None if the queue never existed."""
+        ...
+
+    async def list_queues(self, *, now_ms: int) -> list[QueueStats]:
+        """Stats of every queue that exists, sorted by name."""
+        ...
+
+    async def list_jobs(
+        self, queue: str, *, state: JobState | None, limit: int, cursor: str | None, now_ms: int
+    ) -> JobPage:
+        """Jobs of a queue (optionally of one user-visible state) in id order, ``limit``
+        per page, starting after ``cursor`` (an opaque string from ``next_cursor``)."""
+        ...
+
+    async def expired_leases(self, *, now_ms: int, limit: int) -> list[Job]:
+        """Inflight jobs whose lease expired (``lease_expires_at_ms <= now_ms``), soonest
+        expired first."""
+        ...
+
+    async def next_eta_ms(self, queue: str, *, now_ms: int) -> int | None:
+        """The earliest eta of the queue's delayed jobs (eta > now), or None."""
+        ...

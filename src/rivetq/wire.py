@@ -1,0 +1,244 @@
+"""The REST API's JSON shapes (SPEC §3), shared by the server and the SDKs.
+
+Payloads stay ``msgspec.Raw``: the server never decodes and re-encodes a job's payload.
+Field constraints live here so that validation errors name the field
+(``Expected `int` <= 9 - at `$.priority```) and the OpenAPI document is generated from
+the same types.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+__all__ = [
+    "MAX_BATCH",
+    "AckBatchRequest",
+    "AckBatchResponse",
+    "AckItem",
+    "AckItemResult",
+    "AckRequest",
+    "DeletedResponse",
+    "EnqueueBatchRequest",
+    "EnqueueBatchResponse",
+    "EnqueueRequest",
+    "EnqueueResponse",
+    "ErrorBody",
+    "ErrorResponse",
+    "ExtendRequest",
+    "ExtendResponse",
+    "JobListResponse",
+    "JobView",
+    "LeaseRequest",
+    "LeaseResponse",
+    "LeasedJob",
+    "NackRequest",
+    "NackResponse",
+    "PurgedResponse",
+    "QueueListResponse",
+    "QueueStatsResponse",
+    "QueueSummary",
+    "RateLimitBody",
+    "RateLimitView",
+    "RequeueRequest",
+    "RequeuedResponse",
+    "SuccessResponse",
+]
+
+MAX_BATCH = 1000
+
+Priority = Annotated[int, msgspec.Meta(ge=0, le=9)]
+NonNegativeMs = Annotated[int, msgspec.Meta(ge=0)]
+MaxRetries = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+VisibilityMs = Annotated[int, msgspec.Meta(ge=1, le=43_200_000)]
+WaitMs = Annotated[int, msgspec.Meta(ge=0, le=20_000)]
+MaxJobs = Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)]
+Reason = Annotated[str, msgspec.Meta(max_length=65_536)]
+
+
+class _Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Request bodies reject unknown fields so a typo is an error, not a silent default."""
+
+
+class EnqueueRequest(_Body, kw_only=True):
+    payload: msgspec.Raw
+    priority: Priority = 5
+    delay_ms: NonNegativeMs | None = None
+    run_at: str | None = None  # RFC 3339; exclusive with delay_ms
+    max_retries: MaxRetries = 3
+    idempotency_key: IdempotencyKey | None = None
+
+
+class EnqueueResponse(msgspec.Struct, omit_defaults=True):
+    job_id: str
+    duplicate: bool = False
+
+
+class EnqueueBatchRequest(_Body):
+    jobs: Annotated[list[EnqueueRequest], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class EnqueueBatchResponse(msgspec.Struct):
+    job_ids: list[str]
+
+
+class LeaseRequest(_Body, kw_only=True):
+    max_jobs: MaxJobs = 1
+    visibility_ms: VisibilityMs = 30_000
+    wait_ms: WaitMs = 0
+
+
+class LeasedJob(msgspec.Struct, kw_only=True):
+    id: str
+    queue: str
+    payload: msgspec.Raw
+    priority: int
+    tries: int
+    max_retries: int
+    lease_id: str
+    lease_expires_at: str  # RFC 3339 with milliseconds, UTC
+    created_at: str
+
+
+class LeaseResponse(msgspec.Struct):
+    jobs: list[LeasedJob]
+
+
+class AckRequest(_Body):
+    job_id: Id
+    lease_id: Id
+
+
+class AckItem(_Body):
+    job_id: Id
+    lease_id: Id
+
+
+class AckBatchRequest(_Body):
+    acks: Annotated[list[AckItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class AckItemResult(msgspec.Struct, omit_defaults=True):
+    job_id: str
+    ok: bool
+    error: str | None = None
+
+
+class AckBatchResponse(msgspec.Struct):
+    results: list[AckItemResult]
+
+
+class NackRequest(_Body, kw_only=True):
+    job_id: Id
+    lease_id: Id
+    reason: Reason | None = None
+    delay_ms: NonNegativeMs | None = None
+
+
+class NackResponse(msgspec.Struct):
+    success: bool
+    state: str
+
+
+class ExtendRequest(_Body):
+    job_id: Id
+    lease_id: Id
+    visibility_ms: VisibilityMs
+
+
+class ExtendResponse(msgspec.Struct):
+    lease_expires_at: str
+
+
+class SuccessResponse(msgspec.Struct):
+    success: bool = True
+
+
+class JobView(msgspec.Struct, kw_only=True):
+    """A job as ``GET /v1/jobs/{id}`` and the job listings show it."""
+
+    id: str
+    queue: str
+    payload: msgspec.Raw
+    priority: int
+    state: str
+    tries: int
+    max_retries: int
+    eta: str
+    created_at: str
+    idempotency_key: str | None = None
+    last_error: str | None = None
+    lease_id: str | None = None
+    lease_expires_at: str | None = None
+
+
+class JobListResponse(msgspec.Struct):
+    jobs: list[JobView]
+    next_cursor: str | None
+
+
+class QueueSummary(msgspec.Struct):
+    name: str
+    ready: int
+    delayed: int
+    inflight: int
+    dlq: int
+    paused: bool
+
+
+class QueueListResponse(msgspec.Struct):
+    queues: list[QueueSummary]
+
+
+class RateLimitBody(_Body):
+    capacity: Annotated[float, msgspec.Meta(gt=0, le=1e9)]
+    refill_rate: Annotated[float, msgspec.Meta(gt=0, le=1e9)]
+
+
+class RateLimitView(msgspec.Struct):
+    capacity: float
+    refill_rate: float
+    exists: bool
+
+
+class QueueStatsResponse(msgspec.Struct, kw_only=True):
+    queue: str
+    ready: int
+    delayed: int
+    inflight: int
+    dlq: int
+    enqueued_total: int
+    leased_total: int
+    acked_total: int
+    nacked_total: int
+    paused: bool
+    rate_limit: RateLimitView | None
+
+
+class RequeueRequest(_Body):
+    job_ids: Annotated[list[Id], msgspec.Meta(max_length=MAX_BATCH)] | None = None
+
+
+class RequeuedResponse(msgspec.Struct):
+    requeued: int
+
+
+class PurgedResponse(msgspec.Struct):
+    purged: int
+
+
+class DeletedResponse(msgspec.Struct):
+    success: bool
+    job_id: str
+
+
+class ErrorBody(msgspec.Struct):
+    code: str
+    message: str
+
+
+class ErrorResponse(msgspec.Struct):
+    error: ErrorBody
