@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[server,grpc,dev]'
+	$(PY) -m pip install -q -e '.[server,grpc,bench,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

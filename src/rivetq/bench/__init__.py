@@ -1,0 +1,1 @@
+"""Load generator for a running RivetQ server (``python -m rivetq.bench`` / ``rivetq-bench``)."""
