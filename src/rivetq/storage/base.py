@@ -77,7 +77,8 @@ class Storage(Protocol):
         """Insert all jobs or none. A job whose ``idempotency_key`` matches a key recorded on
         the same queue less than ``dedup_window_ms`` ago inserts nothing and returns the
         first job's id with ``duplicate=True`` (two jobs of one batch with the same key:
-        the second is the duplicate). Keys outlive the job (ack does not free them)."""
+        the second is the duplicate). Keys outlive the job (ack does not free them).
+        A job id that already exists raises ``StateConflict`` and inserts nothing."""
         ...
 
     async def lease(
