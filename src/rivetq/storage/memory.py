@@ -1,17 +1,14 @@
 """The in-memory reference backend: exact semantics of ``Storage``, no durability.
 
 Used by unit tests and by ``storage.backend: memory`` benchmarks, so every hot call is
-O(log n): each queue keeps a ready heap ordered by (priority desc, eta, seq) and a
-delayed heap ordered by eta, whose due entries move to the ready heap lazily when a
-lease or a read looks at the queue. Heap entries of jobs that changed or vanished are
-dropped when they surface (lazy deletion). Each method runs without awaiting, so it is
-atomic on the event loop.
+O(log n) (see ``memory_index``). Each method runs without awaiting, so it is atomic on
+the event loop.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -32,24 +29,18 @@ from rivetq.models import (
 )
 from rivetq.ratelimit import TokenBucket
 from rivetq.storage.base import WakeupCallback
+from rivetq.storage.memory_index import QueueIndex
 
 __all__ = ["MemoryStorage"]
 
 _replace = msgspec.structs.replace
-_BEFORE_TIME = -(2**62)
 
 
 @dataclass
 class _Queue:
-    """Indexes, counters and config of one queue."""
+    """Jobs, counters and config of one queue."""
 
-    ready: list[tuple[int, int, int, str]] = field(default_factory=list)  # (-priority, eta, seq, id)
-    delayed: list[tuple[int, int, str]] = field(default_factory=list)  # (eta, seq, id)
-    promoted_ms: int = _BEFORE_TIME  # delayed entries with eta <= this are in `ready`
-    waiting: set[str] = field(default_factory=set)
-    delayed_ids: set[str] = field(default_factory=set)
-    inflight: set[str] = field(default_factory=set)
-    dead: set[str] = field(default_factory=set)
+    index: QueueIndex
     config: QueueConfig = field(default_factory=QueueConfig)
     bucket: TokenBucket | None = None
     keys: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (job id, recorded at), oldest first
@@ -57,11 +48,6 @@ class _Queue:
     leased: int = 0
     acked: int = 0
     nacked: int = 0
-
-    def set_of(self, state: StoredState) -> set[str]:
-        if state is StoredState.WAITING:
-            return self.waiting
-        return self.inflight if state is StoredState.INFLIGHT else self.dead
 
 
 class MemoryStorage:
@@ -95,7 +81,7 @@ class MemoryStorage:
     async def insert(
         self, queue: str, jobs: Sequence[NewJob], *, now_ms: int, dedup_window_ms: int
     ) -> list[InsertResult]:
-        q = self._queues.setdefault(queue, _Queue())
+        q = self._queue(queue)
         self._forget_keys(q, now_ms - dedup_window_ms)
         plan = self._plan_insert(q, jobs, now_ms - dedup_window_ms)
         for new, result in zip(jobs, plan, strict=True):
@@ -115,16 +101,15 @@ class MemoryStorage:
         q = self._queues.get(queue)
         if q is None or q.config.paused:
             return LeaseResult(jobs=[], rate_limited=False)
-        self._promote(q, now_ms)
         limit = q.config.rate_limit
         if limit is None:
-            picked = self._pop_ready(q, max_jobs, now_ms)
+            picked = q.index.pop_ready(max_jobs, now_ms)
             held_back = False
         else:
             granted, bucket = self._bucket(q, now_ms).take(limit, max_jobs, now_ms)
-            picked = self._pop_ready(q, granted, now_ms)
+            picked = q.index.pop_ready(granted, now_ms)
             q.bucket = bucket.give_back(limit, granted - len(picked))
-            held_back = len(picked) == granted < max_jobs and self._has_ready(q, now_ms)
+            held_back = len(picked) == granted < max_jobs and q.index.has_ready(now_ms)
         expires = now_ms + visibility_ms
         leased = [self._lease_one(q, job, new_lease_id(), expires) for job in picked]
         q.leased += len(leased)
@@ -133,7 +118,7 @@ class MemoryStorage:
     async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> None:
         job = self._live_lease(job_id, lease_id, now_ms)
         q = self._queues[job.queue]
-        self._remove(q, job)
+        q.index.remove(job)
         q.acked += 1
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
@@ -158,60 +143,46 @@ class MemoryStorage:
     ) -> Job:
         job = self._failed_attempt(job_id, lease_id, now_ms, expired=expired)
         job = _replace(job, state=StoredState.WAITING, eta_ms=eta_ms, last_error=error)
-        self._put(self._queues[job.queue], job)
+        self._queues[job.queue].index.put(job)
         return job
 
     async def bury(self, job_id: str, lease_id: str, *, error: str | None, now_ms: int, expired: bool = False) -> Job:
         job = self._failed_attempt(job_id, lease_id, now_ms, expired=expired)
         job = _replace(job, state=StoredState.DEAD, last_error=error)
-        self._put(self._queues[job.queue], job)
+        self._queues[job.queue].index.put(job)
         return job
 
     async def requeue(self, queue: str, job_ids: Sequence[str] | None, *, now_ms: int) -> int:
         q = self._queues.get(queue)
         if q is None:
             return 0
-        chosen = list(q.dead) if job_ids is None else [i for i in dict.fromkeys(job_ids) if i in q.dead]
+        dead = q.index.dead
+        chosen = list(dead) if job_ids is None else [i for i in dict.fromkeys(job_ids) if i in dead]
         for job_id in chosen:
             job = self._jobs[job_id]
-            self._remove(q, job)
-            self._put(q, _replace(job, state=StoredState.WAITING, tries=0, eta_ms=now_ms))
+            q.index.remove(job)
+            q.index.put(_replace(job, state=StoredState.WAITING, tries=0, eta_ms=now_ms))
         return len(chosen)
 
     async def delete(self, job_id: str, *, now_ms: int) -> Job:
         job = await self.get(job_id)
         if job.state is StoredState.INFLIGHT:
             raise StateConflict(f"job {job_id} is inflight")
-        self._remove(self._queues[job.queue], job)
+        self._queues[job.queue].index.remove(job)
         return job
 
     async def purge(self, queue: str, *, now_ms: int) -> int:
         q = self._queues.get(queue)
         if q is None:
             return 0
-        ids = [*q.waiting, *q.inflight, *q.dead]
-        for job_id in ids:
-            del self._jobs[job_id]
-        q.waiting.clear()
-        q.delayed_ids.clear()
-        q.inflight.clear()
-        q.dead.clear()
-        q.ready.clear()
-        q.delayed.clear()
-        return len(ids)
+        return q.index.clear((StoredState.WAITING, StoredState.INFLIGHT, StoredState.DEAD))
 
     async def purge_dlq(self, queue: str, *, now_ms: int) -> int:
         q = self._queues.get(queue)
-        if q is None:
-            return 0
-        count = len(q.dead)
-        for job_id in q.dead:
-            del self._jobs[job_id]
-        q.dead.clear()
-        return count
+        return 0 if q is None else q.index.clear((StoredState.DEAD,))
 
     async def set_queue_config(self, queue: str, config: QueueConfig, *, now_ms: int) -> None:
-        q = self._queues.setdefault(queue, _Queue())
+        q = self._queue(queue)
         if config.rate_limit is None:
             q.bucket = None
         elif config.rate_limit != q.config.rate_limit or q.bucket is None:
@@ -244,7 +215,7 @@ class MemoryStorage:
         if q is None:
             return JobPage(jobs=[], next_cursor=None)
         after = cursor or ""
-        ids = (i for i in (*q.waiting, *q.inflight, *q.dead) if i > after)
+        ids = (i for i in q.index.ids() if i > after)
         if state is not None:
             ids = (i for i in ids if self._jobs[i].state_at(now_ms) is state)
         page = heapq.nsmallest(limit + 1, ids)
@@ -263,16 +234,15 @@ class MemoryStorage:
 
     async def next_eta_ms(self, queue: str, *, now_ms: int) -> int | None:
         q = self._queues.get(queue)
-        if q is None:
-            return None
-        self._promote(q, now_ms)
-        if now_ms < q.promoted_ms:
-            return min((eta for eta in self._waiting_etas(q) if eta > now_ms), default=None)
-        while q.delayed and self._waiting_job(q.delayed[0][2], q.delayed[0][0]) is None:
-            heapq.heappop(q.delayed)
-        return q.delayed[0][0] if q.delayed else None
+        return None if q is None else q.index.next_eta_ms(now_ms)
 
     # -- internals --------------------------------------------------------------
+
+    def _queue(self, name: str) -> _Queue:
+        q = self._queues.get(name)
+        if q is None:
+            q = self._queues[name] = _Queue(index=QueueIndex(self._jobs))
+        return q
 
     def _plan_insert(self, q: _Queue, jobs: Sequence[NewJob], since_ms: int) -> list[InsertResult]:
         """Decide every result before changing anything, so a refused batch changes nothing."""
@@ -321,76 +291,11 @@ class MemoryStorage:
             state=StoredState.WAITING,
             idempotency_key=new.idempotency_key,
         )
-        self._put(q, job)
+        q.index.put(job)
         q.enqueued += 1
         if new.idempotency_key is not None:
             q.keys.pop(new.idempotency_key, None)
             q.keys[new.idempotency_key] = (new.id, now_ms)
-
-    def _put(self, q: _Queue, job: Job) -> None:
-        """Store ``job`` and index it by its state (it is in no index yet)."""
-        self._jobs[job.id] = job
-        q.set_of(job.state).add(job.id)
-        if job.state is not StoredState.WAITING:
-            return
-        if job.eta_ms <= q.promoted_ms:
-            heapq.heappush(q.ready, (-job.priority, job.eta_ms, job.seq, job.id))
-        else:
-            heapq.heappush(q.delayed, (job.eta_ms, job.seq, job.id))
-            q.delayed_ids.add(job.id)
-
-    def _remove(self, q: _Queue, job: Job) -> None:
-        """Forget ``job``; its heap entries become stale and are dropped when they surface."""
-        del self._jobs[job.id]
-        q.set_of(job.state).discard(job.id)
-        q.delayed_ids.discard(job.id)
-
-    def _waiting_job(self, job_id: str, eta_ms: int) -> Job | None:
-        """The job a heap entry names, if the entry is still current."""
-        job = self._jobs.get(job_id)
-        if job is None or job.state is not StoredState.WAITING or job.eta_ms != eta_ms:
-            return None
-        return job
-
-    def _waiting_etas(self, q: _Queue) -> Iterator[int]:
-        return (self._jobs[job_id].eta_ms for job_id in q.waiting)
-
-    def _promote(self, q: _Queue, now_ms: int) -> None:
-        """Move delayed entries that are due at ``now_ms`` to the ready heap."""
-        if now_ms <= q.promoted_ms:
-            return
-        while q.delayed and q.delayed[0][0] <= now_ms:
-            eta_ms, seq, job_id = heapq.heappop(q.delayed)
-            job = self._waiting_job(job_id, eta_ms)
-            if job is not None:
-                q.delayed_ids.discard(job_id)
-                heapq.heappush(q.ready, (-job.priority, eta_ms, seq, job_id))
-        q.promoted_ms = now_ms
-
-    def _pop_ready(self, q: _Queue, count: int, now_ms: int) -> list[Job]:
-        """Take up to ``count`` ready jobs in service order. Entries not yet due (only when
-        ``now_ms`` is before an earlier promotion) are put back."""
-        picked: list[Job] = []
-        not_due: list[tuple[int, int, int, str]] = []
-        while q.ready and len(picked) < count:
-            entry = heapq.heappop(q.ready)
-            job = self._waiting_job(entry[3], entry[1])
-            if job is None:
-                continue
-            if entry[1] > now_ms:
-                not_due.append(entry)
-            else:
-                picked.append(job)
-        for entry in not_due:
-            heapq.heappush(q.ready, entry)
-        return picked
-
-    def _has_ready(self, q: _Queue, now_ms: int) -> bool:
-        while q.ready and self._waiting_job(q.ready[0][3], q.ready[0][1]) is None:
-            heapq.heappop(q.ready)
-        if not q.ready:
-            return False
-        return q.ready[0][1] <= now_ms or any(entry[1] <= now_ms for entry in q.ready)
 
     def _bucket(self, q: _Queue, now_ms: int) -> TokenBucket:
         if q.bucket is None and q.config.rate_limit is not None:
@@ -399,9 +304,8 @@ class MemoryStorage:
         return q.bucket
 
     def _lease_one(self, q: _Queue, job: Job, lease_id: str, expires_at_ms: int) -> Job:
-        q.waiting.discard(job.id)
         leased = _replace(job, state=StoredState.INFLIGHT, lease_id=lease_id, lease_expires_at_ms=expires_at_ms)
-        self._put(q, leased)
+        q.index.put(leased)
         heapq.heappush(self._leases, (expires_at_ms, job.id, lease_id))
         return leased
 
@@ -423,7 +327,7 @@ class MemoryStorage:
         else:
             job = self._live_lease(job_id, lease_id, now_ms)
         q = self._queues[job.queue]
-        self._remove(q, job)
+        q.index.remove(job)
         if not expired:
             q.nacked += 1
         return _replace(job, tries=job.tries + 1, lease_id=None, lease_expires_at_ms=None)
@@ -439,17 +343,14 @@ class MemoryStorage:
         )
 
     def _stats(self, queue: str, q: _Queue, now_ms: int) -> QueueStats:
-        self._promote(q, now_ms)
-        if now_ms < q.promoted_ms:
-            delayed = sum(1 for eta in self._waiting_etas(q) if eta > now_ms)
-        else:
-            delayed = len(q.delayed_ids)
+        index = q.index
+        delayed = index.delayed_count(now_ms)
         return QueueStats(
             queue=queue,
-            ready=len(q.waiting) - delayed,
+            ready=len(index.waiting) - delayed,
             delayed=delayed,
-            inflight=len(q.inflight),
-            dlq=len(q.dead),
+            inflight=len(index.inflight),
+            dlq=len(index.dead),
             counters=QueueCounters(
                 enqueued_total=q.enqueued, leased_total=q.leased, acked_total=q.acked, nacked_total=q.nacked
             ),
