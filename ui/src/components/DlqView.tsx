@@ -1,0 +1,109 @@
+"use client";
+
+import { useState } from "react";
+import { api } from "@/lib/api";
+import { formatCount } from "@/lib/format";
+import { overviewPath, queuePath } from "@/lib/paths";
+import type { JobView } from "@/lib/types";
+import { useAction } from "@/lib/useAction";
+import { usePoll } from "@/lib/usePoll";
+import { ConfirmButton } from "./ConfirmButton";
+import { JobsTable } from "./JobsTable";
+import { LiveBadge } from "./Overview";
+import { Button, Card, EmptyState, ErrorBanner, inputClass, Notice, PageHeader, Spinner } from "./ui";
+
+const PAGE_SIZE = 100;
+
+/** Follows cursors until `limit` dead jobs are loaded: search and select work on all of them. */
+async function loadDead(queue: string, limit: number) {
+  const jobs: JobView[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await api.listDlq(queue, PAGE_SIZE, cursor);
+    jobs.push(...page.jobs);
+    cursor = page.next_cursor;
+  } while (cursor && jobs.length < limit);
+  return { jobs, more: cursor !== null, now: Date.now() };
+}
+
+function matches(job: JobView, needle: string): boolean {
+  const text = needle.toLowerCase();
+  return (job.last_error ?? "").toLowerCase().includes(text) || JSON.stringify(job.payload).toLowerCase().includes(text);
+}
+
+export function DlqView({ queue }: { queue: string }) {
+  const [limit, setLimit] = useState(PAGE_SIZE);
+  const [search, setSearch] = useState("");
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const poll = usePoll(() => loadDead(queue, limit), `${queue}|${limit}`);
+  const visible = (poll.data?.jobs ?? []).filter((job) => !search || matches(job, search));
+  const chosen = visible.filter((job) => selected.has(job.id)).map((job) => job.id);
+  const toggle = (id: string) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
+  const toggleAll = () => setSelected(chosen.length === visible.length ? new Set() : new Set(visible.map((j) => j.id)));
+
+  return (
+    <>
+      <PageHeader
+        crumbs={[{ href: overviewPath(), label: "Queues" }, { href: queuePath(queue), label: queue }]}
+        title="Dead letter queue"
+        actions={<LiveBadge />}
+      />
+      <ErrorBanner error={poll.error} onRetry={poll.refresh} />
+      {!poll.data && !poll.error && <Spinner />}
+      {poll.data && (
+        <Card
+          title={`${formatCount(poll.data.jobs.length)}${poll.data.more ? "+" : ""} dead ${poll.data.jobs.length === 1 ? "job" : "jobs"}`}
+          actions={<DlqActions queue={queue} chosen={chosen} total={poll.data.jobs.length} onChanged={() => {
+                setSelected(new Set());
+                poll.refresh();
+              }} />}
+        >
+          <input type="search" aria-label="Search dead jobs" placeholder="Search error text or payload…" className={`${inputClass} mb-4 max-w-md`} value={search} onChange={(e) => setSearch(e.target.value)} />
+          {visible.length === 0 ? (
+            <EmptyState title={search ? `No dead job matches “${search}”` : "The dead letter queue is empty"}>
+              {!search && "Jobs land here after failing more than max_retries times."}
+            </EmptyState>
+          ) : (
+            <JobsTable jobs={visible} now={poll.data.now} selection={{ selected, toggle, toggleAll }} />
+          )}
+          {poll.data.more && (
+            <div className="mt-4 text-center">
+              <Button onClick={() => setLimit((l) => l + PAGE_SIZE)}>Load more</Button>
+            </div>
+          )}
+        </Card>
+      )}
+    </>
+  );
+}
+
+function DlqActions({ queue, chosen, total, onChanged }: { queue: string; chosen: string[]; total: number; onChanged: () => void }) {
+  const action = useAction();
+  const act = (call: () => Promise<string>) => action.run(call).then((ok) => ok && onChanged());
+  const deleteChosen = async () => {
+    for (const id of chosen) await api.cancelJob(id);
+    return `Deleted ${chosen.length} ${chosen.length === 1 ? "job" : "jobs"}.`;
+  };
+  return (
+    <>
+      {action.error ? <ErrorBanner error={action.error} /> : action.notice && <Notice>{action.notice}</Notice>}
+      <Button variant="primary" disabled={action.busy || chosen.length === 0} onClick={() => act(() => api.requeueDlq(queue, chosen).then((r) => `Requeued ${r.requeued}.`))}>
+        Requeue selected ({chosen.length})
+      </Button>
+      <ConfirmButton label={`Delete selected (${chosen.length})`} title="Delete the selected jobs?" busy={action.busy} disabled={chosen.length === 0} onConfirm={() => act(deleteChosen)}>
+        {chosen.length} dead {chosen.length === 1 ? "job is" : "jobs are"} deleted for good.
+      </ConfirmButton>
+      <Button disabled={action.busy || total === 0} onClick={() => act(() => api.requeueDlq(queue, null).then((r) => `Requeued ${r.requeued}.`))}>
+        Requeue all
+      </Button>
+      <ConfirmButton label="Purge DLQ" title={`Purge the dead letter queue of “${queue}”?`} busy={action.busy} disabled={total === 0} onConfirm={() => act(() => api.purgeDlq(queue).then((r) => `Purged ${r.purged}.`))}>
+        Every dead job of this queue is deleted for good.
+      </ConfirmButton>
+    </>
+  );
+}

@@ -1,0 +1,141 @@
+"use client";
+
+import Link from "next/link";
+import { useState, type ReactNode } from "react";
+import { api } from "@/lib/api";
+import { prettyJson, relativeTime } from "@/lib/format";
+import { dlqPath, overviewPath, queuePath } from "@/lib/paths";
+import type { JobView } from "@/lib/types";
+import { useAction } from "@/lib/useAction";
+import { usePoll } from "@/lib/usePoll";
+import { ConfirmButton } from "./ConfirmButton";
+import { Button, Card, ErrorBanner, Notice, PageHeader, Spinner, StateBadge } from "./ui";
+
+export function JobDetail({ id }: { id: string }) {
+  const [cancelled, setCancelled] = useState(false);
+  const poll = usePoll(async () => ({ job: await api.getJob(id), now: Date.now() }), id);
+  const job = poll.data?.job;
+  const crumbs = [{ href: overviewPath(), label: "Queues" }, ...(job ? [{ href: queuePath(job.queue), label: job.queue }] : [])];
+
+  if (cancelled) {
+    return (
+      <>
+        <PageHeader crumbs={crumbs} title="Job cancelled" />
+        <Notice>
+          Job <code>{id}</code> was cancelled and deleted.
+        </Notice>
+      </>
+    );
+  }
+  return (
+    <>
+      <PageHeader
+        crumbs={crumbs}
+        title={<span className="font-mono text-xl">{id}</span>}
+        actions={job && <JobActions job={job} onCancelled={() => setCancelled(true)} onRequeued={poll.refresh} />}
+      />
+      <ErrorBanner error={poll.error} onRetry={poll.refresh} />
+      {!poll.data && !poll.error && <Spinner />}
+      {poll.data && <JobBody job={poll.data.job} now={poll.data.now} />}
+    </>
+  );
+}
+
+function JobBody({ job, now }: { job: JobView; now: number }) {
+  return (
+    <div className="grid gap-6 lg:grid-cols-3">
+      <Card title="Details" className="lg:col-span-1">
+        <dl className="space-y-3 text-sm">
+          <Row label="Queue">
+            <Link className="text-indigo-600 hover:underline" href={queuePath(job.queue)}>
+              {job.queue}
+            </Link>
+          </Row>
+          <Row label="State">
+            <StateBadge state={job.state} />
+          </Row>
+          <Row label="Priority">{job.priority}</Row>
+          <Row label="Tries">
+            {job.tries} of {job.max_retries} retries
+          </Row>
+          <Row label="ETA">
+            <Time iso={job.eta} now={now} />
+          </Row>
+          <Row label="Created">
+            <Time iso={job.created_at} now={now} />
+          </Row>
+          {job.lease_expires_at && (
+            <Row label="Lease expires">
+              <Time iso={job.lease_expires_at} now={now} />
+            </Row>
+          )}
+          {job.lease_id && <Row label="Lease id"><code className="break-all text-xs">{job.lease_id}</code></Row>}
+          {job.idempotency_key && <Row label="Idempotency key"><code className="break-all text-xs">{job.idempotency_key}</code></Row>}
+        </dl>
+      </Card>
+      <div className="space-y-6 lg:col-span-2">
+        {job.last_error && (
+          <Card title="Last error">
+            <pre className="overflow-x-auto whitespace-pre-wrap rounded-md bg-rose-50 p-3 font-mono text-xs text-rose-800" data-testid="last-error">
+              {job.last_error}
+            </pre>
+          </Card>
+        )}
+        <Card title="Payload">
+          <pre className="max-h-[32rem] overflow-auto rounded-md bg-slate-900 p-4 font-mono text-xs leading-relaxed text-slate-100" data-testid="payload">
+            {prettyJson(job.payload)}
+          </pre>
+        </Card>
+      </div>
+    </div>
+  );
+}
+
+function Row({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="grid grid-cols-3 gap-2">
+      <dt className="text-slate-500">{label}</dt>
+      <dd className="col-span-2 text-slate-900">{children}</dd>
+    </div>
+  );
+}
+
+function Time({ iso, now }: { iso: string; now: number }) {
+  return (
+    <span title={iso}>
+      {relativeTime(iso, now)} <span className="block text-xs text-slate-400">{iso}</span>
+    </span>
+  );
+}
+
+function JobActions({ job, onCancelled, onRequeued }: { job: JobView; onCancelled: () => void; onRequeued: () => void }) {
+  const action = useAction();
+  return (
+    <>
+      {action.error ? <ErrorBanner error={action.error} /> : action.notice && <Notice>{action.notice}</Notice>}
+      {job.state === "dead" && (
+        <>
+          <Link className="text-sm text-slate-600 hover:underline" href={dlqPath(job.queue)}>
+            Dead letters of {job.queue}
+          </Link>
+          <Button
+            variant="primary"
+            disabled={action.busy}
+            onClick={() => action.run(() => api.requeueDlq(job.queue, [job.id]).then(() => "Requeued: the job is ready again.")).then((ok) => ok && onRequeued())}
+          >
+            Requeue
+          </Button>
+        </>
+      )}
+      <ConfirmButton
+        label="Cancel job"
+        title="Cancel this job?"
+        busy={action.busy}
+        disabled={job.state === "inflight"}
+        onConfirm={() => action.run(() => api.cancelJob(job.id)).then((ok) => ok && onCancelled())}
+      >
+        The job is deleted and will never run{job.state === "dead" ? " again" : ""}.
+      </ConfirmButton>
+    </>
+  );
+}

@@ -1,0 +1,122 @@
+"use client";
+
+import Link from "next/link";
+import { useRef, useState } from "react";
+import { api } from "@/lib/api";
+import { formatCount } from "@/lib/format";
+import { dlqPath, overviewPath } from "@/lib/paths";
+import { RateHistory, WINDOW_MS } from "@/lib/rates";
+import type { QueueStats } from "@/lib/types";
+import { useAction } from "@/lib/useAction";
+import { POLL_MS, usePoll } from "@/lib/usePoll";
+import { ConfirmButton } from "../ConfirmButton";
+import { ThroughputChart } from "../charts";
+import { LiveBadge } from "../Overview";
+import { Button, buttonClass, Card, ErrorBanner, Notice, PageHeader, PausedBadge, Spinner, Stat } from "../ui";
+import { EnqueueForm } from "./EnqueueForm";
+import { JobsBrowser } from "./JobsBrowser";
+import { RateLimitEditor } from "./RateLimitEditor";
+
+export function QueueView({ queue }: { queue: string }) {
+  const history = useRef<RateHistory | null>(null);
+  const [jobsVersion, setJobsVersion] = useState(0);
+  const poll = usePoll(async () => {
+    const stats = await api.stats(queue);
+    const rates = (history.current ??= new RateHistory());
+    rates.record(stats, Date.now());
+    return { stats, rates: rates.series(queue) };
+  }, queue);
+  const changed = () => {
+    poll.refresh();
+    setJobsVersion((v) => v + 1);
+  };
+  const stats = poll.data?.stats;
+
+  return (
+    <>
+      <PageHeader
+        crumbs={[{ href: overviewPath(), label: "Queues" }]}
+        title={
+          <span className="flex items-center gap-3">
+            {queue} {stats && <PausedBadge paused={stats.paused} />}
+          </span>
+        }
+        actions={
+          <>
+            <LiveBadge />
+            {stats && <QueueActions stats={stats} onChanged={changed} />}
+          </>
+        }
+      />
+      <ErrorBanner error={poll.error} onRetry={poll.refresh} />
+      {!poll.data && !poll.error && <Spinner />}
+      {poll.data && (
+        <div className="space-y-6">
+          <StatsRow stats={poll.data.stats} />
+          <Card title="Throughput">
+            <ThroughputChart
+              slots={WINDOW_MS / POLL_MS}
+              series={[
+                { name: "Enqueued", color: "#6366f1", values: poll.data.rates.enqueued_total },
+                { name: "Leased", color: "#0ea5e9", values: poll.data.rates.leased_total },
+                { name: "Acked", color: "#10b981", values: poll.data.rates.acked_total },
+                { name: "Nacked", color: "#f43f5e", values: poll.data.rates.nacked_total },
+              ]}
+            />
+          </Card>
+          <div className="grid gap-6 lg:grid-cols-2">
+            <EnqueueForm queue={queue} onEnqueued={changed} />
+            <RateLimitEditor queue={queue} />
+          </div>
+          <JobsBrowser queue={queue} version={jobsVersion} />
+        </div>
+      )}
+    </>
+  );
+}
+
+function StatsRow({ stats }: { stats: QueueStats }) {
+  return (
+    <div className="grid grid-cols-2 gap-3 sm:grid-cols-4 lg:grid-cols-8">
+      <Stat label="Ready" value={formatCount(stats.ready)} />
+      <Stat label="Delayed" value={formatCount(stats.delayed)} />
+      <Stat label="In flight" value={formatCount(stats.inflight)} />
+      <Stat label="Dead" value={<Link href={dlqPath(stats.queue)}>{formatCount(stats.dlq)}</Link>} tone={stats.dlq ? "text-rose-600" : undefined} />
+      <Stat label="Enqueued" value={formatCount(stats.enqueued_total)} tone="text-slate-600" />
+      <Stat label="Leased" value={formatCount(stats.leased_total)} tone="text-slate-600" />
+      <Stat label="Acked" value={formatCount(stats.acked_total)} tone="text-slate-600" />
+      <Stat label="Nacked" value={formatCount(stats.nacked_total)} tone="text-slate-600" />
+    </div>
+  );
+}
+
+function QueueActions({ stats, onChanged }: { stats: QueueStats; onChanged: () => void }) {
+  const action = useAction();
+  const act = (call: () => Promise<string>) => action.run(call).then((ok) => ok && onChanged());
+  const total = stats.ready + stats.delayed + stats.inflight + stats.dlq;
+  return (
+    <>
+      {action.error ? <ErrorBanner error={action.error} /> : action.notice && <Notice>{action.notice}</Notice>}
+      <Link className={buttonClass()} href={dlqPath(stats.queue)}>
+        Dead letters ({formatCount(stats.dlq)})
+      </Link>
+      {stats.paused ? (
+        <Button variant="primary" disabled={action.busy} onClick={() => act(() => api.resume(stats.queue).then(() => "Queue resumed."))}>
+          Resume
+        </Button>
+      ) : (
+        <Button disabled={action.busy} onClick={() => act(() => api.pause(stats.queue).then(() => "Queue paused: leases return nothing."))}>
+          Pause
+        </Button>
+      )}
+      <ConfirmButton
+        label="Purge queue"
+        title={`Purge queue “${stats.queue}”?`}
+        busy={action.busy}
+        onConfirm={() => act(() => api.purge(stats.queue).then((r) => `Purged ${formatCount(r.purged)} jobs.`))}
+      >
+        This deletes all {formatCount(total)} jobs of this queue (ready, delayed, in flight and dead). It cannot be undone.
+      </ConfirmButton>
+    </>
+  );
+}

@@ -1,0 +1,49 @@
+import { request } from "./http";
+import type {
+  EnqueueBody,
+  EnqueueResult,
+  JobPage,
+  JobState,
+  JobView,
+  QueueStats,
+  QueueSummary,
+  RateLimitView,
+} from "./types";
+
+const q = (queue: string) => `/v1/queues/${encodeURIComponent(queue)}`;
+
+function query(params: Record<string, string | number | null | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export const api = {
+  listQueues: () => request<{ queues: QueueSummary[] }>("GET", "/v1/queues").then((r) => r.queues),
+  stats: (queue: string) => request<QueueStats>("GET", `${q(queue)}/stats`),
+  listJobs: (queue: string, state: JobState | null, limit: number, cursor: string | null) =>
+    request<JobPage>("GET", `${q(queue)}/jobs${query({ state, limit, cursor })}`),
+  enqueue: (queue: string, body: EnqueueBody) =>
+    request<EnqueueResult>("POST", `${q(queue)}/enqueue`, body),
+  getRateLimit: (queue: string) => request<RateLimitView>("GET", `${q(queue)}/rate_limit`),
+  setRateLimit: (queue: string, capacity: number, refillRate: number) =>
+    request<unknown>("POST", `${q(queue)}/rate_limit`, { capacity, refill_rate: refillRate }),
+  deleteRateLimit: (queue: string) => request<unknown>("DELETE", `${q(queue)}/rate_limit`),
+  pause: (queue: string) => request<unknown>("POST", `${q(queue)}/pause`),
+  resume: (queue: string) => request<unknown>("POST", `${q(queue)}/resume`),
+  purge: (queue: string) => request<{ purged: number }>("DELETE", q(queue)),
+  listDlq: (queue: string, limit: number, cursor: string | null) =>
+    request<JobPage>("GET", `${q(queue)}/dlq${query({ limit, cursor })}`),
+  requeueDlq: (queue: string, jobIds: string[] | null) =>
+    request<{ requeued: number }>(
+      "POST",
+      `${q(queue)}/dlq/requeue`,
+      jobIds === null ? {} : { job_ids: jobIds },
+    ),
+  purgeDlq: (queue: string) => request<{ purged: number }>("DELETE", `${q(queue)}/dlq`),
+  getJob: (id: string) => request<JobView>("GET", `/v1/jobs/${encodeURIComponent(id)}`),
+  cancelJob: (id: string) => request<unknown>("DELETE", `/v1/jobs/${encodeURIComponent(id)}`),
+};

@@ -1,0 +1,59 @@
+// Throughput computed in the browser from successive stats polls: the API exposes
+// monotonic totals (enqueued_total, acked_total, ...) and the UI differentiates them.
+
+import type { QueueStats } from "./types";
+
+export const WINDOW_MS = 5 * 60 * 1000;
+
+export type Counter = "enqueued_total" | "leased_total" | "acked_total" | "nacked_total";
+
+interface Sample {
+  at: number;
+  totals: Record<Counter, number>;
+}
+
+/** Per-second rates, oldest first, one point per poll interval. */
+export type RateSeries = Record<Counter, number[]>;
+
+const COUNTERS: readonly Counter[] = ["enqueued_total", "leased_total", "acked_total", "nacked_total"];
+
+function emptySeries(): RateSeries {
+  return { enqueued_total: [], leased_total: [], acked_total: [], nacked_total: [] };
+}
+
+export class RateHistory {
+  private readonly samples = new Map<string, Sample[]>();
+
+  record(stats: QueueStats, at: number): void {
+    const kept = (this.samples.get(stats.queue) ?? []).filter((s) => at - s.at <= WINDOW_MS);
+    const totals = Object.fromEntries(COUNTERS.map((c) => [c, stats[c]])) as Record<Counter, number>;
+    kept.push({ at, totals });
+    this.samples.set(stats.queue, kept);
+  }
+
+  series(queue: string): RateSeries {
+    const samples = this.samples.get(queue) ?? [];
+    const series = emptySeries();
+    for (let i = 1; i < samples.length; i++) {
+      const [before, after] = [samples[i - 1]!, samples[i]!];
+      const seconds = Math.max((after.at - before.at) / 1000, 0.001);
+      for (const counter of COUNTERS) {
+        // A restarted in-memory server starts its totals at zero again: never a negative rate.
+        const delta = Math.max(after.totals[counter] - before.totals[counter], 0);
+        series[counter].push(delta / seconds);
+      }
+    }
+    return series;
+  }
+}
+
+export function latest(values: number[]): number {
+  return values.length ? values[values.length - 1]! : 0;
+}
+
+export function sumSeries(all: number[][]): number[] {
+  const length = Math.max(0, ...all.map((s) => s.length));
+  return Array.from({ length }, (_, i) =>
+    all.reduce((sum, s) => sum + (s[s.length - length + i] ?? 0), 0),
+  );
+}

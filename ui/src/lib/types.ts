@@ -1,0 +1,68 @@
+// The REST API's JSON shapes (src/rivetq/wire.py), as the UI reads them.
+
+export type JobState = "ready" | "delayed" | "inflight" | "dead";
+
+export const JOB_STATES: readonly JobState[] = ["ready", "delayed", "inflight", "dead"];
+
+export interface QueueSummary {
+  name: string;
+  ready: number;
+  delayed: number;
+  inflight: number;
+  dlq: number;
+  paused: boolean;
+}
+
+export interface RateLimitView {
+  capacity: number;
+  refill_rate: number;
+  exists: boolean;
+}
+
+export interface QueueStats {
+  queue: string;
+  ready: number;
+  delayed: number;
+  inflight: number;
+  dlq: number;
+  enqueued_total: number;
+  leased_total: number;
+  acked_total: number;
+  nacked_total: number;
+  paused: boolean;
+  rate_limit: RateLimitView | null;
+}
+
+export interface JobView {
+  id: string;
+  queue: string;
+  payload: unknown;
+  priority: number;
+  state: JobState;
+  tries: number;
+  max_retries: number;
+  eta: string;
+  created_at: string;
+  idempotency_key?: string | null;
+  last_error?: string | null;
+  lease_id?: string | null;
+  lease_expires_at?: string | null;
+}
+
+export interface JobPage {
+  jobs: JobView[];
+  next_cursor: string | null;
+}
+
+export interface EnqueueBody {
+  payload: unknown;
+  priority?: number;
+  delay_ms?: number;
+  max_retries?: number;
+  idempotency_key?: string;
+}
+
+export interface EnqueueResult {
+  job_id: string;
+  duplicate?: boolean;
+}

@@ -1,0 +1,76 @@
+"use client";
+
+import { useCallback, useEffect, useEffectEvent, useState } from "react";
+
+/** The UI refreshes at least this often while the tab is visible (issue 6: ≤ 2 s). */
+export const POLL_MS = 2000;
+
+interface Snapshot<T> {
+  key: string;
+  data?: T;
+  error?: unknown;
+}
+
+export interface Poll<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  refresh: () => void;
+}
+
+/**
+ * Calls `load` now and every `intervalMs` while the document is visible, and again as soon
+ * as it becomes visible. `key` names what is loaded: when it changes, the old data is
+ * dropped (no stale page under a new heading) and polling restarts.
+ */
+export function usePoll<T>(load: () => Promise<T>, key: string, intervalMs = POLL_MS): Poll<T> {
+  const [snapshot, setSnapshot] = useState<Snapshot<T>>({ key: "" });
+  const [generation, setGeneration] = useState(0);
+  const fetchOnce = useEffectEvent(async () => {
+    try {
+      const data = await load();
+      setSnapshot({ key, data });
+    } catch (error) {
+      setSnapshot((previous) => ({
+        key,
+        data: previous.key === key ? previous.data : undefined,
+        error,
+      }));
+    }
+  });
+
+  useEffect(() => {
+    let stopped = false;
+    let running = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const run = async () => {
+      clearTimeout(timer);
+      if (stopped || running) return;
+      if (!document.hidden) {
+        running = true;
+        await fetchOnce();
+        running = false;
+      }
+      if (!stopped) timer = setTimeout(run, intervalMs);
+    };
+    const onVisibility = () => {
+      if (!document.hidden) void run();
+    };
+    document.addEventListener("visibilitychange", onVisibility);
+    void run();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      document.removeEventListener("visibilitychange", onVisibility);
+    };
+  }, [key, intervalMs, generation]);
+
+  const refresh = useCallback(() => setGeneration((value) => value + 1), []);
+  const current = snapshot.key === key;
+  return {
+    data: current ? snapshot.data : undefined,
+    error: current ? snapshot.error : undefined,
+    loading: !current,
+    refresh,
+  };
+}
