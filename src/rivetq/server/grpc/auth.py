@@ -1,0 +1,126 @@
+"""Who may call the RivetQ service: a bearer token in the ``authorization`` metadata when
+the server has tokens; without tokens, in protected mode on a non-loopback address, only
+loopback peers. Reflection and health stay open (they reveal only the public schema)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import grpc
+
+from rivetq.errors import RivetQError, Unauthenticated
+from rivetq.server.grpc.errors import Context, abort_with
+
+__all__ = ["PROTECTED_PREFIX", "Check", "GateInterceptor", "bearer_check", "loopback_check"]
+
+PROTECTED_PREFIX: Final = "/rivetq.v1.RivetQ/"
+
+Check = Callable[[Context], RivetQError | None]
+Handler = grpc.RpcMethodHandler[Any, Any]
+
+if TYPE_CHECKING:
+    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _Interceptor = grpc.aio.ServerInterceptor
+
+
+def _bearer(context: Context) -> bytes:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+            return value.removeprefix("Bearer ").encode()
+    return b""
+
+
+def bearer_check(tokens: Sequence[str]) -> Check:
+    """Every call needs ``authorization: Bearer <one of tokens>``."""
+    accepted = [token.encode() for token in tokens]
+
+    def check(context: Context) -> RivetQError | None:
+        presented = _bearer(context)
+        # Compare against every token so the time taken does not tell which one matched.
+        matches = [hmac.compare_digest(presented, token) for token in accepted]
+        if presented and any(matches):
+            return None
+        return Unauthenticated("missing or wrong bearer token in the `authorization` metadata")
+
+    return check
+
+
+def _peer_is_loopback(peer: str) -> bool:
+    """``peer`` looks like ``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000`` or ``unix:...``."""
+    kind, _, address = peer.partition(":")
+    if kind == "unix":
+        return True
+    host = address.rpartition(":")[0].strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_check(context: Context) -> RivetQError | None:
+    """Protected mode: without tokens, a server on a public address answers only loopback."""
+    if _peer_is_loopback(context.peer()):
+        return None
+    return Unauthenticated(
+        "this server has no auth tokens and answers only loopback clients; "
+        "set auth.tokens (RIVETQ_AUTH_TOKENS) or auth.protected_mode: false"
+    )
+
+
+def _guard_unary(behavior: Callable[..., Any], check: Check) -> Callable[..., Awaitable[Any]]:
+    async def guarded(request: Any, context: Context) -> Any:
+        error = check(context)
+        if error is not None:
+            await abort_with(context, error)
+        return await behavior(request, context)
+
+    return guarded
+
+
+def _guard_stream(behavior: Callable[..., Any], check: Check) -> Callable[..., Any]:
+    async def guarded(request: Any, context: Context) -> AsyncIterator[Any]:
+        error = check(context)
+        if error is not None:
+            await abort_with(context, error)
+        async for response in behavior(request, context):
+            yield response
+
+    return guarded
+
+
+def _guarded(handler: Handler, check: Check) -> Handler:
+    serializers = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(_guard_stream(handler.unary_stream, check), **serializers)
+    assert handler.unary_unary is not None, "the RivetQ service has unary and server-streaming RPCs only"
+    return grpc.unary_unary_rpc_method_handler(_guard_unary(handler.unary_unary, check), **serializers)
+
+
+class GateInterceptor(_Interceptor):
+    """Runs ``check`` before every RivetQ RPC; a refusal ends the call with its status."""
+
+    def __init__(self, check: Check) -> None:
+        self._check = check
+        self._guarded: dict[str, Handler] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        method: str = handler_call_details.method
+        guarded = self._guarded.get(method)
+        if guarded is not None:
+            return guarded
+        handler = await continuation(handler_call_details)
+        if handler is None or not method.startswith(PROTECTED_PREFIX):
+            return handler
+        self._guarded[method] = guarded = _guarded(handler, check=self._check)
+        return guarded

@@ -1,0 +1,108 @@
+"""The grpc.aio server: the RivetQ service, reflection and health on one port, with the
+auth gate, TLS and message size limits taken from ``GrpcOptions``."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import grpc
+from grpc_health.v1 import health_pb2
+from grpc_health.v1._async import HealthServicer
+from grpc_health.v1.health_pb2_grpc import add_HealthServicer_to_server
+from grpc_reflection.v1alpha import reflection
+
+from rivetq.server.grpc._pb import rivetq_pb2 as pb
+from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
+from rivetq.server.grpc.auth import GateInterceptor, bearer_check, loopback_check
+from rivetq.server.grpc.service import RivetQService
+from rivetq.server.grpc.stream import LeaseStreams
+
+if TYPE_CHECKING:
+    from rivetq.manager import QueueManager
+
+__all__ = ["SERVICE_NAME", "GrpcOptions", "GrpcServer", "serve"]
+
+SERVICE_NAME: Final[str] = pb.DESCRIPTOR.services_by_name["RivetQ"].full_name
+# Room for the fields around the largest payload (a batch is bounded by this too).
+MESSAGE_OVERHEAD_BYTES: Final = 64 * 1024
+
+
+@dataclass(frozen=True)
+class GrpcOptions:
+    addr: str  # "host:port"; an empty host (":9090") listens on every interface
+    tokens: tuple[str, ...] = ()
+    protected_mode: bool = True
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    max_payload_bytes: int = 1_048_576
+
+
+class GrpcServer:
+    """A running gRPC server; ``port`` is the bound port (useful with port 0)."""
+
+    def __init__(self, server: grpc.aio.Server, streams: LeaseStreams, health: HealthServicer, port: int) -> None:
+        self._server = server
+        self._streams = streams
+        self._health = health
+        self.port = port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Refuse new calls, end open streams, let running calls finish within ``grace`` s."""
+        await self._health.enter_graceful_shutdown()
+        self._streams.close()
+        await self._server.stop(grace)
+
+
+def _host_port(addr: str) -> tuple[str, str]:
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]"), port
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _interceptors(options: GrpcOptions) -> list[Any]:
+    if options.tokens:
+        return [GateInterceptor(bearer_check(options.tokens))]
+    if options.protected_mode and not _is_loopback(_host_port(options.addr)[0]):
+        return [GateInterceptor(loopback_check)]
+    return []
+
+
+def _bind(server: grpc.aio.Server, options: GrpcOptions) -> int:
+    host, port = _host_port(options.addr)
+    address = f"[{host}]:{port}" if ":" in host else f"{host or '[::]'}:{port}"
+    if not (options.tls_cert_file and options.tls_key_file):
+        return server.add_insecure_port(address)
+    key = Path(options.tls_key_file).read_bytes()
+    cert = Path(options.tls_cert_file).read_bytes()
+    return server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+
+
+async def serve(manager: QueueManager, options: GrpcOptions) -> GrpcServer:
+    """Start serving on ``options.addr`` in the running event loop."""
+    message_limit = options.max_payload_bytes + MESSAGE_OVERHEAD_BYTES
+    server = grpc.aio.server(
+        interceptors=_interceptors(options),
+        options=[("grpc.max_receive_message_length", message_limit), ("grpc.max_send_message_length", -1)],
+    )
+    streams = LeaseStreams(manager)
+    # Generated code carries no annotations.
+    pb_grpc.add_RivetQServicer_to_server(RivetQService(manager, streams), server)  # type: ignore[no-untyped-call]
+    health = HealthServicer()
+    add_HealthServicer_to_server(health, server)
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection((SERVICE_NAME, health_name, reflection.SERVICE_NAME), server)
+    port = _bind(server, options)
+    await server.start()
+    await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    return GrpcServer(server, streams, health, port)
