@@ -122,9 +122,13 @@ class AckBatchRequest(_Body):
 
 
 class AckItemResult(msgspec.Struct, omit_defaults=True):
+    """``error`` is the message, ``error_code`` the stable code (``lease_lost``, ...) that
+    SDKs map to their error types."""
+
     job_id: str
     ok: bool
     error: str | None = None
+    error_code: str | None = None
 
 
 class AckBatchResponse(msgspec.Struct):
