@@ -1,0 +1,117 @@
+package rivetq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+const (
+	defaultTimeout = 30 * time.Second
+	// maxErrorBody bounds how much of an error reply is read.
+	maxErrorBody = 64 << 10
+)
+
+// Client talks to one RivetQ server. It is safe for concurrent use.
+type Client struct {
+	baseURL string
+	token   string
+	http    *http.Client
+	timeout time.Duration
+}
+
+// NewClient returns a client for the server at baseURL, e.g. "http://localhost:8080".
+func NewClient(baseURL string, opts ...Option) *Client {
+	c := &Client{
+		baseURL: strings.TrimRight(baseURL, "/"),
+		http:    http.DefaultClient,
+		timeout: defaultTimeout,
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
+}
+
+// call describes one request: the body is sent as JSON when not nil, and a 2xx reply
+// is decoded into out when out is not nil. extra lengthens the timeout (long-polls).
+type call struct {
+	method string
+	path   string
+	query  url.Values
+	body   interface{}
+	out    interface{}
+	extra  time.Duration
+}
+
+func (c *Client) do(ctx context.Context, r call) error {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout+r.extra)
+		defer cancel()
+	}
+	req, err := c.newRequest(ctx, r)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("rivetq: %s %s: %w", r.method, r.path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return errorFromBody(resp.StatusCode, body)
+	}
+	if r.out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(r.out); err != nil {
+		return fmt.Errorf("rivetq: %s %s: decoding reply: %w", r.method, r.path, err)
+	}
+	return nil
+}
+
+func (c *Client) newRequest(ctx context.Context, r call) (*http.Request, error) {
+	target := c.baseURL + r.path
+	if len(r.query) > 0 {
+		target += "?" + r.query.Encode()
+	}
+	var body io.Reader
+	if r.body != nil {
+		encoded, err := json.Marshal(r.body)
+		if err != nil {
+			return nil, fmt.Errorf("rivetq: encoding request: %w", err)
+		}
+		body = bytes.NewReader(encoded)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("rivetq: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if r.method != http.MethodGet {
+		// State-changing calls must say JSON even without a body (the server's CSRF guard).
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+// queuePath builds /v1/queues/{queue}{suffix} with the name escaped.
+func queuePath(queue, suffix string) string {
+	return "/v1/queues/" + url.PathEscape(queue) + suffix
+}
+
+func jobPath(jobID string) string {
+	return "/v1/jobs/" + url.PathEscape(jobID)
+}

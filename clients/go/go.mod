@@ -1,0 +1,3 @@
+module github.com/rivetq/rivetq/clients/go
+
+go 1.19

@@ -1,0 +1,213 @@
+package rivetq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Handler processes one job. Returning nil acks the job; returning an error nacks it
+// with the error's text as the reason (wrap it with RetryAfter to choose the delay).
+// A panic is recovered and nacks the job with the panic value and stack.
+//
+// ctx is cancelled when the job's lease is lost (another worker may now run it) or
+// when a stopping worker's DrainTimeout has passed.
+type Handler func(ctx context.Context, job Job) error
+
+// WorkerOptions tune a Worker; zero values take the defaults below.
+type WorkerOptions struct {
+	// Concurrency is how many handlers run at once (default 1).
+	Concurrency int
+	// VisibilityMs is the lease length (default 30000). The worker extends the lease
+	// every VisibilityMs/3 while the handler runs, so a slow job is not redelivered.
+	VisibilityMs int
+	// WaitMs is the long-poll wait of each lease call (default 5000, at most 20000).
+	WaitMs int
+	// DrainTimeout bounds a graceful stop: in-flight handlers get this long to finish
+	// before their contexts are cancelled. Zero waits for them however long they take.
+	DrainTimeout time.Duration
+	// ErrorBackoff is the pause after a failed lease call (default 1 s).
+	ErrorBackoff time.Duration
+	// IdleBackoff is the pause after a lease that came back empty before its wait
+	// ended, as it does for a paused or rate-limited queue (default 250 ms).
+	IdleBackoff time.Duration
+	// OnError receives the errors that do not stop the worker: failed leases, acks,
+	// nacks and extends, and lost leases (errors.Is(err, ErrLeaseLost)). Default: log.
+	OnError func(error)
+}
+
+func (o WorkerOptions) withDefaults() WorkerOptions {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 1
+	}
+	if o.VisibilityMs <= 0 {
+		o.VisibilityMs = 30000
+	}
+	if o.WaitMs <= 0 {
+		o.WaitMs = 5000
+	}
+	if o.ErrorBackoff <= 0 {
+		o.ErrorBackoff = time.Second
+	}
+	if o.IdleBackoff <= 0 {
+		o.IdleBackoff = 250 * time.Millisecond
+	}
+	if o.OnError == nil {
+		o.OnError = func(err error) { log.Print(err) }
+	}
+	return o
+}
+
+// Worker leases jobs of one queue and runs a Handler on each.
+type Worker struct {
+	client   *Client
+	queue    string
+	handler  Handler
+	opts     WorkerOptions
+	started  atomic.Bool
+	stopOnce sync.Once
+	stopping chan struct{}
+}
+
+// NewWorker returns a worker that runs handler on the jobs of queue.
+func NewWorker(client *Client, queue string, handler Handler, opts WorkerOptions) *Worker {
+	return &Worker{
+		client:   client,
+		queue:    queue,
+		handler:  handler,
+		opts:     opts.withDefaults(),
+		stopping: make(chan struct{}),
+	}
+}
+
+// Stop asks Run to stop gracefully: no more leases; in-flight jobs finish and are
+// acked or nacked. It does not wait; Run returns when the worker has drained. Stop
+// is safe to call from any goroutine, more than once.
+func (w *Worker) Stop() {
+	w.stopOnce.Do(func() { close(w.stopping) })
+}
+
+// Run leases and processes jobs until ctx is done or Stop is called, then drains
+// gracefully (as Stop describes) and returns nil. A long-poll cut short by the stop
+// may leave a job leased on the server; it is redelivered when its lease expires.
+// Handlers' contexts carry ctx's values but not its cancellation.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("rivetq: Worker.Run called more than once")
+	}
+	leaseCtx, cancelLeases := context.WithCancel(ctx)
+	defer cancelLeases()
+	go func() {
+		select {
+		case <-leaseCtx.Done():
+		case <-w.stopping:
+		}
+		cancelLeases()
+	}()
+	jobsCtx, abandonJobs := context.WithCancel(detached{ctx})
+	defer abandonJobs()
+	var inflight sync.WaitGroup
+	w.leaseLoop(leaseCtx, func(job Job, release func()) {
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer release()
+			w.process(jobsCtx, job)
+		}()
+	})
+	w.drain(&inflight, abandonJobs)
+	return nil
+}
+
+// leaseLoop leases as many jobs as there are free slots and starts each one, until
+// ctx is done. start must call release when the job is finished.
+func (w *Worker) leaseLoop(ctx context.Context, start func(job Job, release func())) {
+	slots := make(chan struct{}, w.opts.Concurrency)
+	release := func() { <-slots }
+	for {
+		free := acquireSlots(ctx, slots)
+		if free == 0 {
+			return
+		}
+		began := time.Now()
+		jobs, err := w.client.LeaseWithOptions(ctx, w.queue, LeaseOptions{
+			MaxJobs: free, VisibilityMs: w.opts.VisibilityMs, WaitMs: w.opts.WaitMs,
+		})
+		for unused := free - len(jobs); unused > 0; unused-- {
+			release()
+		}
+		for _, job := range jobs {
+			start(job, release)
+		}
+		switch {
+		case err != nil && ctx.Err() == nil:
+			w.opts.OnError(fmt.Errorf("rivetq worker: lease %q: %w", w.queue, err))
+			sleepCtx(ctx, w.opts.ErrorBackoff)
+		case len(jobs) == 0 && time.Since(began) < time.Duration(w.opts.WaitMs)*time.Millisecond:
+			sleepCtx(ctx, w.opts.IdleBackoff)
+		}
+	}
+}
+
+// acquireSlots waits for one free slot, then takes every other free one; it returns
+// how many it took (0 when ctx is done first).
+func acquireSlots(ctx context.Context, slots chan struct{}) int {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	taken := 1
+	for taken < cap(slots) {
+		select {
+		case slots <- struct{}{}:
+			taken++
+		default:
+			return taken
+		}
+	}
+	return taken
+}
+
+// drain waits for in-flight jobs; after DrainTimeout (if set) it cancels their contexts
+// and keeps waiting for the handlers to return.
+func (w *Worker) drain(inflight *sync.WaitGroup, abandon context.CancelFunc) {
+	done := make(chan struct{})
+	go func() {
+		inflight.Wait()
+		close(done)
+	}()
+	if w.opts.DrainTimeout <= 0 {
+		<-done
+		return
+	}
+	timer := time.NewTimer(w.opts.DrainTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		abandon()
+		<-done
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+// detached keeps a context's values but not its deadline or cancellation (Go 1.21's
+// context.WithoutCancel, for Go 1.19).
+type detached struct{ context.Context }
+
+func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detached) Done() <-chan struct{}       { return nil }
+func (detached) Err() error                  { return nil }

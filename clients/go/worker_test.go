@@ -1,0 +1,241 @@
+package rivetq_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	rivetq "github.com/rivetq/rivetq/clients/go"
+)
+
+// runWorker starts a worker and returns a function that stops it and waits for Run.
+func runWorker(t *testing.T, w *rivetq.Worker, ctx context.Context) (stop func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
+		w.Stop()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// errorLog collects the errors a worker reports.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) add(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *errorLog) has(target error) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, err := range l.errs {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestWorkerAcksEveryJobItRuns(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	var ids []string
+	for i := 0; i < 12; i++ {
+		ids = append(ids, enqueue(t, c, q, i, nil))
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[job.ID]++
+		return nil
+	}, rivetq.WorkerOptions{Concurrency: 4, WaitMs: 200})
+	stop := runWorker(t, w, context.Background())
+	eventually(t, "the queue is empty", func() bool {
+		s := stats(t, c, q)
+		return s.Ready+s.Inflight == 0 && s.AckedTotal == 12
+	})
+	stop()
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Fatalf("job %s ran %d times", id, seen[id])
+		}
+		assertGone(t, c, id)
+	}
+}
+
+func TestWorkerRetriesFailuresThenDeadLetters(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	flaky := enqueue(t, c, q, "flaky", &rivetq.EnqueueOptions{MaxRetries: 2})
+	doomed := enqueue(t, c, q, "doomed", &rivetq.EnqueueOptions{MaxRetries: 2})
+	var mu sync.Mutex
+	tries := map[string][]int{}
+	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
+		mu.Lock()
+		tries[job.ID] = append(tries[job.ID], job.Tries)
+		mu.Unlock()
+		if job.ID == flaky && job.Tries == 1 {
+			return nil
+		}
+		return rivetq.RetryAfter(0, errors.New("smtp is down"))
+	}, rivetq.WorkerOptions{WaitMs: 200})
+	stop := runWorker(t, w, context.Background())
+	eventually(t, "one job is dead and one acked", func() bool {
+		s := stats(t, c, q)
+		return s.DLQ == 1 && s.AckedTotal == 1
+	})
+	stop()
+	if want := []int{0, 1}; !reflect.DeepEqual(tries[flaky], want) {
+		t.Fatalf("flaky job ran with tries %v, want %v", tries[flaky], want)
+	}
+	if want := []int{0, 1, 2}; !reflect.DeepEqual(tries[doomed], want) {
+		t.Fatalf("doomed job ran with tries %v, want %v", tries[doomed], want)
+	}
+	dead := must(c.GetJob(ctxFor(t), doomed))(t)
+	if dead.State != rivetq.StateDead || dead.LastError != "smtp is down" {
+		t.Fatalf("dead job %+v", dead)
+	}
+}
+
+func TestWorkerNacksAPanickingHandlerWithItsStack(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	id := enqueue(t, c, q, 1, &rivetq.EnqueueOptions{MaxRetries: rivetq.NoRetries})
+	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
+		panic("boom")
+	}, rivetq.WorkerOptions{WaitMs: 200})
+	stop := runWorker(t, w, context.Background())
+	eventually(t, "the job is dead", func() bool { return stats(t, c, q).DLQ == 1 })
+	stop()
+	lastError := must(c.GetJob(ctxFor(t), id))(t).LastError
+	if !strings.HasPrefix(lastError, "panic: boom") || !strings.Contains(lastError, "worker_test.go") {
+		t.Fatalf("last error %q", lastError)
+	}
+}
+
+// The control for the next test: without extension, a lease this short expires and
+// the job is leased again.
+func TestShortLeaseWithoutExtensionIsRedelivered(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	id := enqueue(t, c, q, 1, nil)
+	leaseOne(t, c, q, 300)
+	eventually(t, "the job is leased again", func() bool {
+		jobs := must(c.Lease(ctxFor(t), q, 1, 30000))(t)
+		return len(jobs) == 1 && jobs[0].ID == id && jobs[0].Tries == 1
+	})
+}
+
+func TestWorkerExtendsTheLeaseOfASlowJob(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	id := enqueue(t, c, q, 1, nil)
+	started, release := make(chan struct{}), make(chan struct{})
+	runs := 0
+	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
+		runs++
+		close(started)
+		<-release
+		return nil
+	}, rivetq.WorkerOptions{VisibilityMs: 300, WaitMs: 200})
+	stop := runWorker(t, w, context.Background())
+	<-started
+	// Four lease lengths: without extension the job would be redelivered (see the control above).
+	for end := time.Now().Add(1200 * time.Millisecond); time.Now().Before(end); {
+		if jobs := must(c.Lease(ctxFor(t), q, 1, 30000))(t); len(jobs) != 0 {
+			t.Fatalf("the running job was redelivered: %+v", jobs[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(release)
+	eventually(t, "the job is acked", func() bool { return stats(t, c, q).AckedTotal == 1 })
+	stop()
+	assertGone(t, c, id)
+	if runs != 1 {
+		t.Fatalf("the handler ran %d times", runs)
+	}
+}
+
+func TestWorkerStopFinishesInFlightJobsAndLeasesNoMore(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	first := enqueue(t, c, q, 1, nil)
+	second := enqueue(t, c, q, 2, nil)
+	started, release := make(chan struct{}, 2), make(chan struct{})
+	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
+		started <- struct{}{}
+		<-release
+		return nil
+	}, rivetq.WorkerOptions{Concurrency: 1, WaitMs: 200})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	<-started
+	w.Stop()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, c, first) // acked before Run returned
+	if job := must(c.GetJob(ctxFor(t), second))(t); job.State != rivetq.StateReady {
+		t.Fatalf("the second job is %s after stop", job.State)
+	}
+	if err := w.Run(context.Background()); err == nil {
+		t.Fatal("a second Run did not fail")
+	}
+}
+
+func TestWorkerDrainTimeoutCancelsHandlersAndNacks(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	id := enqueue(t, c, q, 1, nil)
+	started := make(chan struct{})
+	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	}, rivetq.WorkerOptions{WaitMs: 200, DrainTimeout: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	<-started
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	job := must(c.GetJob(ctxFor(t), id))(t)
+	if job.State == rivetq.StateInflight || job.Tries != 1 || job.LastError != context.Canceled.Error() {
+		t.Fatalf("job after drain timeout %+v", job)
+	}
+}
+
+func TestWorkerCancelsTheHandlerWhenTheLeaseIsLost(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	enqueue(t, c, q, 1, nil)
+	started := make(chan struct{})
+	var reported errorLog
+	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
+		close(started)
+		<-ctx.Done()
+		return nil
+	}, rivetq.WorkerOptions{VisibilityMs: 300, WaitMs: 200, OnError: reported.add})
+	stop := runWorker(t, w, context.Background())
+	<-started
+	must(c.PurgeQueue(ctxFor(t), q))(t) // deletes the inflight job under the worker
+	eventually(t, "the lost lease is reported", func() bool { return reported.has(rivetq.ErrLeaseLost) })
+	stop()
+}
