@@ -1,0 +1,246 @@
+"""The engine core: open/recover/close, commit with undo, typed reads, checkpoints.
+
+Write operations decide and apply their changes synchronously on the event loop (so
+two concurrent calls can never both win a job or an idempotency key), submit one WAL
+record, and return only once it is durable. If the WAL write fails, every change not
+yet durable is undone, newest first, before any caller resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
+
+from rivetq.errors import StorageUnavailable
+from rivetq.models import Job
+from rivetq.storage.local.codec import (
+    META,
+    QUEUE,
+    JobMeta,
+    QueueRecord,
+    decode_changes,
+    encode_changes,
+    job_of,
+    meta_decoder,
+    meta_key,
+    payload_key,
+    queue_decoder,
+    queue_key,
+)
+from rivetq.storage.local.index import Index
+from rivetq.storage.local.kv import KVStore
+from rivetq.storage.local.layers import Layers, Txn
+from rivetq.storage.local.lock import DataDirLock
+from rivetq.storage.local.options import LocalOptions
+from rivetq.storage.local.record import TYPE_CHANGES, Frame
+from rivetq.storage.local.recovery import LogTail, recover_log
+from rivetq.storage.local.wal import WalWriter
+
+__all__ = ["Core"]
+
+log = logging.getLogger("rivetq.storage.local")
+T = TypeVar("T")
+
+
+class Core:
+    def __init__(self, options: LocalOptions) -> None:
+        self.options = options
+        self.index = Index()
+        self._lock = DataDirLock(options.data_dir)
+        self._store: KVStore | None = None
+        self._layers: Layers | None = None
+        self._wal: WalWriter | None = None
+        self._pending: deque[tuple[int, Txn]] = deque()
+        self._bytes_since_checkpoint = 0
+        self._checkpoint_lock = asyncio.Lock()
+        self.checkpoint_due = asyncio.Event()
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.options.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock.acquire()
+        try:
+            tail = await asyncio.to_thread(self._recover)
+        except BaseException:
+            self._release()
+            raise
+        self._wal = WalWriter(
+            self.options.io,
+            self.options.data_dir / "wal",
+            tail,
+            segment_size=self.options.segment_size,
+            fsync=self.options.fsync,
+            on_fsync=self.options.on_fsync,
+            on_failure=self._undo_not_durable,
+        )
+
+    def _recover(self) -> LogTail:
+        store = self._store = KVStore(self.options.data_dir / "kv", map_size=self.options.map_size)
+        layers = self._layers = Layers(store)
+
+        def replay(_lsn: int, frame: Frame) -> None:
+            if frame.rtype == TYPE_CHANGES:
+                layers.active.update(decode_changes(frame.body))
+
+        tail = recover_log(
+            self.options.io,
+            self.options.data_dir / "wal",
+            after_lsn=store.applied_lsn(),
+            segment_size=self.options.segment_size,
+            replay=replay,
+        )
+        metas = ((key[1:].decode(), meta_decoder.decode(value)) for key, value in layers.scan(META))
+        queues = ((key[1:].decode(), queue_decoder.decode(value)) for key, value in layers.scan(QUEUE))
+        self.index.load(metas, queues)
+        return tail
+
+    async def close(self) -> None:
+        """Refuse new writes, let pending ones finish, checkpoint (so the next start
+        replays nothing), release everything."""
+        wal = self._wal
+        if wal is None:
+            return
+        wal.stop_accepting()
+        try:
+            await wal.wait_durable(wal.last_lsn)
+            if wal.unavailable_reason() is None:
+                await self.checkpoint()
+        finally:
+            self._wal = None
+            await wal.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._lock.release()
+
+    # -- writes -----------------------------------------------------------------
+
+    @property
+    def wal(self) -> WalWriter:
+        if self._wal is None:
+            raise StorageUnavailable("the storage is not open")
+        return self._wal
+
+    @property
+    def layers(self) -> Layers:
+        assert self._layers is not None
+        return self._layers
+
+    def txn(self) -> Txn:
+        """A transaction for one write; raises at once if writes are refused."""
+        self.wal.check_writable()
+        return Txn(self.layers, self._on_change)
+
+    async def run(self, build: Callable[[Txn], T]) -> T:
+        """One write: ``build`` decides and applies its changes (no awaiting, so no
+        other call interleaves), then the record is made durable."""
+        txn = self.txn()
+        try:
+            result = build(txn)
+        except BaseException:
+            txn.undo()
+            raise
+        await self.commit(txn)
+        return result
+
+    async def commit(self, txn: Txn) -> None:
+        """Make ``txn`` durable (a txn without changes waits for what it observed)."""
+        wal = self.wal
+        if not txn.changes:
+            await wal.wait_durable(wal.last_lsn)
+            return
+        body = encode_changes([(key, new) for key, _, new in txn.changes])
+        try:
+            lsn = wal.submit(TYPE_CHANGES, body)
+        except StorageUnavailable:
+            txn.undo()
+            raise
+        self._pending.append((lsn, txn))
+        self._bytes_since_checkpoint += len(body)
+        if self._bytes_since_checkpoint >= self.options.checkpoint_bytes:
+            self.checkpoint_due.set()
+        await wal.wait_durable(lsn)
+        durable = wal.last_durable_lsn
+        while self._pending and self._pending[0][0] <= durable:
+            self._pending.popleft()
+
+    async def read(self, compute: Callable[[], T]) -> T:
+        """``compute()`` once everything it may have seen is durable (recomputed if a
+        write it saw failed and was undone)."""
+        wal = self.wal
+        lsn = wal.last_lsn
+        result = compute()
+        try:
+            await wal.wait_durable(lsn)
+        except StorageUnavailable:
+            return compute()
+        return result
+
+    def _undo_not_durable(self) -> None:
+        durable = self.wal.last_durable_lsn
+        while self._pending and self._pending[-1][0] > durable:
+            self._pending.pop()[1].undo()
+
+    def _on_change(self, key: bytes, old: bytes | None, new: bytes | None) -> None:
+        tag = key[:1]
+        if tag == META:
+            self.index.on_meta(
+                key[1:].decode(),
+                None if old is None else meta_decoder.decode(old),
+                None if new is None else meta_decoder.decode(new),
+            )
+        elif tag == QUEUE:
+            self.index.on_queue(key[1:].decode(), None if new is None else queue_decoder.decode(new))
+
+    # -- typed reads ----------------------------------------------------------------
+
+    def meta(self, job_id: str) -> JobMeta | None:
+        raw = self.layers.get(meta_key(job_id))
+        return None if raw is None else meta_decoder.decode(raw)
+
+    def job(self, job_id: str) -> Job | None:
+        meta = self.meta(job_id)
+        if meta is None:
+            return None
+        return job_of(job_id, meta, self.layers.get(payload_key(job_id)) or b"")
+
+    def queue_record(self, queue: str) -> QueueRecord | None:
+        raw = self.layers.get(queue_key(queue))
+        return None if raw is None else queue_decoder.decode(raw)
+
+    # -- checkpoints ----------------------------------------------------------------
+
+    async def checkpoint(self) -> None:
+        """Write the changes since the last checkpoint to LMDB in one synced
+        transaction, with the LSN they cover; then drop WAL segments below it."""
+        async with self._checkpoint_lock:
+            wal, layers, store = self.wal, self.layers, self._store
+            assert store is not None
+            generation = layers.freeze()
+            lsn = wal.last_lsn
+            self._bytes_since_checkpoint = 0
+            self.checkpoint_due.clear()
+            try:
+                await wal.wait_durable(lsn)
+            except StorageUnavailable:
+                return  # the generation stays frozen; the next checkpoint retries it
+            await asyncio.to_thread(store.write, generation, lsn)
+            layers.checkpointed()
+            await wal.delete_below(lsn)
+
+    async def run_checkpoints(self) -> None:
+        """The background checkpointer: on the size trigger or the interval."""
+        interval_s = self.options.checkpoint_interval_ms / 1000
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.checkpoint_due.wait(), timeout=interval_s)
+            if self.layers.active or self.layers.frozen:
+                await self.checkpoint()

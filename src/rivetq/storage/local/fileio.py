@@ -1,0 +1,56 @@
+"""The file layer between the WAL and the OS, injectable so tests can make any write,
+fsync or allocation fail (ENOSPC, EIO) the way a real disk would."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["FileIO"]
+
+
+class FileIO:
+    """Thin wrappers over ``os``; a test subclass overrides the calls it breaks."""
+
+    def open_new(self, path: Path) -> int:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+
+    def open_existing(self, path: Path) -> int:
+        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        return os.pwrite(fd, data, offset)
+
+    def fdatasync(self, fd: int) -> None:
+        os.fdatasync(fd)
+
+    def allocate(self, fd: int, size: int) -> None:
+        os.posix_fallocate(fd, 0, size)
+
+    def truncate(self, fd: int, size: int) -> None:
+        os.ftruncate(fd, size)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def rename(self, source: Path, target: Path) -> None:
+        os.rename(source, target)
+
+    def unlink(self, path: Path) -> None:
+        path.unlink()
+
+    def fsync_dir(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def write_all(self, fd: int, data: bytes, offset: int) -> None:
+        """Write every byte (a short write continues where it stopped)."""
+        view = memoryview(data)
+        while view:
+            written = self.pwrite(fd, bytes(view), offset)
+            if written <= 0:
+                raise OSError(f"pwrite wrote {written} bytes")
+            view, offset = view[written:], offset + written

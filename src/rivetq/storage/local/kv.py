@@ -1,0 +1,69 @@
+"""The LMDB store under ``<data_dir>/kv``: one flat key space (keys carry a one-byte
+table prefix, see ``codec``). Written only by checkpoints, each one synced
+transaction that also records the WAL LSN it covers."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import lmdb
+
+__all__ = ["APPLIED_LSN_KEY", "KVStore"]
+
+APPLIED_LSN_KEY = b"\x00applied_lsn"
+_U64 = struct.Struct("<Q")
+
+
+class KVStore:
+    def __init__(self, path: Path, *, map_size: int, readonly: bool = False) -> None:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._env = lmdb.open(
+            str(path),
+            map_size=map_size,
+            readonly=readonly,
+            lock=not readonly,
+            sync=True,
+            metasync=True,
+            readahead=False,
+            max_readers=64,
+        )
+
+    def close(self) -> None:
+        self._env.close()
+
+    def get(self, key: bytes) -> bytes | None:
+        with self._env.begin(buffers=False) as txn:
+            value: bytes | None = txn.get(key)
+            return value
+
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        with self._env.begin(buffers=False) as txn:
+            return [txn.get(key) for key in keys]
+
+    def applied_lsn(self) -> int:
+        raw = self.get(APPLIED_LSN_KEY)
+        return 0 if raw is None else int(_U64.unpack(raw)[0])
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) whose key starts with ``prefix``, in key order."""
+        with self._env.begin(buffers=False) as txn:
+            cursor = txn.cursor()
+            if not cursor.set_range(prefix):
+                return
+            for key, value in cursor:
+                if not key.startswith(prefix):
+                    return
+                yield key, value
+
+    def write(self, changes: Mapping[bytes, bytes | None], applied_lsn: int) -> None:
+        """Apply ``changes`` (None deletes) and record ``applied_lsn`` in one synced
+        transaction (called from a thread: LMDB releases the GIL while it syncs)."""
+        with self._env.begin(write=True) as txn:
+            for key, value in changes.items():
+                if value is None:
+                    txn.delete(key)
+                else:
+                    txn.put(key, value)
+            txn.put(APPLIED_LSN_KEY, _U64.pack(applied_lsn))

@@ -1,0 +1,88 @@
+"""The logical key space: LMDB plus in-memory overlays of the changes since the last
+checkpoint, and the transaction that changes it.
+
+Reads look at the active overlay, then the generation a checkpoint is writing, then
+LMDB. A ``Txn`` applies each change at once (so the next decision on the event loop
+sees it) and remembers the value it replaced, so that a failed WAL write can be undone
+exactly, newest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from rivetq.storage.local.kv import KVStore
+
+__all__ = ["ChangeListener", "Layers", "Txn"]
+
+_MISSING = object()
+ChangeListener = Callable[[bytes, bytes | None, bytes | None], None]
+
+
+class Layers:
+    def __init__(self, store: KVStore) -> None:
+        self.store = store
+        self.active: dict[bytes, bytes | None] = {}
+        self.frozen: dict[bytes, bytes | None] | None = None
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self.active.get(key, _MISSING)
+        if value is _MISSING and self.frozen is not None:
+            value = self.frozen.get(key, _MISSING)
+        if value is _MISSING:
+            return self.store.get(key)
+        return value  # type: ignore[return-value]
+
+    def set(self, key: bytes, value: bytes | None) -> None:
+        self.active[key] = value
+
+    def freeze(self) -> dict[bytes, bytes | None]:
+        """Start a new overlay; the frozen one (merged with any left by a failed
+        checkpoint) is what the next checkpoint writes."""
+        if self.frozen is None:
+            self.frozen = self.active
+        else:
+            self.frozen.update(self.active)
+        self.active = {}
+        return self.frozen
+
+    def checkpointed(self) -> None:
+        self.frozen = None
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Every live (key, value) with ``prefix``: LMDB first, overlays override."""
+        overlay = dict(self.frozen or {})
+        overlay.update(self.active)
+        for key, value in self.store.scan(prefix):
+            if key not in overlay:
+                yield key, value
+        for key, maybe in overlay.items():
+            if maybe is not None and key.startswith(prefix):
+                yield key, maybe
+
+
+class Txn:
+    """The changes of one write operation: applied at once, logged for the WAL record,
+    undoable."""
+
+    __slots__ = ("_layers", "_listener", "changes")
+
+    def __init__(self, layers: Layers, listener: ChangeListener) -> None:
+        self._layers = layers
+        self._listener = listener
+        self.changes: list[tuple[bytes, bytes | None, bytes | None]] = []  # key, old, new
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._layers.get(key)
+
+    def put(self, key: bytes, value: bytes | None) -> None:
+        old = self._layers.get(key)
+        self._layers.set(key, value)
+        self.changes.append((key, old, value))
+        self._listener(key, old, value)
+
+    def undo(self) -> None:
+        for key, old, new in reversed(self.changes):
+            self._layers.set(key, old)
+            self._listener(key, new, old)
+        self.changes.clear()

@@ -1,0 +1,23 @@
+"""Options of the embedded engine (built by the server from ``wal.*`` settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rivetq.storage.local.fileio import FileIO
+
+__all__ = ["LocalOptions"]
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    data_dir: Path
+    segment_size: int = 64 * 1024 * 1024
+    fsync: bool = True
+    checkpoint_bytes: int = 32 * 1024 * 1024  # WAL bytes since the last checkpoint that trigger one
+    checkpoint_interval_ms: int = 60_000
+    map_size: int = 64 * 1024**3  # LMDB address space (the file grows as needed)
+    on_fsync: Callable[[float], None] | None = None  # seconds per fdatasync, called from the WAL thread
+    io: FileIO = field(default_factory=FileIO)  # tests inject faults here

@@ -1,0 +1,78 @@
+"""The read side of ``LocalStorage``: answers from the indexes and the key space, each
+returned only once every write it may have seen is durable."""
+
+from __future__ import annotations
+
+import heapq
+
+from rivetq.errors import JobNotFound
+from rivetq.models import Job, JobPage, JobState, QueueConfig, QueueStats
+from rivetq.storage.local.core import Core
+from rivetq.storage.local.queue_ops import stats_of
+
+__all__ = ["Reads"]
+
+
+class Reads:
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def get(self, job_id: str) -> Job:
+        return await self._core.read(lambda: self._job(job_id))
+
+    def _job(self, job_id: str) -> Job:
+        job = self._core.job(job_id)
+        if job is None:
+            raise JobNotFound(f"job {job_id} not found")
+        return job
+
+    async def get_queue_config(self, queue: str) -> QueueConfig:
+        def compute() -> QueueConfig:
+            record = self._core.queue_record(queue)
+            return QueueConfig() if record is None else record.config
+
+        return await self._core.read(compute)
+
+    async def stats(self, queue: str, *, now_ms: int) -> QueueStats | None:
+        def compute() -> QueueStats | None:
+            q = self._core.index.existing(queue)
+            return None if q is None else stats_of(queue, q, now_ms)
+
+        return await self._core.read(compute)
+
+    async def list_queues(self, *, now_ms: int) -> list[QueueStats]:
+        def compute() -> list[QueueStats]:
+            queues = self._core.index.queues
+            return [stats_of(name, q, now_ms) for name, q in sorted(queues.items()) if q.record is not None]
+
+        return await self._core.read(compute)
+
+    async def list_jobs(
+        self, queue: str, *, state: JobState | None, limit: int, cursor: str | None, now_ms: int
+    ) -> JobPage:
+        def compute() -> JobPage:
+            q = self._core.index.existing(queue)
+            if q is None:
+                return JobPage(jobs=[], next_cursor=None)
+            after = cursor or ""
+            ids = (i for i in q.job_ids() if i > after)
+            if state is not None:
+                ids = (i for i in ids if q.state_of(i, now_ms) is state)
+            page = heapq.nsmallest(limit + 1, ids)
+            jobs = [self._job(i) for i in page[:limit]]
+            return JobPage(jobs=jobs, next_cursor=jobs[-1].id if len(page) > limit else None)
+
+        return await self._core.read(compute)
+
+    async def expired_leases(self, *, now_ms: int, limit: int) -> list[Job]:
+        def compute() -> list[Job]:
+            return [self._job(job_id) for job_id in self._core.index.expired(now_ms, limit)]
+
+        return await self._core.read(compute)
+
+    async def next_eta_ms(self, queue: str, *, now_ms: int) -> int | None:
+        def compute() -> int | None:
+            q = self._core.index.existing(queue)
+            return None if q is None else q.next_eta_ms(now_ms)
+
+        return await self._core.read(compute)

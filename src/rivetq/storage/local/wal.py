@@ -1,0 +1,232 @@
+"""The WAL writer: group commit of framed records into rotating segments.
+
+Callers ``submit`` records synchronously (getting their LSN) and ``wait_durable``.
+One task takes everything submitted so far, writes it as one write group with one
+``write`` and one ``fdatasync`` in a dedicated thread, then wakes every waiter.
+
+Failures: a failed write (ENOSPC, EIO) is cut back so the log stays valid, and fails
+that group and everything submitted after it; later writes may succeed again. A failed
+fsync is final until restart: the kernel may have dropped the dirty pages, so the
+writer never retries it and pretends it worked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from rivetq.errors import StorageUnavailable
+from rivetq.storage.local.fileio import FileIO
+from rivetq.storage.local.record import batch_frame, encode_frame
+from rivetq.storage.local.recovery import LogTail
+from rivetq.storage.local.segment import HEADER_SIZE, create_segment, segment_path
+
+__all__ = ["WalWriter"]
+
+log = logging.getLogger("rivetq.storage.wal")
+
+
+class _WriteFailed(Exception):
+    def __init__(self, reason: str, *, fatal: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fatal = fatal
+
+
+class WalWriter:
+    def __init__(
+        self,
+        io: FileIO,
+        wal_dir: Path,
+        tail: LogTail,
+        *,
+        segment_size: int,
+        fsync: bool,
+        on_fsync: Callable[[float], None] | None,
+        on_failure: Callable[[], None],
+    ) -> None:
+        self._io, self._dir, self._segment_size, self._fsync = io, wal_dir, segment_size, fsync
+        self._on_fsync, self._on_failure = on_fsync, on_failure
+        self._segments = list(tail.segments)  # (first LSN, path, bytes used); guarded by _lock
+        self._lock = threading.Lock()
+        self._fd = io.open_existing(self._segments[-1][1])
+        self._offset = self._segments[-1][2]
+        self._next_lsn = tail.next_lsn
+        self._durable_lsn = tail.next_lsn - 1
+        self._pending: list[bytes] = []
+        self._pending_done: asyncio.Future[None] | None = None
+        self._inflight_last = self._durable_lsn
+        self._inflight_done: asyncio.Future[None] | None = None
+        self._fatal: str | None = None
+        self._disk_error: str | None = None
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="rivetq-wal")
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="rivetq-wal-writer")
+
+    @property
+    def last_lsn(self) -> int:
+        """The LSN of the last submitted record."""
+        return self._next_lsn - 1
+
+    @property
+    def last_durable_lsn(self) -> int:
+        return self._durable_lsn
+
+    def stop_accepting(self) -> None:
+        """Refuse new records (closing); what is queued is still written."""
+        self._closing = True
+
+    def unavailable_reason(self) -> str | None:
+        return self._fatal or self._disk_error
+
+    def check_writable(self) -> None:
+        if self._fatal is not None or self._closing:
+            raise StorageUnavailable(self._fatal or "the storage is closed")
+
+    def submit(self, rtype: int, body: bytes) -> int:
+        """Queue one record; returns its LSN. Never blocks."""
+        self.check_writable()
+        frame = encode_frame(rtype, body)
+        lsn = self._next_lsn
+        self._next_lsn += 1
+        self._pending.append(frame)
+        if self._pending_done is None:
+            self._pending_done = asyncio.get_running_loop().create_future()
+        self._wakeup.set()
+        return lsn
+
+    async def wait_durable(self, lsn: int) -> None:
+        """Return once record ``lsn`` is on disk (or in the kernel, with fsync off)."""
+        if lsn <= self._durable_lsn:
+            return
+        done = self._inflight_done if lsn <= self._inflight_last else self._pending_done
+        if done is None:
+            raise StorageUnavailable(self._fatal or "WAL write failed")
+        await asyncio.shield(done)
+
+    def gauges(self) -> dict[str, float]:
+        with self._lock:
+            used = sum(size for _, _, size in self._segments[:-1]) + self._offset
+            return {"wal_segments": float(len(self._segments)), "wal_size_bytes": float(used)}
+
+    async def delete_below(self, applied_lsn: int) -> int:
+        """Delete segments whose records are all at or below ``applied_lsn``."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._delete_below, applied_lsn)
+
+    async def close(self) -> None:
+        """Write what is pending, then stop; safe to call twice."""
+        self._closing = True
+        self._wakeup.set()
+        await self._task
+        if self._fd >= 0:
+            self._io.close(self._fd)
+            self._fd = -1
+        self._executor.shutdown(wait=True)
+
+    # -- the writer task --------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if not self._pending:
+                if self._closing:
+                    return
+                continue
+            frames, done = self._pending, self._pending_done
+            assert done is not None
+            first = self._durable_lsn + 1
+            self._pending, self._pending_done = [], None
+            self._inflight_last, self._inflight_done = first + len(frames) - 1, done
+            try:
+                await loop.run_in_executor(self._executor, self._write_group, first, frames)
+            except _WriteFailed as failure:
+                self._fail(failure, done)
+                continue
+            except Exception as error:  # a bug must not leave waiters hanging
+                log.exception("WAL writer failed")
+                self._fail(_WriteFailed(repr(error), fatal=True), done)
+                continue
+            self._durable_lsn = self._inflight_last
+            self._disk_error = None
+            done.set_result(None)
+
+    def _fail(self, failure: _WriteFailed, done: asyncio.Future[None]) -> None:
+        """Fail this group and everything queued after it (they were decided on top of
+        it); the owner undoes their effects before any waiter resumes."""
+        if failure.fatal:
+            self._fatal = f"WAL fsync failed, writes refused until restart: {failure.reason}"
+        else:
+            self._disk_error = f"WAL write failed: {failure.reason}"
+        self._on_failure()
+        error = StorageUnavailable(self._fatal or self._disk_error or failure.reason)
+        for future in (done, self._pending_done):
+            if future is not None and not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved: waiters re-raise it, nobody must
+        self._pending, self._pending_done = [], None
+        self._inflight_last = self._durable_lsn
+        self._next_lsn = self._durable_lsn + 1
+
+    # -- in the WAL thread --------------------------------------------------------
+
+    def _write_group(self, first_lsn: int, frames: list[bytes]) -> None:
+        body = b"".join(frames)
+        data = batch_frame(len(frames), len(body)) + body
+        if self._offset > HEADER_SIZE and self._offset + len(data) > self._segment_size:
+            self._rotate(first_lsn)
+        start = self._offset
+        try:
+            self._io.write_all(self._fd, data, start)
+        except OSError as error:
+            self._cut_back(start, error)
+        with self._lock:
+            self._offset = start + len(data)
+        if self._fsync:
+            began = time.perf_counter()
+            try:
+                self._io.fdatasync(self._fd)
+            except OSError as error:
+                raise _WriteFailed(f"fdatasync: {error}", fatal=True) from error
+            if self._on_fsync is not None:
+                self._on_fsync(time.perf_counter() - began)
+
+    def _cut_back(self, start: int, error: OSError) -> None:
+        try:
+            self._io.truncate(self._fd, start)
+        except OSError as cut_error:
+            raise _WriteFailed(f"write: {error}; cutting it back: {cut_error}", fatal=True) from error
+        raise _WriteFailed(f"write: {error}", fatal=False) from error
+
+    def _rotate(self, first_lsn: int) -> None:
+        try:
+            fd = create_segment(self._io, self._dir, first_lsn, self._segment_size)
+        except OSError as error:
+            raise _WriteFailed(f"creating a WAL segment: {error}", fatal=False) from error
+        self._io.close(self._fd)
+        self._fd = fd
+        with self._lock:
+            first, path, _ = self._segments[-1]
+            self._segments[-1] = (first, path, self._offset)
+            self._segments.append((first_lsn, segment_path(self._dir, first_lsn), HEADER_SIZE))
+            self._offset = HEADER_SIZE
+
+    def _delete_below(self, applied_lsn: int) -> int:
+        deleted = 0
+        while True:
+            with self._lock:
+                if len(self._segments) < 2 or self._segments[1][0] - 1 > applied_lsn:
+                    break
+                _, path, _ = self._segments.pop(0)
+            self._io.unlink(path)
+            deleted += 1
+        if deleted:
+            self._io.fsync_dir(self._dir)
+        return deleted
