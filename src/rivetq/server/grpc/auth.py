@@ -19,11 +19,11 @@ __all__ = ["PROTECTED_PREFIX", "Check", "GateInterceptor", "bearer_check", "loop
 PROTECTED_PREFIX: Final = "/rivetq.v1.RivetQ/"
 
 Check = Callable[[Context], RivetQError | None]
-Handler = grpc.RpcMethodHandler[Any, Any]
-
 if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
     _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
 else:
+    Handler = grpc.RpcMethodHandler
     _Interceptor = grpc.aio.ServerInterceptor
 
 
