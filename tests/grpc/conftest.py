@@ -22,7 +22,7 @@ async def grpc_target() -> AsyncIterator[str]:
         storage, clock=SystemClock(), options=ManagerOptions(lease_check_interval_ms=50, max_payload_bytes=4096)
     )
     await manager.start()
-    server = await serve(manager, GrpcOptions(addr="127.0.0.1:0", max_payload_bytes=4096))
+    server = await serve(manager, GrpcOptions(addr="127.0.0.1:0", max_message_bytes=4096 + 65_536))
     yield f"127.0.0.1:{server.port}"
     await server.stop(None)
     await manager.stop()

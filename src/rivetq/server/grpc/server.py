@@ -3,7 +3,6 @@ auth gate, TLS and message size limits taken from ``GrpcOptions``."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -19,25 +18,26 @@ from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
 from rivetq.server.grpc.auth import GateInterceptor, bearer_check, loopback_check
 from rivetq.server.grpc.service import RivetQService
 from rivetq.server.grpc.stream import LeaseStreams
+from rivetq.settings import is_loopback_host, parse_addr
 
 if TYPE_CHECKING:
     from rivetq.manager import QueueManager
 
-__all__ = ["SERVICE_NAME", "GrpcOptions", "GrpcServer", "serve"]
+__all__ = ["MESSAGE_OVERHEAD_BYTES", "SERVICE_NAME", "GrpcOptions", "GrpcServer", "serve"]
 
 SERVICE_NAME: Final[str] = pb.DESCRIPTOR.services_by_name["RivetQ"].full_name
-# Room for the fields around the largest payload (a batch is bounded by this too).
+# Room for the fields around the largest payload.
 MESSAGE_OVERHEAD_BYTES: Final = 64 * 1024
 
 
 @dataclass(frozen=True)
 class GrpcOptions:
-    addr: str  # "host:port"; an empty host (":9090") listens on every interface
+    addr: str  # "host:port"; an empty host (":9090") listens on every IPv4 interface
     tokens: tuple[str, ...] = ()
     protected_mode: bool = True
     tls_cert_file: str = ""
     tls_key_file: str = ""
-    max_payload_bytes: int = 1_048_576
+    max_message_bytes: int = 16_777_216  # largest request message (a batch enqueue)
 
 
 class GrpcServer:
@@ -56,31 +56,17 @@ class GrpcServer:
         await self._server.stop(grace)
 
 
-def _host_port(addr: str) -> tuple[str, str]:
-    host, _, port = addr.rpartition(":")
-    return host.strip("[]"), port
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _interceptors(options: GrpcOptions) -> list[Any]:
     if options.tokens:
         return [GateInterceptor(bearer_check(options.tokens))]
-    if options.protected_mode and not _is_loopback(_host_port(options.addr)[0]):
+    if options.protected_mode and not is_loopback_host(parse_addr(options.addr)[0]):
         return [GateInterceptor(loopback_check)]
     return []
 
 
 def _bind(server: grpc.aio.Server, options: GrpcOptions) -> int:
-    host, port = _host_port(options.addr)
-    address = f"[{host}]:{port}" if ":" in host else f"{host or '[::]'}:{port}"
+    host, port = parse_addr(options.addr)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if not (options.tls_cert_file and options.tls_key_file):
         return server.add_insecure_port(address)
     key = Path(options.tls_key_file).read_bytes()
@@ -90,10 +76,9 @@ def _bind(server: grpc.aio.Server, options: GrpcOptions) -> int:
 
 async def serve(manager: QueueManager, options: GrpcOptions) -> GrpcServer:
     """Start serving on ``options.addr`` in the running event loop."""
-    message_limit = options.max_payload_bytes + MESSAGE_OVERHEAD_BYTES
     server = grpc.aio.server(
         interceptors=_interceptors(options),
-        options=[("grpc.max_receive_message_length", message_limit), ("grpc.max_send_message_length", -1)],
+        options=[("grpc.max_receive_message_length", options.max_message_bytes), ("grpc.max_send_message_length", -1)],
     )
     streams = LeaseStreams(manager)
     # Generated code carries no annotations.
