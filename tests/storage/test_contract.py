@@ -18,7 +18,8 @@ LeaseOp = Callable[[Storage, str, str, int], Awaitable[object]]
 
 
 async def _ack(s: Storage, job: str, lease_id: str, now: int) -> object:
-    return await s.ack(job, lease_id, now_ms=now)
+    await s.ack(job, lease_id, now_ms=now)
+    return None
 
 
 async def _extend(s: Storage, job: str, lease_id: str, now: int) -> object:

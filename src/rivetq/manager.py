@@ -1,0 +1,381 @@
+"""``QueueManager``: every queue operation and all policy, over the ``Storage`` seam.
+
+The manager validates input, assigns ids and etas, decides retry-or-DLQ with the
+queue's backoff, reaps expired leases, serves long-polls, and reports to an
+``Observer``. The storage makes each decision happen atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+
+import msgspec
+
+from rivetq import wire
+from rivetq.clock import Clock
+from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound
+from rivetq.ids import new_lease_id
+from rivetq.manager_options import ManagerOptions, NullObserver, Observer
+from rivetq.manager_reaper import LeaseReaper, fail_attempt
+from rivetq.manager_validation import (
+    MAX_DELAY_MS,
+    build_jobs,
+    check_batch_size,
+    check_id,
+    check_id_list,
+    check_int,
+    check_queue,
+    check_rate_limit,
+    check_reason,
+    check_retry_policy,
+    check_state,
+)
+from rivetq.models import (
+    AckResult,
+    InsertResult,
+    Job,
+    JobPage,
+    JobState,
+    LeaseResult,
+    QueueConfig,
+    QueueStats,
+    RateLimit,
+    RetryPolicy,
+    StoredState,
+)
+from rivetq.storage.base import Storage
+from rivetq.waiters import Waiters
+
+__all__ = ["ManagerOptions", "NullObserver", "Observer", "QueueManager"]
+
+logger = logging.getLogger("rivetq.manager")
+
+MAX_VISIBILITY_MS = 43_200_000
+MAX_WAIT_MS = 20_000
+_LEASED_CACHE_SIZE = 100_000
+_replace = msgspec.structs.replace
+
+
+class QueueManager:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        clock: Clock,
+        options: ManagerOptions = ManagerOptions(),  # noqa: B008 - frozen, shared safely
+        observer: Observer | None = None,
+        rng: random.Random | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._options = options
+        self._observer: Observer = observer or NullObserver()
+        self._rng = rng or random.Random()
+        self._on_fatal = on_fatal
+        self._waiters = Waiters()
+        self._config_locks: dict[str, asyncio.Lock] = {}
+        self._leased_queue: dict[str, str] = {}  # job id -> queue, for jobs leased here (oldest first)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reaper = LeaseReaper(
+            storage, clock=clock, options=options, observer=self._observer, rng=self._rng, on_waiting=self._job_waiting
+        )
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the supervised lease reaper; the storage is already open."""
+        self._loop = asyncio.get_running_loop()
+        self._storage.set_wakeup(self._on_storage_wakeup)
+        self._tasks.append(self._supervise("lease_reaper", self._reaper.run))
+
+    async def stop(self) -> None:
+        """Stop the loops and release every long-poll (they return no jobs)."""
+        self._waiters.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
+    def long_polls(self, queue: str) -> int:
+        """How many long-polls are waiting on ``queue`` now."""
+        return self._waiters.count(queue)
+
+    async def reap_expired_leases(self) -> int:
+        """One reaper pass (the loop runs it every ``lease_check_interval_ms``)."""
+        return await self._reaper.reap()
+
+    # -- producing --------------------------------------------------------------
+
+    async def enqueue(self, queue: str, request: wire.EnqueueRequest) -> InsertResult:
+        [result] = await self._insert(queue, [request], prefix=None)
+        return result
+
+    async def enqueue_batch(self, queue: str, requests: Sequence[wire.EnqueueRequest]) -> list[InsertResult]:
+        check_batch_size(requests, "jobs")
+        return await self._insert(queue, requests, prefix="jobs")
+
+    # -- consuming --------------------------------------------------------------
+
+    async def lease(self, queue: str, *, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[Job]:
+        check_queue(queue)
+        check_int(max_jobs, "max_jobs", 1, wire.MAX_BATCH)
+        check_int(visibility_ms, "visibility_ms", 1, MAX_VISIBILITY_MS)
+        check_int(wait_ms, "wait_ms", 0, MAX_WAIT_MS)
+        if wait_ms == 0 or self._waiters.closed:
+            return (await self._lease_once(queue, max_jobs, visibility_ms)).jobs
+        return await self._long_poll(queue, max_jobs, visibility_ms, wait_ms)
+
+    async def ack(self, job_id: str, lease_id: str) -> None:
+        check_id(job_id, "job_id")
+        check_id(lease_id, "lease_id")
+        queue = await self._queue_of(job_id)
+        await self._storage.ack(job_id, lease_id, now_ms=self.now_ms())
+        self._leased_queue.pop(job_id, None)
+        self._observer.jobs_acked(queue, 1)
+
+    async def ack_batch(self, acks: Sequence[tuple[str, str]]) -> list[AckResult]:
+        check_batch_size(acks, "acks")
+        for i, (job_id, lease_id) in enumerate(acks):
+            check_id(job_id, f"acks[{i}].job_id")
+            check_id(lease_id, f"acks[{i}].lease_id")
+        queues: dict[str, str | None] = {}
+        for job_id, _ in acks:
+            queues[job_id] = await self._queue_or_none(job_id)
+        results = await self._storage.ack_batch(acks, now_ms=self.now_ms())
+        acked: Counter[str] = Counter()
+        for result in results:
+            queue = queues.get(result.job_id)
+            if result.error is None and queue is not None:
+                acked[queue] += 1
+                self._leased_queue.pop(result.job_id, None)
+        for queue, count in acked.items():
+            self._observer.jobs_acked(queue, count)
+        return results
+
+    async def nack(
+        self, job_id: str, lease_id: str, *, reason: str | None = None, delay_ms: int | None = None
+    ) -> JobState:
+        """A failed attempt: DEAD after the last try, else DELAYED (or READY) again."""
+        check_id(job_id, "job_id")
+        check_id(lease_id, "lease_id")
+        check_reason(reason)
+        if delay_ms is not None:
+            check_int(delay_ms, "delay_ms", 0, MAX_DELAY_MS)
+        now_ms = self.now_ms()
+        job = await self._get_leased(job_id)
+        after = await fail_attempt(
+            self._storage, self._rng, job, lease_id, error=reason, now_ms=now_ms, delay_ms=delay_ms
+        )
+        self._leased_queue.pop(job_id, None)
+        self._observer.jobs_nacked(job.queue, 1)
+        if after.state is StoredState.DEAD:
+            self._observer.jobs_dead(job.queue, 1)
+        else:
+            self._job_waiting(after, now_ms)
+        return after.state_at(now_ms)
+
+    async def extend(self, job_id: str, lease_id: str, *, visibility_ms: int) -> int:
+        """Give a live lease ``visibility_ms`` more from now; returns the new expiry."""
+        check_id(job_id, "job_id")
+        check_id(lease_id, "lease_id")
+        check_int(visibility_ms, "visibility_ms", 1, MAX_VISIBILITY_MS)
+        now_ms = self.now_ms()
+        expires_at_ms = now_ms + visibility_ms
+        await self._storage.extend(job_id, lease_id, expires_at_ms=expires_at_ms, now_ms=now_ms)
+        return expires_at_ms
+
+    # -- jobs and queues ----------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> Job:
+        return await self._storage.get(check_id(job_id, "job_id"))
+
+    async def cancel(self, job_id: str) -> None:
+        """Delete a job that is not inflight (``StateConflict`` if it is)."""
+        await self._storage.delete(check_id(job_id, "job_id"), now_ms=self.now_ms())
+
+    async def list_queues(self) -> list[QueueStats]:
+        return await self._storage.list_queues(now_ms=self.now_ms())
+
+    async def stats(self, queue: str) -> QueueStats:
+        stats = await self._storage.stats(check_queue(queue), now_ms=self.now_ms())
+        if stats is None:
+            raise QueueNotFound(f"queue {queue} not found")
+        return stats
+
+    async def list_jobs(self, queue: str, *, state: JobState | None, limit: int, cursor: str | None) -> JobPage:
+        check_queue(queue)
+        check_int(limit, "limit", 1, wire.MAX_BATCH)
+        check_state(state)
+        if cursor is not None:
+            check_id(cursor, "cursor")
+        return await self._storage.list_jobs(queue, state=state, limit=limit, cursor=cursor, now_ms=self.now_ms())
+
+    async def purge(self, queue: str) -> int:
+        return await self._storage.purge(check_queue(queue), now_ms=self.now_ms())
+
+    # -- queue config -------------------------------------------------------------
+
+    async def set_rate_limit(self, queue: str, limit: RateLimit) -> None:
+        check_rate_limit(limit)
+        await self._update_config(queue, lambda config: _replace(config, rate_limit=limit))
+
+    async def get_rate_limit(self, queue: str) -> RateLimit | None:
+        return (await self._storage.get_queue_config(check_queue(queue))).rate_limit
+
+    async def delete_rate_limit(self, queue: str) -> None:
+        await self._update_config(queue, lambda config: _replace(config, rate_limit=None))
+
+    async def set_retry_policy(self, queue: str, policy: RetryPolicy) -> None:
+        check_retry_policy(policy)
+        await self._update_config(queue, lambda config: _replace(config, retry_policy=policy))
+
+    async def pause(self, queue: str) -> None:
+        await self._update_config(queue, lambda config: _replace(config, paused=True))
+
+    async def resume(self, queue: str) -> None:
+        await self._update_config(queue, lambda config: _replace(config, paused=False))
+
+    # -- dead letter queue --------------------------------------------------------
+
+    async def list_dlq(self, queue: str, *, limit: int, cursor: str | None) -> JobPage:
+        return await self.list_jobs(queue, state=JobState.DEAD, limit=limit, cursor=cursor)
+
+    async def requeue_dlq(self, queue: str, job_ids: Sequence[str] | None) -> int:
+        """Dead jobs (the given ones, or all) back to ready with ``tries = 0``."""
+        check_queue(queue)
+        if job_ids is not None:
+            check_id_list(job_ids, "job_ids")
+        moved = await self._storage.requeue(queue, job_ids, now_ms=self.now_ms())
+        if moved:
+            self._waiters.notify(queue)
+        return moved
+
+    async def purge_dlq(self, queue: str) -> int:
+        return await self._storage.purge_dlq(check_queue(queue), now_ms=self.now_ms())
+
+    # -- internals ----------------------------------------------------------------
+
+    async def _insert(
+        self, queue: str, requests: Sequence[wire.EnqueueRequest], *, prefix: str | None
+    ) -> list[InsertResult]:
+        check_queue(queue)
+        now_ms = self.now_ms()
+        jobs = build_jobs(requests, now_ms=now_ms, max_payload_bytes=self._options.max_payload_bytes, prefix=prefix)
+        results = await self._storage.insert(queue, jobs, now_ms=now_ms, dedup_window_ms=self._options.dedup_window_ms)
+        created = [job for job, result in zip(jobs, results, strict=True) if not result.duplicate]
+        if created:
+            self._observer.jobs_enqueued(queue, len(created))
+            self._wake_for(queue, min(job.eta_ms for job in created), now_ms)
+        return results
+
+    async def _lease_once(self, queue: str, max_jobs: int, visibility_ms: int) -> LeaseResult:
+        now_ms = self.now_ms()
+        result = await self._storage.lease(
+            queue, max_jobs=max_jobs, visibility_ms=visibility_ms, now_ms=now_ms, new_lease_id=new_lease_id
+        )
+        if result.rate_limited:
+            self._observer.rate_limited(queue)
+        if result.jobs:
+            self._remember_leased(queue, result.jobs)
+            self._observer.jobs_leased(queue, result.jobs, now_ms)
+        return result
+
+    async def _long_poll(self, queue: str, max_jobs: int, visibility_ms: int, wait_ms: int) -> list[Job]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_ms / 1000
+        waiter = self._waiters.join(queue)
+        try:
+            while not self._waiters.closed:
+                waiter.consume()
+                result = await self._lease_once(queue, max_jobs, visibility_ms)
+                if result.jobs:
+                    if len(result.jobs) == max_jobs:
+                        waiter.wake()  # more may be ready: leaving passes the wake-up on
+                    return result.jobs
+                await self._arm_next_wake(queue, result)
+                if not await waiter.wait(deadline - loop.time()):
+                    break
+            return []
+        finally:
+            self._waiters.leave(waiter)
+
+    async def _arm_next_wake(self, queue: str, result: LeaseResult) -> None:
+        """Arm the queue's timer at its next eta, or when the bucket has a token again."""
+        now_ms = self.now_ms()
+        wake_at = await self._storage.next_eta_ms(queue, now_ms=now_ms)
+        if result.rate_limited:
+            limit = (await self._storage.get_queue_config(queue)).rate_limit
+            if limit is not None:
+                refill_at = now_ms + math.ceil(1000 / limit.refill_rate)
+                wake_at = refill_at if wake_at is None else min(wake_at, refill_at)
+        if wake_at is not None:
+            self._waiters.arm(queue, wake_at, now_ms)
+
+    def _wake_for(self, queue: str, eta_ms: int, now_ms: int) -> None:
+        if eta_ms <= now_ms:
+            self._waiters.notify(queue)
+        else:
+            self._waiters.arm(queue, eta_ms, now_ms)
+
+    def _job_waiting(self, job: Job, now_ms: int) -> None:
+        self._wake_for(job.queue, job.eta_ms, now_ms)
+
+    def _on_storage_wakeup(self, queue: str) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._waiters.notify, queue)
+
+    async def _update_config(self, queue: str, change: Callable[[QueueConfig], QueueConfig]) -> None:
+        check_queue(queue)
+        lock = self._config_locks.setdefault(queue, asyncio.Lock())
+        async with lock:
+            config = await self._storage.get_queue_config(queue)
+            await self._storage.set_queue_config(queue, change(config), now_ms=self.now_ms())
+        self._waiters.notify(queue)
+
+    def _remember_leased(self, queue: str, jobs: Sequence[Job]) -> None:
+        for job in jobs:
+            self._leased_queue[job.id] = queue
+        while len(self._leased_queue) > _LEASED_CACHE_SIZE:
+            del self._leased_queue[next(iter(self._leased_queue))]
+
+    async def _get_leased(self, job_id: str) -> Job:
+        try:
+            return await self._storage.get(job_id)
+        except JobNotFound:
+            raise LeaseLost(f"job {job_id} is not leased") from None
+
+    async def _queue_of(self, job_id: str) -> str:
+        queue = self._leased_queue.get(job_id)
+        return queue if queue is not None else (await self._get_leased(job_id)).queue
+
+    async def _queue_or_none(self, job_id: str) -> str | None:
+        try:
+            return await self._queue_of(job_id)
+        except LeaseLost:
+            return None
+
+    def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        async def supervised() -> None:
+            try:
+                await run()
+                raise RuntimeError(f"background loop {name} ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the supervisor: log, then stop the server loudly
+                logger.exception("background loop %s died", name)
+                if self._on_fatal is not None:
+                    self._on_fatal(error)
+
+        return asyncio.create_task(supervised(), name=f"rivetq-{name}")

@@ -1,0 +1,68 @@
+"""The ``QueueManager``'s options and its metrics hook (re-exported by ``rivetq.manager``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rivetq.models import Job
+
+__all__ = ["ManagerOptions", "NullObserver", "Observer"]
+
+
+@dataclass(frozen=True)
+class ManagerOptions:
+    dedup_window_ms: int = 86_400_000
+    max_payload_bytes: int = 1_048_576
+    lease_check_interval_ms: int = 1_000  # reaper period (queue.lease_check_interval)
+    reaper_batch: int = 1_000
+
+
+class Observer(Protocol):
+    """Metrics hook; the manager never imports a metrics library."""
+
+    def jobs_enqueued(self, queue: str, count: int) -> None: ...
+
+    def jobs_leased(self, queue: str, jobs: Sequence[Job], now_ms: int) -> None:
+        """Wait of each job = now_ms - max(eta_ms, created_at_ms)."""
+        ...
+
+    def jobs_acked(self, queue: str, count: int) -> None: ...
+
+    def jobs_nacked(self, queue: str, count: int) -> None: ...
+
+    def jobs_dead(self, queue: str, count: int) -> None:
+        """Jobs moved to the dead letter queue (by a nack or an expired lease)."""
+        ...
+
+    def leases_expired(self, queue: str, count: int) -> None: ...
+
+    def rate_limited(self, queue: str) -> None:
+        """A lease the token bucket cut short."""
+        ...
+
+
+class NullObserver:
+    """The default: observes nothing."""
+
+    def jobs_enqueued(self, queue: str, count: int) -> None:
+        return None
+
+    def jobs_leased(self, queue: str, jobs: Sequence[Job], now_ms: int) -> None:
+        return None
+
+    def jobs_acked(self, queue: str, count: int) -> None:
+        return None
+
+    def jobs_nacked(self, queue: str, count: int) -> None:
+        return None
+
+    def jobs_dead(self, queue: str, count: int) -> None:
+        return None
+
+    def leases_expired(self, queue: str, count: int) -> None:
+        return None
+
+    def rate_limited(self, queue: str) -> None:
+        return None
