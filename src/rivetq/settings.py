@@ -1,0 +1,307 @@
+"""Typed server settings: defaults < config.yaml < ``RIVETQ_*`` environment < flags.
+
+Every key of docs/architecture.md's settings table is a field here. Durations accept
+``"250ms"``, ``"1s"``, ``"1h30m"``, ``"2d"`` or a bare number of milliseconds; sizes accept
+``"64MiB"``, ``"1MB"`` or a bare number of bytes. A bad value raises ``InvalidArgument``
+whose message names the key: ``config: wal.fsync: expected a boolean, got 'maybe'``.
+
+Environment names are ``RIVETQ_`` + the key path in capitals with ``_`` for the dot
+(``RIVETQ_WAL_FSYNC=false``); list keys take comma-separated values
+(``RIVETQ_AUTH_TOKENS=tok1,tok2``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+
+from rivetq.errors import InvalidArgument
+
+__all__ = [
+    "AuthSettings",
+    "LimitsSettings",
+    "LoggingSettings",
+    "QueueSettings",
+    "ServerSettings",
+    "Settings",
+    "StorageSettings",
+    "WalSettings",
+    "env_name",
+    "is_loopback_host",
+    "load_settings",
+    "parse_addr",
+]
+
+Origins = tuple[str, ...]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+
+
+# Every section forbids unknown keys, so a typo is an error, never a silent default.
+class ServerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    http_addr: str = ":8080"
+    grpc_addr: str = ":9090"
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    cors_allow_origins: Origins = ()
+    debug_endpoints: bool = False
+
+
+class StorageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    backend: Literal["local", "memory", "postgres"] = "local"
+    data_dir: str = "./data"
+    dsn: str = ""
+
+
+class WalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    segment_size: Annotated[int, msgspec.Meta(ge=4096)] = 67_108_864
+    fsync: bool = True
+
+
+class QueueSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    shards: PositiveInt = 4
+    lease_check_interval_ms: PositiveInt = msgspec.field(default=1_000, name="lease_check_interval")
+    dedup_window_ms: Annotated[int, msgspec.Meta(ge=0)] = msgspec.field(default=86_400_000, name="dedup_window")
+
+
+class LimitsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    max_payload_bytes: PositiveInt = 1_048_576
+    max_request_bytes: PositiveInt = 16_777_216  # a whole request body, e.g. a batch enqueue
+
+
+class AuthSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    tokens: tuple[str, ...] = ()
+    protected_mode: bool = True
+
+    def __repr__(self) -> str:  # tokens must never reach a log line or a traceback
+        return f"AuthSettings(tokens=<{len(self.tokens)} redacted>, protected_mode={self.protected_mode})"
+
+
+class LoggingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
+    wal: WalSettings = msgspec.field(default_factory=WalSettings)
+    queue: QueueSettings = msgspec.field(default_factory=QueueSettings)
+    limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    logging: LoggingSettings = msgspec.field(default_factory=LoggingSettings)
+
+
+Layer = dict[str, Any]
+
+_DURATION_KEYS = ("queue.lease_check_interval", "queue.dedup_window")
+_SIZE_KEYS = ("wal.segment_size", "limits.max_payload_bytes", "limits.max_request_bytes")
+_DURATION_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2, "mib": 1024**2}
+_SIZE_UNITS |= {"g": 1024**3, "gb": 1000**3, "gib": 1024**3}
+_TYPE_WORDS = {
+    "`bool`": "a boolean",
+    "`int`": "an integer",
+    "`float`": "a number",
+    "`str`": "a string",
+    "`array`": "a list",
+    "`object`": "a mapping",
+}
+
+
+def load_settings(
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Merge the layers and validate them into one ``Settings``.
+
+    ``config_path`` names a YAML file that must exist (None: no file). ``env`` defaults to
+    ``os.environ``. ``overrides`` maps dotted keys to flag values (``{"wal.fsync": False}``);
+    None values are ignored, so unset flags fall through."""
+    merged: Layer = {}
+    if config_path is not None:
+        _merge(merged, _read_yaml(Path(config_path)))
+    _merge(merged, env_layer(os.environ if env is None else env))
+    _merge(merged, _dotted_layer({k: v for k, v in (overrides or {}).items() if v is not None}))
+    _normalise_units(merged)
+    try:
+        settings = msgspec.convert(merged, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise _config_error(error, merged) from None
+    _check(settings)
+    return settings
+
+
+def env_name(key: str) -> str:
+    """The environment variable of a dotted key: ``wal.fsync`` → ``RIVETQ_WAL_FSYNC``."""
+    return "RIVETQ_" + key.replace(".", "_").upper()
+
+
+def env_layer(env: Mapping[str, str]) -> Layer:
+    """The settings that ``RIVETQ_*`` variables set (unknown ``RIVETQ_*`` names are other
+    tools' variables, e.g. the CLI's ``RIVETQ_URL``, and are ignored)."""
+    values: dict[str, object] = {}
+    for key, is_list in _keys():
+        raw = env.get(env_name(key))
+        if raw is not None:
+            values[key] = [item.strip() for item in raw.split(",") if item.strip()] if is_list else raw
+    return _dotted_layer(values)
+
+
+def parse_addr(value: str) -> tuple[str, int]:
+    """``"host:port"``, ``":port"`` (every interface) or ``"[v6]:port"`` → (host, port)."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or int(port_text) > 65_535:
+        raise ValueError(f"expected host:port, got {value!r}")
+    host = host.removeprefix("[").removesuffix("]")
+    return host or "0.0.0.0", int(port_text)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1 (also as IPv4-mapped IPv6)."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)
+
+
+def _keys() -> list[tuple[str, bool]]:
+    """Every dotted key with whether it holds a list."""
+    keys = []
+    for section in msgspec.structs.fields(Settings):
+        section_type = typing.cast(type[msgspec.Struct], section.type)
+        for field in msgspec.structs.fields(section_type):
+            is_list = typing.get_origin(field.type) in (list, tuple)
+            keys.append((f"{section.encode_name}.{field.encode_name}", is_list))
+    return keys
+
+
+def _read_yaml(path: Path) -> Layer:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidArgument(f"config: cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise InvalidArgument(f"config: {path} is not valid YAML: {error}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise InvalidArgument(f"config: {path} must hold a mapping of sections, got {type(document).__name__}")
+    return document
+
+
+def _dotted_layer(values: Mapping[str, object]) -> Layer:
+    layer: Layer = {}
+    for key, value in values.items():
+        section, _, name = key.partition(".")
+        layer.setdefault(section, {})[name] = value
+    return layer
+
+
+def _merge(base: Layer, layer: Layer) -> None:
+    for section, values in layer.items():
+        if isinstance(values, dict) and isinstance(base.get(section), dict):
+            base[section].update(values)
+        else:
+            base[section] = dict(values) if isinstance(values, dict) else values
+
+
+def _normalise_units(merged: Layer) -> None:
+    for keys, parse in ((_DURATION_KEYS, parse_duration_ms), (_SIZE_KEYS, parse_size_bytes)):
+        for key in keys:
+            section, _, name = key.partition(".")
+            values = merged.get(section)
+            if isinstance(values, dict) and isinstance(values.get(name), str):
+                try:
+                    values[name] = parse(values[name])
+                except ValueError as error:
+                    raise InvalidArgument(f"config: {key}: {error}", field=key) from None
+
+
+def parse_duration_ms(text: str) -> int:
+    """``"250ms"``, ``"1s"``, ``"1h30m"``, ``"1.5s"`` or ``"1000"`` (milliseconds) → ms."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"expected a duration such as '250ms', '1s' or '24h', got {text!r}")
+    return round(sum(float(number) * _DURATION_UNITS_MS[unit] for number, unit in parts))
+
+
+def parse_size_bytes(text: str) -> int:
+    """``"64MiB"``, ``"1MB"``, ``"512k"`` or ``"4096"`` → bytes (KiB/MiB/GiB and bare K/M/G
+    are powers of 1024; KB/MB/GB powers of 1000)."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"expected a size such as 65536, '64KiB' or '64MiB', got {text!r}")
+    number, unit = match.groups()
+    return int(float(number) * _SIZE_UNITS[(unit or "").lower()])
+
+
+def _config_error(error: msgspec.ValidationError, merged: Layer) -> InvalidArgument:
+    """Rewrite msgspec's ``Expected `bool`, got `str` - at `$.wal.fsync``` as
+    ``config: wal.fsync: expected a boolean, got 'maybe'``."""
+    what, _, path = str(error).partition(" - at `$")
+    path = path.rstrip("`").lstrip(".")
+    unknown = re.fullmatch(r"Object contains unknown field `(.*)`", what)
+    if unknown:
+        key = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        return InvalidArgument(f"config: {key}: unknown key", field=key)
+    got = f"got {_value_at(merged, path)!r}"
+    if what.startswith("Invalid enum value"):
+        what = "expected one of " + ", ".join(repr(choice) for choice in _choices(path))
+    for word, phrase in _TYPE_WORDS.items():
+        what = what.replace(f"Expected {word}", f"expected {phrase}", 1)
+    what = re.sub(r", got `\w+`$", "", what)
+    return InvalidArgument(f"config: {path}: {what}, {got}", field=path)
+
+
+def _choices(path: str) -> tuple[object, ...]:
+    section, _, name = path.partition(".")
+    for section_field in msgspec.structs.fields(Settings):
+        if section_field.encode_name == section:
+            for field in msgspec.structs.fields(typing.cast(type[msgspec.Struct], section_field.type)):
+                if field.encode_name == name:
+                    return typing.get_args(field.type)
+    return ()
+
+
+def _value_at(merged: Layer, path: str) -> object:
+    value: object = merged
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _check(settings: Settings) -> None:
+    """Rules that span keys or need parsing beyond a type."""
+    server = settings.server
+    for key, value in (("server.http_addr", server.http_addr), ("server.grpc_addr", server.grpc_addr)):
+        if value or key == "server.http_addr":
+            try:
+                parse_addr(value)
+            except ValueError as error:
+                raise InvalidArgument(f"config: {key}: {error}", field=key) from None
+    if bool(server.tls_cert_file) != bool(server.tls_key_file):
+        raise InvalidArgument(
+            "config: server.tls_cert_file: TLS needs both server.tls_cert_file and server.tls_key_file",
+            field="server.tls_cert_file",
+        )
+    if settings.storage.backend == "postgres" and not settings.storage.dsn:
+        raise InvalidArgument("config: storage.dsn: the postgres backend needs a DSN", field="storage.dsn")
