@@ -5,7 +5,6 @@ loopback peers. Reflection and health stay open (they reveal only the public sch
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -13,6 +12,7 @@ import grpc
 
 from rivetq.errors import RivetQError, Unauthenticated
 from rivetq.server.grpc.errors import Context, abort_with
+from rivetq.settings import is_loopback_host
 
 __all__ = ["PROTECTED_PREFIX", "Check", "GateInterceptor", "bearer_check", "loopback_check"]
 
@@ -54,11 +54,7 @@ def _peer_is_loopback(peer: str) -> bool:
     kind, _, address = peer.partition(":")
     if kind == "unix":
         return True
-    host = address.rpartition(":")[0].strip("[]")
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(address.rpartition(":")[0].strip("[]"))
 
 
 def loopback_check(context: Context) -> RivetQError | None:
