@@ -1,0 +1,1 @@
+"""Command-line tools: ``rivetqd`` (the server) and ``rivetqctl`` (the client)."""

@@ -1,0 +1,88 @@
+"""``rivetqd``: the RivetQ server.
+
+Settings come from defaults < config.yaml < RIVETQ_* environment < these flags. Server
+modules are imported only after the flags parse, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["main"]
+
+_DEFAULT_CONFIG = Path("config.yaml")
+
+
+def _config_path(given: str | None) -> Path | None:
+    """The file ``--config``/``RIVETQ_CONFIG`` names (it must exist), else ./config.yaml if any."""
+    if given:
+        return Path(given)
+    return _DEFAULT_CONFIG if _DEFAULT_CONFIG.is_file() else None
+
+
+def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
+    if no_fsync and fsync:
+        raise click.UsageError("--fsync and --no-fsync contradict each other")
+    return False if no_fsync else fsync
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config", "config", envvar="RIVETQ_CONFIG", help="YAML config file (default: ./config.yaml if present)."
+)
+@click.option("--data-dir", help="Directory of the embedded storage (storage.data_dir).")
+@click.option("--http-addr", help="REST/metrics/UI listen address, e.g. 127.0.0.1:8080 (server.http_addr).")
+@click.option("--grpc-addr", help='gRPC listen address; "" disables gRPC (server.grpc_addr).')
+@click.option("--log-level", help="debug, info, warning or error (logging.level).")
+@click.option("--log-format", help="console or json (logging.format).")
+@click.option(
+    "--fsync",
+    type=click.BOOL,
+    is_flag=False,
+    flag_value=True,
+    default=None,
+    help="fdatasync before acknowledging writes (wal.fsync); --fsync=false to disable.",
+)
+@click.option("--no-fsync", is_flag=True, help="Same as --fsync=false.")
+@click.option("--storage-backend", help="local, memory or postgres (storage.backend).")
+@click.version_option(package_name="rivetq")
+def main(
+    config: str | None,
+    data_dir: str | None,
+    http_addr: str | None,
+    grpc_addr: str | None,
+    log_level: str | None,
+    log_format: str | None,
+    fsync: bool | None,
+    no_fsync: bool,
+    storage_backend: str | None,
+) -> None:
+    """Run the RivetQ server until SIGTERM or SIGINT."""
+    from rivetq.errors import RivetQError
+    from rivetq.settings import load_settings
+
+    overrides = {
+        "storage.data_dir": data_dir,
+        "server.http_addr": http_addr,
+        "server.grpc_addr": grpc_addr,
+        "logging.level": log_level,
+        "logging.format": log_format,
+        "wal.fsync": _fsync_flag(fsync, no_fsync),
+        "storage.backend": storage_backend,
+    }
+    try:
+        settings = load_settings(config_path=_config_path(config), overrides=overrides)
+    except RivetQError as error:
+        click.echo(f"rivetqd: {error}", err=True)
+        sys.exit(2)
+
+    import uvloop
+
+    from rivetq.server.logging import configure_logging
+    from rivetq.server.serve import serve
+
+    configure_logging(settings.logging)
+    sys.exit(uvloop.run(serve(settings)))

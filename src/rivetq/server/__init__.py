@@ -1,0 +1,1 @@
+"""The RivetQ server: settings → storage → QueueManager → REST (and gRPC) edges."""

@@ -1,0 +1,183 @@
+"""The composition root: Settings → storage → QueueManager → Starlette app.
+
+``Runtime`` owns the parts and their life (``start`` opens storage and starts the
+manager's loops; ``stop`` undoes both). ``rivetqd`` serves ``runtime.app`` with uvicorn;
+tests drive it in-process (``httpx.ASGITransport``) inside ``async with runtime``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from types import TracebackType
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
+
+from rivetq.clock import Clock, SystemClock
+from rivetq.errors import InvalidArgument, RivetQError
+from rivetq.manager import ManagerOptions, QueueManager
+from rivetq.server.debug import debug_routes
+from rivetq.server.metrics import Metrics
+from rivetq.server.openapi import openapi_document, openapi_routes
+from rivetq.server.rest.auth import AuthMiddleware
+from rivetq.server.rest.bodies import BodyLimits
+from rivetq.server.rest.dlq import DlqEndpoints
+from rivetq.server.rest.errors import http_exception_response, rivetq_error_response
+from rivetq.server.rest.guards import JsonContentTypeMiddleware
+from rivetq.server.rest.health import HealthEndpoints
+from rivetq.server.rest.jobs import JobEndpoints
+from rivetq.server.rest.operations import Operation, routes_for
+from rivetq.server.rest.queues import QueueEndpoints
+from rivetq.server.rest.ratelimit import RateLimitEndpoints
+from rivetq.server.rest.timing import RequestTimingMiddleware
+from rivetq.server.ui import UI_STATIC_DIR, ui_routes
+from rivetq.settings import Settings, is_loopback_host, parse_addr
+from rivetq.storage.base import Storage
+
+__all__ = ["Runtime", "build_storage", "manager_options", "server_version"]
+
+
+def server_version() -> str:
+    try:
+        return version("rivetq")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_storage(settings: Settings, metrics: Metrics) -> Storage:
+    """The storage backend ``storage.backend`` names (the seam where backends plug in)."""
+    backend = settings.storage.backend
+    if backend == "memory":
+        from rivetq.storage.memory import MemoryStorage
+
+        return MemoryStorage()
+    if backend == "local":
+        from rivetq.storage.local import LocalOptions, LocalStorage
+
+        options = LocalOptions(
+            data_dir=Path(settings.storage.data_dir),
+            segment_size=settings.wal.segment_size,
+            fsync=settings.wal.fsync,
+            on_fsync=metrics.observe_fsync,
+        )
+        return LocalStorage(options)
+    raise InvalidArgument(
+        f"config: storage.backend: {backend!r} is not available in this build", field="storage.backend"
+    )
+
+
+def manager_options(settings: Settings) -> ManagerOptions:
+    return ManagerOptions(
+        dedup_window_ms=settings.queue.dedup_window_ms,
+        max_payload_bytes=settings.limits.max_payload_bytes,
+        lease_check_interval_ms=settings.queue.lease_check_interval_ms,
+    )
+
+
+class Runtime:
+    """The server's parts, wired. ``storage`` and ``clock`` may be injected (tests)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        storage: Storage | None = None,
+        clock: Clock | None = None,
+        ui_static_dir: Path = UI_STATIC_DIR,
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.storage = storage if storage is not None else build_storage(settings, self.metrics)
+        self.manager = QueueManager(
+            self.storage,
+            clock=clock or SystemClock(),
+            options=manager_options(settings),
+            observer=self.metrics,
+            on_fatal=on_fatal,
+        )
+        self.ready = False
+        self.operations = self._operations()
+        self.app = self._build_app(ui_static_dir)
+
+    async def start(self) -> None:
+        await self.storage.open()
+        try:
+            await self.manager.start()
+        except BaseException:
+            await self.storage.close()
+            raise
+        self.ready = True
+
+    async def drain(self) -> None:
+        """The first step of shutdown: /readyz fails and long-polls return at once, so
+        in-flight requests finish quickly."""
+        self.ready = False
+        await self.manager.stop()
+
+    async def stop(self) -> None:
+        self.ready = False
+        try:
+            await self.manager.stop()
+        finally:
+            await self.storage.close()
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def _operations(self) -> list[Operation]:
+        limits = BodyLimits.from_settings(
+            self.settings.limits.max_payload_bytes, self.settings.limits.max_request_bytes
+        )
+        return [
+            *JobEndpoints(self.manager, limits).operations(),
+            *QueueEndpoints(self.manager).operations(),
+            *DlqEndpoints(self.manager, limits).operations(),
+            *RateLimitEndpoints(self.manager, limits).operations(),
+        ]
+
+    def _build_app(self, ui_static_dir: Path) -> Starlette:
+        health = HealthEndpoints(self.manager, self.storage, self.metrics, lambda: self.ready)
+        routes: list[BaseRoute] = [
+            *routes_for(self.operations),
+            *health.routes(),
+            *openapi_routes(openapi_document(self.operations, server_version())),
+            *ui_routes(ui_static_dir),
+        ]
+        if self.settings.server.debug_endpoints:
+            routes += debug_routes()
+        return Starlette(
+            routes=routes,
+            middleware=self._middleware(),
+            exception_handlers={RivetQError: rivetq_error_response, HTTPException: http_exception_response},
+        )
+
+    def _middleware(self) -> list[Middleware]:
+        server, auth = self.settings.server, self.settings.auth
+        host, _ = parse_addr(server.http_addr)
+        middleware = [Middleware(RequestTimingMiddleware, histogram=self.metrics.http_request_duration)]
+        if server.cors_allow_origins:
+            middleware.append(
+                Middleware(
+                    CORSMiddleware,
+                    allow_origins=list(server.cors_allow_origins),
+                    allow_methods=["GET", "POST", "DELETE"],
+                    allow_headers=["Authorization", "Content-Type"],
+                    max_age=600,
+                )
+            )
+        protected = auth.protected_mode and not is_loopback_host(host)
+        middleware.append(Middleware(AuthMiddleware, tokens=auth.tokens, protected=protected))
+        middleware.append(Middleware(JsonContentTypeMiddleware))
+        return middleware

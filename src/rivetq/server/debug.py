@@ -1,0 +1,50 @@
+"""Profiling endpoints under ``/debug/`` (only with ``server.debug_endpoints: true``;
+guarded by auth like the API): stacks of threads and asyncio tasks, and a tracemalloc
+summary of where memory was allocated since tracing started."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+import threading
+import traceback
+import tracemalloc
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+__all__ = ["debug_routes"]
+
+_TOP_ALLOCATIONS = 25
+
+
+async def _stacks(request: Request) -> Response:
+    out = io.StringIO()
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    for ident, frame in sys._current_frames().items():
+        out.write(f"--- thread {names.get(ident, ident)}\n{''.join(traceback.format_stack(frame))}\n")
+    for task in asyncio.all_tasks():
+        out.write(f"--- task {task.get_name()} ({task.get_coro()!r})\n")
+        task.print_stack(file=out)
+        out.write("\n")
+    return PlainTextResponse(out.getvalue())
+
+
+async def _tracemalloc(request: Request) -> Response:
+    if not tracemalloc.is_tracing():
+        tracemalloc.start()
+        return PlainTextResponse("tracemalloc started; call again later for the allocations since now\n")
+    snapshot = tracemalloc.take_snapshot()
+    current, peak = tracemalloc.get_traced_memory()
+    lines = [f"traced: {current / 1e6:.1f} MB now, {peak / 1e6:.1f} MB peak", ""]
+    lines += [str(stat) for stat in snapshot.statistics("lineno")[:_TOP_ALLOCATIONS]]
+    return PlainTextResponse("\n".join(lines) + "\n")
+
+
+def debug_routes() -> list[BaseRoute]:
+    return [
+        Route("/debug/stacks", _stacks, methods=["GET"]),
+        Route("/debug/tracemalloc", _tracemalloc, methods=["GET"]),
+    ]

@@ -1,0 +1,1 @@
+"""The REST edge: thin handlers over ``QueueManager``, routes by noun."""

@@ -1,0 +1,69 @@
+"""Bearer-token auth and protected mode, as one ASGI middleware in front of the API.
+
+Only ``/v1/`` and ``/debug/`` are guarded: health, metrics, the OpenAPI document, the
+docs page and the UI's static files stay open (the UI asks for a token before it calls
+the API). Tokens are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rivetq.server.rest.errors import send_error
+from rivetq.settings import is_loopback_host
+
+__all__ = ["PROTECTED_MODE_MESSAGE", "AuthMiddleware"]
+
+PROTECTED_MODE_MESSAGE = (
+    "RivetQ is running in protected mode: it listens beyond loopback without auth tokens, so it only "
+    "answers clients on this machine. Either set bearer tokens (auth.tokens in config.yaml, or "
+    "RIVETQ_AUTH_TOKENS=token1,token2) and send 'Authorization: Bearer <token>', or, if every client "
+    "that can reach this address is trusted, set auth.protected_mode: false (RIVETQ_AUTH_PROTECTED_MODE=false)."
+)
+_GUARDED = ("/v1/", "/debug/")
+_BEARER = b"bearer "
+_CHALLENGE = [(b"www-authenticate", b"Bearer")]
+
+
+class AuthMiddleware:
+    """``tokens`` non-empty: every guarded call needs one. Else, with ``protected`` set,
+    guarded calls from clients beyond loopback get 403 explaining how to open up."""
+
+    def __init__(self, app: ASGIApp, *, tokens: Sequence[str], protected: bool) -> None:
+        self._app = app
+        self._tokens = [token.encode() for token in tokens]
+        self._protected = protected and not self._tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(_GUARDED):
+            if self._tokens and not self._authorized(scope):
+                await send_error(send, "unauthenticated", "missing or invalid bearer token", _CHALLENGE)
+                return
+            if self._protected and not _from_loopback(scope):
+                await send_error(send, "forbidden", PROTECTED_MODE_MESSAGE)
+                return
+        await self._app(scope, receive, send)
+
+    def _authorized(self, scope: Scope) -> bool:
+        presented = _bearer_token(scope)
+        if presented is None:
+            return False
+        matched = False
+        for token in self._tokens:  # no early exit: timing must not reveal which token matched
+            matched |= hmac.compare_digest(presented, token)
+        return matched
+
+
+def _bearer_token(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value[len(_BEARER) :].strip() if value[: len(_BEARER)].lower() == _BEARER else None
+    return None
+
+
+def _from_loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    return client is not None and is_loopback_host(client[0])

@@ -1,0 +1,57 @@
+"""Reading request bodies: a size cap enforced before and while reading, then one
+typed msgspec decode whose errors name the field."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+from starlette.requests import Request
+
+from rivetq.errors import PayloadTooLarge
+from rivetq.server.rest.errors import invalid_argument
+
+__all__ = ["BodyLimits", "decode_body"]
+
+T = TypeVar("T")
+_ENVELOPE_BYTES = 65_536  # room for the fields around one payload
+
+
+class BodyLimits(msgspec.Struct, frozen=True):
+    """``single``: a request carrying at most one payload; ``batch``: batch requests."""
+
+    single: int
+    batch: int
+
+    @classmethod
+    def from_settings(cls, max_payload_bytes: int, max_request_bytes: int) -> BodyLimits:
+        single = max_payload_bytes + _ENVELOPE_BYTES
+        return cls(single=single, batch=max(single, max_request_bytes))
+
+
+async def decode_body(request: Request, decoder: msgspec.json.Decoder[T], limit: int) -> T:
+    """The body decoded as ``decoder``'s type; an empty body counts as ``{}`` so that
+    requests whose fields are all optional need none."""
+    body = await _read_capped(request, limit)
+    try:
+        return decoder.decode(body or b"{}")
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise invalid_argument(error) from None
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body of {size} bytes or more is over the limit of {limit} bytes")

@@ -1,0 +1,48 @@
+"""Writes must say ``Content-Type: application/json`` (415 otherwise): a web page can send
+a cross-site "simple" POST as text/plain without a preflight, and must not reach the API."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rivetq.server.rest.errors import send_error
+
+__all__ = ["JsonContentTypeMiddleware"]
+
+_ALWAYS = frozenset({"POST", "PUT", "PATCH"})
+_JSON = b"application/json"
+
+
+class JsonContentTypeMiddleware:
+    """POST/PUT/PATCH always, and DELETE when it carries a body, need a JSON content type."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _needs_json(scope) and not _is_json(scope):
+            await send_error(
+                send, "unsupported_media_type", "state-changing calls need the header 'Content-Type: application/json'"
+            )
+            return
+        await self._app(scope, receive, send)
+
+
+def _needs_json(scope: Scope) -> bool:
+    method: str = scope["method"]
+    if method in _ALWAYS:
+        return True
+    if method != "DELETE":
+        return False
+    for name, value in scope["headers"]:
+        if (name == b"content-length" and value not in (b"0", b"")) or name == b"transfer-encoding":
+            return True
+    return False
+
+
+def _is_json(scope: Scope) -> bool:
+    value: bytes
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == _JSON
+    return False

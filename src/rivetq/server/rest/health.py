@@ -1,0 +1,49 @@
+"""Operational routes: liveness, readiness and Prometheus metrics (open without a token)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from rivetq.manager import QueueManager
+from rivetq.server.metrics import CONTENT_TYPE, Metrics
+from rivetq.server.rest.views import json_response
+from rivetq.storage.base import Storage
+
+__all__ = ["HealthEndpoints"]
+
+_OK = {"status": "ok"}
+
+
+class HealthEndpoints:
+    def __init__(self, manager: QueueManager, storage: Storage, metrics: Metrics, is_ready: Callable[[], bool]) -> None:
+        self._manager = manager
+        self._storage = storage
+        self._metrics = metrics
+        self._is_ready = is_ready
+
+    async def healthz(self, request: Request) -> Response:
+        return json_response(_OK)
+
+    async def readyz(self, request: Request) -> Response:
+        if not self._is_ready():
+            return json_response({"status": "unavailable", "reason": "starting or stopping"}, 503)
+        reason = self._storage.unavailable_reason()
+        if reason is not None:
+            return json_response({"status": "unavailable", "reason": reason}, 503)
+        return json_response(_OK)
+
+    async def metrics(self, request: Request) -> Response:
+        queues = await self._manager.list_queues()
+        body = self._metrics.render(queues, self._storage.gauges())
+        return Response(body, media_type=CONTENT_TYPE)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
+        ]

@@ -1,0 +1,142 @@
+"""Serving a ``Runtime`` over HTTP with uvicorn (uvloop, httptools) until SIGTERM/SIGINT.
+
+Shutdown order: stop accepting, let in-flight requests finish, then stop the manager and
+close the storage (flushing the log), then return 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+from collections.abc import Iterator
+
+import structlog
+import uvicorn
+
+from rivetq.errors import RivetQError
+from rivetq.server.app import Runtime
+from rivetq.server.grpc import GrpcServer, start_grpc_server
+from rivetq.settings import Settings, parse_addr
+
+__all__ = ["serve"]
+
+_GRACEFUL_SHUTDOWN_S = 30  # above the longest long-poll (wait_ms ≤ 20 s)
+_log = structlog.get_logger("rivetq.server")
+
+
+class _Fatal:
+    """The manager's ``on_fatal``: a dead background loop stops the server, loudly."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+        self.server: uvicorn.Server | None = None
+
+    def __call__(self, error: BaseException) -> None:
+        self.error = error
+        _log.error("rivetqd_background_loop_died", error=repr(error))
+        if self.server is not None:
+            self.server.should_exit = True
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM/SIGINT after shutting down, which would kill
+    the process before the storage is closed and make it exit non-zero; here a signal
+    only ends ``serve``."""
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime, grpc: GrpcServer | None) -> None:
+        super().__init__(config)
+        self._runtime = runtime
+        self._grpc = grpc
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        _log.info("rivetqd_stopping")
+        await self._runtime.drain()
+        if self._grpc is not None:
+            await self._grpc.stop(grace=_GRACEFUL_SHUTDOWN_S)
+        await super().shutdown(sockets)
+
+
+def _listen(addr: str) -> socket.socket:
+    host, port = parse_addr(addr)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as error:
+        raise RivetQError(f"server.http_addr: cannot listen on {addr}: {error.strerror}") from None
+
+
+def _url(scheme: str, host: str, port: int) -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+async def _start_grpc(settings: Settings, runtime: Runtime) -> GrpcServer | None:
+    if not settings.server.grpc_addr:
+        return None
+    try:
+        return await start_grpc_server(runtime.manager, settings)
+    except RuntimeError as error:  # grpc reports a port it cannot bind as RuntimeError
+        raise RivetQError(f"server.grpc_addr: cannot listen on {settings.server.grpc_addr}: {error}") from None
+
+
+def _uvicorn_config(settings: Settings, runtime: Runtime) -> uvicorn.Config:
+    server = settings.server
+    return uvicorn.Config(
+        runtime.app,
+        loop="none",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+        ssl_certfile=server.tls_cert_file or None,
+        ssl_keyfile=server.tls_key_file or None,
+    )
+
+
+def _log_started(settings: Settings, sock: socket.socket, grpc: GrpcServer | None) -> None:
+    tls = bool(settings.server.tls_cert_file)
+    http_host, http_port = sock.getsockname()[:2]
+    grpc_host = parse_addr(settings.server.grpc_addr)[0] if grpc is not None else ""
+    local = settings.storage.backend == "local"
+    _log.info(
+        "rivetqd_started",
+        http=_url("https" if tls else "http", http_host, http_port),
+        grpc=_url("grpcs" if tls else "grpc", grpc_host, grpc.port) if grpc is not None else "disabled",
+        storage=settings.storage.backend,
+        data_dir=settings.storage.data_dir if local else None,
+        fsync=settings.wal.fsync if local else None,
+        auth="tokens" if settings.auth.tokens else "none",
+    )
+
+
+async def serve(settings: Settings) -> int:
+    """Run until a signal; the exit status: 0 after a clean shutdown, 1 if startup failed
+    or a background loop died."""
+    fatal = _Fatal()
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            runtime = Runtime(settings, on_fatal=fatal)
+            sock = _listen(settings.server.http_addr)
+            stack.callback(sock.close)
+            await runtime.start()
+            stack.push_async_callback(runtime.stop)
+            grpc = await _start_grpc(settings, runtime)
+        except (RivetQError, OSError) as error:
+            _log.error("rivetqd_startup_failed", error=str(error))
+            return 1
+        server = fatal.server = _Server(_uvicorn_config(settings, runtime), runtime, grpc)
+        _log_started(settings, sock, grpc)
+        await server.serve(sockets=[sock])
+    _log.info("rivetqd_stopped")
+    return 0 if fatal.error is None else 1

@@ -1,0 +1,71 @@
+"""rivetqd as an operator runs it: startup line, graceful shutdown, one owner per data dir,
+bad config, auth."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.server import ServerFactory, spawn_server
+
+pytestmark = pytest.mark.slow
+
+
+def _enqueue(client: httpx.Client, queue: str = "emails") -> str:
+    response = client.post(f"/v1/queues/{queue}/enqueue", json={"payload": {"n": 1}})
+    assert response.status_code == 201, response.text
+    job_id: str = response.json()["job_id"]
+    return job_id
+
+
+def test_rivetqd_logs_one_startup_line_with_its_addresses(servers: ServerFactory) -> None:
+    server = servers.start()
+    [started] = [event for event in server.log_events() if event["event"] == "rivetqd_started"]
+    assert started["http"] == server.url
+    assert started["grpc"] == f"grpc://{server.grpc_target}"
+    assert started["storage"] == "local"
+    assert started["data_dir"] == str(server.data_dir)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_rivetqd_exits_0_after_a_graceful_shutdown_and_keeps_the_jobs(servers: ServerFactory, sig: int) -> None:
+    server = servers.start()
+    with server.client() as client:
+        job_id = _enqueue(client)
+    assert server.terminate(signal.Signals(sig)) == 0
+    events = [event["event"] for event in server.log_events()]
+    assert events.index("rivetqd_stopping") < events.index("rivetqd_stopped")
+    restarted = servers.start(data_dir=server.data_dir)
+    with restarted.client() as client:
+        assert client.get(f"/v1/jobs/{job_id}").json()["state"] == "ready"
+
+
+def test_a_second_rivetqd_on_the_same_data_dir_exits_with_the_lock_message(
+    servers: ServerFactory, tmp_path: Path
+) -> None:
+    first = servers.start()
+    process, log_path, _, _ = spawn_server(tmp_path / "second", data_dir=first.data_dir)
+    assert process.wait(20) == 1
+    assert "already in use" in log_path.read_text()
+    with first.client() as client:
+        assert client.get("/readyz").status_code == 200
+
+
+def test_rivetqd_refuses_a_bad_config_value_naming_the_key(tmp_path: Path) -> None:
+    process, log_path, _, _ = spawn_server(tmp_path, env={"RIVETQ_WAL_FSYNC": "maybe"})
+    assert process.wait(20) == 2
+    assert "config: wal.fsync: expected a boolean, got 'maybe'" in log_path.read_text()
+
+
+def test_rivetqd_with_tokens_refuses_calls_without_one(servers: ServerFactory) -> None:
+    server = servers.start(token="s3cret-token")
+    with httpx.Client(base_url=server.url) as anonymous:
+        assert anonymous.get("/v1/queues").status_code == 401
+        assert anonymous.get("/healthz").status_code == 200
+    with server.client() as client:
+        _enqueue(client)
+        assert client.get("/v1/queues").status_code == 200
+    assert "s3cret-token" not in server.output()
