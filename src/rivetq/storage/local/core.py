@@ -232,7 +232,11 @@ class Core:
                 await wal.wait_durable(lsn)
             except StorageUnavailable:
                 return  # the generation stays frozen; the next checkpoint retries it
-            await asyncio.to_thread(store.write, generation, lsn)
+            try:
+                await asyncio.to_thread(store.write, generation, lsn)
+            except StorageUnavailable as error:
+                log.error("checkpoint failed, will retry: %s", error)
+                return
             layers.checkpointed()
             await wal.delete_below(lsn)
 

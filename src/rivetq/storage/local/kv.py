@@ -10,6 +10,8 @@ from pathlib import Path
 
 import lmdb
 
+from rivetq.errors import StorageUnavailable
+
 __all__ = ["APPLIED_LSN_KEY", "KVStore"]
 
 APPLIED_LSN_KEY = b"\x00applied_lsn"
@@ -18,7 +20,8 @@ _U64 = struct.Struct("<Q")
 
 class KVStore:
     def __init__(self, path: Path, *, map_size: int, readonly: bool = False) -> None:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not readonly:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._env = lmdb.open(
             str(path),
             map_size=map_size,
@@ -60,10 +63,13 @@ class KVStore:
     def write(self, changes: Mapping[bytes, bytes | None], applied_lsn: int) -> None:
         """Apply ``changes`` (None deletes) and record ``applied_lsn`` in one synced
         transaction (called from a thread: LMDB releases the GIL while it syncs)."""
-        with self._env.begin(write=True) as txn:
-            for key, value in changes.items():
-                if value is None:
-                    txn.delete(key)
-                else:
-                    txn.put(key, value)
-            txn.put(APPLIED_LSN_KEY, _U64.pack(applied_lsn))
+        try:
+            with self._env.begin(write=True) as txn:
+                for key, value in changes.items():
+                    if value is None:
+                        txn.delete(key)
+                    else:
+                        txn.put(key, value)
+                txn.put(APPLIED_LSN_KEY, _U64.pack(applied_lsn))
+        except lmdb.Error as error:
+            raise StorageUnavailable(f"checkpoint into LMDB failed: {error}") from error

@@ -1,0 +1,101 @@
+"""Engine behaviour beyond the contract: races decided on the event loop, checkpoints
+and segment deletion, recovery after a checkpoint, gauges, fsync off."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from rivetq.storage.local import LocalOptions, LocalStorage
+from rivetq.storage.local.kv import KVStore
+from tests.storage.contract_support import QUEUE, T0, insert, job_id, lease, new_job
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[LocalStorage]:
+    engine = LocalStorage(LocalOptions(data_dir=tmp_path, segment_size=4096))
+    await engine.open()
+    yield engine
+    await engine.close()
+
+
+async def reopened(tmp_path: Path, **options: int) -> LocalStorage:
+    engine = LocalStorage(LocalOptions(data_dir=tmp_path, segment_size=4096, **options))  # type: ignore[arg-type]
+    await engine.open()
+    return engine
+
+
+async def test_concurrent_inserts_with_one_key_create_one_job(storage: LocalStorage) -> None:
+    results = await asyncio.gather(*(insert(storage, new_job(n, key="same")) for n in range(1, 51)))
+    winners = {result.job_id for (result,) in results}
+    assert len(winners) == 1
+    assert sum(1 for (result,) in results if not result.duplicate) == 1
+    stats = await storage.stats(QUEUE, now_ms=T0)
+    assert stats is not None and stats.ready == 1 and stats.counters.enqueued_total == 1
+
+
+async def test_concurrent_leases_never_share_a_job(storage: LocalStorage) -> None:
+    await insert(storage, *(new_job(n) for n in range(1, 41)))
+    batches = await asyncio.gather(*(lease(storage, max_jobs=3) for _ in range(20)))
+    leased = [job.id for batch in batches for job in batch]
+    assert len(leased) == len(set(leased)) == 40
+
+
+async def test_checkpoint_deletes_segments_and_restart_replays_the_rest(storage: LocalStorage, tmp_path: Path) -> None:
+    for n in range(1, 61):
+        await insert(storage, new_job(n))
+    jobs = await lease(storage, max_jobs=10)
+    assert storage.gauges()["wal_segments"] > 3
+    await storage.checkpoint()
+    assert storage.gauges()["wal_segments"] == 1
+    for job in jobs[:5]:
+        await storage.ack(job.id, job.lease_id or "", now_ms=T0)
+    await insert(storage, new_job(61))
+    expected = await storage.list_jobs(QUEUE, state=None, limit=100, cursor=None, now_ms=T0)
+    expected_stats = await storage.stats(QUEUE, now_ms=T0)
+    await storage.close()
+    store = KVStore(tmp_path / "kv", map_size=1 << 30, readonly=True)
+    assert store.applied_lsn() > 0  # the records after it are replayed below
+    store.close()
+    again = await reopened(tmp_path)
+    assert await again.list_jobs(QUEUE, state=None, limit=100, cursor=None, now_ms=T0) == expected
+    assert await again.stats(QUEUE, now_ms=T0) == expected_stats
+    await again.close()
+
+
+async def test_background_checkpoint_runs_on_the_size_trigger(tmp_path: Path) -> None:
+    engine = await reopened(tmp_path, checkpoint_bytes=2048)
+    for n in range(1, 80):
+        await insert(engine, new_job(n))
+    for _ in range(1000):
+        if engine.gauges()["wal_segments"] <= 2:
+            break
+        await asyncio.sleep(0.01)  # the checkpointer is a real background task
+    assert engine.gauges()["wal_segments"] <= 2
+    await engine.close()
+
+
+async def test_gauges_report_segments_and_bytes(storage: LocalStorage) -> None:
+    before = storage.gauges()
+    await insert(storage, new_job(1))
+    after = storage.gauges()
+    assert before["wal_segments"] == after["wal_segments"] == 1
+    assert after["wal_size_bytes"] > before["wal_size_bytes"]
+
+
+async def test_fsync_off_still_survives_a_restart(tmp_path: Path) -> None:
+    engine = LocalStorage(LocalOptions(data_dir=tmp_path, fsync=False))
+    await engine.open()
+    await insert(engine, new_job(1))
+    await engine.close()
+    again = await reopened(tmp_path)
+    assert (await again.get(job_id(1))).payload == new_job(1).payload
+    await again.close()
+
+
+async def test_close_twice_is_safe(storage: LocalStorage) -> None:
+    await storage.close()
+    await storage.close()
