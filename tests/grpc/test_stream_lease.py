@@ -11,7 +11,12 @@ from typing import Any
 import grpc
 import pytest
 
+from rivetq.clock import SystemClock
+from rivetq.manager import QueueManager
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
+from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
+from rivetq.server.grpc.server import GrpcOptions, serve
+from rivetq.storage.memory import MemoryStorage
 
 Stub = Any
 DEADLINE_S = 10.0
@@ -144,3 +149,24 @@ async def test_stream_lease_rejects_a_bad_queue_name(stub: Stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call.read()
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_stream_lease_ends_unavailable_when_the_manager_stops() -> None:
+    storage = MemoryStorage()
+    await storage.open()
+    manager = QueueManager(storage, clock=SystemClock())
+    await manager.start()
+    server = await serve(manager, GrpcOptions(addr="127.0.0.1:0"))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = pb_grpc.RivetQStub(channel)
+            await stub.Enqueue(pb.EnqueueRequest(queue="drain", payload=b"1"))
+            call = stub.StreamLease(pb.StreamLeaseRequest(queue="drain", max_unacked=5))
+            assert len(await _next_jobs(call)) == 1
+            await manager.stop()  # what the server's drain does first
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await asyncio.wait_for(call.read(), DEADLINE_S)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await server.stop(None)
+        await storage.close()

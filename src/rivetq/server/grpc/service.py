@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Final
 
+import grpc
+
 from rivetq.errors import InvalidArgument
 from rivetq.models import RateLimit
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
@@ -192,3 +194,4 @@ class RivetQService:
         )
         async for jobs in batches:
             yield pb.StreamLeaseResponse(jobs=job_messages(jobs, self._manager.now_ms()))
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down: reconnect")

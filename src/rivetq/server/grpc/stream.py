@@ -95,7 +95,8 @@ class LeaseStreams:
             slots.wake()
 
     async def stream(self, queue: str, *, max_unacked: int, visibility_ms: int) -> AsyncIterator[list[Job]]:
-        """Batches of newly leased jobs, never more than ``max_unacked`` unacked at once."""
+        """Batches of newly leased jobs, never more than ``max_unacked`` unacked at once;
+        ends when the server stops."""
         if not 1 <= max_unacked <= MAX_UNACKED:
             raise InvalidArgument(f"max_unacked must be 1 to {MAX_UNACKED}", field="max_unacked")
         slots = _Slots(max_unacked)
@@ -103,13 +104,12 @@ class LeaseStreams:
         try:
             while not self._closing:
                 self._forget(slots, slots.drop_expired(self._now_ms()))
-                free = slots.capacity - len(slots.held)
-                if free == 0:
+                if len(slots.held) >= slots.capacity:
                     await slots.wait_for_change(self._now_ms())
                     continue
-                jobs = await self._manager.lease(
-                    queue, max_jobs=free, visibility_ms=visibility_ms, wait_ms=self._poll_ms
-                )
+                jobs = await self._lease(queue, slots.capacity - len(slots.held), visibility_ms)
+                if jobs is None:
+                    return
                 if jobs:
                     slots.hold(jobs)
                     self._owner.update((job.id, slots) for job in jobs)
@@ -117,6 +117,17 @@ class LeaseStreams:
         finally:
             self._open.discard(slots)
             self._forget(slots, list(slots.held))
+
+    async def _lease(self, queue: str, max_jobs: int, visibility_ms: int) -> list[Job] | None:
+        """One long-poll; None when the manager is stopping. The manager ends a long-poll
+        empty-handed well before its deadline only then, and from then on would answer
+        every lease at once: continuing would spin."""
+        loop = asyncio.get_running_loop()
+        halfway = loop.time() + self._poll_ms / 2000
+        jobs = await self._manager.lease(queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=self._poll_ms)
+        if not jobs and loop.time() < halfway:
+            return None
+        return jobs
 
     def _now_ms(self) -> int:
         return self._manager.now_ms()
