@@ -56,7 +56,7 @@ function JobBody({ job, now }: { job: JobView; now: number }) {
           </Row>
           <Row label="Priority">{job.priority}</Row>
           <Row label="Tries">
-            {job.tries} of {job.max_retries} retries
+            {job.tries} failed · max retries {job.max_retries}
           </Row>
           <Row label="ETA">
             <Time iso={job.eta} now={now} />

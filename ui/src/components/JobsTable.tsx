@@ -33,7 +33,7 @@ export function JobsTable({ jobs, now, selection }: { jobs: JobView[]; now: numb
             <th className={TH}>Job</th>
             <th className={TH}>State</th>
             <th className={TH}>Priority</th>
-            <th className={TH}>Tries</th>
+            <th className={TH} title="failed attempts / max retries">Tries</th>
             <th className={TH}>ETA</th>
             <th className={TH}>Created</th>
             <th className={TH}>Payload / last error</th>

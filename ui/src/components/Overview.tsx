@@ -66,8 +66,8 @@ function OverviewBody({ rows }: { rows: QueueRow[] }) {
         <Stat label="Delayed" value={formatCount(sum("delayed"))} />
         <Stat label="In flight" value={formatCount(sum("inflight"))} />
         <Stat label="Dead" value={formatCount(sum("dlq"))} tone={sum("dlq") ? "text-rose-600" : undefined} />
-        <Stat label="Enqueued" value={formatRate(latest(enqueue))} tone="text-indigo-600" />
-        <Stat label="Acked" value={formatRate(latest(ack))} tone="text-emerald-600" />
+        <Stat label="Enqueue rate" value={formatRate(latest(enqueue))} tone="text-indigo-600" />
+        <Stat label="Ack rate" value={formatRate(latest(ack))} tone="text-emerald-600" />
       </div>
       <Card title={`${rows.length} ${rows.length === 1 ? "queue" : "queues"}`}>
         <QueueTable rows={rows} />

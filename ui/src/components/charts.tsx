@@ -1,8 +1,7 @@
 // Hand-drawn SVG charts: the UI needs only sparklines and one small line chart, so a chart
 // library would cost more bytes than it saves.
 
-import { formatRate } from "@/lib/format";
-import { WINDOW_MS } from "@/lib/rates";
+import { formatDuration, formatRate } from "@/lib/format";
 
 function points(values: number[], width: number, height: number, max: number, slots: number): string {
   const step = slots > 1 ? width / (slots - 1) : width;
@@ -50,8 +49,10 @@ export interface ChartSeries {
 const CHART_W = 640;
 const CHART_H = 160;
 
-export function ThroughputChart({ series, slots }: { series: ChartSeries[]; slots: number }) {
+/** Rates per poll, oldest first. The x axis spans what has been sampled, at least `minSlots`. */
+export function ThroughputChart({ series, intervalMs, minSlots = 30 }: { series: ChartSeries[]; intervalMs: number; minSlots?: number }) {
   const max = Math.max(...series.flatMap((s) => s.values), 0.001);
+  const slots = Math.max(minSlots, ...series.map((s) => s.values.length));
   const enough = series.some((s) => s.values.length > 1);
   return (
     <div>
@@ -74,7 +75,7 @@ export function ThroughputChart({ series, slots }: { series: ChartSeries[]; slot
       </svg>
       <div className="flex justify-between text-xs text-slate-400">
         <span>{enough ? `peak ${formatRate(max)}` : "Collecting samples…"}</span>
-        <span>last {WINDOW_MS / 60_000} min · now</span>
+        <span>last {formatDuration(slots * intervalMs)} · now</span>
       </div>
     </div>
   );

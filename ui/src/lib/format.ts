@@ -15,7 +15,7 @@ const UNITS: [number, string][] = [
   [1000, "s"],
 ];
 
-function span(ms: number): string {
+export function formatDuration(ms: number): string {
   for (const [size, unit] of UNITS) {
     if (ms >= size) return `${Math.floor(ms / size)}${unit}`;
   }
@@ -29,7 +29,7 @@ export function relativeTime(iso: string | null | undefined, now = Date.now()): 
   if (Number.isNaN(at)) return iso;
   const delta = at - now;
   if (Math.abs(delta) < 1000) return "now";
-  return delta > 0 ? `in ${span(delta)}` : `${span(-delta)} ago`;
+  return delta > 0 ? `in ${formatDuration(delta)}` : `${formatDuration(-delta)} ago`;
 }
 
 export function prettyJson(value: unknown): string {

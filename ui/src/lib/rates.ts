@@ -3,7 +3,7 @@
 
 import type { QueueStats } from "./types";
 
-export const WINDOW_MS = 5 * 60 * 1000;
+const WINDOW_MS = 5 * 60 * 1000;
 
 export type Counter = "enqueued_total" | "leased_total" | "acked_total" | "nacked_total";
 

@@ -5,7 +5,7 @@ import { useRef, useState } from "react";
 import { api } from "@/lib/api";
 import { formatCount } from "@/lib/format";
 import { dlqPath, overviewPath } from "@/lib/paths";
-import { RateHistory, WINDOW_MS } from "@/lib/rates";
+import { RateHistory } from "@/lib/rates";
 import type { QueueStats } from "@/lib/types";
 import { useAction } from "@/lib/useAction";
 import { POLL_MS, usePoll } from "@/lib/usePoll";
@@ -55,7 +55,7 @@ export function QueueView({ queue }: { queue: string }) {
           <StatsRow stats={poll.data.stats} />
           <Card title="Throughput">
             <ThroughputChart
-              slots={WINDOW_MS / POLL_MS}
+              intervalMs={POLL_MS}
               series={[
                 { name: "Enqueued", color: "#6366f1", values: poll.data.rates.enqueued_total },
                 { name: "Leased", color: "#0ea5e9", values: poll.data.rates.leased_total },

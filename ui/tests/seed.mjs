@@ -1,0 +1,27 @@
+// Seed data over the REST API, as producers and workers would create it.
+
+/**
+ * emails: 5 waiting jobs (one delayed), reports: 2 jobs, webhooks: 3 dead jobs.
+ * @param {import("./harness.mjs").RunningServer} server @param {string} [token]
+ * @returns {Promise<{ deadIds: string[] }>}
+ */
+export async function seed(server, token) {
+  const enqueue = (/** @type {string} */ queue, /** @type {object} */ body) =>
+    server.api("POST", `/v1/queues/${queue}/enqueue`, body, token);
+  for (let i = 0; i < 4; i++) {
+    await enqueue("emails", { payload: { to: `user${i}@example.test`, template: "welcome" }, priority: 3 + i });
+  }
+  await enqueue("emails", { payload: { to: "later@example.test", template: "digest" }, delay_ms: 3_600_000 });
+  await enqueue("reports", { payload: { report: "daily", day: "2026-11-27" } });
+  await enqueue("reports", { payload: { report: "weekly" }, priority: 8 });
+  const errors = ["HTTP 500 from https://hooks.example.test/a", "read timeout after 30s", "HTTP 410 Gone"];
+  for (const [i, error] of errors.entries()) {
+    await enqueue("webhooks", { payload: { hook: `hook-${i}`, event: "order.created" }, max_retries: 0 });
+    const leased = await server.api("POST", "/v1/queues/webhooks/lease", { max_jobs: 1 }, token);
+    const job = leased.jobs[0];
+    const nack = await server.api("POST", "/v1/nack", { job_id: job.id, lease_id: job.lease_id, reason: error }, token);
+    if (nack.state !== "dead") throw new Error(`seed: nack left the job ${nack.state}`);
+  }
+  const dead = await server.api("GET", "/v1/queues/webhooks/dlq?limit=10", undefined, token);
+  return { deadIds: dead.jobs.map((/** @type {{ id: string }} */ j) => j.id) };
+}
