@@ -1,8 +1,9 @@
-"""Fixtures of the gRPC tests: a server to talk to and a stub on it."""
+"""Fixtures of the gRPC tests: a real rivetqd for the package, stubs on it, and
+in-process servers for what needs options or the manager in hand (TLS, shutdown)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import grpc
 import pytest
@@ -12,8 +13,35 @@ from rivetq.manager import ManagerOptions, QueueManager
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
 from rivetq.server.grpc.server import GrpcOptions, GrpcServer, serve
 from rivetq.storage.memory import MemoryStorage
+from tests.e2e.server import RunningServer, start_server
 
+MAX_PAYLOAD_BYTES = 4096
 StartServer = Callable[[GrpcOptions], Awaitable[GrpcServer]]
+
+SERVER_ENV = {
+    "RIVETQ_LIMITS_MAX_PAYLOAD_BYTES": str(MAX_PAYLOAD_BYTES),
+    "RIVETQ_LIMITS_MAX_REQUEST_BYTES": "65536",
+    "RIVETQ_QUEUE_LEASE_CHECK_INTERVAL": "50ms",
+}
+
+
+@pytest.fixture(scope="package")
+def rivetqd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One rivetqd (embedded engine, no fsync) for the package: tests use their own queues."""
+    with start_server(tmp_path_factory.mktemp("rivetqd"), "--no-fsync", env=SERVER_ENV) as server:
+        yield server
+
+
+@pytest.fixture
+def grpc_target(rivetqd: RunningServer) -> str:
+    assert rivetqd.grpc_target is not None
+    return rivetqd.grpc_target
+
+
+@pytest.fixture
+async def stub(grpc_target: str) -> AsyncIterator[pb_grpc.RivetQStub]:
+    async with grpc.aio.insecure_channel(grpc_target) as channel:
+        yield pb_grpc.RivetQStub(channel)
 
 
 @pytest.fixture
@@ -21,8 +49,7 @@ async def start_grpc() -> AsyncIterator[StartServer]:
     """Starts in-process servers over one manager on MemoryStorage; stops them all."""
     storage = MemoryStorage()
     await storage.open()
-    options = ManagerOptions(lease_check_interval_ms=50, max_payload_bytes=4096)
-    manager = QueueManager(storage, clock=SystemClock(), options=options)
+    manager = QueueManager(storage, clock=SystemClock(), options=ManagerOptions(max_payload_bytes=MAX_PAYLOAD_BYTES))
     await manager.start()
     servers: list[GrpcServer] = []
 
@@ -35,15 +62,3 @@ async def start_grpc() -> AsyncIterator[StartServer]:
         await server.stop(None)
     await manager.stop()
     await storage.close()
-
-
-@pytest.fixture
-async def grpc_target(start_grpc: StartServer) -> str:
-    server = await start_grpc(GrpcOptions(addr="127.0.0.1:0", max_message_bytes=4096 + 65_536))
-    return f"127.0.0.1:{server.port}"
-
-
-@pytest.fixture
-async def stub(grpc_target: str) -> AsyncIterator[pb_grpc.RivetQStub]:
-    async with grpc.aio.insecure_channel(grpc_target) as channel:
-        yield pb_grpc.RivetQStub(channel)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
 from rivetq.server.grpc.auth import loopback_check
 from rivetq.server.grpc.server import GrpcOptions
+from tests.e2e.server import start_server
 
 TOKEN = "s3cret-token"
 StartServer = Callable[[GrpcOptions], Any]
@@ -38,10 +39,12 @@ async def test_reflection_lists_the_service_and_every_method(grpc_target: str) -
     assert len(methods) == 22
 
 
-@pytest.fixture
-async def token_target(start_grpc: StartServer) -> str:
-    server = await start_grpc(GrpcOptions(addr="127.0.0.1:0", tokens=("other", TOKEN)))
-    return f"127.0.0.1:{server.port}"
+@pytest.fixture(scope="module")
+def token_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = {"RIVETQ_AUTH_TOKENS": f"other,{TOKEN}"}
+    with start_server(tmp_path_factory.mktemp("rivetqd-auth"), "--storage-backend", "memory", env=env) as server:
+        assert server.grpc_target is not None
+        yield server.grpc_target
 
 
 @pytest.mark.parametrize("metadata", [(), (("authorization", "Bearer wrong"),), (("authorization", TOKEN),)])

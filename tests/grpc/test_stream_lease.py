@@ -5,18 +5,17 @@ back when their leases expire."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
-from rivetq.clock import SystemClock
-from rivetq.manager import QueueManager
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
-from rivetq.server.grpc.server import GrpcOptions, serve
-from rivetq.storage.memory import MemoryStorage
+from tests.e2e.server import start_server
 
 Stub = Any
 DEADLINE_S = 10.0
@@ -151,22 +150,15 @@ async def test_stream_lease_rejects_a_bad_queue_name(stub: Stub) -> None:
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_stream_lease_ends_unavailable_when_the_manager_stops() -> None:
-    storage = MemoryStorage()
-    await storage.open()
-    manager = QueueManager(storage, clock=SystemClock())
-    await manager.start()
-    server = await serve(manager, GrpcOptions(addr="127.0.0.1:0"))
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+async def test_rivetqd_sigterm_ends_open_streams_and_exits_cleanly(tmp_path: Path) -> None:
+    with start_server(tmp_path, "--storage-backend", "memory") as server:
+        async with grpc.aio.insecure_channel(str(server.grpc_target)) as channel:
             stub = pb_grpc.RivetQStub(channel)
             await stub.Enqueue(pb.EnqueueRequest(queue="drain", payload=b"1"))
             call = stub.StreamLease(pb.StreamLeaseRequest(queue="drain", max_unacked=5))
             assert len(await _next_jobs(call)) == 1
-            await manager.stop()  # what the server's drain does first
+            server.process.send_signal(signal.SIGTERM)
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await asyncio.wait_for(call.read(), DEADLINE_S)
             assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    finally:
-        await server.stop(None)
-        await storage.close()
+        assert await asyncio.to_thread(server.process.wait, DEADLINE_S) == 0
