@@ -1,31 +1,20 @@
-"""The gRPC edge (``rivetq.v1.RivetQ``), served from the same event loop as REST."""
+"""The gRPC edge (``rivetq.v1.RivetQ``), served from the same event loop as REST.
+
+Exports load on first use, so that the SDK's gRPC client can import the generated
+messages in ``_pb`` with only grpcio and protobuf installed (the ``rivetq[grpc]`` extra)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from rivetq.server.grpc.server import MESSAGE_OVERHEAD_BYTES, GrpcOptions, GrpcServer, serve
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rivetq.manager import QueueManager
-    from rivetq.settings import Settings
+    from rivetq.server.grpc.server import GrpcOptions, GrpcServer, grpc_options, start_grpc_server
 
 __all__ = ["GrpcOptions", "GrpcServer", "grpc_options", "start_grpc_server"]
 
 
-def grpc_options(settings: Settings) -> GrpcOptions:
-    """The gRPC server's options from the same config keys as REST."""
-    limits = settings.limits
-    return GrpcOptions(
-        addr=settings.server.grpc_addr,
-        tokens=settings.auth.tokens,
-        protected_mode=settings.auth.protected_mode,
-        tls_cert_file=settings.server.tls_cert_file,
-        tls_key_file=settings.server.tls_key_file,
-        max_message_bytes=max(limits.max_request_bytes, limits.max_payload_bytes + MESSAGE_OVERHEAD_BYTES),
-    )
-
-
-async def start_grpc_server(manager: QueueManager, settings: Settings) -> GrpcServer:
-    """Serve ``manager`` on ``server.grpc_addr``; stop it with ``await server.stop(grace_s)``."""
-    return await serve(manager, grpc_options(settings))
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("rivetq.server.grpc.server"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

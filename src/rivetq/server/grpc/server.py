@@ -22,8 +22,17 @@ from rivetq.settings import is_loopback_host, parse_addr
 
 if TYPE_CHECKING:
     from rivetq.manager import QueueManager
+    from rivetq.settings import Settings
 
-__all__ = ["MESSAGE_OVERHEAD_BYTES", "SERVICE_NAME", "GrpcOptions", "GrpcServer", "serve"]
+__all__ = [
+    "MESSAGE_OVERHEAD_BYTES",
+    "SERVICE_NAME",
+    "GrpcOptions",
+    "GrpcServer",
+    "grpc_options",
+    "serve",
+    "start_grpc_server",
+]
 
 SERVICE_NAME: Final[str] = pb.DESCRIPTOR.services_by_name["RivetQ"].full_name
 # Room for the fields around the largest payload.
@@ -91,3 +100,21 @@ async def serve(manager: QueueManager, options: GrpcOptions) -> GrpcServer:
     await server.start()
     await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     return GrpcServer(server, streams, health, port)
+
+
+def grpc_options(settings: Settings) -> GrpcOptions:
+    """The gRPC server's options from the same config keys as REST."""
+    limits = settings.limits
+    return GrpcOptions(
+        addr=settings.server.grpc_addr,
+        tokens=settings.auth.tokens,
+        protected_mode=settings.auth.protected_mode,
+        tls_cert_file=settings.server.tls_cert_file,
+        tls_key_file=settings.server.tls_key_file,
+        max_message_bytes=max(limits.max_request_bytes, limits.max_payload_bytes + MESSAGE_OVERHEAD_BYTES),
+    )
+
+
+async def start_grpc_server(manager: QueueManager, settings: Settings) -> GrpcServer:
+    """Serve ``manager`` on ``server.grpc_addr``; stop it with ``await server.stop(grace_s)``."""
+    return await serve(manager, grpc_options(settings))
