@@ -1,0 +1,92 @@
+"""OpenAPI document, offline docs page, the UI mount and the /debug/ endpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.server.conftest import ApiClient, ClientFactory, settings_with
+
+SPEC_OPERATIONS = {
+    ("post", "/v1/queues/{queue}/enqueue"), ("post", "/v1/queues/{queue}/enqueue_batch"),
+    ("post", "/v1/queues/{queue}/lease"), ("post", "/v1/ack"), ("post", "/v1/ack_batch"), ("post", "/v1/nack"),
+    ("post", "/v1/extend"), ("get", "/v1/jobs/{job_id}"), ("delete", "/v1/jobs/{job_id}"), ("get", "/v1/queues"),
+    ("get", "/v1/queues/{queue}/stats"), ("get", "/v1/queues/{queue}/jobs"),
+    ("post", "/v1/queues/{queue}/rate_limit"), ("get", "/v1/queues/{queue}/rate_limit"),
+    ("delete", "/v1/queues/{queue}/rate_limit"), ("post", "/v1/queues/{queue}/pause"),
+    ("post", "/v1/queues/{queue}/resume"), ("delete", "/v1/queues/{queue}"), ("get", "/v1/queues/{queue}/dlq"),
+    ("post", "/v1/queues/{queue}/dlq/requeue"), ("delete", "/v1/queues/{queue}/dlq"),
+}  # fmt: skip
+
+
+async def test_openapi_documents_every_operation_of_the_spec(client: ApiClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert documented == SPEC_OPERATIONS
+    operation_ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+async def test_openapi_schemas_are_the_wire_types(client: ApiClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    enqueue = document["paths"]["/v1/queues/{queue}/enqueue"]["post"]
+    assert enqueue["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/EnqueueRequest"
+    }
+    assert set(enqueue["responses"]) == {"201", "200", "default"}
+    priority = document["components"]["schemas"]["EnqueueRequest"]["properties"]["priority"]
+    assert (priority["minimum"], priority["maximum"], priority["default"]) == (0, 9, 5)
+
+
+async def test_docs_page_loads_swagger_ui_from_this_server(client: ApiClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs/static/swagger-ui-bundle.js" in page.text and "/openapi.json" in page.text
+    assert "//cdn" not in page.text and "unpkg" not in page.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert (await client.get(f"/docs/static/{asset}")).status_code == 200
+
+
+async def test_root_redirects_to_the_ui(client: ApiClient) -> None:
+    response = await client.get("/", follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (307, "/ui/")
+
+
+async def test_ui_without_a_build_says_to_run_make_ui(client: ApiClient) -> None:
+    response = await client.get("/ui/")
+    assert response.status_code == 404
+    assert "make ui" in response.text
+
+
+async def test_ui_serves_the_static_export(make_client: ClientFactory, tmp_path: Path) -> None:
+    static = tmp_path / "ui_static"
+    (static / "queues").mkdir(parents=True)
+    (static / "index.html").write_text("<h1>RivetQ overview</h1>")
+    (static / "queues" / "index.html").write_text("<h1>queues</h1>")
+    client = await make_client(ui_static_dir=static)
+    assert "RivetQ overview" in (await client.get("/ui/")).text
+    assert "queues" in (await client.get("/ui/queues/")).text
+    assert (await client.get("/ui", follow_redirects=True)).status_code == 200
+
+
+async def test_debug_endpoints_are_off_by_default(client: ApiClient) -> None:
+    assert (await client.get("/debug/stacks")).status_code == 404
+
+
+async def test_debug_endpoints_dump_stacks_and_allocations_when_enabled(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**{"server.debug_endpoints": True}))
+    stacks = await client.get("/debug/stacks")
+    assert stacks.status_code == 200 and "--- thread" in stacks.text and "--- task" in stacks.text
+    started = await client.get("/debug/tracemalloc")
+    assert "tracemalloc started" in started.text
+    try:
+        summary = await client.get("/debug/tracemalloc")
+        assert summary.text.startswith("traced:")
+    finally:
+        import tracemalloc
+
+        tracemalloc.stop()
+
+
+async def test_debug_endpoints_need_the_token_when_auth_is_on(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**{"server.debug_endpoints": True, "auth.tokens": ["t"]}))
+    assert (await client.get("/debug/stacks")).status_code == 401

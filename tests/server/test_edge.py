@@ -1,0 +1,176 @@
+"""The HTTP edge around the routes: auth, protected mode, content type, body limits,
+CORS and the error shape of unknown routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from rivetq.server.rest.auth import PROTECTED_MODE_MESSAGE
+from tests.server.conftest import ClientFactory, settings_with
+
+REMOTE_CLIENT = ("203.0.113.7", 40_000)
+TOKENS = {"auth.tokens": ["tok-one", "tok-two"]}
+
+
+async def test_with_tokens_a_call_without_one_is_a_401_with_a_bearer_challenge(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**TOKENS))
+    response = await client.get("/v1/queues")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["error"]["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize("header", ["Bearer wrong", "Bearer tok-one-and-more", "Basic tok-one", "tok-one", "Bearer "])
+async def test_with_tokens_a_wrong_token_is_a_401(make_client: ClientFactory, header: str) -> None:
+    client = await make_client(settings_with(**TOKENS))
+    assert (await client.get("/v1/queues", headers={"Authorization": header})).status_code == 401
+
+
+@pytest.mark.parametrize("token", ["tok-one", "tok-two"])
+async def test_with_tokens_any_configured_token_is_accepted(make_client: ClientFactory, token: str) -> None:
+    client = await make_client(settings_with(**TOKENS))
+    response = await client.get("/v1/queues", headers={"Authorization": f"bearer {token}"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"])
+async def test_with_tokens_health_metrics_and_docs_stay_open(make_client: ClientFactory, path: str) -> None:
+    client = await make_client(settings_with(**TOKENS))
+    assert (await client.get(path)).status_code == 200
+
+
+async def test_protected_mode_answers_remote_clients_403_explaining_the_fix(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**{"server.http_addr": "0.0.0.0:8080"}), client=REMOTE_CLIENT)
+    response = await client.get("/v1/queues")
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == PROTECTED_MODE_MESSAGE
+    assert "auth.tokens" in PROTECTED_MODE_MESSAGE and "auth.protected_mode: false" in PROTECTED_MODE_MESSAGE
+    assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_protected_mode_still_answers_loopback_clients(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**{"server.http_addr": ":8080"}))
+    assert (await client.get("/v1/queues")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"server.http_addr": "0.0.0.0:8080", "auth.protected_mode": False},
+        {"server.http_addr": "127.0.0.1:8080"},
+    ],
+)
+async def test_protected_mode_is_off_when_disabled_or_bound_to_loopback(
+    make_client: ClientFactory, overrides: dict[str, object]
+) -> None:
+    client = await make_client(settings_with(**overrides), client=REMOTE_CLIENT)
+    assert (await client.get("/v1/queues")).status_code == 200
+
+
+async def test_protected_mode_gives_way_to_tokens(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**{"server.http_addr": ":8080", **TOKENS}), client=REMOTE_CLIENT)
+    assert (await client.get("/v1/queues", headers={"Authorization": "Bearer tok-one"})).status_code == 200
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"])
+async def test_a_write_without_json_content_type_is_a_415(make_client: ClientFactory, content_type: str | None) -> None:
+    client = await make_client()
+    headers = {"Content-Type": content_type} if content_type else {}
+    client.headers.pop("Content-Type")
+    response = await client.post("/v1/queues/q/enqueue", content=b'{"payload": 1}', headers=headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (415, "unsupported_media_type")
+    assert (await client.post("/v1/queues/q/lease", headers={"Content-Type": "application/json"})).json() == {
+        "jobs": []
+    }, "the rejected enqueue created a job"
+
+
+async def test_json_content_type_with_parameters_is_accepted(make_client: ClientFactory) -> None:
+    client = await make_client()
+    headers = {"Content-Type": "Application/JSON; charset=utf-8"}
+    response = await client.post("/v1/queues/q/enqueue", content=b'{"payload": 1}', headers=headers)
+    assert response.status_code == 201
+
+
+async def test_a_delete_without_body_needs_no_content_type(make_client: ClientFactory) -> None:
+    client = await make_client()
+    client.headers.pop("Content-Type")
+    assert (await client.delete("/v1/queues/q")).status_code == 200
+
+
+async def test_a_payload_over_the_limit_is_a_413(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**{"limits.max_payload_bytes": 100}))
+    response = await client.post("/v1/queues/q/enqueue", json={"payload": "x" * 200})
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "payload_too_large")
+    assert (await client.post("/v1/queues/q/enqueue", json={"payload": "x" * 50})).status_code == 201
+
+
+async def test_a_declared_body_over_the_limit_is_a_413_before_it_is_read(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**{"limits.max_payload_bytes": 100}))
+    reads = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal reads
+        reads += 1
+        yield b"{}"
+
+    headers = {"Content-Length": str(10_000_000)}
+    response = await client.post("/v1/queues/q/enqueue", content=body(), headers=headers)
+    assert response.status_code == 413
+    assert reads == 0
+
+
+async def test_a_streamed_body_over_the_limit_is_a_413(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**{"limits.max_payload_bytes": 100}))
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            yield b"x" * 10_000
+
+    response = await client.post("/v1/queues/q/enqueue", content=body())
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "payload_too_large")
+
+
+async def test_cors_is_off_by_default(make_client: ClientFactory) -> None:
+    client = await make_client()
+    response = await client.get("/v1/queues", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+    preflight = await client.options("/v1/ack", headers=_preflight("https://evil.example"))
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_cors_allows_only_listed_origins(make_client: ClientFactory) -> None:
+    client = await make_client(settings_with(**{"server.cors_allow_origins": ["https://ui.example"]}))
+    allowed = await client.options("/v1/ack", headers=_preflight("https://ui.example"))
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://ui.example"
+    refused = await client.options("/v1/ack", headers=_preflight("https://evil.example"))
+    assert "access-control-allow-origin" not in refused.headers
+    simple = await client.get("/v1/queues", headers={"Origin": "https://ui.example"})
+    assert simple.headers["access-control-allow-origin"] == "https://ui.example"
+
+
+def _preflight(origin: str) -> dict[str, str]:
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,authorization",
+    }
+
+
+async def test_unknown_routes_and_methods_answer_in_the_error_shape(make_client: ClientFactory) -> None:
+    client = await make_client()
+    missing = await client.get("/v1/nothing-here")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    wrong_method = await client.get("/v1/ack")
+    assert (wrong_method.status_code, wrong_method.json()["error"]["code"]) == (405, "method_not_allowed")
+
+
+async def test_readyz_fails_while_the_server_drains(make_client: ClientFactory) -> None:
+    client = await make_client()
+    assert (await client.get("/readyz")).status_code == 200
+    await client.runtime.drain()
+    response = await client.get("/readyz")
+    assert (response.status_code, response.json()["status"]) == (503, "unavailable")
+    assert (await client.get("/healthz")).json() == {"status": "ok"}

@@ -1,0 +1,181 @@
+"""REST job routes: shapes and statuses of SPEC §3, in process."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from rivetq.clock import FakeClock
+from tests.server.conftest import ApiClient, enqueue, lease_one
+
+RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def _error(response: httpx.Response) -> tuple[int, str, str]:
+    body = response.json()["error"]
+    return response.status_code, body["code"], body["message"]
+
+
+async def test_enqueue_answers_201_with_the_job_id(client: ApiClient) -> None:
+    response = await client.post("/v1/queues/emails/enqueue", json={"payload": {"to": "x"}, "priority": 7})
+    assert response.status_code == 201
+    assert response.headers["content-type"] == "application/json"
+    assert list(response.json()) == ["job_id"]
+
+
+async def test_enqueue_with_a_seen_idempotency_key_answers_200_duplicate(client: ApiClient) -> None:
+    first = await enqueue(client, idempotency_key="order-1")
+    response = await client.post("/v1/queues/emails/enqueue", json={"payload": 2, "idempotency_key": "order-1"})
+    assert response.status_code == 200
+    assert response.json() == {"job_id": first, "duplicate": True}
+
+
+async def test_enqueue_batch_answers_201_with_ids_in_order(client: ApiClient) -> None:
+    jobs = [{"payload": n} for n in range(3)]
+    response = await client.post("/v1/queues/emails/enqueue_batch", json={"jobs": jobs})
+    assert response.status_code == 201
+    ids = response.json()["job_ids"]
+    assert len(ids) == 3
+    leased = (await client.post("/v1/queues/emails/lease", json={"max_jobs": 3})).json()["jobs"]
+    assert [job["id"] for job in leased] == ids
+
+
+async def test_enqueue_batch_with_one_invalid_job_creates_nothing(client: ApiClient) -> None:
+    response = await client.post("/v1/queues/emails/enqueue_batch", json={"jobs": [{"payload": 1}, {"priority": 3}]})
+    assert _error(response)[:2] == (400, "invalid_argument")
+    assert "jobs[1]" in _error(response)[2]
+    assert (await client.post("/v1/queues/emails/lease", json={})).json() == {"jobs": []}
+
+
+async def test_lease_returns_the_seed_shape_with_rfc3339_times(client: ApiClient, clock: FakeClock) -> None:
+    clock.set(1_764_352_200_123)
+    job_id = await enqueue(client, priority=7)
+    job = await lease_one(client, visibility_ms=30_000)
+    assert set(job) == {
+        "id", "queue", "payload", "priority", "tries", "max_retries", "lease_id", "lease_expires_at", "created_at"
+    }  # fmt: skip
+    assert (job["id"], job["queue"], job["payload"], job["priority"], job["tries"]) == (
+        job_id, "emails", {"to": "a@example.com"}, 7, 0
+    )  # fmt: skip
+    assert job["created_at"] == "2025-11-28T17:50:00.123Z"
+    assert job["lease_expires_at"] == "2025-11-28T17:50:30.123Z"
+
+
+async def test_lease_keeps_the_payload_bytes_exactly(client: ApiClient) -> None:
+    raw = b'{"payload": {"b": [1, 2.50, "\\u00e9"],  "a": null}}'
+    await client.post("/v1/queues/emails/enqueue", content=raw)
+    response = await client.post("/v1/queues/emails/lease", json={})
+    assert b'"payload":{"b": [1, 2.50, "\\u00e9"],  "a": null}' in response.content
+
+
+async def test_lease_on_an_unknown_queue_returns_no_jobs(client: ApiClient) -> None:
+    response = await client.post("/v1/queues/never-seen/lease", json={"max_jobs": 5})
+    assert (response.status_code, response.json()) == (200, {"jobs": []})
+
+
+async def test_lease_with_an_empty_body_uses_the_defaults(client: ApiClient) -> None:
+    await enqueue(client)
+    response = await client.post("/v1/queues/emails/lease")
+    assert len(response.json()["jobs"]) == 1
+
+
+async def test_delayed_job_is_leased_only_after_its_delay(client: ApiClient, clock: FakeClock) -> None:
+    job_id = await enqueue(client, delay_ms=5_000)
+    assert (await client.post("/v1/queues/emails/lease", json={})).json() == {"jobs": []}
+    assert (await client.get(f"/v1/jobs/{job_id}")).json()["state"] == "delayed"
+    clock.advance(5_000)
+    assert (await lease_one(client))["id"] == job_id
+
+
+async def test_ack_removes_the_job_and_a_second_ack_is_a_409(client: ApiClient) -> None:
+    await enqueue(client)
+    job = await lease_one(client)
+    ack = {"job_id": job["id"], "lease_id": job["lease_id"]}
+    response = await client.post("/v1/ack", json=ack)
+    assert (response.status_code, response.json()) == (200, {"success": True})
+    assert _error(await client.post("/v1/ack", json=ack))[:2] == (409, "lease_lost")
+    assert _error(await client.get(f"/v1/jobs/{job['id']}"))[:2] == (404, "job_not_found")
+
+
+async def test_ack_with_a_wrong_lease_is_a_409_and_changes_nothing(client: ApiClient) -> None:
+    await enqueue(client)
+    job = await lease_one(client)
+    response = await client.post("/v1/ack", json={"job_id": job["id"], "lease_id": "not-the-lease"})
+    assert _error(response)[:2] == (409, "lease_lost")
+    assert (await client.get(f"/v1/jobs/{job['id']}")).json()["state"] == "inflight"
+
+
+async def test_ack_batch_reports_each_ack_on_its_own(client: ApiClient) -> None:
+    await enqueue(client)
+    job = await lease_one(client)
+    acks = [{"job_id": job["id"], "lease_id": job["lease_id"]}, {"job_id": job["id"], "lease_id": "stale"}]
+    results = (await client.post("/v1/ack_batch", json={"acks": acks})).json()["results"]
+    assert results[0] == {"job_id": job["id"], "ok": True}
+    assert results[1]["ok"] is False
+    assert results[1]["error"]
+
+
+async def test_nack_with_retries_left_answers_delayed(client: ApiClient) -> None:
+    await enqueue(client)
+    job = await lease_one(client)
+    response = await client.post("/v1/nack", json={"job_id": job["id"], "lease_id": job["lease_id"], "reason": "x"})
+    assert response.json() == {"success": True, "state": "delayed"}
+    view = (await client.get(f"/v1/jobs/{job['id']}")).json()
+    assert (view["tries"], view["last_error"]) == (1, "x")
+
+
+async def test_nack_of_the_last_try_answers_dead(client: ApiClient) -> None:
+    await enqueue(client, max_retries=0)
+    job = await lease_one(client)
+    response = await client.post("/v1/nack", json={"job_id": job["id"], "lease_id": job["lease_id"]})
+    assert response.json() == {"success": True, "state": "dead"}
+
+
+async def test_extend_answers_the_new_expiry(client: ApiClient, clock: FakeClock) -> None:
+    clock.set(1_764_352_200_000)
+    await enqueue(client)
+    job = await lease_one(client)
+    clock.advance(1_000)
+    extend = {"job_id": job["id"], "lease_id": job["lease_id"], "visibility_ms": 60_000}
+    response = await client.post("/v1/extend", json=extend)
+    assert response.json() == {"lease_expires_at": "2025-11-28T17:51:01.000Z"}
+
+
+async def test_get_job_shows_its_fields_and_state(client: ApiClient) -> None:
+    job_id = await enqueue(client, idempotency_key="k1", max_retries=5)
+    view = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert (view["state"], view["idempotency_key"], view["max_retries"]) == ("ready", "k1", 5)
+    assert RFC3339_MS.match(view["eta"]) and RFC3339_MS.match(view["created_at"])
+
+
+async def test_cancel_deletes_a_waiting_job_and_refuses_an_inflight_one(client: ApiClient) -> None:
+    waiting = await enqueue(client, priority=0)
+    await enqueue(client, priority=9)
+    inflight = (await lease_one(client))["id"]
+    response = await client.delete(f"/v1/jobs/{waiting}")
+    assert (response.status_code, response.json()) == (200, {"success": True, "job_id": waiting})
+    assert _error(await client.delete(f"/v1/jobs/{inflight}"))[:2] == (409, "state_conflict")
+    assert _error(await client.delete("/v1/jobs/no-such-job"))[:2] == (404, "job_not_found")
+
+
+async def test_invalid_field_is_a_400_that_names_the_field(client: ApiClient) -> None:
+    status, code, message = _error(await client.post("/v1/queues/q/enqueue", json={"payload": 1, "priority": 10}))
+    assert (status, code) == (400, "invalid_argument")
+    assert "priority" in message and "<= 9" in message
+
+
+async def test_unknown_field_is_a_400_that_names_it(client: ApiClient) -> None:
+    status, _, message = _error(await client.post("/v1/queues/q/enqueue", json={"payload": 1, "prio": 1}))
+    assert status == 400 and "prio" in message
+
+
+async def test_malformed_json_is_a_400(client: ApiClient) -> None:
+    status, code, message = _error(await client.post("/v1/queues/q/enqueue", content=b'{"payload": '))
+    assert (status, code) == (400, "invalid_argument")
+    assert message.startswith("malformed JSON")
+
+
+async def test_invalid_queue_name_is_a_400(client: ApiClient) -> None:
+    response = await client.post("/v1/queues/bad%20name/enqueue", json={"payload": 1})
+    assert _error(response)[:2] == (400, "invalid_argument")
