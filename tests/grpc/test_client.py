@@ -1,0 +1,128 @@
+"""rivetq.GrpcClient against a real rivetqd: every method, errors as rivetq.errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+
+from rivetq.client.grpc_client import GrpcClient
+from rivetq.errors import InvalidArgument, JobNotFound, LeaseLost, PayloadTooLarge, QueueNotFound, StateConflict
+from tests.e2e.server import RunningServer
+
+
+@pytest.fixture
+def client(rivetqd: RunningServer) -> Iterator[GrpcClient]:
+    with GrpcClient(str(rivetqd.grpc_target)) as client:
+        yield client
+
+
+def _queue() -> str:
+    return f"c-{uuid.uuid4().hex[:12]}"
+
+
+def test_client_enqueue_lease_ack(client: GrpcClient) -> None:
+    queue = _queue()
+    job_id = client.enqueue(queue, {"to": "ada", "n": [1, 2]}, priority=7, max_retries=1, idempotency_key="k")
+    assert client.enqueue(queue, {"other": True}, idempotency_key="k") == job_id
+    (job,) = client.lease(queue, visibility_ms=10_000)
+    assert (job.id, job.payload, job.priority, job.state, job.tries) == (
+        job_id,
+        {"to": "ada", "n": [1, 2]},
+        7,
+        "inflight",
+        0,
+    )
+    assert job.raw_payload == b'{"to":"ada","n":[1,2]}' and job.lease_id is not None
+    assert client.extend(job.id, job.lease_id, 60_000) > (job.lease_expires_at_ms or 0)
+    client.ack(job.id, job.lease_id)
+    with pytest.raises(LeaseLost):
+        client.ack(job.id, job.lease_id)
+    with pytest.raises(JobNotFound):
+        client.get_job(job_id)
+
+
+def test_client_raw_payload_passes_through(client: GrpcClient) -> None:
+    queue = _queue()
+    job_id = client.enqueue(queue, msgspec.Raw(b'{"a" :  1.50}'))
+    assert client.get_job(job_id).raw_payload == b'{"a" :  1.50}'
+
+
+def test_client_batch_nack_dlq(client: GrpcClient) -> None:
+    queue = _queue()
+    ids = client.enqueue_batch(queue, [{"payload": n, "max_retries": 0} for n in range(3)])
+    jobs = client.lease(queue, max_jobs=3)
+    results = client.ack_batch([(jobs[0].id, str(jobs[0].lease_id)), (jobs[1].id, "wrong")])
+    assert [(r.job_id, r.ok, r.error_code) for r in results] == [
+        (jobs[0].id, True, None),
+        (jobs[1].id, False, "lease_lost"),
+    ]
+    assert client.nack(jobs[1].id, str(jobs[1].lease_id), reason="boom") == "dead"
+    assert client.nack(jobs[2].id, str(jobs[2].lease_id)) == "dead"
+    page = client.list_dlq(queue, limit=1)
+    assert len(page.jobs) == 1 and page.next_cursor is not None
+    assert page.jobs[0].state == "dead"
+    assert client.requeue_dlq(queue, [jobs[1].id]) == 1
+    assert client.purge_dlq(queue) == 1
+    assert client.requeue_dlq(queue) == 0
+    assert [job.id for job in client.list_jobs(queue, state="ready").jobs] == [ids[1]]
+
+
+def test_client_queue_admin(client: GrpcClient) -> None:
+    queue = _queue()
+    client.enqueue(queue, 1)
+    client.set_rate_limit(queue, capacity=5, refill_rate=2.5)
+    rate_limit = client.get_rate_limit(queue)
+    assert rate_limit is not None and (rate_limit.capacity, rate_limit.refill_rate) == (5, 2.5)
+    client.pause(queue)
+    stats = client.stats(queue)
+    assert (stats.ready, stats.paused, stats.rate_limit) == (1, True, rate_limit)
+    assert client.lease(queue) == []
+    client.resume(queue)
+    client.delete_rate_limit(queue)
+    assert client.get_rate_limit(queue) is None
+    assert {q.name: q.ready for q in client.list_queues()}[queue] == 1
+    assert client.purge_queue(queue) == 1
+    job_id = client.enqueue(queue, 2)
+    client.cancel_job(job_id)
+    with pytest.raises(QueueNotFound):
+        client.stats(_queue())
+
+
+def test_client_maps_errors(client: GrpcClient) -> None:
+    queue = _queue()
+    with pytest.raises(InvalidArgument):
+        client.enqueue("bad name", 1)
+    with pytest.raises(PayloadTooLarge):
+        client.enqueue(queue, "x" * 5000)
+    client.enqueue(queue, 1)
+    (job,) = client.lease(queue)
+    with pytest.raises(StateConflict):
+        client.cancel_job(job.id)
+
+
+def test_client_stream_lease(client: GrpcClient) -> None:
+    queue = _queue()
+    ids = client.enqueue_batch(queue, [{"payload": n} for n in range(5)])
+    seen = []
+    for job in client.stream_lease(queue, max_unacked=2):
+        seen.append(job.id)
+        client.ack(job.id, str(job.lease_id))
+        if len(seen) == 5:
+            break
+    assert sorted(seen) == sorted(ids)
+    assert client.stats(queue).acked_total == 5
+
+
+def test_client_imports_no_server_code() -> None:
+    """Only the generated messages: the client runs with the rivetq[grpc] extra alone."""
+    code = "import sys, rivetq.client.grpc_client; print(*sorted(sys.modules))"
+    modules = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    server_side = [name for name in modules if name.startswith(("rivetq.server", "rivetq.manager", "rivetq.settings"))]
+    assert "rivetq.server.grpc._pb.rivetq_pb2" in server_side
+    packages = {"rivetq.server", "rivetq.server.grpc"}  # their __init__ modules import nothing
+    assert [name for name in server_side if name not in packages and ".grpc._pb" not in name] == []
