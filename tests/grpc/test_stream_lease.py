@@ -97,6 +97,18 @@ async def test_stream_lease_holds_back_until_an_ack_or_nack_frees_a_slot(stub: S
         call.cancel()
 
 
+async def test_stream_lease_frees_the_slot_of_an_expired_lease(stub: Stub) -> None:
+    queue = _queue()
+    await stub.EnqueueBatch(pb.EnqueueBatchRequest(queue=queue, jobs=[pb.EnqueueRequest(payload=b"1")] * 2))
+    call = stub.StreamLease(pb.StreamLeaseRequest(queue=queue, max_unacked=1, visibility_ms=300))
+    try:
+        (first,) = await _next_jobs(call)  # never acked
+        (second,) = await _next_jobs(call)
+        assert second.id != first.id
+    finally:
+        call.cancel()
+
+
 async def test_stream_lease_respects_the_rate_limit(stub: Stub) -> None:
     queue = _queue()
     limit = pb.RateLimit(capacity=2, refill_rate=0.001)

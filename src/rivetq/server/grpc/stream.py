@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_UNACKED", "LeaseStreams"]
 
 MAX_UNACKED: Final = 1000
-_NO_EXPIRY_WAIT_S: Final = 60.0
 
 
 class _Slots:
@@ -59,9 +58,10 @@ class _Slots:
         self._changed.set()
 
     async def wait_for_change(self, now_ms: int) -> None:
-        """Until a slot is released, the next lease expires, or the streams close."""
-        soonest_ms = min((expires for _, expires in self.held.values()), default=None)
-        timeout_s = _NO_EXPIRY_WAIT_S if soonest_ms is None else max(soonest_ms - now_ms, 0) / 1000
+        """Until a slot is released, the next lease expires, or the streams close (called
+        while every slot is held)."""
+        soonest_ms = min(expires for _, expires in self.held.values())
+        timeout_s = max(soonest_ms - now_ms, 0) / 1000
         self._changed.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout_s)
