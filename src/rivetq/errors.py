@@ -7,6 +7,7 @@ codes to HTTP statuses, gRPC status codes and SDK exceptions with one table each
 from __future__ import annotations
 
 __all__ = [
+    "ConnectionFailed",
     "InvalidArgument",
     "JobNotFound",
     "LeaseLost",
@@ -87,6 +88,13 @@ class StorageUnavailable(RivetQError):
     """The storage cannot accept writes: disk full, fsync failure, lost database (HTTP 503)."""
 
     code = "storage_unavailable"
+
+
+class ConnectionFailed(RivetQError, ConnectionError):
+    """The SDK could not reach the server (refused, reset, timed out), after its retries.
+    Also a builtin ``ConnectionError``, so generic network handling catches it."""
+
+    code = "connection_failed"
 
 
 _BY_CODE: dict[str, type[RivetQError]] = {
