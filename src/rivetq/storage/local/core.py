@@ -78,6 +78,8 @@ class Core:
             on_fsync=self.options.on_fsync,
             on_failure=self._undo_not_durable,
         )
+        if self._bytes_since_checkpoint >= self.options.checkpoint_bytes:
+            self.checkpoint_due.set()  # a long replay: move it into LMDB soon
 
     def _recover(self) -> LogTail:
         store = self._store = KVStore(self.options.data_dir / "kv", map_size=self.options.map_size)
@@ -86,6 +88,7 @@ class Core:
         def replay(_lsn: int, frame: Frame) -> None:
             if frame.rtype == TYPE_CHANGES:
                 layers.active.update(decode_changes(frame.body))
+                self._bytes_since_checkpoint += len(frame.body)
 
         tail = recover_log(
             self.options.io,

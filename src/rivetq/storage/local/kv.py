@@ -41,10 +41,6 @@ class KVStore:
             value: bytes | None = txn.get(key)
             return value
 
-    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
-        with self._env.begin(buffers=False) as txn:
-            return [txn.get(key) for key in keys]
-
     def applied_lsn(self) -> int:
         raw = self.get(APPLIED_LSN_KEY)
         return 0 if raw is None else int(_U64.unpack(raw)[0])
