@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import ServerFactory, spawn_server
+from tests.e2e.server import ServerFactory, spawn_server, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +69,20 @@ def test_rivetqd_with_tokens_refuses_calls_without_one(servers: ServerFactory) -
         _enqueue(client)
         assert client.get("/v1/queues").status_code == 200
     assert "s3cret-token" not in server.output()
+
+
+@pytest.mark.parametrize(
+    ("flags", "fsync"),
+    [(("--fsync=false",), False), (("--no-fsync",), False), (("--fsync",), True), (("--fsync", "true"), True)],
+)
+def test_rivetqd_fsync_flag_forms(servers: ServerFactory, flags: tuple[str, ...], fsync: bool) -> None:
+    server = servers.start(*flags, grpc=False, env={"RIVETQ_WAL_FSYNC": "false" if fsync else "true"})
+    [started] = [event for event in server.log_events() if event["event"] == "rivetqd_started"]
+    assert started["fsync"] is fsync
+
+
+def test_rivetqd_reads_config_yaml_from_its_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("storage:\n  backend: memory\n")
+    with start_server(tmp_path, grpc=False) as server:
+        [started] = [event for event in server.log_events() if event["event"] == "rivetqd_started"]
+    assert started["storage"] == "memory"

@@ -1,0 +1,147 @@
+"""Durability of rivetqd on the embedded engine (fsync on): crashes (SIGKILL) lose no
+acknowledged change, restarts keep every kind of state, a torn WAL tail is cut with a
+warning."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.server import RunningServer, ServerFactory
+
+pytestmark = pytest.mark.slow
+
+WORKERS = 8
+BATCH = 5
+KILL_AFTER_ACKNOWLEDGED = 400
+JSON = {"Content-Type": "application/json"}
+
+
+def _all_jobs(client: httpx.Client, queue: str, path: str = "jobs") -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        page = client.get(f"/v1/queues/{queue}/{path}", params=params).json()
+        jobs += page["jobs"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return jobs
+
+
+class _Load:
+    """Concurrent single and batch enqueues until the server dies under them."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.server = server
+        self.acknowledged: list[str] = []
+        self._batches = 0
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(base_url=self.server.url, headers=JSON, timeout=10) as http:
+            await asyncio.gather(*(self._worker(http, worker) for worker in range(WORKERS)))
+
+    async def _worker(self, http: httpx.AsyncClient, worker: int) -> None:
+        for n in range(1_000_000):
+            try:
+                if n % 4 == 3:
+                    await self._enqueue_batch(http)
+                else:
+                    response = await http.post("/v1/queues/load/enqueue", json={"payload": {"w": worker, "n": n}})
+                    if response.status_code == 201:
+                        self.acknowledged.append(response.json()["job_id"])
+            except httpx.TransportError:
+                return
+            if len(self.acknowledged) >= KILL_AFTER_ACKNOWLEDGED and self.server.returncode is None:
+                self.server.process.send_signal(signal.SIGKILL)
+
+    async def _enqueue_batch(self, http: httpx.AsyncClient) -> None:
+        self._batches += 1
+        jobs = [{"payload": {"batch": self._batches, "i": i}} for i in range(BATCH)]
+        response = await http.post("/v1/queues/load/enqueue_batch", json={"jobs": jobs})
+        if response.status_code == 201:
+            self.acknowledged += response.json()["job_ids"]
+
+
+def test_sigkill_under_concurrent_enqueue_load_loses_no_acknowledged_job(servers: ServerFactory) -> None:
+    server = servers.start(grpc=False)
+    load = _Load(server)
+    asyncio.run(load.run())
+    server.process.wait(20)
+    assert len(load.acknowledged) >= KILL_AFTER_ACKNOWLEDGED
+    restarted = servers.start(data_dir=server.data_dir, grpc=False)
+    with restarted.client() as client:
+        jobs = _all_jobs(client, "load")
+    assert set(load.acknowledged) <= {job["id"] for job in jobs}
+    batch_sizes = Counter(job["payload"]["batch"] for job in jobs if "batch" in job["payload"])
+    assert set(batch_sizes.values()) <= {BATCH}, "a batch was half applied"
+
+
+def _build_state(client: httpx.Client) -> dict[str, Any]:
+    """A leased job, a delayed job, a dead job, an idempotency key, a drained rate limit
+    and a paused queue."""
+    state: dict[str, Any] = {}
+    state["keyed"] = client.post("/v1/queues/s/enqueue", json={"payload": 0, "idempotency_key": "k-1"}).json()
+    client.post("/v1/queues/s/enqueue", json={"payload": 1, "priority": 9})
+    [state["leased"]] = client.post("/v1/queues/s/lease", json={"visibility_ms": 3_600_000}).json()["jobs"]
+    state["delayed"] = client.post("/v1/queues/s/enqueue", json={"payload": 2, "delay_ms": 3_600_000}).json()
+    client.post("/v1/queues/s/enqueue", json={"payload": 3, "priority": 9, "max_retries": 0})
+    [doomed] = client.post("/v1/queues/s/lease", json={}).json()["jobs"]
+    nack = {"job_id": doomed["id"], "lease_id": doomed["lease_id"], "reason": "boom"}
+    assert client.post("/v1/nack", json=nack).json()["state"] == "dead"
+    state["dead"] = doomed["id"]
+    for n in range(3):
+        client.post("/v1/queues/limited/enqueue", json={"payload": n})
+    client.post("/v1/queues/limited/rate_limit", json={"capacity": 2, "refill_rate": 0.0001})
+    assert len(client.post("/v1/queues/limited/lease", json={"max_jobs": 3}).json()["jobs"]) == 2
+    client.post("/v1/queues/paused/enqueue", json={"payload": 4})
+    client.post("/v1/queues/paused/pause")
+    return state
+
+
+@pytest.mark.parametrize("stop", ["kill", "terminate"])
+def test_restart_keeps_leased_delayed_dead_keyed_rate_limited_and_paused_state(
+    servers: ServerFactory, stop: str
+) -> None:
+    server = servers.start(grpc=False)
+    with server.client() as client:
+        state = _build_state(client)
+    server.kill() if stop == "kill" else server.terminate()
+    restarted = servers.start(data_dir=server.data_dir, grpc=False)
+    with restarted.client() as client:
+        leased = client.get(f"/v1/jobs/{state['leased']['id']}").json()
+        assert (leased["state"], leased["lease_id"]) == ("inflight", state["leased"]["lease_id"])
+        assert client.get(f"/v1/jobs/{state['delayed']['job_id']}").json()["state"] == "delayed"
+        [dead] = _all_jobs(client, "s", "dlq")
+        assert (dead["id"], dead["last_error"]) == (state["dead"], "boom")
+        again = client.post("/v1/queues/s/enqueue", json={"payload": 0, "idempotency_key": "k-1"})
+        assert (again.status_code, again.json()) == (200, {"job_id": state["keyed"]["job_id"], "duplicate": True})
+        limit = client.get("/v1/queues/limited/rate_limit").json()
+        assert limit == {"capacity": 2.0, "refill_rate": 0.0001, "exists": True}
+        assert client.post("/v1/queues/limited/lease", json={}).json() == {"jobs": []}, "the bucket refilled"
+        assert client.post("/v1/queues/paused/lease", json={}).json() == {"jobs": []}
+        ack = {"job_id": state["leased"]["id"], "lease_id": state["leased"]["lease_id"]}
+        assert client.post("/v1/ack", json=ack).status_code == 200
+
+
+def test_torn_wal_tail_is_cut_with_a_warning_and_the_server_starts(servers: ServerFactory) -> None:
+    server = servers.start(grpc=False)
+    with server.client() as client:
+        ids = [client.post("/v1/queues/t/enqueue", json={"payload": n}).json()["job_id"] for n in range(5)]
+    server.kill()
+    last_segment = sorted((server.data_dir / "wal").glob("*.wal"))[-1]
+    valid_end = len(last_segment.read_bytes().rstrip(b"\0"))
+    with last_segment.open("r+b") as segment:
+        segment.seek(valid_end)
+        segment.write(b"\x40\x00\x00\x00torn-record-garbage")
+    restarted = servers.start(data_dir=server.data_dir, grpc=False)
+    warnings = [event for event in restarted.log_events() if event["level"] == "warning"]
+    assert any("torn tail" in event["event"] and last_segment.name in event["event"] for event in warnings)
+    with restarted.client() as client:
+        assert [client.get(f"/v1/jobs/{job_id}").status_code for job_id in ids] == [200] * 5
+        assert client.post("/v1/queues/t/enqueue", json={"payload": 5}).status_code == 201
