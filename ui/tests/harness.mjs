@@ -7,12 +7,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const RIVETQD = process.env.RIVETQD ?? join(REPO, ".venv/bin/rivetqd");
+const RIVETQD = process.env.RIVETQD || join(REPO, ".venv/bin/rivetqd");
 const ARTIFACTS = join(REPO, "test-artifacts/ui");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -49,7 +50,9 @@ export async function startServer(env = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "rivetq-ui-"));
   const args = ["--http-addr", `127.0.0.1:${port}`, "--grpc-addr", "", "--data-dir", dataDir, "--log-level", "warning"];
+  // cwd: the temp dir, so that no ./config.yaml of the caller's directory is picked up.
   const child = spawn(RIVETQD, args, {
+    cwd: dataDir,
     env: { ...process.env, RIVETQ_STORAGE_BACKEND: "memory", RIVETQ_WAL_FSYNC: "false", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -149,4 +152,30 @@ export async function eventually(check, timeoutMs = 10_000) {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+}
+
+/**
+ * @typedef {{ server: RunningServer, browser: import("playwright-core").Browser, page: import("playwright-core").Page, open: (path: string) => Promise<unknown> }} App
+ */
+
+/**
+ * Registers before/after hooks that start a server (seeded by `seedWith`) and a browser,
+ * and returns the object they fill in for the tests of this file.
+ * @param {{ env?: Record<string, string>, seedWith?: (server: RunningServer) => Promise<unknown> }} [options]
+ * @returns {App}
+ */
+export function setUpApp(options = {}) {
+  const app = /** @type {App} */ ({});
+  before(async () => {
+    app.server = await startServer(options.env);
+    await options.seedWith?.(app.server);
+    app.browser = await launchBrowser();
+    app.page = await newPage(app.browser);
+    app.open = (path) => app.page.goto(`${app.server.url}/ui${path}`);
+  });
+  after(async () => {
+    await app.browser?.close();
+    await app.server?.stop();
+  });
+  return app;
 }
