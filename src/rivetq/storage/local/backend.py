@@ -74,9 +74,11 @@ class LocalStorage(Reads):
         self._wakeup = callback
 
     def gauges(self) -> dict[str, float]:
-        return self._core.wal.gauges()
+        return self._core.wal.gauges() if self._core.is_open else {}
 
     def unavailable_reason(self) -> str | None:
+        if not self._core.is_open:
+            return "the storage is not open"
         return self._core.wal.unavailable_reason()
 
     # -- writes ---------------------------------------------------------------

@@ -127,6 +127,10 @@ class Core:
     # -- writes -----------------------------------------------------------------
 
     @property
+    def is_open(self) -> bool:
+        return self._wal is not None
+
+    @property
     def wal(self) -> WalWriter:
         if self._wal is None:
             raise StorageUnavailable("the storage is not open")
@@ -244,10 +248,15 @@ class Core:
             await wal.delete_below(lsn)
 
     async def run_checkpoints(self) -> None:
-        """The background checkpointer: on the size trigger or the interval."""
+        """The background checkpointer: on the size trigger or the interval. A failed
+        checkpoint loses nothing (the WAL still holds it): log loudly, try again."""
         interval_s = self.options.checkpoint_interval_ms / 1000
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.checkpoint_due.wait(), timeout=interval_s)
-            if self.layers.active or self.layers.frozen:
+            if not (self.layers.active or self.layers.frozen):
+                continue
+            try:
                 await self.checkpoint()
+            except Exception:  # the supervisor of this loop: keep trying, never die silently
+                log.exception("checkpoint failed; the WAL keeps every change until one succeeds")

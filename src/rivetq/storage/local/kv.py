@@ -31,6 +31,7 @@ class KVStore:
             metasync=True,
             readahead=False,
             max_readers=64,
+            mode=0o600,
         )
 
     def close(self) -> None:

@@ -16,8 +16,6 @@ __all__ = ["DataDirLock", "DataDirLocked"]
 class DataDirLocked(StorageUnavailable):
     """Another process owns the data directory."""
 
-    code = "data_dir_locked"
-
 
 class DataDirLock:
     def __init__(self, data_dir: Path) -> None:
