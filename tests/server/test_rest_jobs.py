@@ -176,6 +176,12 @@ async def test_malformed_json_is_a_400(client: ApiClient) -> None:
     assert message.startswith("malformed JSON")
 
 
+async def test_deeply_nested_json_is_a_400_not_a_crash(client: ApiClient) -> None:
+    body = b'{"payload": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    status, code, message = _error(await client.post("/v1/queues/q/enqueue", content=body))
+    assert (status, code, message) == (400, "invalid_argument", "malformed JSON: nested too deeply")
+
+
 async def test_invalid_queue_name_is_a_400(client: ApiClient) -> None:
     response = await client.post("/v1/queues/bad%20name/enqueue", json={"payload": 1})
     assert _error(response)[:2] == (400, "invalid_argument")

@@ -8,7 +8,7 @@ from typing import TypeVar
 import msgspec
 from starlette.requests import Request
 
-from rivetq.errors import PayloadTooLarge
+from rivetq.errors import InvalidArgument, PayloadTooLarge
 from rivetq.server.rest.errors import invalid_argument
 
 __all__ = ["BodyLimits", "decode_body"]
@@ -37,6 +37,8 @@ async def decode_body(request: Request, decoder: msgspec.json.Decoder[T], limit:
         return decoder.decode(body or b"{}")
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise invalid_argument(error) from None
+    except RecursionError:  # msgspec's nesting limit: a client error, never a 500
+        raise InvalidArgument("malformed JSON: nested too deeply") from None
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
