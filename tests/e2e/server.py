@@ -33,6 +33,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -45,7 +46,17 @@ from typing import Any
 import httpx
 import pytest
 
-__all__ = ["RunningServer", "ServerFactory", "free_port", "rivetqd_path", "servers", "start_server"]
+__all__ = [
+    "RunningServer",
+    "ServerFactory",
+    "free_port",
+    "rivetqd_path",
+    "self_signed_certificate",
+    "servers",
+    "spawn_server",
+    "start_server",
+    "wait_ready",
+]
 
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
@@ -67,6 +78,18 @@ def rivetqd_path() -> str:
     return found
 
 
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, and its key (made with the openssl CLI)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
 @dataclass
 class RunningServer:
     """One ``rivetqd`` process. ``url`` is the REST base URL (``http://127.0.0.1:PORT``),
@@ -79,6 +102,7 @@ class RunningServer:
     log_path: Path
     token: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    verify: ssl.SSLContext | bool = True  # trusts the server's certificate when it speaks TLS
 
     @property
     def pid(self) -> int:
@@ -105,7 +129,8 @@ class RunningServer:
     def client(self, **kwargs: Any) -> httpx.Client:
         """An httpx client on ``url`` that sends the token (if any) and JSON content type."""
         headers = {"Content-Type": "application/json", **self.headers, **kwargs.pop("headers", {})}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=kwargs.pop("timeout", 30), **kwargs)
+        timeout = kwargs.pop("timeout", 30)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=self.verify, **kwargs)
 
     def kill(self) -> None:
         """SIGKILL (a crash), then reap."""
@@ -139,9 +164,10 @@ def spawn_server(
     env: Mapping[str, str] | None = None,
     data_dir: Path | None = None,
     grpc: bool = True,
+    tls: tuple[Path, Path] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path, str, str | None]:
     """Start ``rivetqd`` without waiting for it (for tests of failing startups):
-    returns (process, log path, url, grpc target)."""
+    returns (process, log path, url, grpc target). ``tls`` = (cert file, key file)."""
     directory.mkdir(parents=True, exist_ok=True)
     http_port = free_port()
     grpc_target = f"127.0.0.1:{free_port()}" if grpc else None
@@ -155,18 +181,28 @@ def spawn_server(
         str(data_dir or directory / "data"),
         *extra_args,
     ]
+    if tls is not None:
+        tls_env = {"RIVETQ_SERVER_TLS_CERT_FILE": str(tls[0]), "RIVETQ_SERVER_TLS_KEY_FILE": str(tls[1])}
+        env = {**(env or {}), **tls_env}
     log_path = directory / "rivetqd.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             args, cwd=directory, env=_environment(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    return process, log_path, f"http://127.0.0.1:{http_port}", grpc_target
+    scheme = "https" if tls is not None else "http"
+    return process, log_path, f"{scheme}://127.0.0.1:{http_port}", grpc_target
 
 
-def wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float = READY_TIMEOUT_S) -> None:
+def wait_ready(
+    process: subprocess.Popen[bytes],
+    url: str,
+    log_path: Path,
+    timeout: float = READY_TIMEOUT_S,
+    verify: ssl.SSLContext | bool = True,
+) -> None:
     """Poll ``/readyz`` until 200; fail with the server's output if it exits or hangs."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=1.0) as http:
+    with httpx.Client(timeout=1.0, verify=verify) as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"rivetqd exited with {process.returncode}:\n{log_path.read_text()}")
@@ -185,22 +221,27 @@ def start_server(
     data_dir: Path | None = None,
     grpc: bool = True,
     token: str | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> RunningServer:
     """Start ``rivetqd`` in ``directory`` (data in ``data_dir``, default ``directory/data``)
     with ``extra_args`` after the address flags, and wait until it is ready. With
     ``token``, the server requires it (``RIVETQ_AUTH_TOKENS``) and ``server.client()``
-    sends it."""
+    sends it. With ``tls`` = (cert file, key file) it serves HTTPS (and gRPC over TLS),
+    and ``server.client()`` trusts that certificate."""
     env = {**(env or {}), **({"RIVETQ_AUTH_TOKENS": token} if token else {})}
-    process, log_path, url, grpc_target = spawn_server(directory, *extra_args, env=env, data_dir=data_dir, grpc=grpc)
+    process, log_path, url, grpc_target = spawn_server(
+        directory, *extra_args, env=env, data_dir=data_dir, grpc=grpc, tls=tls
+    )
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(tls[0])) if tls is not None else True
     try:
-        wait_ready(process, url, log_path)
+        wait_ready(process, url, log_path, verify=verify)
     except BaseException:
         if process.poll() is None:
             process.kill()
             process.wait(STOP_TIMEOUT_S)
         raise
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return RunningServer(process, url, grpc_target, data_dir or directory / "data", log_path, token, headers)
+    return RunningServer(process, url, grpc_target, data_dir or directory / "data", log_path, token, headers, verify)
 
 
 class ServerFactory:
@@ -218,9 +259,10 @@ class ServerFactory:
         data_dir: Path | None = None,
         grpc: bool = True,
         token: str | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> RunningServer:
         directory = self._root / f"server{len(self._started)}"
-        server = start_server(directory, *extra_args, env=env, data_dir=data_dir, grpc=grpc, token=token)
+        server = start_server(directory, *extra_args, env=env, data_dir=data_dir, grpc=grpc, token=token, tls=tls)
         self._started.append(server)
         return server
 

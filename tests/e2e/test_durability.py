@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.server import RunningServer, ServerFactory
+from tests.e2e.server import RunningServer, ServerFactory, spawn_server
 
 pytestmark = pytest.mark.slow
 
@@ -145,3 +146,21 @@ def test_torn_wal_tail_is_cut_with_a_warning_and_the_server_starts(servers: Serv
     with restarted.client() as client:
         assert [client.get(f"/v1/jobs/{job_id}").status_code for job_id in ids] == [200] * 5
         assert client.post("/v1/queues/t/enqueue", json={"payload": 5}).status_code == 201
+
+
+def test_corruption_before_the_tail_stops_startup_naming_the_file(servers: ServerFactory, tmp_path: Path) -> None:
+    server = servers.start(grpc=False)
+    with server.client() as client:
+        for n in range(20):
+            client.post("/v1/queues/c/enqueue", json={"payload": {"n": n, "pad": "x" * 100}})
+    server.kill()
+    first_segment = sorted((server.data_dir / "wal").glob("*.wal"))[0]
+    with first_segment.open("r+b") as segment:
+        segment.seek(40)
+        byte = segment.read(1)
+        segment.seek(40)
+        segment.write(bytes([byte[0] ^ 0xFF]))
+    process, log_path, _, _ = spawn_server(tmp_path / "again", data_dir=server.data_dir, grpc=False)
+    assert process.wait(20) == 1
+    [failure] = [line for line in log_path.read_text().splitlines() if "rivetqd_startup_failed" in line]
+    assert first_segment.name in failure

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import ServerFactory, spawn_server, start_server
+from tests.e2e.server import ServerFactory, self_signed_certificate, spawn_server, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -86,3 +86,14 @@ def test_rivetqd_reads_config_yaml_from_its_working_directory(tmp_path: Path) ->
     with start_server(tmp_path, grpc=False) as server:
         [started] = [event for event in server.log_events() if event["event"] == "rivetqd_started"]
     assert started["storage"] == "memory"
+
+
+def test_rivetqd_serves_https_when_given_a_certificate_and_key(servers: ServerFactory, tmp_path: Path) -> None:
+    server = servers.start(tls=self_signed_certificate(tmp_path))
+    assert server.url.startswith("https://")
+    with server.client() as client:
+        _enqueue(client)
+    [started] = [event for event in server.log_events() if event["event"] == "rivetqd_started"]
+    assert started["http"] == server.url
+    with pytest.raises(httpx.TransportError), httpx.Client() as plain:
+        plain.get(server.url.replace("https://", "http://") + "/healthz")
