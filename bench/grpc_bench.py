@@ -43,10 +43,11 @@ async def consume(stub: Any, queue: str, jobs: int, streams: int, max_unacked: i
         nonlocal done
         if ack_batch:
             items = [pb.AckItem(job_id=job.id, lease_id=job.lease_id) for job in batch]
-            await stub.AckBatch(pb.AckBatchRequest(acks=items))
+            results = (await stub.AckBatch(pb.AckBatchRequest(acks=items))).results
+            done += sum(result.ok for result in results)
         else:
             await asyncio.gather(*(stub.Ack(pb.AckRequest(job_id=job.id, lease_id=job.lease_id)) for job in batch))
-        done += len(batch)
+            done += len(batch)
         if done >= jobs:
             finished.set()
 
