@@ -3,6 +3,7 @@ CORS and the error shape of unknown routes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -174,3 +175,16 @@ async def test_readyz_fails_while_the_server_drains(make_client: ClientFactory) 
     response = await client.get("/readyz")
     assert (response.status_code, response.json()["status"]) == (503, "unavailable")
     assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_drain_answers_waiting_long_polls_with_no_jobs(make_client: ClientFactory) -> None:
+    client = await make_client()
+    poll = asyncio.create_task(client.post("/v1/queues/q/lease", json={"wait_ms": 20_000}))
+    for _ in range(10_000):  # yield to the request until it waits (no timing involved)
+        if client.runtime.manager.long_polls("q"):
+            break
+        await asyncio.sleep(0)
+    assert client.runtime.manager.long_polls("q") == 1
+    await client.runtime.drain()
+    response = await poll
+    assert (response.status_code, response.json()) == (200, {"jobs": []})
