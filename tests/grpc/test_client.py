@@ -6,11 +6,13 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
 from rivetq.client.grpc_client import GrpcClient
+from rivetq.client.models import QueueSummary
 from rivetq.errors import InvalidArgument, JobNotFound, LeaseLost, PayloadTooLarge, QueueNotFound, StateConflict
 from tests.e2e.server import RunningServer
 
@@ -37,8 +39,9 @@ def test_client_enqueue_lease_ack(client: GrpcClient) -> None:
         "inflight",
         0,
     )
-    assert job.raw_payload == b'{"to":"ada","n":[1,2]}' and job.lease_id is not None
-    assert client.extend(job.id, job.lease_id, 60_000) > (job.lease_expires_at_ms or 0)
+    assert job.lease_id is not None and job.lease_expires_at is not None
+    assert job.created_at <= job.lease_expires_at
+    assert client.extend(job.id, job.lease_id, 60_000) > job.lease_expires_at
     client.ack(job.id, job.lease_id)
     with pytest.raises(LeaseLost):
         client.ack(job.id, job.lease_id)
@@ -46,10 +49,11 @@ def test_client_enqueue_lease_ack(client: GrpcClient) -> None:
         client.get_job(job_id)
 
 
-def test_client_raw_payload_passes_through(client: GrpcClient) -> None:
+def test_client_raw_payload_passes_through(client: GrpcClient, rivetqd: RunningServer) -> None:
     queue = _queue()
-    job_id = client.enqueue(queue, msgspec.Raw(b'{"a" :  1.50}'))
-    assert client.get_job(job_id).raw_payload == b'{"a" :  1.50}'
+    client.enqueue(queue, msgspec.Raw(b'{"a" :  1.50}'), run_at=datetime(2000, 1, 1, tzinfo=UTC))
+    with rivetqd.client() as rest:
+        assert rest.post(f"/v1/queues/{queue}/lease", json={}).content.count(b'"payload":{"a" :  1.50}') == 1
 
 
 def test_client_batch_nack_dlq(client: GrpcClient) -> None:
@@ -81,14 +85,16 @@ def test_client_queue_admin(client: GrpcClient) -> None:
     client.pause(queue)
     stats = client.stats(queue)
     assert (stats.ready, stats.paused, stats.rate_limit) == (1, True, rate_limit)
+    summary = {q.name: q for q in client.list_queues()}[queue]
+    assert summary == QueueSummary(name=queue, ready=1, delayed=0, inflight=0, dlq=0, paused=True)
     assert client.lease(queue) == []
     client.resume(queue)
     client.delete_rate_limit(queue)
     assert client.get_rate_limit(queue) is None
     assert {q.name: q.ready for q in client.list_queues()}[queue] == 1
-    assert client.purge_queue(queue) == 1
+    assert client.purge(queue) == 1
     job_id = client.enqueue(queue, 2)
-    client.cancel_job(job_id)
+    client.cancel(job_id)
     with pytest.raises(QueueNotFound):
         client.stats(_queue())
 
@@ -102,7 +108,9 @@ def test_client_maps_errors(client: GrpcClient) -> None:
     client.enqueue(queue, 1)
     (job,) = client.lease(queue)
     with pytest.raises(StateConflict):
-        client.cancel_job(job.id)
+        client.cancel(job.id)
+    with pytest.raises(InvalidArgument):
+        client.list_jobs(queue, state="bogus")
 
 
 def test_client_stream_lease(client: GrpcClient) -> None:

@@ -1,29 +1,31 @@
 """``GrpcClient``: the RivetQ API over gRPC (``pip install 'rivetq[grpc]'``), with the
-method names of the REST SDK plus ``stream_lease``.
+methods, arguments and return values of ``rivetq.Client`` plus ``stream_lease``.
 
-Payloads are any JSON-encodable value (``msgspec.Raw`` passes pre-encoded JSON through
-untouched); jobs come back with the payload decoded and its exact bytes in
-``raw_payload``. Errors are the ``rivetq.errors`` classes, rebuilt from the stable code
-the server sends in the ``rivetq-error-code`` trailer."""
+Errors are the ``rivetq.errors`` classes, rebuilt from the stable code the server sends in
+the ``rivetq-error-code`` trailer; an unreachable server is ``ConnectionFailed``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
 import grpc
 
-from rivetq.client.grpc_convert import enqueue_message, job_from, page_from, stats_from, summary_from
-from rivetq.client.grpc_types import (
-    GrpcAckResult,
-    GrpcJob,
-    GrpcJobPage,
-    GrpcQueueStats,
-    GrpcQueueSummary,
-    GrpcRateLimit,
+from rivetq.client.grpc_convert import (
+    ack_result_from,
+    enqueue_message,
+    job_from,
+    page_from,
+    state_name,
+    state_value,
+    stats_from,
+    summary_from,
+    time_from,
 )
-from rivetq.errors import RivetQError, error_for_code
+from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit
+from rivetq.errors import ConnectionFailed, RivetQError, error_for_code
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
 
@@ -43,9 +45,11 @@ def _error(call: grpc.RpcError) -> RivetQError:
     status, details = call.code(), call.details() or ""
     trailers = {item.key: item.value for item in call.trailing_metadata() or ()}
     code = trailers.get("rivetq-error-code") or _CODE_WITHOUT_TRAILER.get(status)
-    if code is None:
-        return RivetQError(f"gRPC {status.name}: {details}")
-    return error_for_code(str(code), details)
+    if code is not None:
+        return error_for_code(str(code), details)
+    if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return ConnectionFailed(f"gRPC {status.name}: {details}")
+    return RivetQError(f"gRPC {status.name}: {details}")
 
 
 class GrpcClient:
@@ -93,36 +97,39 @@ class GrpcClient:
         self,
         queue: str,
         payload: Any,
-        *,
-        priority: int | None = None,
-        delay_ms: int | None = None,
-        run_at: str | None = None,
-        max_retries: int | None = None,
+        priority: int = 5,
+        delay_ms: int = 0,
+        max_retries: int = 3,
         idempotency_key: str | None = None,
+        run_at: datetime | str | None = None,
     ) -> str:
-        """The new job's id (the first job's id when ``idempotency_key`` was seen before)."""
-        request = enqueue_message(
-            payload,
-            queue=queue,
+        """Enqueue one job and return its id (the first job's id for a duplicate idempotency
+        key). ``msgspec.Raw`` sends JSON you already have as bytes untouched."""
+        spec = JobSpec(
+            payload=payload,
             priority=priority,
             delay_ms=delay_ms,
-            run_at=run_at,
             max_retries=max_retries,
             idempotency_key=idempotency_key,
+            run_at=run_at,
         )
+        request = enqueue_message(spec)
+        request.queue = queue
         job_id: str = self._call(self._stub.Enqueue, request).job_id
         return job_id
 
-    def enqueue_batch(self, queue: str, jobs: Sequence[dict[str, Any]]) -> list[str]:
-        """All or none; each entry holds ``payload`` and the options of ``enqueue``."""
-        request = pb.EnqueueBatchRequest(queue=queue, jobs=[enqueue_message(**job) for job in jobs])
+    def enqueue_batch(self, queue: str, jobs: Iterable[JobSpec | Mapping[str, Any]]) -> list[str]:
+        """Enqueue jobs atomically (all or none); ``jobs`` are ``JobSpec``s or dicts of its fields."""
+        specs = [job if isinstance(job, JobSpec) else JobSpec(**job) for job in jobs]
+        request = pb.EnqueueBatchRequest(queue=queue, jobs=[enqueue_message(spec) for spec in specs])
         return list(self._call(self._stub.EnqueueBatch, request).job_ids)
 
-    def lease(self, queue: str, *, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[GrpcJob]:
+    def lease(self, queue: str, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[Job]:
+        """Lease up to ``max_jobs`` ready jobs for ``visibility_ms``; ``wait_ms`` > 0 long-polls."""
         request = pb.LeaseRequest(queue=queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
         return [job_from(job) for job in self._call(self._stub.Lease, request, wait_ms / 1000).jobs]
 
-    def stream_lease(self, queue: str, *, max_unacked: int = 1, visibility_ms: int = 30_000) -> Iterator[GrpcJob]:
+    def stream_lease(self, queue: str, max_unacked: int = 1, visibility_ms: int = 30_000) -> Iterator[Job]:
         """Jobs as they become ready, at most ``max_unacked`` unacked at a time (ack or nack
         each with this client). Leaving the loop ends the stream; jobs not acked by then
         return to the queue when their leases expire."""
@@ -137,86 +144,89 @@ class GrpcClient:
             call.cancel()
 
     def ack(self, job_id: str, lease_id: str) -> None:
+        """Mark a leased job done (it is removed). ``LeaseLost`` if the lease is not current."""
         self._call(self._stub.Ack, pb.AckRequest(job_id=job_id, lease_id=lease_id))
 
-    def ack_batch(self, acks: Sequence[tuple[str, str]]) -> list[GrpcAckResult]:
-        """Each (job_id, lease_id) acked on its own; failures are reported, not raised."""
+    def ack_batch(self, acks: Iterable[tuple[str, str]]) -> list[AckItemResult]:
+        """Ack many ``(job_id, lease_id)`` pairs; each stands alone (see each result's ``ok``)."""
         items = [pb.AckItem(job_id=job_id, lease_id=lease_id) for job_id, lease_id in acks]
         results = self._call(self._stub.AckBatch, pb.AckBatchRequest(acks=items)).results
-        return [
-            GrpcAckResult(r.job_id, r.ok, r.error_code if r.HasField("error_code") else None, r.error or None)
-            for r in results
-        ]
+        return [ack_result_from(result) for result in results]
 
-    def nack(self, job_id: str, lease_id: str, *, reason: str | None = None, delay_ms: int | None = None) -> str:
-        """The job's state after the failed attempt: ``delayed``, ``ready`` or ``dead``."""
+    def nack(self, job_id: str, lease_id: str, reason: str | None = None, delay_ms: int | None = None) -> str:
+        """Report a failed attempt; returns the job's new state: ``delayed``, ``ready`` or ``dead``."""
         request = pb.NackRequest(job_id=job_id, lease_id=lease_id, reason=reason, delay_ms=delay_ms)
-        state = self._call(self._stub.Nack, request).state
-        return str(pb.JobState.Name(state).removeprefix("JOB_STATE_").lower())
+        return state_name(self._call(self._stub.Nack, request).state)
 
-    def extend(self, job_id: str, lease_id: str, visibility_ms: int) -> int:
-        """The new ``lease_expires_at_ms``."""
+    def extend(self, job_id: str, lease_id: str, visibility_ms: int) -> datetime:
+        """Renew a lease for ``visibility_ms`` from now; returns the new expiry."""
         request = pb.ExtendRequest(job_id=job_id, lease_id=lease_id, visibility_ms=visibility_ms)
-        expires_at_ms: int = self._call(self._stub.Extend, request).lease_expires_at_ms
-        return expires_at_ms
+        return time_from(self._call(self._stub.Extend, request).lease_expires_at_ms)
 
-    def get_job(self, job_id: str) -> GrpcJob:
+    def get_job(self, job_id: str) -> Job:
+        """Look a job up, with its current ``state``. ``JobNotFound`` if there is none."""
         return job_from(self._call(self._stub.GetJob, pb.GetJobRequest(job_id=job_id)).job)
 
-    def cancel_job(self, job_id: str) -> None:
+    def cancel(self, job_id: str) -> None:
+        """Delete a job that is not inflight (``StateConflict`` if it is)."""
         self._call(self._stub.CancelJob, pb.CancelJobRequest(job_id=job_id))
 
     # -- queues ---------------------------------------------------------------
 
-    def list_queues(self) -> list[GrpcQueueSummary]:
+    def list_queues(self) -> list[QueueSummary]:
+        """Every queue with its counts by state and whether it is paused."""
         return [summary_from(queue) for queue in self._call(self._stub.ListQueues, pb.ListQueuesRequest()).queues]
 
-    def stats(self, queue: str) -> GrpcQueueStats:
+    def stats(self, queue: str) -> QueueStats:
+        """Counts, counters and settings of one queue."""
         return stats_from(self._call(self._stub.Stats, pb.StatsRequest(queue=queue)))
 
-    def list_jobs(
-        self, queue: str, *, state: str | None = None, limit: int = 100, cursor: str | None = None
-    ) -> GrpcJobPage:
-        """One page of the queue's jobs (``state``: delayed, ready, inflight or dead)."""
-        state_value = pb.JOB_STATE_UNSPECIFIED if state is None else pb.JobState.Value(f"JOB_STATE_{state.upper()}")
-        request = pb.ListJobsRequest(queue=queue, state=state_value, limit=limit, cursor=cursor)
+    def list_jobs(self, queue: str, state: str | None = None, limit: int = 100, cursor: str | None = None) -> JobPage:
+        """One page of a queue's jobs, optionally of one state (ready, delayed, inflight, dead)."""
+        request = pb.ListJobsRequest(queue=queue, state=state_value(state), limit=limit, cursor=cursor)
         return page_from(self._call(self._stub.ListJobs, request))
 
-    def set_rate_limit(self, queue: str, *, capacity: float, refill_rate: float) -> None:
+    def set_rate_limit(self, queue: str, capacity: float, refill_rate: float) -> None:
+        """Limit dispatch to a token bucket of ``capacity`` tokens refilled at ``refill_rate``/s."""
         limit = pb.RateLimit(capacity=capacity, refill_rate=refill_rate)
         self._call(self._stub.SetRateLimit, pb.SetRateLimitRequest(queue=queue, rate_limit=limit))
 
-    def get_rate_limit(self, queue: str) -> GrpcRateLimit | None:
+    def get_rate_limit(self, queue: str) -> RateLimit | None:
+        """The queue's rate limit, or None when it has none."""
         response = self._call(self._stub.GetRateLimit, pb.GetRateLimitRequest(queue=queue))
         if not response.exists:
             return None
-        return GrpcRateLimit(response.rate_limit.capacity, response.rate_limit.refill_rate)
+        return RateLimit(capacity=response.rate_limit.capacity, refill_rate=response.rate_limit.refill_rate)
 
     def delete_rate_limit(self, queue: str) -> None:
         self._call(self._stub.DeleteRateLimit, pb.DeleteRateLimitRequest(queue=queue))
 
     def pause(self, queue: str) -> None:
+        """Stop handing out the queue's jobs (leases return nothing) until ``resume``."""
         self._call(self._stub.Pause, pb.PauseRequest(queue=queue))
 
     def resume(self, queue: str) -> None:
         self._call(self._stub.Resume, pb.ResumeRequest(queue=queue))
 
-    def purge_queue(self, queue: str) -> int:
-        """Deletes every job of the queue; returns how many."""
+    def purge(self, queue: str) -> int:
+        """Delete all of the queue's jobs; returns how many."""
         purged: int = self._call(self._stub.PurgeQueue, pb.PurgeQueueRequest(queue=queue)).purged
         return purged
 
     # -- dead letter queue ----------------------------------------------------
 
-    def list_dlq(self, queue: str, *, limit: int = 100, cursor: str | None = None) -> GrpcJobPage:
+    def list_dlq(self, queue: str, limit: int = 100, cursor: str | None = None) -> JobPage:
+        """One page of the queue's dead letter queue (jobs with their ``last_error``)."""
         return page_from(self._call(self._stub.ListDLQ, pb.ListDLQRequest(queue=queue, limit=limit, cursor=cursor)))
 
-    def requeue_dlq(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
-        """Requeues the given dead jobs, or all of them when ``job_ids`` is None."""
-        request = pb.RequeueDLQRequest(queue=queue, job_ids=job_ids or [], all=job_ids is None)
+    def requeue_dlq(self, queue: str, job_ids: Iterable[str] | None = None) -> int:
+        """Make dead jobs ready again with ``tries`` reset (all when ``job_ids`` is None)."""
+        ids = [] if job_ids is None else list(job_ids)
+        request = pb.RequeueDLQRequest(queue=queue, job_ids=ids, all=job_ids is None)
         requeued: int = self._call(self._stub.RequeueDLQ, request).requeued
         return requeued
 
     def purge_dlq(self, queue: str) -> int:
+        """Delete every job in the queue's dead letter queue; returns how many."""
         purged: int = self._call(self._stub.PurgeDLQ, pb.PurgeDLQRequest(queue=queue)).purged
         return purged

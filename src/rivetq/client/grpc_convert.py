@@ -1,64 +1,111 @@
-"""Protobuf messages to and from the values ``GrpcClient`` takes and returns."""
+"""Protobuf messages to and from the SDK's values (``rivetq.client.models``), so that
+``GrpcClient`` takes and returns exactly what the REST clients do."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from rivetq.client.grpc_types import GrpcJob, GrpcJobPage, GrpcQueueStats, GrpcQueueSummary, GrpcRateLimit
+from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit
+from rivetq.errors import InvalidArgument
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 
-__all__ = ["enqueue_message", "job_from", "page_from", "stats_from", "summary_from"]
+__all__ = [
+    "ack_result_from",
+    "enqueue_message",
+    "job_from",
+    "page_from",
+    "state_name",
+    "state_value",
+    "stats_from",
+    "summary_from",
+    "time_from",
+]
+
+_ENCODER = msgspec.json.Encoder()
 
 
-def enqueue_message(payload: Any, *, queue: str = "", **options: Any) -> pb.EnqueueRequest:
-    """``options`` are the keyword options of ``GrpcClient.enqueue``; None means default."""
-    fields = {name: value for name, value in options.items() if value is not None}
-    return pb.EnqueueRequest(queue=queue, payload=msgspec.json.encode(payload), **fields)
+def time_from(at_ms: int) -> datetime:
+    return datetime.fromtimestamp(at_ms / 1000, UTC)
+
+
+def _run_at(value: datetime | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def enqueue_message(spec: JobSpec) -> pb.EnqueueRequest:
+    return pb.EnqueueRequest(
+        payload=_ENCODER.encode(spec.payload),
+        priority=spec.priority,
+        delay_ms=spec.delay_ms or None,
+        run_at=_run_at(spec.run_at),
+        max_retries=spec.max_retries,
+        idempotency_key=spec.idempotency_key,
+    )
+
+
+def state_name(value: pb.JobState) -> str:
+    name: str = pb.JobState.Name(value)
+    return name.removeprefix("JOB_STATE_").lower()
+
+
+def state_value(name: str | None) -> pb.JobState:
+    if name is None:
+        return pb.JOB_STATE_UNSPECIFIED
+    try:
+        value: pb.JobState = pb.JobState.Value(f"JOB_STATE_{name.upper()}")
+    except ValueError:
+        raise InvalidArgument(f"state must be ready, delayed, inflight or dead, not {name!r}", field="state") from None
+    return value
 
 
 def _optional(message: Any, field: str) -> Any:
     return getattr(message, field) if message.HasField(field) else None
 
 
-def job_from(message: pb.Job) -> GrpcJob:
-    return GrpcJob(
+def job_from(message: pb.Job) -> Job:
+    expires_at_ms = _optional(message, "lease_expires_at_ms")
+    return Job(
         id=message.id,
         queue=message.queue,
         payload=msgspec.json.decode(message.payload),
-        raw_payload=message.payload,
         priority=message.priority,
-        state=pb.JobState.Name(message.state).removeprefix("JOB_STATE_").lower(),
         tries=message.tries,
         max_retries=message.max_retries,
-        eta_ms=message.eta_ms,
-        created_at_ms=message.created_at_ms,
-        idempotency_key=_optional(message, "idempotency_key"),
-        last_error=_optional(message, "last_error"),
+        created_at=time_from(message.created_at_ms),
+        state=state_name(message.state),
         lease_id=_optional(message, "lease_id"),
-        lease_expires_at_ms=_optional(message, "lease_expires_at_ms"),
+        lease_expires_at=None if expires_at_ms is None else time_from(expires_at_ms),
+        eta=time_from(message.eta_ms),
+        last_error=_optional(message, "last_error"),
+        idempotency_key=_optional(message, "idempotency_key"),
     )
 
 
-def page_from(message: pb.ListJobsResponse | pb.ListDLQResponse) -> GrpcJobPage:
-    return GrpcJobPage([job_from(job) for job in message.jobs], _optional(message, "next_cursor"))
+def page_from(message: pb.ListJobsResponse | pb.ListDLQResponse) -> JobPage:
+    return JobPage([job_from(job) for job in message.jobs], _optional(message, "next_cursor"))
 
 
-def summary_from(message: pb.QueueSummary) -> GrpcQueueSummary:
-    return GrpcQueueSummary(
-        name=message.name,
-        ready=message.ready,
-        delayed=message.delayed,
-        inflight=message.inflight,
-        dlq=message.dlq,
-        paused=message.paused,
+def ack_result_from(message: pb.AckResult) -> AckItemResult:
+    return AckItemResult(
+        job_id=message.job_id,
+        ok=message.ok,
+        error=_optional(message, "error"),
+        error_code=_optional(message, "error_code"),
     )
 
 
-def stats_from(message: pb.StatsResponse) -> GrpcQueueStats:
+def summary_from(message: pb.QueueSummary) -> QueueSummary:
+    return QueueSummary(message.name, message.ready, message.delayed, message.inflight, message.dlq, message.paused)
+
+
+def stats_from(message: pb.StatsResponse) -> QueueStats:
     limit = message.rate_limit if message.HasField("rate_limit") else None
-    return GrpcQueueStats(
+    return QueueStats(
         queue=message.queue,
         ready=message.ready,
         delayed=message.delayed,
@@ -69,5 +116,5 @@ def stats_from(message: pb.StatsResponse) -> GrpcQueueStats:
         acked_total=message.acked_total,
         nacked_total=message.nacked_total,
         paused=message.paused,
-        rate_limit=None if limit is None else GrpcRateLimit(limit.capacity, limit.refill_rate),
+        rate_limit=None if limit is None else RateLimit(capacity=limit.capacity, refill_rate=limit.refill_rate),
     )
