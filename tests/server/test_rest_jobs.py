@@ -112,7 +112,7 @@ async def test_ack_batch_reports_each_ack_on_its_own(client: ApiClient) -> None:
     acks = [{"job_id": job["id"], "lease_id": job["lease_id"]}, {"job_id": job["id"], "lease_id": "stale"}]
     results = (await client.post("/v1/ack_batch", json={"acks": acks})).json()["results"]
     assert results[0] == {"job_id": job["id"], "ok": True}
-    assert results[1]["ok"] is False
+    assert (results[1]["ok"], results[1]["error_code"]) == (False, "lease_lost")
     assert results[1]["error"]
 
 

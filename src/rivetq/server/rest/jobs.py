@@ -59,7 +59,10 @@ class JobEndpoints:
     async def ack_batch(self, request: Request) -> Response:
         body = await decode_body(request, _ACK_BATCH, self._limits.batch)
         results = await self._manager.ack_batch([(item.job_id, item.lease_id) for item in body.acks])
-        items = [wire.AckItemResult(job_id=r.job_id, ok=r.error is None, error=r.error) for r in results]
+        items = [
+            wire.AckItemResult(job_id=r.job_id, ok=r.error is None, error=r.error, error_code=r.error_code)
+            for r in results
+        ]
         return json_response(wire.AckBatchResponse(results=items))
 
     async def nack(self, request: Request) -> Response:
