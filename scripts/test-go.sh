@@ -35,9 +35,10 @@ port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0
 token="$("$python" -c 'import secrets; print(secrets.token_hex(16))')"
 url="http://127.0.0.1:$port"
 
-RIVETQ_AUTH_TOKENS="$token" RIVETQ_STORAGE_BACKEND=memory RIVETQ_QUEUE_LEASE_CHECK_INTERVAL=50ms \
-  "$rivetqd" --http-addr "127.0.0.1:$port" --grpc-addr "" --data-dir "$workdir/data" \
-  >"$workdir/rivetqd.log" 2>&1 &
+# Started in $workdir so that no ./config.yaml of the caller applies.
+(cd "$workdir" && RIVETQ_AUTH_TOKENS="$token" RIVETQ_QUEUE_LEASE_CHECK_INTERVAL=50ms \
+  exec "$rivetqd" --storage-backend memory --http-addr "127.0.0.1:$port" --grpc-addr "" \
+  --data-dir "$workdir/data" >"$workdir/rivetqd.log" 2>&1) &
 server_pid=$!
 
 for _ in $(seq 150); do
@@ -66,7 +67,7 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go build ./examples/... # several packages: built, then discarded
-RIVETQ_URL="$url" RIVETQ_TEST_TOKEN="$token" go test -count=1 ./... || {
+RIVETQ_URL="$url" RIVETQ_TEST_TOKEN="$token" go test -count=1 ${GO_TEST_FLAGS:-} ./... || {
   echo "test-go: rivetqd log:" >&2
   tail -n 50 "$workdir/rivetqd.log" >&2
   exit 1

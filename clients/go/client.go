@@ -15,7 +15,8 @@ import (
 const (
 	defaultTimeout = 30 * time.Second
 	// maxErrorBody bounds how much of an error reply is read.
-	maxErrorBody = 64 << 10
+	maxErrorBody        = 64 << 10
+	maxIdleConnsPerHost = 64
 )
 
 // Client talks to one RivetQ server. It is safe for concurrent use.
@@ -30,13 +31,21 @@ type Client struct {
 func NewClient(baseURL string, opts ...Option) *Client {
 	c := &Client{
 		baseURL: strings.TrimRight(baseURL, "/"),
-		http:    http.DefaultClient,
+		http:    &http.Client{Transport: newTransport()},
 		timeout: defaultTimeout,
 	}
 	for _, opt := range opts {
 		opt(c)
 	}
 	return c
+}
+
+// newTransport is http.DefaultTransport keeping more idle connections per host, since
+// all of a client's requests (a busy Worker's leases, extends and acks) go to one host.
+func newTransport() *http.Transport {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	return transport
 }
 
 // call describes one request: the body is sent as JSON when not nil, and a 2xx reply

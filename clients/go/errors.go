@@ -51,7 +51,12 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	if e.Code == "" {
+	switch {
+	case e.Status == 0 && e.Code == "":
+		return "rivetq: " + e.Message
+	case e.Status == 0:
+		return fmt.Sprintf("rivetq: %s: %s", e.Code, e.Message)
+	case e.Code == "":
 		return fmt.Sprintf("rivetq: HTTP %d: %s", e.Status, e.Message)
 	}
 	return fmt.Sprintf("rivetq: %s (HTTP %d): %s", e.Code, e.Status, e.Message)

@@ -99,7 +99,7 @@ func (w *Worker) startHeartbeat(job Job, cancelHandler context.CancelFunc) *hear
 				return
 			case <-ticker.C:
 			}
-			if w.extend(job, interval) {
+			if w.extend(job, 2*interval) {
 				beat.lost.Store(true)
 				cancelHandler()
 				return

@@ -154,11 +154,12 @@ func TestWorkerExtendsTheLeaseOfASlowJob(t *testing.T) {
 		close(started)
 		<-release
 		return nil
-	}, rivetq.WorkerOptions{VisibilityMs: 300, WaitMs: 200})
+	}, rivetq.WorkerOptions{VisibilityMs: 400, WaitMs: 200})
 	stop := runWorker(t, w, context.Background())
 	<-started
-	// Four lease lengths: without extension the job would be redelivered (see the control above).
-	for end := time.Now().Add(1200 * time.Millisecond); time.Now().Before(end); {
+	// Without extension the lease expires at 400 ms and the job is ready again after the
+	// first retry's backoff (at most 1 s by default), so it would be redelivered by now.
+	for end := time.Now().Add(1800 * time.Millisecond); time.Now().Before(end); {
 		if jobs := must(c.Lease(ctxFor(t), q, 1, 30000))(t); len(jobs) != 0 {
 			t.Fatalf("the running job was redelivered: %+v", jobs[0])
 		}
