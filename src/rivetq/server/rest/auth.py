@@ -7,6 +7,7 @@ the API). Tokens are compared in constant time and never logged.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Sequence
 
@@ -66,4 +67,9 @@ def _bearer_token(scope: Scope) -> bytes | None:
 
 def _from_loopback(scope: Scope) -> bool:
     client = scope.get("client")
-    return client is not None and is_loopback_host(client[0])
+    return client is not None and _is_loopback_client(client[0])
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_loopback_client(host: str) -> bool:
+    return is_loopback_host(host)  # parsing an address per request showed up in profiles

@@ -15,6 +15,7 @@ class RequestTimingMiddleware:
     def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
         self._app = app
         self._histogram = histogram
+        self._children: dict[tuple[str, str, int], Histogram] = {}  # labels() takes a lock per call
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,5 +33,9 @@ class RequestTimingMiddleware:
         try:
             await self._app(scope, receive, send_and_note_status)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self._histogram.labels(scope["method"], route, str(status)).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            key = (scope["method"], getattr(scope.get("route"), "path", "unmatched"), status)
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = self._histogram.labels(key[0], key[1], str(status))
+            child.observe(elapsed)
