@@ -4,6 +4,7 @@ bad config, auth."""
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 import httpx
@@ -97,3 +98,11 @@ def test_rivetqd_serves_https_when_given_a_certificate_and_key(servers: ServerFa
     assert started["http"] == server.url
     with pytest.raises(httpx.TransportError), httpx.Client() as plain:
         plain.get(server.url.replace("https://", "http://") + "/healthz")
+
+
+def test_rivetqd_exits_1_naming_the_address_when_the_port_is_taken(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        addr = f"127.0.0.1:{taken.getsockname()[1]}"
+        process, log_path, _, _ = spawn_server(tmp_path, "--http-addr", addr, grpc=False)
+        assert process.wait(20) == 1
+    assert f"server.http_addr: cannot listen on {addr}" in log_path.read_text()
