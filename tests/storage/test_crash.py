@@ -19,6 +19,7 @@ import pytest
 from rivetq.errors import JobNotFound
 from rivetq.storage.local import LocalOptions, LocalStorage
 from rivetq.storage.local.verify import verify_data_dir
+from tests.storage.crash_child import SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 T_FAR = 2**50  # lists every job as ready or inflight, whatever its eta
@@ -49,9 +50,9 @@ async def run_child_and_kill(data_dir: Path, mode: str, round_no: int, delay_s: 
     return [line for line in rest.decode().splitlines(keepends=True) if line.endswith("\n")]
 
 
-async def check_recovered(data_dir: Path, seen: Acknowledged) -> None:
+async def check_recovered(data_dir: Path, mode: str, seen: Acknowledged) -> None:
     assert verify_data_dir(data_dir) == []
-    storage = LocalStorage(LocalOptions(data_dir=data_dir))
+    storage = LocalStorage(LocalOptions(data_dir=data_dir, **SETTINGS[mode]))  # type: ignore[arg-type]
     await storage.open()
     try:
         for job_id in seen.inserted - seen.acking:
@@ -81,5 +82,5 @@ async def test_kill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path
         for line in lines:
             kind, job_id = line.split()
             {"I": seen.inserted, "T": seen.acking, "A": seen.acked}[kind].add(job_id)
-        await check_recovered(tmp_path, seen)
+        await check_recovered(tmp_path, mode, seen)
     assert seen.acked and total_lines > rounds  # the children did real work before dying

@@ -87,7 +87,7 @@ async def test_gauges_report_segments_and_bytes(storage: LocalStorage) -> None:
 
 
 async def test_fsync_off_still_survives_a_restart(tmp_path: Path) -> None:
-    engine = LocalStorage(LocalOptions(data_dir=tmp_path, fsync=False))
+    engine = LocalStorage(LocalOptions(data_dir=tmp_path, segment_size=4096, fsync=False))
     await engine.open()
     await insert(engine, new_job(1))
     await engine.close()
@@ -99,3 +99,22 @@ async def test_fsync_off_still_survives_a_restart(tmp_path: Path) -> None:
 async def test_close_twice_is_safe(storage: LocalStorage) -> None:
     await storage.close()
     await storage.close()
+
+
+async def test_expired_idempotency_keys_are_deleted(storage: LocalStorage, tmp_path: Path) -> None:
+    await insert(storage, new_job(1, key="old"), window_ms=1000)
+    await insert(storage, new_job(2, key="new"), now_ms=T0 + 5000, window_ms=1000)
+    await storage.checkpoint()
+    assert await storage._core.forget_expired_keys() == 1
+    assert await storage._core.forget_expired_keys() == 0
+    await storage.close()
+    store = KVStore(tmp_path / "kv", map_size=1 << 30, readonly=True)
+    try:
+        assert [key for key, _ in store.scan(b"k")] == [b"k" + QUEUE.encode() + b"\x00new"]
+    finally:
+        store.close()
+    again = await reopened(tmp_path)
+    (fresh,) = await insert(again, new_job(3, key="old"), now_ms=T0 + 6000, window_ms=10**9)
+    (dup,) = await insert(again, new_job(4, key="new"), now_ms=T0 + 6000, window_ms=10**9)
+    assert (fresh.duplicate, dup.duplicate, dup.job_id) == (False, True, job_id(2))
+    await again.close()

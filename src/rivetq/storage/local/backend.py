@@ -36,6 +36,7 @@ from rivetq.storage.local.codec import (
     seq_decoder,
 )
 from rivetq.storage.local.core import Core
+from rivetq.storage.local.keys import time_key
 from rivetq.storage.local.layers import Txn
 from rivetq.storage.local.options import LocalOptions
 from rivetq.storage.local.queue_ops import lease_from, new_bucket
@@ -86,6 +87,7 @@ class LocalStorage(Reads):
     async def insert(
         self, queue: str, jobs: Sequence[NewJob], *, now_ms: int, dedup_window_ms: int
     ) -> list[InsertResult]:
+        self._core.note_key_cutoff(now_ms - dedup_window_ms)
         return await self._core.run(lambda txn: self._insert(txn, queue, jobs, now_ms, now_ms - dedup_window_ms))
 
     def _insert(self, txn: Txn, queue: str, jobs: Sequence[NewJob], now_ms: int, since_ms: int) -> list[InsertResult]:
@@ -100,7 +102,9 @@ class LocalStorage(Reads):
             txn.put(meta_key(new.id), encode(_replace(meta, idempotency_key=new.idempotency_key)))
             txn.put(payload_key(new.id), new.payload)
             if new.idempotency_key is not None:
-                txn.put(idempotency_key(queue, new.idempotency_key), encode(IdempotencyRecord(new.id, now_ms)))
+                record_key = idempotency_key(queue, new.idempotency_key)
+                txn.put(record_key, encode(IdempotencyRecord(new.id, now_ms)))
+                txn.put(time_key(now_ms, record_key), b"")
         added = sum(1 for result in plan if not result.duplicate)
         if added:
             txn.put(SEQ_KEY, encode(seq))

@@ -32,6 +32,7 @@ from rivetq.storage.local.codec import (
     queue_key,
 )
 from rivetq.storage.local.index import Index
+from rivetq.storage.local.keys import expired_time_keys, forget
 from rivetq.storage.local.kv import KVStore
 from rivetq.storage.local.layers import Layers, Txn
 from rivetq.storage.local.lock import DataDirLock
@@ -58,6 +59,7 @@ class Core:
         self._bytes_since_checkpoint = 0
         self._checkpoint_lock = asyncio.Lock()
         self.checkpoint_due = asyncio.Event()
+        self._key_cutoff_ms: int | None = None  # idempotency keys recorded at or before this expired
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -247,6 +249,19 @@ class Core:
             layers.checkpointed()
             await wal.delete_below(lsn)
 
+    def note_key_cutoff(self, cutoff_ms: int) -> None:
+        if self._key_cutoff_ms is None or cutoff_ms > self._key_cutoff_ms:
+            self._key_cutoff_ms = cutoff_ms
+
+    async def forget_expired_keys(self, limit: int = 10_000) -> int:
+        """Delete up to ``limit`` checkpointed idempotency keys older than the dedup
+        window the latest insert used (one write, like any other)."""
+        cutoff, store = self._key_cutoff_ms, self._store
+        if cutoff is None or store is None or self.wal.unavailable_reason() is not None:
+            return 0
+        stale = await asyncio.to_thread(expired_time_keys, store, cutoff, limit)
+        return await self.run(lambda txn: forget(txn, stale)) if stale else 0
+
     async def run_checkpoints(self) -> None:
         """The background checkpointer: on the size trigger or the interval. A failed
         checkpoint loses nothing (the WAL still holds it): log loudly, try again."""
@@ -258,5 +273,6 @@ class Core:
                 continue
             try:
                 await self.checkpoint()
+                await self.forget_expired_keys()
             except Exception:  # the supervisor of this loop: keep trying, never die silently
                 log.exception("checkpoint failed; the WAL keeps every change until one succeeds")
