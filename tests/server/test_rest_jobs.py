@@ -182,6 +182,11 @@ async def test_deeply_nested_json_is_a_400_not_a_crash(client: ApiClient) -> Non
     assert (status, code, message) == (400, "invalid_argument", "malformed JSON: nested too deeply")
 
 
+async def test_invalid_utf8_in_a_payload_is_a_400(client: ApiClient) -> None:
+    response = await client.post("/v1/queues/q/enqueue", content=b'{"payload": {"a": "\xff"}}')
+    assert _error(response) == (400, "invalid_argument", "malformed JSON: invalid UTF-8 at byte 19")
+
+
 async def test_invalid_queue_name_is_a_400(client: ApiClient) -> None:
     response = await client.post("/v1/queues/bad%20name/enqueue", json={"payload": 1})
     assert _error(response)[:2] == (400, "invalid_argument")

@@ -33,6 +33,7 @@ async def decode_body(request: Request, decoder: msgspec.json.Decoder[T], limit:
     """The body decoded as ``decoder``'s type; an empty body counts as ``{}`` so that
     requests whose fields are all optional need none."""
     body = await _read_capped(request, limit)
+    _check_utf8(body)
     try:
         return decoder.decode(body or b"{}")
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
@@ -53,6 +54,15 @@ async def _read_capped(request: Request, limit: int) -> bytes:
             raise _too_large(size, limit)
         chunks.append(chunk)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _check_utf8(body: bytes) -> None:
+    """JSON is UTF-8 (RFC 8259); msgspec passes raw payload bytes through unchecked, and
+    they must not reach storage or other clients."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidArgument(f"malformed JSON: invalid UTF-8 at byte {error.start}") from None
 
 
 def _too_large(size: int, limit: int) -> PayloadTooLarge:
