@@ -35,6 +35,9 @@ describe("auth", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.locator('tr[data-queue="secured"]').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.getItem("rivetq.token")), TOKEN);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Access token required" }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("rivetq.token")), null);
   });
 
   it("keeps the token for the session: a reload needs no prompt", async () => {

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import type { ReactNode } from "react";
 import { AuthGate } from "@/components/AuthGate";
+import { SignOut } from "@/components/SignOut";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -26,6 +27,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
               <a href="/docs" className="hover:text-white">
                 API docs
               </a>
+              <SignOut />
             </nav>
           </div>
         </header>

@@ -9,8 +9,7 @@ import { useAction } from "@/lib/useAction";
 import { usePoll } from "@/lib/usePoll";
 import { ConfirmButton } from "./ConfirmButton";
 import { JobsTable } from "./JobsTable";
-import { LiveBadge } from "./Overview";
-import { Button, Card, EmptyState, ErrorBanner, inputClass, Notice, PageHeader, Spinner } from "./ui";
+import { Button, Card, EmptyState, ErrorBanner, inputClass, LiveBadge, Notice, PageHeader, Spinner } from "./ui";
 
 const PAGE_SIZE = 100;
 

@@ -127,6 +127,7 @@ function JobActions({ job, onCancelled, onRequeued }: { job: JobView; onCancelle
           </Button>
         </>
       )}
+      {job.state === "inflight" && <span className="text-xs text-slate-500">A leased job cannot be cancelled.</span>}
       <ConfirmButton
         label="Cancel job"
         title="Cancel this job?"

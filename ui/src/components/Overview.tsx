@@ -9,7 +9,7 @@ import { latest, RateHistory, sumSeries, type RateSeries } from "@/lib/rates";
 import type { QueueSummary } from "@/lib/types";
 import { usePoll } from "@/lib/usePoll";
 import { Sparkline } from "./charts";
-import { Card, EmptyState, ErrorBanner, PageHeader, PausedBadge, Spinner, Stat } from "./ui";
+import { Card, EmptyState, ErrorBanner, LiveBadge, PageHeader, PausedBadge, Spinner, Stat } from "./ui";
 
 interface QueueRow {
   summary: QueueSummary;
@@ -36,14 +36,6 @@ export function Overview() {
       <ErrorBanner error={poll.error} onRetry={poll.refresh} />
       {poll.data ? <OverviewBody rows={poll.data} /> : !poll.error && <Spinner />}
     </>
-  );
-}
-
-export function LiveBadge() {
-  return (
-    <span className="inline-flex items-center gap-1.5 text-xs text-slate-500">
-      <span className="h-2 w-2 animate-pulse rounded-full bg-emerald-500" /> Live · every 2 s
-    </span>
   );
 }
 

@@ -152,3 +152,11 @@ export function PageHeader({ title, crumbs, actions }: { title: ReactNode; crumb
 
 export const inputClass =
   "block w-full rounded-md border-0 px-2.5 py-1.5 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-400 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
+
+export function LiveBadge() {
+  return (
+    <span className="inline-flex items-center gap-1.5 text-xs text-slate-500">
+      <span className="h-2 w-2 animate-pulse rounded-full bg-emerald-500" /> Live · every 2 s
+    </span>
+  );
+}

@@ -7,12 +7,22 @@ export function readToken(): string | null {
   return window.sessionStorage.getItem(KEY);
 }
 
+const changeListeners = new Set<() => void>();
+
 export function saveToken(token: string): void {
   window.sessionStorage.setItem(KEY, token);
+  changeListeners.forEach((listener) => listener());
 }
 
 export function clearToken(): void {
   window.sessionStorage.removeItem(KEY);
+  changeListeners.forEach((listener) => listener());
+}
+
+/** For useSyncExternalStore: called whenever this tab saves or clears the token. */
+export function onTokenChange(listener: () => void): () => void {
+  changeListeners.add(listener);
+  return () => changeListeners.delete(listener);
 }
 
 type Listener = (rejectedToken: string | null) => void;
