@@ -17,7 +17,7 @@ import uvicorn
 from rivetq.errors import RivetQError
 from rivetq.server.app import Runtime
 from rivetq.server.grpc import GrpcServer, start_grpc_server
-from rivetq.settings import Settings, parse_addr
+from rivetq.settings import Settings, is_loopback_host, parse_addr
 
 __all__ = ["serve"]
 
@@ -118,6 +118,21 @@ def _log_started(settings: Settings, sock: socket.socket, grpc: GrpcServer | Non
         fsync=settings.wal.fsync if local else None,
         auth="tokens" if settings.auth.tokens else "none",
     )
+    _warn_exposure(settings, http_host)
+
+
+def _warn_exposure(settings: Settings, http_host: str) -> None:
+    """Say so at startup when the server is reachable beyond this machine without the
+    protection an operator probably expects."""
+    if is_loopback_host(http_host):
+        return
+    auth = settings.auth
+    if not auth.tokens and auth.protected_mode:
+        _log.warning("rivetqd_protected_mode", detail="no auth.tokens: API calls are answered only from loopback")
+    elif not auth.tokens:
+        _log.warning("rivetqd_no_auth", detail="no auth.tokens and protected_mode off: anyone who can connect may call")
+    elif not settings.server.tls_cert_file:
+        _log.warning("rivetqd_tokens_without_tls", detail="bearer tokens travel in clear text; set server.tls_*")
 
 
 async def serve(settings: Settings) -> int:
