@@ -1,0 +1,234 @@
+"""``Client`` (blocking) and ``AsyncClient`` (asyncio) over the REST API.
+
+Both expose the operations of ``rivetq.client._calls`` under the same names and
+signatures; only the transport differs. Connections are pooled and reused; calls that
+are safe to repeat are retried on connection errors with jittered exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Generic, ParamSpec, Self, TypeVar, overload
+
+import httpx
+
+from rivetq.client import _calls
+from rivetq.client._base import Call, backoff_s, connection_failed, error_from_response, may_retry, request_headers
+
+__all__ = ["DEFAULT_URL", "AsyncClient", "Client"]
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+P = ParamSpec("P")
+T = TypeVar("T")
+_JSON = {"Content-Type": "application/json"}
+
+
+class _Settings:
+    """The constructor arguments both clients share."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float, retries: int, backoff_s: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = request_headers(token)
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff_s = backoff_s
+
+    def request_kwargs(self, call: Call[Any]) -> dict[str, Any]:
+        return {
+            "content": call.body,
+            "params": call.params or None,
+            "headers": _JSON if call.body is not None else None,
+            "timeout": self.timeout + call.extra_timeout_s,
+        }
+
+
+def _result(call: Call[T], response: httpx.Response) -> T:
+    if response.is_success:
+        return call.parse(response.content)
+    raise error_from_response(response.status_code, response.content)
+
+
+class _SyncOp(Generic[P, T]):
+    """A ``Client`` method made from a call builder: build, send, parse."""
+
+    def __init__(self, build: Callable[P, Call[T]]) -> None:
+        self._build = build
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, T]: ...
+    def __get__(self, client: Client | None, owner: type[Any]) -> Self | Callable[P, T]:
+        if client is None:
+            return self
+        build = self._build
+
+        @functools.wraps(build)
+        def method(*args: P.args, **kwargs: P.kwargs) -> T:
+            return client.send(build(*args, **kwargs))
+
+        return method
+
+
+class _AsyncOp(Generic[P, T]):
+    """An ``AsyncClient`` coroutine method made from a call builder."""
+
+    def __init__(self, build: Callable[P, Call[T]]) -> None:
+        self._build = build
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, client: AsyncClient, owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
+    def __get__(self, client: AsyncClient | None, owner: type[Any]) -> Self | Callable[P, Awaitable[T]]:
+        if client is None:
+            return self
+        build = self._build
+
+        @functools.wraps(build)
+        async def method(*args: P.args, **kwargs: P.kwargs) -> T:
+            return await client.send(build(*args, **kwargs))
+
+        return method
+
+
+class Client:
+    """Blocking client; thread-safe, so one instance can serve many threads.
+
+    ``Client("http://127.0.0.1:8080", token=None, timeout=10.0, retries=3)``; use it as a
+    context manager or call ``close()``."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        token: str | None = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 0.1,
+    ) -> None:
+        self._settings = _Settings(base_url, token, timeout, retries, backoff_s)
+        self._http = httpx.Client(base_url=self._settings.base_url, headers=self._settings.headers)
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    def send(self, call: Call[T]) -> T:
+        """Send one call, retrying as ``call.retry_safe`` and the error allow."""
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(call.method, call.path, **self._settings.request_kwargs(call))
+            except httpx.TransportError as error:
+                if not may_retry(call, error, attempt, self._settings.retries):
+                    raise connection_failed(call, error) from error
+                time.sleep(backoff_s(attempt, self._settings.backoff_s))
+                attempt += 1
+                continue
+            return _result(call, response)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    enqueue = _SyncOp(_calls.enqueue)
+    enqueue_batch = _SyncOp(_calls.enqueue_batch)
+    lease = _SyncOp(_calls.lease)
+    ack = _SyncOp(_calls.ack)
+    ack_batch = _SyncOp(_calls.ack_batch)
+    nack = _SyncOp(_calls.nack)
+    extend = _SyncOp(_calls.extend)
+    get_job = _SyncOp(_calls.get_job)
+    cancel = _SyncOp(_calls.cancel)
+    list_queues = _SyncOp(_calls.list_queues)
+    stats = _SyncOp(_calls.stats)
+    list_jobs = _SyncOp(_calls.list_jobs)
+    set_rate_limit = _SyncOp(_calls.set_rate_limit)
+    get_rate_limit = _SyncOp(_calls.get_rate_limit)
+    delete_rate_limit = _SyncOp(_calls.delete_rate_limit)
+    pause = _SyncOp(_calls.pause)
+    resume = _SyncOp(_calls.resume)
+    purge = _SyncOp(_calls.purge)
+    list_dlq = _SyncOp(_calls.list_dlq)
+    requeue_dlq = _SyncOp(_calls.requeue_dlq)
+    purge_dlq = _SyncOp(_calls.purge_dlq)
+    healthz = _SyncOp(_calls.healthz)
+
+
+class AsyncClient:
+    """asyncio client with the methods of ``Client`` as coroutines; use ``async with``
+    or ``await client.aclose()``."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        token: str | None = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 0.1,
+    ) -> None:
+        self._settings = _Settings(base_url, token, timeout, retries, backoff_s)
+        self._http = httpx.AsyncClient(base_url=self._settings.base_url, headers=self._settings.headers)
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    async def send(self, call: Call[T]) -> T:
+        """Send one call, retrying as ``call.retry_safe`` and the error allow."""
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(call.method, call.path, **self._settings.request_kwargs(call))
+            except httpx.TransportError as error:
+                if not may_retry(call, error, attempt, self._settings.retries):
+                    raise connection_failed(call, error) from error
+                await asyncio.sleep(backoff_s(attempt, self._settings.backoff_s))
+                attempt += 1
+                continue
+            return _result(call, response)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    enqueue = _AsyncOp(_calls.enqueue)
+    enqueue_batch = _AsyncOp(_calls.enqueue_batch)
+    lease = _AsyncOp(_calls.lease)
+    ack = _AsyncOp(_calls.ack)
+    ack_batch = _AsyncOp(_calls.ack_batch)
+    nack = _AsyncOp(_calls.nack)
+    extend = _AsyncOp(_calls.extend)
+    get_job = _AsyncOp(_calls.get_job)
+    cancel = _AsyncOp(_calls.cancel)
+    list_queues = _AsyncOp(_calls.list_queues)
+    stats = _AsyncOp(_calls.stats)
+    list_jobs = _AsyncOp(_calls.list_jobs)
+    set_rate_limit = _AsyncOp(_calls.set_rate_limit)
+    get_rate_limit = _AsyncOp(_calls.get_rate_limit)
+    delete_rate_limit = _AsyncOp(_calls.delete_rate_limit)
+    pause = _AsyncOp(_calls.pause)
+    resume = _AsyncOp(_calls.resume)
+    purge = _AsyncOp(_calls.purge)
+    list_dlq = _AsyncOp(_calls.list_dlq)
+    requeue_dlq = _AsyncOp(_calls.requeue_dlq)
+    purge_dlq = _AsyncOp(_calls.purge_dlq)
+    healthz = _AsyncOp(_calls.healthz)

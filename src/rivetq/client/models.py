@@ -1,0 +1,70 @@
+"""What the SDK returns: jobs with decoded payloads and parsed times, queue statistics.
+
+These are decoded straight from the server's JSON (one msgspec pass); timestamps are
+timezone-aware ``datetime`` objects in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from rivetq.models import RateLimit
+from rivetq.wire import AckItemResult, QueueSummary
+
+__all__ = ["AckItemResult", "Job", "JobPage", "JobSpec", "QueueStats", "QueueSummary", "RateLimit"]
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    """A job as a lease or a lookup returns it. A leased job has ``state == "inflight"``
+    and carries the ``lease_id`` that ``ack``/``nack``/``extend`` need."""
+
+    id: str
+    queue: str
+    payload: Any
+    priority: int
+    tries: int
+    max_retries: int
+    created_at: datetime
+    state: str = "inflight"
+    lease_id: str | None = None
+    lease_expires_at: datetime | None = None
+    eta: datetime | None = None
+    last_error: str | None = None
+    idempotency_key: str | None = None
+
+
+class JobPage(msgspec.Struct, frozen=True):
+    """One page of a listing; pass ``next_cursor`` back for the next one (None: last page)."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts by state at one instant, lifetime counters, and the queue's settings."""
+
+    queue: str
+    ready: int
+    delayed: int
+    inflight: int
+    dlq: int
+    enqueued_total: int
+    leased_total: int
+    acked_total: int
+    nacked_total: int
+    paused: bool
+    rate_limit: RateLimit | None
+
+
+class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One job of ``enqueue_batch``; the fields and defaults of ``enqueue``."""
+
+    payload: Any
+    priority: int = 5
+    delay_ms: int = 0
+    max_retries: int = 3
+    idempotency_key: str | None = None
+    run_at: datetime | str | None = None
