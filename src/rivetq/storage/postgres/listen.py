@@ -1,0 +1,109 @@
+"""Cross-node wakeups with LISTEN/NOTIFY.
+
+``Notifier`` announces queues whose jobs may have become leasable (insert, retry,
+requeue, resume, rate-limit change). It sends after the change committed, from its
+own task, coalescing every queue changed meanwhile into one ``pg_notify``: NOTIFY
+inside the writing transaction would take PostgreSQL's global notify lock at every
+commit and serialize all enqueues of the cluster.
+
+``Listener`` holds one connection that LISTENs and calls the storage's wakeup
+callback for other nodes' queues. It reconnects after a lost connection and then wakes
+every queue, since notifications sent while it was away are lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from functools import partial
+
+import psycopg
+
+from rivetq.errors import StorageUnavailable
+from rivetq.storage.postgres.database import Connection, Database
+
+__all__ = ["CHANNEL", "Listener", "Notifier"]
+
+CHANNEL = "rivetq_wakeup"
+_MAX_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
+_RECONNECT_MAX_S = 5.0
+
+log = logging.getLogger(__name__)
+
+
+def _payloads(node_id: str, queues: list[str]) -> list[str]:
+    """``"<node> <queue> <queue>..."`` messages (queue names contain no spaces)."""
+    messages: list[str] = []
+    current = node_id
+    for queue in sorted(queues):
+        if len(current) + len(queue) + 1 > _MAX_PAYLOAD:
+            messages.append(current)
+            current = node_id
+        current += " " + queue
+    messages.append(current)
+    return messages
+
+
+async def _send(conn: Connection, *, payloads: list[str]) -> None:
+    for payload in payloads:
+        await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+
+class Notifier:
+    def __init__(self, database: Database, node_id: str) -> None:
+        self._database = database
+        self._node_id = node_id
+        self._pending: set[str] = set()
+        self._changed = asyncio.Event()
+
+    def queue_changed(self, queue: str) -> None:
+        self._pending.add(queue)
+        self._changed.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            payloads = _payloads(self._node_id, list(self._pending))
+            self._pending = set()
+            try:
+                await self._database.run(partial(_send, payloads=payloads), transaction=False)
+            except StorageUnavailable:
+                continue  # the database is away: other nodes' long polls end at their wait time
+
+
+class Listener:
+    def __init__(self, dsn: str, node_id: str, wake: Callable[[str], None]) -> None:
+        self._dsn = dsn
+        self._node_id = node_id
+        self._wake = wake
+
+    async def run(self) -> None:
+        delay_s = 0.1
+        while True:
+            try:
+                await self._listen()
+            except psycopg.OperationalError as error:
+                log.warning("rivetq postgres listener lost its connection (%s); retrying in %.1fs", error, delay_s)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, _RECONNECT_MAX_S)
+            else:
+                delay_s = 0.1
+
+    async def _listen(self) -> None:
+        conn = await psycopg.AsyncConnection.connect(
+            self._dsn, autocommit=True, keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3
+        )
+        async with conn:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            for (queue,) in await (await conn.execute("SELECT queue FROM rivetq_queues")).fetchall():
+                self._wake(queue)  # changes made while this node was not listening
+            async for note in conn.notifies():
+                self._deliver(note.payload)
+
+    def _deliver(self, payload: str) -> None:
+        node_id, *queues = payload.split(" ")
+        if node_id == self._node_id:
+            return
+        for queue in queues:
+            self._wake(queue)

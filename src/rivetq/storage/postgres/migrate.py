@@ -1,0 +1,87 @@
+"""Versioned schema migrations: ``migrations/NNNN_name.sql`` applied in order, each in
+its own transaction, recorded in ``rivetq_schema_migrations``. An advisory lock makes
+nodes that start together take turns, so each migration runs once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+
+from rivetq.errors import StorageUnavailable
+from rivetq.storage.postgres.database import Connection
+
+__all__ = ["LATEST_VERSION", "Migration", "apply_migrations", "migrations", "schema_version"]
+
+_LOCK_KEY = 0x5249_5645_5451  # "RIVETQ": any constant shared by every node
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+_CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS rivetq_schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """The migrations shipped with this package, in version order."""
+    found: list[Migration] = []
+    for entry in resources.files("rivetq.storage.postgres").joinpath("migrations").iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+LATEST_VERSION = migrations()[-1].version
+
+
+async def apply_migrations(dsn: str) -> list[int]:
+    """Bring the database at ``dsn`` to ``LATEST_VERSION``; returns the versions applied
+    by this call (empty when another node did them first)."""
+    try:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+            try:
+                return await _apply_pending(conn)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    except psycopg.OperationalError as error:
+        raise StorageUnavailable(f"cannot migrate the PostgreSQL schema: {error}") from error
+
+
+async def schema_version(conn: Connection) -> int:
+    """The highest applied version, 0 for a database never migrated."""
+    row = await (await conn.execute("SELECT to_regclass('rivetq_schema_migrations') IS NOT NULL")).fetchone()
+    if row is None or not row[0]:
+        return 0
+    row = await (await conn.execute("SELECT coalesce(max(version), 0) FROM rivetq_schema_migrations")).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _apply_pending(conn: Connection) -> list[int]:
+    await conn.execute(_CREATE_TABLE)
+    current = await schema_version(conn)
+    applied: list[int] = []
+    for migration in migrations():
+        if migration.version <= current:
+            continue
+        async with conn.transaction():
+            await conn.execute(migration.sql.encode())
+            await conn.execute(
+                "INSERT INTO rivetq_schema_migrations (version, name) VALUES (%s, %s)",
+                (migration.version, migration.name),
+            )
+        applied.append(migration.version)
+    return applied

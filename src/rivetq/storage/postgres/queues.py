@@ -1,0 +1,137 @@
+"""Queue rows: config (pause, rate limit and its bucket, retry policy) and stats."""
+
+from __future__ import annotations
+
+from psycopg.rows import args_row
+
+from rivetq.models import QueueConfig, QueueCounters, QueueStats, RateLimit, RetryPolicy
+from rivetq.ratelimit import TokenBucket
+from rivetq.storage.postgres.database import Connection
+
+__all__ = ["queue_config", "queue_stats", "set_config"]
+
+_CONFIG_COLUMNS = (
+    "paused, rate_capacity, rate_refill, base_backoff_ms, backoff_multiplier, max_backoff_ms, backoff_jitter"
+)
+
+_CONFIG = f"SELECT {_CONFIG_COLUMNS} FROM rivetq_queues WHERE queue = %(queue)s"
+_OLD_LIMIT = "SELECT rate_capacity, rate_refill, bucket_tokens FROM rivetq_queues WHERE queue = %(queue)s FOR UPDATE"
+
+_SAVE = """
+INSERT INTO rivetq_queues AS q (queue, paused, rate_capacity, rate_refill, bucket_tokens, bucket_updated_at_ms,
+                                base_backoff_ms, backoff_multiplier, max_backoff_ms, backoff_jitter)
+VALUES (%(queue)s, %(paused)s, %(capacity)s, %(refill)s, %(tokens)s, %(at)s,
+        %(base)s, %(multiplier)s, %(max)s, %(jitter)s)
+ON CONFLICT (queue) DO UPDATE SET
+    paused = EXCLUDED.paused, rate_capacity = EXCLUDED.rate_capacity, rate_refill = EXCLUDED.rate_refill,
+    bucket_tokens = CASE WHEN %(keep_bucket)s THEN q.bucket_tokens ELSE EXCLUDED.bucket_tokens END,
+    bucket_updated_at_ms = CASE WHEN %(keep_bucket)s THEN q.bucket_updated_at_ms ELSE EXCLUDED.bucket_updated_at_ms END,
+    base_backoff_ms = EXCLUDED.base_backoff_ms, backoff_multiplier = EXCLUDED.backoff_multiplier,
+    max_backoff_ms = EXCLUDED.max_backoff_ms, backoff_jitter = EXCLUDED.backoff_jitter
+"""
+
+_STATS = f"""
+SELECT q.queue, {_CONFIG_COLUMNS},
+       coalesce(j.ready, 0), coalesce(j.delayed, 0), coalesce(j.inflight, 0), coalesce(j.dead, 0),
+       coalesce(c.enqueued, 0)::bigint, coalesce(c.leased, 0)::bigint,
+       coalesce(c.acked, 0)::bigint, coalesce(c.nacked, 0)::bigint
+FROM rivetq_queues AS q
+LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE state = 'waiting' AND eta_ms <= %(now)s) AS ready,
+           count(*) FILTER (WHERE state = 'waiting' AND eta_ms > %(now)s) AS delayed,
+           count(*) FILTER (WHERE state = 'inflight') AS inflight,
+           count(*) FILTER (WHERE state = 'dead') AS dead
+    FROM rivetq_jobs WHERE queue = q.queue
+) AS j ON true
+LEFT JOIN LATERAL (
+    SELECT sum(enqueued_total) AS enqueued, sum(leased_total) AS leased,
+           sum(acked_total) AS acked, sum(nacked_total) AS nacked
+    FROM rivetq_counters WHERE queue = q.queue
+) AS c ON true
+WHERE %(queue)s::text IS NULL OR q.queue = %(queue)s::text
+ORDER BY q.queue
+"""
+
+
+def _config(
+    paused: bool,
+    capacity: float | None,
+    refill: float | None,
+    base_backoff_ms: int,
+    multiplier: float,
+    max_backoff_ms: int,
+    jitter: str,
+) -> QueueConfig:
+    limit = None if capacity is None or refill is None else RateLimit(capacity=capacity, refill_rate=refill)
+    policy = RetryPolicy(
+        base_backoff_ms=base_backoff_ms, multiplier=multiplier, max_backoff_ms=max_backoff_ms, jitter=jitter
+    )
+    return QueueConfig(paused=paused, rate_limit=limit, retry_policy=policy)
+
+
+def _stats(
+    queue: str,
+    paused: bool,
+    capacity: float | None,
+    refill: float | None,
+    base_backoff_ms: int,
+    multiplier: float,
+    max_backoff_ms: int,
+    jitter: str,
+    ready: int,
+    delayed: int,
+    inflight: int,
+    dead: int,
+    enqueued: int,
+    leased: int,
+    acked: int,
+    nacked: int,
+) -> QueueStats:
+    config = _config(paused, capacity, refill, base_backoff_ms, multiplier, max_backoff_ms, jitter)
+    counters = QueueCounters(enqueued_total=enqueued, leased_total=leased, acked_total=acked, nacked_total=nacked)
+    return QueueStats(
+        queue=queue, ready=ready, delayed=delayed, inflight=inflight, dlq=dead, counters=counters, config=config
+    )
+
+
+async def queue_config(conn: Connection, queue: str) -> QueueConfig:
+    async with conn.cursor(row_factory=args_row(_config)) as cursor:
+        await cursor.execute(_CONFIG, {"queue": queue})
+        found = await cursor.fetchone()
+    return QueueConfig() if found is None else found
+
+
+async def queue_stats(conn: Connection, queue: str | None, *, now_ms: int) -> list[QueueStats]:
+    """Stats of one queue (or of all when ``queue`` is None), sorted by name."""
+    async with conn.cursor(row_factory=args_row(_stats)) as cursor:
+        await cursor.execute(_STATS, {"queue": queue, "now": now_ms})
+        return await cursor.fetchall()
+
+
+async def set_config(conn: Connection, queue: str, config: QueueConfig, *, now_ms: int) -> None:
+    """Save ``config`` (in a transaction); a new or changed rate limit starts full."""
+    old = await (await conn.execute(_OLD_LIMIT, {"queue": queue})).fetchone()
+    limit = config.rate_limit
+    keep_bucket = (
+        limit is not None and old is not None and old[2] is not None and (old[0], old[1]) == _limit_pair(limit)
+    )
+    full = TokenBucket.full(limit, now_ms) if limit is not None else None
+    policy = config.retry_policy
+    params: dict[str, object] = {
+        "queue": queue,
+        "paused": config.paused,
+        "capacity": None if limit is None else float(limit.capacity),
+        "refill": None if limit is None else float(limit.refill_rate),
+        "tokens": None if full is None else full.tokens,
+        "at": None if full is None else full.updated_at_ms,
+        "keep_bucket": keep_bucket,
+        "base": policy.base_backoff_ms,
+        "multiplier": float(policy.multiplier),
+        "max": policy.max_backoff_ms,
+        "jitter": policy.jitter,
+    }
+    await conn.execute(_SAVE, params)
+
+
+def _limit_pair(limit: RateLimit) -> tuple[float, float]:
+    return (float(limit.capacity), float(limit.refill_rate))

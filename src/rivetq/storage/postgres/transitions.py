@@ -1,0 +1,146 @@
+"""Transitions of leased and dead jobs. Each is one statement (atomic on its own) whose
+``WHERE`` clause is the lease check, so a wrong or expired lease changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rivetq.errors import JobNotFound, LeaseLost, StateConflict
+from rivetq.models import AckResult, Job, StoredState
+from rivetq.storage.postgres.counters import add_count
+from rivetq.storage.postgres.database import Connection
+from rivetq.storage.postgres.rows import JOB_COLUMNS, fetch_jobs
+
+__all__ = [
+    "ack_jobs",
+    "delete_job",
+    "end_attempt",
+    "extend_lease",
+    "lease_lost",
+    "purge_jobs",
+    "requeue_dead",
+]
+
+_ACK = f"""
+WITH done AS (
+    DELETE FROM rivetq_jobs AS j
+    USING unnest(%(ids)s::text[], %(lease_ids)s::text[]) AS a(id, lease_id)
+    WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.state = 'inflight' AND j.lease_expires_at_ms > %(now)s
+    RETURNING j.id, j.queue
+), counted AS ({add_count("acked_total", "done")})
+SELECT id FROM done
+"""
+
+_EXTEND = f"""
+UPDATE rivetq_jobs SET lease_expires_at_ms = %(expires)s
+WHERE id = %(id)s AND state = 'inflight' AND lease_id = %(lease_id)s AND lease_expires_at_ms > %(now)s
+RETURNING {JOB_COLUMNS}
+"""
+
+_END_ATTEMPT = """
+WITH ended AS (
+    UPDATE rivetq_jobs
+    SET state = %(state)s, tries = tries + 1, eta_ms = COALESCE(%(eta)s::bigint, eta_ms), last_error = %(error)s,
+        lease_id = NULL, lease_expires_at_ms = NULL
+    WHERE id = %(id)s AND state = 'inflight' AND lease_id = %(lease_id)s AND {due}
+    RETURNING {columns}
+), counted AS ({count})
+SELECT {columns} FROM ended
+"""
+_NACK = _END_ATTEMPT.format(
+    due="lease_expires_at_ms > %(now)s",
+    columns=JOB_COLUMNS,
+    count=add_count("nacked_total", "ended"),
+)
+# A lease that ran out is not a nack: nothing to count (the empty CTE keeps one shape).
+_EXPIRE = _END_ATTEMPT.format(
+    due="lease_expires_at_ms <= %(now)s",
+    columns=JOB_COLUMNS,
+    count="SELECT 1",
+)
+
+_REQUEUE_ALL = (
+    "UPDATE rivetq_jobs SET state = 'waiting', tries = 0, eta_ms = %(now)s WHERE queue = %(queue)s AND state = 'dead'"
+)
+_REQUEUE_SOME = _REQUEUE_ALL + " AND id = ANY(%(ids)s::text[])"
+
+_DELETE = f"DELETE FROM rivetq_jobs WHERE id = %(id)s AND state <> 'inflight' RETURNING {JOB_COLUMNS}"
+_STATE_OF = "SELECT state FROM rivetq_jobs WHERE id = %(id)s"
+
+_PURGE_ALL = "DELETE FROM rivetq_jobs WHERE queue = %(queue)s"
+_PURGE_DEAD = _PURGE_ALL + " AND state = 'dead'"
+
+
+async def ack_jobs(conn: Connection, acks: Sequence[tuple[str, str]], *, now_ms: int, slot: int) -> list[AckResult]:
+    params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks], "now": now_ms, "slot": slot}
+    done = {row[0] for row in await (await conn.execute(_ACK, params)).fetchall()}
+    results: list[AckResult] = []
+    for job_id, lease_id in acks:
+        if job_id in done:
+            done.discard(job_id)  # the same ack twice in a batch: only the first succeeds
+            results.append(AckResult(job_id=job_id))
+        else:
+            error = lease_lost(job_id, lease_id)
+            results.append(AckResult(job_id=job_id, error=error.message, error_code=error.code))
+    return results
+
+
+async def extend_lease(conn: Connection, job_id: str, lease_id: str, *, expires_at_ms: int, now_ms: int) -> Job:
+    params = {"id": job_id, "lease_id": lease_id, "expires": expires_at_ms, "now": now_ms}
+    return _the_job(await fetch_jobs(conn, _EXTEND, params), job_id, lease_id)
+
+
+async def end_attempt(
+    conn: Connection,
+    job_id: str,
+    lease_id: str,
+    *,
+    to: StoredState,
+    eta_ms: int | None,
+    error: str | None,
+    now_ms: int,
+    expired: bool,
+    slot: int,
+) -> Job:
+    """A failed attempt (``tries += 1``): back to waiting at ``eta_ms``, or dead."""
+    params = {
+        "id": job_id,
+        "lease_id": lease_id,
+        "state": to.value,
+        "eta": eta_ms,
+        "error": error,
+        "now": now_ms,
+        "slot": slot,
+    }
+    return _the_job(await fetch_jobs(conn, _EXPIRE if expired else _NACK, params), job_id, lease_id)
+
+
+async def requeue_dead(conn: Connection, queue: str, job_ids: Sequence[str] | None, *, now_ms: int) -> int:
+    params = {"queue": queue, "now": now_ms, "ids": None if job_ids is None else list(job_ids)}
+    cursor = await conn.execute(_REQUEUE_ALL if job_ids is None else _REQUEUE_SOME, params)
+    return cursor.rowcount
+
+
+async def delete_job(conn: Connection, job_id: str) -> Job:
+    deleted = await fetch_jobs(conn, _DELETE, {"id": job_id})
+    if deleted:
+        return deleted[0]
+    row = await (await conn.execute(_STATE_OF, {"id": job_id})).fetchone()
+    if row is None:
+        raise JobNotFound(f"job {job_id} not found")
+    raise StateConflict(f"job {job_id} is inflight")
+
+
+async def purge_jobs(conn: Connection, queue: str, *, dead_only: bool) -> int:
+    cursor = await conn.execute(_PURGE_DEAD if dead_only else _PURGE_ALL, {"queue": queue})
+    return cursor.rowcount
+
+
+def _the_job(jobs: list[Job], job_id: str, lease_id: str) -> Job:
+    if not jobs:
+        raise lease_lost(job_id, lease_id)
+    return jobs[0]
+
+
+def lease_lost(job_id: str, lease_id: str) -> LeaseLost:
+    return LeaseLost(f"job {job_id} is not leased with lease {lease_id}, or the lease expired")
