@@ -58,6 +58,7 @@ class StorageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     backend: Literal["local", "memory", "postgres"] = "local"
     data_dir: str = "./data"
     dsn: str = ""
+    auto_migrate: bool = True
 
 
 class WalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
