@@ -26,7 +26,7 @@ from rivetq.storage.postgres import insert, lease, queues, reads, transitions
 from rivetq.storage.postgres.counters import pick_slot
 from rivetq.storage.postgres.database import Connection, Database
 from rivetq.storage.postgres.listen import Listener, Notifier
-from rivetq.storage.postgres.migrate import LATEST_VERSION, schema_version
+from rivetq.storage.postgres.migrate import LATEST_VERSION, apply_migrations, schema_version
 
 __all__ = ["PostgresStorage"]
 
@@ -42,8 +42,10 @@ class PostgresStorage:
         min_pool_size: int = 2,
         max_pool_size: int = 10,
         pool_timeout_s: float = 5.0,
+        auto_migrate: bool = False,
     ) -> None:
         self._dsn = dsn
+        self._auto_migrate = auto_migrate
         self._db = Database(dsn, min_size=min_pool_size, max_size=max_pool_size, timeout_s=pool_timeout_s)
         self._node_id = secrets.token_hex(6)
         self._notifier = Notifier(self._db, self._node_id)
@@ -53,6 +55,8 @@ class PostgresStorage:
         self._closed = False
 
     async def open(self) -> None:
+        if self._auto_migrate:
+            await apply_migrations(self._dsn)
         await self._db.open()
         version = await self._db.run(schema_version, transaction=False)
         if version != LATEST_VERSION:

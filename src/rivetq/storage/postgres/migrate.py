@@ -4,7 +4,9 @@ nodes that start together take turns, so each migration runs once."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -13,7 +15,7 @@ import psycopg
 from rivetq.errors import StorageUnavailable
 from rivetq.storage.postgres.database import Connection
 
-__all__ = ["LATEST_VERSION", "Migration", "apply_migrations", "migrations", "schema_version"]
+__all__ = ["LATEST_VERSION", "Migration", "apply_migrations", "migrate_command", "migrations", "schema_version"]
 
 _LOCK_KEY = 0x5249_5645_5451  # "RIVETQ": any constant shared by every node
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -85,3 +87,15 @@ async def _apply_pending(conn: Connection) -> list[int]:
             )
         applied.append(migration.version)
     return applied
+
+
+def migrate_command(dsn: str, echo: Callable[[str], None]) -> int:
+    """``rivetqd migrate``: apply pending migrations, say what was done; the exit status."""
+    try:
+        applied = asyncio.run(apply_migrations(dsn))
+    except StorageUnavailable as error:
+        echo(f"rivetqd migrate: {error}")
+        return 1
+    done = ", ".join(str(v) for v in applied) if applied else "nothing to do"
+    echo(f"rivetqd migrate: schema at version {LATEST_VERSION} ({done})")
+    return 0
