@@ -66,6 +66,10 @@ def build_storage(settings: Settings, metrics: Metrics) -> Storage:
             on_fsync=metrics.observe_fsync,
         )
         return LocalStorage(options)
+    if backend == "postgres":
+        from rivetq.storage.postgres import PostgresStorage
+
+        return PostgresStorage(settings.storage.dsn, auto_migrate=settings.storage.auto_migrate)
     raise InvalidArgument(
         f"config: storage.backend: {backend!r} is not available in this build", field="storage.backend"
     )
