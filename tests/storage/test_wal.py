@@ -4,16 +4,19 @@ deleting segments below a checkpoint."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 from pathlib import Path
 
 import pytest
 
+from rivetq.errors import StorageUnavailable
 from rivetq.storage.local.fileio import FileIO
 from rivetq.storage.local.record import FRAME_HEADER, CorruptWAL, Frame, encode_frame, read_frame
 from rivetq.storage.local.recovery import recover_log
-from rivetq.storage.local.segment import HEADER_SIZE
-from tests.storage.wal_support import flip_byte, open_wal, segments, write_records
+from rivetq.storage.local.segment import HEADER_SIZE, create_segment
+from tests.storage.wal_support import FaultyIO, flip_byte, open_wal, segments, write_records
 
 BODY = b"0123456789"
 GROUP = 25 + FRAME_HEADER + 1 + len(BODY)  # a BATCH frame + one record of BODY
@@ -167,3 +170,34 @@ async def test_wal_missing_segment_is_corruption(tmp_path: Path) -> None:
     segments(tmp_path)[0].unlink()
     with pytest.raises(CorruptWAL, match=r"records 1\.\.6 are missing"):
         recover_log(FileIO(), tmp_path, after_lsn=0, segment_size=size, replay=lambda lsn, frame: None)
+
+
+async def test_wal_empty_segment_left_by_a_failed_rotation_is_removed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    size = HEADER_SIZE + 4 * GROUP
+    wal = open_wal(tmp_path, segment_size=size)
+    await write_records(wal, bodies(3))
+    await wal.close()
+    # A rotation for LSN 3 whose directory fsync failed, its segment unlinked but the
+    # unlink lost in a crash: records 3.. went on into the first segment.
+    os.close(create_segment(FileIO(), tmp_path, 3, size))
+    with caplog.at_level(logging.WARNING):
+        assert [body for _, body in await reopen(tmp_path, segment_size=size)] == bodies(3)
+    assert "interrupted rotation" in caplog.text
+    assert [path.name for path in segments(tmp_path)] == [f"{1:020d}.wal"]
+
+
+async def test_wal_rotation_failing_after_rename_leaves_no_segment(tmp_path: Path) -> None:
+    size = HEADER_SIZE + 2 * GROUP
+    io = FaultyIO()
+    wal = open_wal(tmp_path, segment_size=size, io=io)
+    await write_records(wal, bodies(2))
+    io.fail_dir_sync = errno.EIO
+    with pytest.raises(StorageUnavailable):
+        await write_records(wal, [b"needs-a-new-segment"])
+    assert len(segments(tmp_path)) == 1
+    io.heal()
+    await write_records(wal, [b"after"])
+    await wal.close()
+    assert [body for _, body in await reopen(tmp_path, segment_size=size)] == [*bodies(2), b"after"]

@@ -67,18 +67,20 @@ def flip_byte(path: Path, offset: int) -> None:
 
 class FaultyIO(FileIO):
     """Fails chosen calls with an OSError until ``heal()``: ``fail_write`` (after
-    writing ``partial`` bytes of the call), ``fail_sync``, ``fail_allocate``."""
+    writing ``partial`` bytes of the call), ``fail_sync``, ``fail_allocate``,
+    ``fail_dir_sync``."""
 
     def __init__(self) -> None:
         self.fail_write: int | None = None
         self.fail_sync: int | None = None
         self.fail_allocate: int | None = None
+        self.fail_dir_sync: int | None = None
         self.partial = 0
         self.writes = 0
         self.syncs = 0
 
     def heal(self) -> None:
-        self.fail_write = self.fail_sync = self.fail_allocate = None
+        self.fail_write = self.fail_sync = self.fail_allocate = self.fail_dir_sync = None
 
     def pwrite(self, fd: int, data: bytes, offset: int) -> int:
         self.writes += 1
@@ -95,6 +97,11 @@ class FaultyIO(FileIO):
         if self.fail_sync is not None:
             raise OSError(self.fail_sync, errno.errorcode[self.fail_sync])
         super().fdatasync(fd)
+
+    def fsync_dir(self, path: Path) -> None:
+        if self.fail_dir_sync is not None:
+            raise OSError(self.fail_dir_sync, errno.errorcode[self.fail_dir_sync])
+        super().fsync_dir(path)
 
     def allocate(self, fd: int, size: int) -> None:
         if self.fail_allocate is not None:

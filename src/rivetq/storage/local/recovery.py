@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rivetq.storage.local.fileio import FileIO
-from rivetq.storage.local.record import CorruptWAL, Frame
+from rivetq.storage.local.record import FRAME_HEADER, CorruptWAL, Frame
 from rivetq.storage.local.segment import HEADER_SIZE, create_segment, list_segments, scan_segment, segment_path
 
 __all__ = ["LogTail", "ReplayFn", "recover_log", "scan_log"]
@@ -29,24 +29,42 @@ class LogTail(NamedTuple):
 class _Found(NamedTuple):
     tail: LogTail
     torn: list[tuple[Path, int, int, str]]  # path, cut at, damage offset, reason
+    strays: list[Path]  # empty segments left by a rotation that failed halfway
+
+
+def _is_empty(path: Path) -> bool:
+    with path.open("rb") as file:
+        file.seek(HEADER_SIZE)
+        return not any(file.read(FRAME_HEADER))
+
+
+def _first_lsn(wal_dir: Path, segments: list[tuple[int, Path]], after_lsn: int) -> int:
+    """The LSN the log starts at, checked against the checkpoint."""
+    if not segments:
+        if after_lsn > 0:
+            raise CorruptWAL(str(wal_dir), 0, f"no WAL segments, but the checkpoint is at LSN {after_lsn}")
+        return after_lsn + 1
+    first, path = segments[0]
+    if first > after_lsn + 1:
+        raise CorruptWAL(str(path), 0, f"records {after_lsn + 1}..{first - 1} are missing")
+    return first
 
 
 def scan_log(wal_dir: Path, *, after_lsn: int, replay: ReplayFn | None) -> _Found:
     """Check the whole log (raising ``CorruptWAL``) and replay records after ``after_lsn``."""
     segments = list_segments(wal_dir)
-    if not segments:
-        if after_lsn > 0:
-            raise CorruptWAL(str(wal_dir), 0, f"no WAL segments, but the checkpoint is at LSN {after_lsn}")
-        return _Found(LogTail([], after_lsn + 1), [])
-    lsn = segments[0][0]
-    if lsn > after_lsn + 1:
-        raise CorruptWAL(str(segments[0][1]), 0, f"records {after_lsn + 1}..{lsn - 1} are missing")
+    lsn = _first_lsn(wal_dir, segments, after_lsn)
+    empty = [_is_empty(path) for _, path in segments]
     kept: list[tuple[int, Path, int]] = []
     torn: list[tuple[Path, int, int, str]] = []
+    strays: list[Path] = []
     for index, (first, path) in enumerate(segments):
+        if first < lsn and empty[index]:
+            strays.append(path)
+            continue
         if first != lsn:
             raise CorruptWAL(str(path), 0, f"segment starts at LSN {first}, the previous one ends at {lsn - 1}")
-        scan = scan_segment(path, path.read_bytes(), first, last=index == len(segments) - 1)
+        scan = scan_segment(path, path.read_bytes(), first, last=all(empty[index + 1 :]))
         for frame in scan.records:
             if replay is not None and lsn > after_lsn:
                 replay(lsn, frame)
@@ -54,9 +72,9 @@ def scan_log(wal_dir: Path, *, after_lsn: int, replay: ReplayFn | None) -> _Foun
         if scan.damage_at is not None:
             torn.append((path, scan.end, scan.damage_at, scan.reason))
         kept.append((first, path, scan.end))
-    if lsn - 1 < after_lsn:
-        raise CorruptWAL(str(segments[-1][1]), kept[-1][2], f"log ends at LSN {lsn - 1}, before checkpoint {after_lsn}")
-    return _Found(LogTail(kept, lsn), torn)
+    if kept and lsn - 1 < after_lsn:
+        raise CorruptWAL(str(kept[-1][1]), kept[-1][2], f"log ends at LSN {lsn - 1}, before checkpoint {after_lsn}")
+    return _Found(LogTail(kept, lsn), torn, strays)
 
 
 def recover_log(io: FileIO, wal_dir: Path, *, after_lsn: int, segment_size: int, replay: ReplayFn) -> LogTail:
@@ -66,6 +84,11 @@ def recover_log(io: FileIO, wal_dir: Path, *, after_lsn: int, segment_size: int,
     for temp in wal_dir.glob("*.wal.tmp"):
         temp.unlink()
     found = scan_log(wal_dir, after_lsn=after_lsn, replay=replay)
+    for stray in found.strays:
+        log.warning("WAL: removing %s, an empty segment left by an interrupted rotation", stray)
+        io.unlink(stray)
+    if found.strays:
+        io.fsync_dir(wal_dir)
     for path, cut_at, damage_at, reason in found.torn:
         log.warning("WAL torn tail in %s at offset %d (%s): cut back to offset %d", path, damage_at, reason, cut_at)
         _cut(io, path, cut_at, segment_size)

@@ -56,15 +56,19 @@ def create_segment(io: FileIO, wal_dir: Path, first_lsn: int, size: int) -> int:
     if temp.exists():
         temp.unlink()
     fd = io.open_new(temp)
+    visible = temp
     try:
         io.allocate(fd, max(size, HEADER_SIZE))
         io.write_all(fd, _HEADER.pack(_MAGIC, first_lsn), 0)
         io.fdatasync(fd)
         io.rename(temp, final)
+        visible = final
         io.fsync_dir(wal_dir)
     except BaseException:
+        # Leave no segment behind: the writer keeps appending to the previous one,
+        # and an empty file named after a later LSN would break the LSN sequence.
         io.close(fd)
-        temp.unlink(missing_ok=True)
+        visible.unlink(missing_ok=True)
         raise
     return fd
 
