@@ -91,6 +91,9 @@ async def _apply_pending(conn: Connection) -> list[int]:
 
 def migrate_command(dsn: str, echo: Callable[[str], None]) -> int:
     """``rivetqd migrate``: apply pending migrations, say what was done; the exit status."""
+    if not dsn:
+        echo("rivetqd migrate: storage.dsn is empty (set it in config.yaml or RIVETQ_STORAGE_DSN)")
+        return 2
     try:
         applied = asyncio.run(apply_migrations(dsn))
     except StorageUnavailable as error:
