@@ -48,6 +48,7 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
 )
 @click.option("--no-fsync", is_flag=True, help="Same as --fsync=false.")
 @click.option("--storage-backend", help="local, memory or postgres (storage.backend).")
+@click.argument("command", required=False, type=click.Choice(["migrate"]))
 @click.version_option(package_name="rivetq")
 def main(
     config: str | None,
@@ -59,8 +60,10 @@ def main(
     fsync: bool | None,
     no_fsync: bool,
     storage_backend: str | None,
+    command: str | None,
 ) -> None:
-    """Run the RivetQ server until SIGTERM or SIGINT."""
+    """Run the RivetQ server until SIGTERM or SIGINT. ``rivetqd migrate`` instead brings
+    the PostgreSQL schema (storage.dsn) up to date and exits."""
     from rivetq.errors import RivetQError
     from rivetq.settings import load_settings
 
@@ -78,6 +81,10 @@ def main(
     except RivetQError as error:
         click.echo(f"rivetqd: {error}", err=True)
         sys.exit(2)
+    if command == "migrate":
+        from rivetq.storage.postgres.migrate import migrate_command
+
+        sys.exit(migrate_command(settings.storage.dsn, lambda line: click.echo(line, err=True)))
 
     import uvloop
 
