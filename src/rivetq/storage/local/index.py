@@ -1,7 +1,8 @@
 """In-memory indexes over the job metadata, rebuilt at startup by one scan.
 
 Per queue: a ready heap (priority desc, eta, seq), a delayed heap (eta), inflight and
-dead sets; one lease-expiry heap for all queues. Entries are small tuples; heap
+dead sets, all job ids in id order (for paged listings); one lease-expiry heap for all
+queues. Entries are small tuples; heap
 entries of jobs that changed are dropped when they surface (lazy deletion): an entry
 is current only while ``waiting[id]`` / ``inflight[id]`` *is* that very tuple.
 Payloads are never here (they stay in the KV store).
@@ -12,6 +13,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
 from rivetq.models import JobState, StoredState
 from rivetq.storage.local.codec import JobMeta, QueueRecord
@@ -34,6 +38,7 @@ class QueueIndex:
     promoted_ms: int = _BEFORE_TIME  # waiting jobs with eta <= this are in `ready`
     inflight: dict[str, LeaseEntry] = field(default_factory=dict)
     dead: set[str] = field(default_factory=set)
+    ids: Any = field(default_factory=SortedList)  # SortedList[str]: every job id of the queue
 
     def promote(self, now_ms: int) -> None:
         """Move delayed entries due at ``now_ms`` to the ready heap."""
@@ -96,10 +101,10 @@ class QueueIndex:
             return JobState.DELAYED if eta_ms > now_ms else JobState.READY
         return JobState.INFLIGHT if job_id in self.inflight else JobState.DEAD
 
-    def job_ids(self) -> Iterator[str]:
-        yield from self.waiting
-        yield from self.inflight
-        yield from self.dead
+    def job_ids(self, after: str = "") -> Iterator[str]:
+        """Job ids in id order, starting after ``after``."""
+        ids: Iterator[str] = self.ids.irange(minimum=after, inclusive=(False, True))
+        return ids
 
     def _waiting_etas(self) -> Iterator[int]:
         for entry in self.waiting.values():
@@ -152,9 +157,15 @@ class Index:
 
     def on_meta(self, job_id: str, old: JobMeta | None, new: JobMeta | None) -> None:
         if old is not None:
-            self.queue(old.queue).drop(job_id)
+            q = self.queue(old.queue)
+            q.drop(job_id)
+            if new is None or new.queue != old.queue:
+                q.ids.discard(job_id)
         if new is not None:
-            self.queue(new.queue).add(job_id, new, self.leases)
+            q = self.queue(new.queue)
+            q.add(job_id, new, self.leases)
+            if old is None or new.queue != old.queue:
+                q.ids.add(job_id)
 
     def on_queue(self, name: str, record: QueueRecord | None) -> None:
         self.queue(name).record = record
@@ -178,14 +189,17 @@ class Index:
             self.on_queue(name, record)
         loaded = list(metas)
         cutoff = max((meta.created_at_ms for _, meta in loaded), default=_BEFORE_TIME)
+        ids: dict[str, list[str]] = {}
         for job_id, meta in loaded:
             q = self.queue(meta.queue)
             q.promoted_ms = cutoff
+            ids.setdefault(meta.queue, []).append(job_id)
             if meta.state is StoredState.WAITING:
                 self._load_waiting(q, job_id, meta, cutoff)
             else:
                 q.add(job_id, meta, self.leases)
-        for q in self.queues.values():
+        for name, q in self.queues.items():
+            q.ids = SortedList(ids.get(name, ()))
             heapq.heapify(q.ready)
             heapq.heapify(q.delayed)
         heapq.heapify(self.leases)

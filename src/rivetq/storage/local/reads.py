@@ -3,7 +3,7 @@ returned only once every write it may have seen is durable."""
 
 from __future__ import annotations
 
-import heapq
+import itertools
 
 from rivetq.errors import JobNotFound
 from rivetq.models import Job, JobPage, JobState, QueueConfig, QueueStats
@@ -54,11 +54,10 @@ class Reads:
             q = self._core.index.existing(queue)
             if q is None:
                 return JobPage(jobs=[], next_cursor=None)
-            after = cursor or ""
-            ids = (i for i in q.job_ids() if i > after)
+            ids = q.job_ids(cursor or "")
             if state is not None:
                 ids = (i for i in ids if q.state_of(i, now_ms) is state)
-            page = heapq.nsmallest(limit + 1, ids)
+            page = list(itertools.islice(ids, limit + 1))
             jobs = [self._job(i) for i in page[:limit]]
             return JobPage(jobs=jobs, next_cursor=jobs[-1].id if len(page) > limit else None)
 
