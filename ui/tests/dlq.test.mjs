@@ -64,6 +64,23 @@ describe("dead letter queue and job pages", () => {
     await assert.rejects(server.api("GET", `/v1/jobs/${jobId}`), /404/);
   });
 
+  it("loads more dead jobs past the first page, keeping the search", async () => {
+    const { page, server } = app;
+    const jobs = Array.from({ length: 101 }, (_, n) => ({ payload: { n }, max_retries: 0 }));
+    await server.api("POST", "/v1/queues/many/enqueue_batch", { jobs });
+    const { jobs: leased } = await server.api("POST", "/v1/queues/many/lease", { max_jobs: 101 });
+    for (const job of leased) {
+      await server.api("POST", "/v1/nack", { job_id: job.id, lease_id: job.lease_id, reason: `poison pill ${job.payload.n}` });
+    }
+    await app.open("/dlq/?name=many");
+    await page.getByRole("heading", { name: "100+ dead jobs" }).waitFor();
+    await page.getByLabel("Search dead jobs").fill("pill");
+    await page.getByRole("button", { name: "Load more" }).click();
+    await page.getByRole("heading", { name: "101 dead jobs" }).waitFor();
+    assert.equal(await page.locator("tr[data-job-id]").count(), 101);
+    assert.equal(await page.getByLabel("Search dead jobs").inputValue(), "pill");
+  });
+
   it("shows the API's error message for an unknown job verbatim", async () => {
     const response = await fetch(`${app.server.url}/v1/jobs/no-such-job`);
     const { error } = await response.json();

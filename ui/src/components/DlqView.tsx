@@ -7,6 +7,7 @@ import { overviewPath, queuePath } from "@/lib/paths";
 import type { JobView } from "@/lib/types";
 import { useAction } from "@/lib/useAction";
 import { usePoll } from "@/lib/usePoll";
+import { useSelection } from "@/lib/useSelection";
 import { ConfirmButton } from "./ConfirmButton";
 import { JobsTable } from "./JobsTable";
 import { Button, Card, EmptyState, ErrorBanner, inputClass, LiveBadge, Notice, PageHeader, Spinner } from "./ui";
@@ -32,19 +33,12 @@ function matches(job: JobView, needle: string): boolean {
 
 export function DlqView({ queue }: { queue: string }) {
   const [limit, setLimit] = useState(PAGE_SIZE);
-  const [search, setSearch] = useState("");
-  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
-  const poll = usePoll(() => loadDead(queue, limit), `${queue}|${limit}`);
-  const visible = (poll.data?.jobs ?? []).filter((job) => !search || matches(job, search));
-  const chosen = visible.filter((job) => selected.has(job.id)).map((job) => job.id);
-  const toggle = (id: string) =>
-    setSelected((s) => {
-      const next = new Set(s);
-      if (!next.delete(id)) next.add(id);
-      return next;
-    });
-  const toggleAll = () => setSelected(chosen.length === visible.length ? new Set() : new Set(visible.map((j) => j.id)));
-
+  // `limit` stays out of the key: loading more keeps the list, the search and the selection.
+  const poll = usePoll(() => loadDead(queue, limit), queue);
+  const loadMore = () => {
+    setLimit((l) => l + PAGE_SIZE);
+    poll.refresh();
+  };
   return (
     <>
       <PageHeader
@@ -55,29 +49,44 @@ export function DlqView({ queue }: { queue: string }) {
       <ErrorBanner error={poll.error} onRetry={poll.refresh} />
       {!poll.data && !poll.error && <Spinner />}
       {poll.data && (
-        <Card
-          title={`${formatCount(poll.data.jobs.length)}${poll.data.more ? "+" : ""} dead ${poll.data.jobs.length === 1 ? "job" : "jobs"}`}
-          actions={<DlqActions queue={queue} chosen={chosen} total={poll.data.jobs.length} onChanged={() => {
-                setSelected(new Set());
-                poll.refresh();
-              }} />}
-        >
-          <input type="search" aria-label="Search dead jobs" placeholder="Search error text or payload…" className={`${inputClass} mb-4 max-w-md`} value={search} onChange={(e) => setSearch(e.target.value)} />
-          {visible.length === 0 ? (
-            <EmptyState title={search ? `No dead job matches “${search}”` : "The dead letter queue is empty"}>
-              {!search && "Jobs land here after failing more than max_retries times."}
-            </EmptyState>
-          ) : (
-            <JobsTable jobs={visible} now={poll.data.now} selection={{ selected, toggle, toggleAll }} />
-          )}
-          {poll.data.more && (
-            <div className="mt-4 text-center">
-              <Button onClick={() => setLimit((l) => l + PAGE_SIZE)}>Load more</Button>
-            </div>
-          )}
-        </Card>
+        <DeadJobs queue={queue} {...poll.data} onChanged={poll.refresh} onLoadMore={loadMore} />
       )}
     </>
+  );
+}
+
+function DeadJobs({ queue, jobs, more, now, onChanged, onLoadMore }: { queue: string; jobs: JobView[]; more: boolean; now: number; onChanged: () => void; onLoadMore: () => void }) {
+  const [search, setSearch] = useState("");
+  const selection = useSelection();
+  const visible = jobs.filter((job) => !search || matches(job, search));
+  const chosen = visible.filter((job) => selection.selected.has(job.id)).map((job) => job.id);
+  const changed = () => {
+    selection.clear();
+    onChanged();
+  };
+  return (
+    <Card
+      title={`${formatCount(jobs.length)}${more ? "+" : ""} dead ${jobs.length === 1 ? "job" : "jobs"}`}
+      actions={<DlqActions queue={queue} chosen={chosen} total={jobs.length} onChanged={changed} />}
+    >
+      <input type="search" aria-label="Search dead jobs" placeholder="Search error text or payload…" className={`${inputClass} mb-4 max-w-md`} value={search} onChange={(e) => setSearch(e.target.value)} />
+      {visible.length === 0 ? (
+        <EmptyState title={search ? `No dead job matches “${search}”` : "The dead letter queue is empty"}>
+          {!search && "Jobs land here after failing more than max_retries times."}
+        </EmptyState>
+      ) : (
+        <JobsTable
+          jobs={visible}
+          now={now}
+          selection={{ selected: selection.selected, toggle: selection.toggle, toggleAll: () => selection.toggleAll(visible.map((j) => j.id)) }}
+        />
+      )}
+      {more && (
+        <div className="mt-4 text-center">
+          <Button onClick={onLoadMore}>Load more</Button>
+        </div>
+      )}
+    </Card>
   );
 }
 

@@ -5,7 +5,7 @@ import { useRef, useState } from "react";
 import { api } from "@/lib/api";
 import { formatCount } from "@/lib/format";
 import { dlqPath, overviewPath } from "@/lib/paths";
-import { RateHistory } from "@/lib/rates";
+import { RateHistory, type RateSeries } from "@/lib/rates";
 import type { QueueStats } from "@/lib/types";
 import { useAction } from "@/lib/useAction";
 import { POLL_MS, usePoll } from "@/lib/usePoll";
@@ -17,14 +17,8 @@ import { JobsBrowser } from "./JobsBrowser";
 import { RateLimitEditor } from "./RateLimitEditor";
 
 export function QueueView({ queue }: { queue: string }) {
-  const history = useRef<RateHistory | null>(null);
   const [jobsVersion, setJobsVersion] = useState(0);
-  const poll = usePoll(async () => {
-    const stats = await api.stats(queue);
-    const rates = (history.current ??= new RateHistory());
-    rates.record(stats, Date.now());
-    return { stats, rates: rates.series(queue) };
-  }, queue);
+  const poll = useQueueStats(queue);
   const changed = () => {
     poll.refresh();
     setJobsVersion((v) => v + 1);
@@ -52,17 +46,7 @@ export function QueueView({ queue }: { queue: string }) {
       {poll.data && (
         <div className="space-y-6">
           <StatsRow stats={poll.data.stats} />
-          <Card title="Throughput">
-            <ThroughputChart
-              intervalMs={POLL_MS}
-              series={[
-                { name: "Enqueued", color: "#6366f1", values: poll.data.rates.enqueued_total },
-                { name: "Leased", color: "#0ea5e9", values: poll.data.rates.leased_total },
-                { name: "Acked", color: "#10b981", values: poll.data.rates.acked_total },
-                { name: "Nacked", color: "#f43f5e", values: poll.data.rates.nacked_total },
-              ]}
-            />
-          </Card>
+          <ThroughputCard rates={poll.data.rates} />
           <div className="grid gap-6 lg:grid-cols-2">
             <EnqueueForm queue={queue} onEnqueued={changed} />
             <RateLimitEditor queue={queue} />
@@ -71,6 +55,33 @@ export function QueueView({ queue }: { queue: string }) {
         </div>
       )}
     </>
+  );
+}
+
+/** The queue's stats, polled, with the per-second rates derived from successive polls. */
+function useQueueStats(queue: string) {
+  const history = useRef<RateHistory | null>(null);
+  return usePoll(async () => {
+    const stats = await api.stats(queue);
+    const rates = (history.current ??= new RateHistory());
+    rates.record(stats, Date.now());
+    return { stats, rates: rates.series(queue) };
+  }, queue);
+}
+
+function ThroughputCard({ rates }: { rates: RateSeries }) {
+  return (
+    <Card title="Throughput">
+      <ThroughputChart
+        intervalMs={POLL_MS}
+        series={[
+          { name: "Enqueued", color: "#6366f1", values: rates.enqueued_total },
+          { name: "Leased", color: "#0ea5e9", values: rates.leased_total },
+          { name: "Acked", color: "#10b981", values: rates.acked_total },
+          { name: "Nacked", color: "#f43f5e", values: rates.nacked_total },
+        ]}
+      />
+    </Card>
   );
 }
 
