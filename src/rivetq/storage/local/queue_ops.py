@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from rivetq.models import Job, LeaseResult, QueueConfig, QueueCounters, QueueStats, StoredState
+from rivetq.models import Job, LeaseResult, QueueConfig, QueueStats, StoredState
 from rivetq.ratelimit import TokenBucket
 from rivetq.storage.local.codec import QueueRecord, encode, meta_key, queue_key
 from rivetq.storage.local.core import Core
@@ -79,6 +79,6 @@ def stats_of(name: str, q: QueueIndex, now_ms: int) -> QueueStats:
         delayed=delayed,
         inflight=len(q.inflight),
         dlq=len(q.dead),
-        counters=QueueCounters(**msgspec.structs.asdict(record.counters)),
+        counters=record.counters,
         config=record.config,
     )
