@@ -1,0 +1,73 @@
+"""Schema migrations: idempotent, safe when nodes start together, required before use."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from rivetq.errors import StorageUnavailable
+from rivetq.storage.postgres import PostgresStorage, apply_migrations
+from rivetq.storage.postgres.migrate import LATEST_VERSION, migrations
+from tests.pg.cluster import PgCluster
+
+
+@pytest.fixture
+def empty_database(pg_cluster: PgCluster) -> Iterator[str]:
+    dsn = pg_cluster.create_database(template="template0")
+    yield dsn
+    pg_cluster.drop_database(dsn)
+
+
+def _applied_versions(dsn: str) -> list[int]:
+    with psycopg.connect(dsn) as conn:
+        return [row[0] for row in conn.execute("SELECT version FROM rivetq_schema_migrations ORDER BY version")]
+
+
+async def test_migrate_applies_every_migration_once(empty_database: str) -> None:
+    assert await apply_migrations(empty_database) == [m.version for m in migrations()]
+    assert await apply_migrations(empty_database) == []
+    assert _applied_versions(empty_database) == [m.version for m in migrations()]
+
+
+async def test_concurrent_migrations_apply_each_version_once(empty_database: str) -> None:
+    results = await asyncio.gather(*(apply_migrations(empty_database) for _ in range(5)))
+    assert sorted(results) == [[], [], [], [], [m.version for m in migrations()]]
+    assert _applied_versions(empty_database) == [m.version for m in migrations()]
+
+
+async def test_open_refuses_an_unmigrated_database(empty_database: str) -> None:
+    storage = PostgresStorage(empty_database)
+    with pytest.raises(StorageUnavailable, match="rivetqd migrate"):
+        await storage.open()
+
+
+async def test_open_with_auto_migrate_brings_the_schema_up(empty_database: str) -> None:
+    storage = PostgresStorage(empty_database, auto_migrate=True)
+    await storage.open()
+    try:
+        assert await storage.list_queues(now_ms=0) == []
+    finally:
+        await storage.close()
+    assert _applied_versions(empty_database)[-1] == LATEST_VERSION
+
+
+def test_rivetqd_migrate_command(empty_database: str, tmp_path: Path) -> None:
+    rivetqd = str(Path(sys.executable).parent / "rivetqd")
+    env = {"RIVETQ_STORAGE_DSN": empty_database, "PATH": "/usr/bin:/bin"}
+    first = subprocess.run([rivetqd, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+    again = subprocess.run([rivetqd, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert (first.returncode, again.returncode) == (0, 0), first.stderr + again.stderr
+    assert f"version {LATEST_VERSION}" in first.stderr
+    assert "nothing to do" in again.stderr
+    assert _applied_versions(empty_database)[-1] == LATEST_VERSION
+
+
+async def test_unreachable_database_is_unavailable_for_migrate(tmp_path: Path) -> None:
+    with pytest.raises(StorageUnavailable):
+        await apply_migrations("postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2")

@@ -1,0 +1,121 @@
+"""A lost database: calls fail with StorageUnavailable (never half-applied), the pool
+and the LISTEN connection recover when PostgreSQL is back, nothing acknowledged is lost.
+Also: a change on one node wakes the other node's long polls (LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from rivetq.errors import StorageUnavailable
+from rivetq.ids import new_lease_id
+from rivetq.models import NewJob
+from rivetq.storage.postgres import PostgresStorage
+from tests.pg.cluster import PgCluster
+
+T0 = 1_700_000_000_000
+DAY_MS = 86_400_000
+WAKEUP_TIMEOUT_S = 10.0
+_probe_numbers = itertools.count(9000)
+
+
+def _job(n: int) -> NewJob:
+    return NewJob(id=f"job-{n:04d}", payload=b'{"n": %d}' % n, priority=5, eta_ms=T0, max_retries=3)
+
+
+class Wakeups:
+    """Records the queues a storage is woken for."""
+
+    def __init__(self) -> None:
+        self.queues: asyncio.Queue[str] = asyncio.Queue()
+
+    def __call__(self, queue: str) -> None:
+        self.queues.put_nowait(queue)
+
+    async def next_for(self, queue: str) -> None:
+        async with asyncio.timeout(WAKEUP_TIMEOUT_S):
+            while await self.queues.get() != queue:
+                pass
+
+
+@pytest.fixture
+def database(pg_cluster: PgCluster) -> Iterator[str]:
+    dsn = pg_cluster.create_database()
+    yield dsn
+    pg_cluster.drop_database(dsn)
+
+
+@pytest.fixture
+async def two_nodes(database: str) -> AsyncIterator[tuple[PostgresStorage, PostgresStorage, Wakeups]]:
+    one = PostgresStorage(database, pool_timeout_s=1.0)
+    two = PostgresStorage(database, pool_timeout_s=1.0)
+    wakeups = Wakeups()
+    two.set_wakeup(wakeups)
+    await one.open()
+    await two.open()
+    try:
+        yield one, two, wakeups
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def _listening(two: PostgresStorage, one: PostgresStorage, wakeups: Wakeups) -> None:
+    """Insert on ``one`` until ``two`` hears of it: its LISTEN connection is up."""
+    for _ in range(50):
+        await one.insert("probe", [_job(next(_probe_numbers))], now_ms=T0, dedup_window_ms=DAY_MS)
+        try:
+            async with asyncio.timeout(0.2):
+                while await wakeups.queues.get() != "probe":
+                    pass
+            return
+        except TimeoutError:
+            continue
+    raise AssertionError("the second node never heard the first")
+
+
+async def test_insert_on_one_node_wakes_the_other(two_nodes: tuple[PostgresStorage, PostgresStorage, Wakeups]) -> None:
+    one, two, wakeups = two_nodes
+    await _listening(two, one, wakeups)
+    await one.insert("emails", [_job(1)], now_ms=T0, dedup_window_ms=DAY_MS)
+    await wakeups.next_for("emails")
+    leased = await one.lease("emails", max_jobs=1, visibility_ms=100, now_ms=T0, new_lease_id=new_lease_id)
+    await one.retry(leased.jobs[0].id, leased.jobs[0].lease_id or "", eta_ms=T0, error=None, now_ms=T0 + 1)
+    await wakeups.next_for("emails")
+
+
+async def test_lost_database_is_unavailable_then_recovers(
+    pg_cluster: PgCluster, two_nodes: tuple[PostgresStorage, PostgresStorage, Wakeups]
+) -> None:
+    one, two, wakeups = two_nodes
+    await _listening(two, one, wakeups)
+    acknowledged = await one.insert("emails", [_job(n) for n in range(1, 11)], now_ms=T0, dedup_window_ms=DAY_MS)
+    pg_cluster.stop("fast")
+    try:
+        with pytest.raises(StorageUnavailable):
+            await one.insert("emails", [_job(11)], now_ms=T0, dedup_window_ms=DAY_MS)
+        with pytest.raises(StorageUnavailable):
+            await one.lease("emails", max_jobs=5, visibility_ms=1000, now_ms=T0, new_lease_id=new_lease_id)
+        assert one.unavailable_reason() is not None
+    finally:
+        pg_cluster.start()
+    await _recovered(one)
+    assert one.unavailable_reason() is None
+    stats = await one.stats("emails", now_ms=T0)
+    assert stats is not None
+    assert stats.ready == len(acknowledged) == 10
+    await _listening(two, one, wakeups)  # the listener reconnected too
+
+
+async def _recovered(storage: PostgresStorage) -> None:
+    """Retry a read until the pool has replaced its broken connections."""
+    for _ in range(100):
+        try:
+            await storage.stats("emails", now_ms=T0)
+            return
+        except StorageUnavailable:
+            await asyncio.sleep(0.1)
+    raise AssertionError("the storage did not recover after PostgreSQL came back")
