@@ -1,6 +1,17 @@
-"""RivetQ: a durable task queue server, with its Python SDK."""
+"""RivetQ: a durable task queue server, with its Python SDK.
+
+``from rivetq import Client, Worker`` gives the SDK. The SDK names load on first use,
+so that importing ``rivetq.errors`` (the server, the CLI's ``--help``) does not pay for
+the HTTP client.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from rivetq.errors import (
+    ConnectionFailed,
     InvalidArgument,
     JobNotFound,
     LeaseLost,
@@ -10,16 +21,61 @@ from rivetq.errors import (
     StateConflict,
     StorageUnavailable,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 
+if TYPE_CHECKING:
+    from rivetq.client import (
+        AckItemResult,
+        AsyncClient,
+        AsyncWorker,
+        Client,
+        Job,
+        JobPage,
+        JobSpec,
+        QueueStats,
+        QueueSummary,
+        RateLimit,
+        Worker,
+        WorkerOptions,
+    )
+
 __all__ = [
+    "AckItemResult",
+    "AsyncClient",
+    "AsyncWorker",
+    "Client",
+    "ConnectionFailed",
     "InvalidArgument",
+    "Job",
     "JobNotFound",
+    "JobPage",
+    "JobSpec",
     "LeaseLost",
     "PayloadTooLarge",
     "QueueNotFound",
+    "QueueStats",
+    "QueueSummary",
+    "RateLimit",
     "RivetQError",
     "StateConflict",
     "StorageUnavailable",
     "Unauthenticated",
+    "UnsupportedMediaType",
+    "Worker",
+    "WorkerOptions",
 ]
+
+_SDK_NAMES = frozenset(__all__) - set(globals())  # the names __getattr__ loads from rivetq.client
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SDK_NAMES:
+        value = getattr(importlib.import_module("rivetq.client"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rivetq' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SDK_NAMES)

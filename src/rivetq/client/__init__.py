@@ -1,11 +1,15 @@
 """The Python SDK: ``Client``, ``AsyncClient``, ``Worker``, ``AsyncWorker`` and what they return."""
 
+from rivetq.client._worker_base import WorkerOptions
+from rivetq.client.async_worker import AsyncWorker
 from rivetq.client.client import AsyncClient, Client
 from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit
+from rivetq.client.worker import Worker
 
 __all__ = [
     "AckItemResult",
     "AsyncClient",
+    "AsyncWorker",
     "Client",
     "Job",
     "JobPage",
@@ -13,4 +17,6 @@ __all__ = [
     "QueueStats",
     "QueueSummary",
     "RateLimit",
+    "Worker",
+    "WorkerOptions",
 ]

@@ -1,0 +1,86 @@
+"""The jobs a worker is running, when each lease needs its next extension, and who
+settles each job (the handler's ack/nack, or the drain's nack). Pure bookkeeping:
+time comes from an injected monotonic clock, and the caller provides any locking."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rivetq.client.models import Job
+
+__all__ = ["LeaseBook", "Running"]
+
+_MIN_TICK_S = 0.01
+_MAX_TICK_S = 1.0
+
+
+@dataclass
+class Running:
+    """One leased job whose handler runs. ``lost``: the lease was found gone (the result
+    must not be acked); ``settling``: its ack/nack is on the way; ``abandoned``: the drain
+    gave up on it and nacked it."""
+
+    job: Job
+    lease_id: str
+    extend_at: float
+    lost: bool = False
+    settling: bool = False
+    abandoned: bool = False
+
+    @property
+    def needs_lease(self) -> bool:
+        return not (self.lost or self.settling or self.abandoned)
+
+
+class LeaseBook:
+    """Extends a lease once ``fraction`` of its visibility has passed (default a third),
+    so that two heartbeats can fail before the lease expires."""
+
+    def __init__(
+        self, visibility_ms: int, *, fraction: float = 1 / 3, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval_s = visibility_ms * fraction / 1000
+        self.tick_s = min(_MAX_TICK_S, max(_MIN_TICK_S, self.interval_s / 4))
+        self._clock = clock
+        self._running: dict[str, Running] = {}
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    def add(self, job: Job) -> Running:
+        if job.lease_id is None:
+            raise ValueError(f"job {job.id} has no lease")
+        entry = Running(job, job.lease_id, self._clock() + self.interval_s)
+        self._running[job.id] = entry
+        return entry
+
+    def due(self) -> list[Running]:
+        """Running jobs whose lease should be extended now."""
+        now = self._clock()
+        return [entry for entry in self._running.values() if entry.needs_lease and entry.extend_at <= now]
+
+    def extended(self, entry: Running) -> None:
+        entry.extend_at = self._clock() + self.interval_s
+
+    def settle(self, entry: Running) -> bool:
+        """Claim the job for its handler's ack/nack; False if the drain already nacked it."""
+        if entry.abandoned:
+            return False
+        entry.settling = True
+        return True
+
+    def finish(self, entry: Running) -> None:
+        self._running.pop(entry.job.id, None)
+
+    def unsettled(self) -> int:
+        return sum(1 for entry in self._running.values() if not entry.settling)
+
+    def abandon_unsettled(self) -> list[Running]:
+        """Give up on every job whose handler has not finished: the caller nacks them."""
+        abandoned = [entry for entry in self._running.values() if not entry.settling]
+        for entry in abandoned:
+            entry.abandoned = True
+            self.finish(entry)
+        return abandoned

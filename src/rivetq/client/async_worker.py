@@ -1,0 +1,160 @@
+"""``AsyncWorker``: the ``Worker`` of ``AsyncClient``. Async handlers run as tasks on the
+event loop (a handler still running after the grace period is cancelled); a plain
+function handler runs in a thread (``asyncio.to_thread``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from rivetq.client import _calls
+from rivetq.client._lease_book import LeaseBook, Running
+from rivetq.client._worker_base import (
+    LOGGER,
+    WorkerOptions,
+    drain_reason,
+    is_gone,
+    is_transient,
+    log_extend_failed,
+    log_outcome_failed,
+    outcome_call,
+    stop_on_signals,
+)
+from rivetq.client.client import AsyncClient
+from rivetq.client.models import Job
+from rivetq.errors import RivetQError
+
+__all__ = ["AsyncWorker"]
+
+
+class AsyncWorker:
+    """``await AsyncWorker(client, "emails", handle, concurrency=10).run()``; ``stop()`` may
+    be called from any thread. Keyword arguments are those of ``WorkerOptions``."""
+
+    def __init__(self, client: AsyncClient, queue: str, handler: Callable[[Job], Any], **options: Any) -> None:
+        self.client = client
+        self.queue = queue
+        self.handler = handler
+        self.options = replace(WorkerOptions(), **options)
+        self._book = LeaseBook(self.options.visibility_ms)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stop_requested = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._changed = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop leasing and drain; returns at once (``run()`` returns when drained)."""
+        self._stop_requested = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._changed.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        with stop_on_signals(self.stop, self.options.handle_signals):
+            heartbeat = asyncio.create_task(self._heartbeat(), name=f"rivetq-heartbeat-{self.queue}")
+            try:
+                await self._lease_until_stopped()
+            finally:
+                self._stop_requested = True
+                await self._drain()
+                heartbeat.cancel()
+                await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _lease_until_stopped(self) -> None:
+        while (free := await self._wait_for_free_slots()) > 0:
+            try:
+                jobs = await self.client.lease(
+                    self.queue, max_jobs=free, visibility_ms=self.options.visibility_ms, wait_ms=self.options.wait_ms
+                )
+            except RivetQError as error:
+                if not is_transient(error):
+                    raise
+                LOGGER.warning("lease from %s failed: %s; retrying", self.queue, error)
+                await self._pause(self.options.error_pause_s)
+                continue
+            for job in jobs:
+                entry = self._book.add(job)
+                self._tasks[job.id] = asyncio.create_task(self._process(entry), name=f"rivetq-job-{job.id}")
+
+    async def _wait_for_free_slots(self) -> int:
+        while not self._stop_requested and len(self._book) >= self.options.concurrency:
+            self._changed.clear()
+            await self._changed.wait()
+        return 0 if self._stop_requested else self.options.concurrency - len(self._book)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake up early on ``stop()``."""
+        self._changed.clear()
+        if not self._stop_requested:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=seconds)
+
+    async def _run_handler(self, job: Job) -> None:
+        if inspect.iscoroutinefunction(self.handler):
+            await self.handler(job)
+        else:
+            await asyncio.to_thread(self.handler, job)
+
+    async def _process(self, entry: Running) -> None:
+        try:
+            await self._run_handler(entry.job)
+        except Exception as error:
+            await self._settle(entry, error)
+        else:
+            await self._settle(entry, None)
+
+    async def _settle(self, entry: Running, failure: Exception | None) -> None:
+        if not self._book.settle(entry):
+            return
+        try:
+            call = outcome_call(entry, failure)
+            if call is not None:
+                try:
+                    await self.client.send(call)
+                except RivetQError as error:
+                    log_outcome_failed(entry, failure, error)
+        finally:
+            self._book.finish(entry)
+            self._tasks.pop(entry.job.id, None)
+            self._changed.set()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self._book.tick_s)
+            due = self._book.due()
+            if due:
+                await asyncio.gather(*(self._extend(entry) for entry in due))
+
+    async def _extend(self, entry: Running) -> None:
+        try:
+            await self.client.send(_calls.extend(entry.job.id, entry.lease_id, self.options.visibility_ms))
+        except RivetQError as error:
+            if entry.needs_lease:
+                entry.lost = is_gone(error)
+                log_extend_failed(entry, error)
+            return
+        self._book.extended(entry)
+
+    async def _drain(self) -> None:
+        grace = self.options.grace_period_s
+        running = list(self._tasks.values())
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        abandoned = self._book.abandon_unsettled()
+        cancelled = [task for entry in abandoned if (task := self._tasks.pop(entry.job.id, None)) is not None]
+        for task in cancelled:
+            task.cancel()
+        await asyncio.gather(*(self._nack_abandoned(entry, drain_reason(grace)) for entry in abandoned))
+        await asyncio.gather(*cancelled, *self._tasks.values(), return_exceptions=True)
+
+    async def _nack_abandoned(self, entry: Running, reason: str) -> None:
+        LOGGER.warning("job %s still running after the grace period: cancelled and nacked", entry.job.id)
+        try:
+            await self.client.send(_calls.nack(entry.job.id, entry.lease_id, reason=reason, delay_ms=0))
+        except RivetQError as error:
+            LOGGER.error("could not nack job %s: %s", entry.job.id, error)
