@@ -66,4 +66,17 @@ describe("live updates", () => {
     await listCalls(page, false);
     await eventually(async () => assert.ok((await listCalls(page)) > hidden));
   });
+
+  // Last: it stops this file's server.
+  it("keeps the last data and says the server is unreachable when it goes away", async () => {
+    const page = await newPage(app.browser);
+    await page.clock.install();
+    await page.goto(`${app.server.url}/ui/`);
+    await page.locator('tr[data-queue="live"]').waitFor();
+    await app.server.stop();
+    await page.clock.runFor(2_500);
+    await page.getByText("Cannot reach the RivetQ server").waitFor();
+    await page.getByText("Retrying every 2 s").waitFor();
+    assert.equal(await page.locator('tr[data-queue="live"]').count(), 1);
+  });
 });

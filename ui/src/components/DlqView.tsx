@@ -44,9 +44,9 @@ export function DlqView({ queue }: { queue: string }) {
       <PageHeader
         crumbs={[{ href: overviewPath(), label: "Queues" }, { href: queuePath(queue), label: queue }]}
         title="Dead letter queue"
-        actions={<LiveBadge />}
+        actions={<LiveBadge failing={Boolean(poll.error)} />}
       />
-      <ErrorBanner error={poll.error} onRetry={poll.refresh} />
+      <ErrorBanner className="mb-4" error={poll.error} onRetry={poll.refresh} />
       {!poll.data && !poll.error && <Spinner />}
       {poll.data && (
         <DeadJobs queue={queue} {...poll.data} onChanged={poll.refresh} onLoadMore={loadMore} />

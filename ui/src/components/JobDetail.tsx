@@ -34,7 +34,7 @@ export function JobDetail({ id }: { id: string }) {
         title={<span className="font-mono text-xl">{id}</span>}
         actions={job && <JobActions job={job} onCancelled={() => setCancelled(true)} onRequeued={poll.refresh} />}
       />
-      <ErrorBanner error={poll.error} onRetry={poll.refresh} />
+      <ErrorBanner className="mb-4" error={poll.error} onRetry={poll.refresh} />
       {!poll.data && !poll.error && <Spinner />}
       {poll.data && <JobBody job={poll.data.job} now={poll.data.now} />}
     </>

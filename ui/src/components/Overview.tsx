@@ -32,8 +32,8 @@ export function Overview() {
 
   return (
     <>
-      <PageHeader title="Queues" actions={<LiveBadge />} />
-      <ErrorBanner error={poll.error} onRetry={poll.refresh} />
+      <PageHeader title="Queues" actions={<LiveBadge failing={Boolean(poll.error)} />} />
+      <ErrorBanner className="mb-4" error={poll.error} onRetry={poll.refresh} />
       {poll.data ? <OverviewBody rows={poll.data} /> : !poll.error && <Spinner />}
     </>
   );

@@ -95,10 +95,10 @@ export function Spinner({ label = "Loading…" }: { label?: string }) {
 }
 
 /** Shows the API's own message verbatim. */
-export function ErrorBanner({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+export function ErrorBanner({ error, onRetry, className = "" }: { error: unknown; onRetry?: () => void; className?: string }) {
   if (!error) return null;
   return (
-    <div role="alert" className="flex items-start justify-between gap-3 rounded-md bg-rose-50 px-4 py-3 text-sm text-rose-800 ring-1 ring-rose-200">
+    <div role="alert" className={`${className} flex items-start justify-between gap-3 rounded-md bg-rose-50 px-4 py-3 text-sm text-rose-800 ring-1 ring-rose-200`}>
       <span className="break-words">{errorMessage(error)}</span>
       {onRetry && (
         <button type="button" className="shrink-0 font-medium underline" onClick={onRetry}>
@@ -153,10 +153,12 @@ export function PageHeader({ title, crumbs, actions }: { title: ReactNode; crumb
 export const inputClass =
   "block w-full rounded-md border-0 px-2.5 py-1.5 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-400 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
 
-export function LiveBadge() {
+/** "Live" while polls succeed; "Retrying" while the last one failed (the data shown is stale). */
+export function LiveBadge({ failing = false }: { failing?: boolean }) {
   return (
     <span className="inline-flex items-center gap-1.5 text-xs text-slate-500">
-      <span className="h-2 w-2 animate-pulse rounded-full bg-emerald-500" /> Live · every 2 s
+      <span className={`h-2 w-2 rounded-full ${failing ? "bg-amber-500" : "animate-pulse bg-emerald-500"}`} />
+      {failing ? "Retrying every 2 s" : "Live · every 2 s"}
     </span>
   );
 }

@@ -32,7 +32,7 @@ export function JobsBrowser({ queue, version }: { queue: string; version: number
   };
   return (
     <Card title="Jobs" actions={<Tabs current={state} onChoose={choose} />}>
-      <ErrorBanner error={poll.error} onRetry={poll.refresh} />
+      <ErrorBanner className="mb-4" error={poll.error} onRetry={poll.refresh} />
       {!poll.data && !poll.error && <Spinner />}
       {poll.data && poll.data.page.jobs.length === 0 && (
         <EmptyState title={state ? `No ${state} jobs` : "No jobs in this queue"} />

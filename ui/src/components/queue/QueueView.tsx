@@ -36,12 +36,12 @@ export function QueueView({ queue }: { queue: string }) {
         }
         actions={
           <>
-            <LiveBadge />
+            <LiveBadge failing={Boolean(poll.error)} />
             {stats && <QueueActions stats={stats} onChanged={changed} />}
           </>
         }
       />
-      <ErrorBanner error={poll.error} onRetry={poll.refresh} />
+      <ErrorBanner className="mb-4" error={poll.error} onRetry={poll.refresh} />
       {!poll.data && !poll.error && <Spinner />}
       {poll.data && (
         <div className="space-y-6">

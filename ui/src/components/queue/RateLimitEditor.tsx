@@ -14,7 +14,7 @@ export function RateLimitEditor({ queue }: { queue: string }) {
   const action = useAction();
   return (
     <Card title="Rate limit">
-      <ErrorBanner error={poll.error} onRetry={poll.refresh} />
+      <ErrorBanner className="mb-4" error={poll.error} onRetry={poll.refresh} />
       {poll.data ? (
         // Keyed by the saved values, so the inputs start again from what the server holds.
         <RateLimitForm key={JSON.stringify(poll.data)} queue={queue} current={poll.data} action={action} onSaved={poll.refresh} />
