@@ -1,0 +1,111 @@
+"""What every rivetqctl command shares: the server connection (made on first use, so
+``--help`` never loads the HTTP client), ``--json`` output, tables, and the one-line
+error format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+import msgspec
+
+from rivetq.errors import RivetQError
+
+if TYPE_CHECKING:
+    from rivetq.client import Client
+
+__all__ = [
+    "CtlError",
+    "CtlGroup",
+    "CtlState",
+    "emit",
+    "json_option",
+    "pass_state",
+    "payload_text",
+    "print_rows",
+    "print_table",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CtlState:
+    server: str
+    token: str | None
+    json: bool = False
+    _client: Client | None = field(default=None, repr=False)
+
+    def client(self) -> Client:
+        if self._client is None:
+            from rivetq.client import Client
+
+            self._client = Client(self.server, token=self.token)
+            click.get_current_context().call_on_close(self._client.close)
+        return self._client
+
+
+pass_state = click.make_pass_decorator(CtlState)
+
+
+class CtlError(click.ClickException):
+    """An API error as one line on stderr (``error: lease_lost: ...``), exit status 1."""
+
+    def __init__(self, error: RivetQError) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class CtlGroup(click.Group):
+    """Turns RivetQ errors raised by any subcommand into ``CtlError``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RivetQError as error:
+            raise CtlError(error) from error
+
+
+def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        state = ctx.find_object(CtlState)
+        if state is not None:
+            state.json = True
+
+
+def json_option(command: F) -> F:
+    """``--json`` after the subcommand, like the global one before it."""
+    option = click.option(
+        "--json", "json_output", is_flag=True, expose_value=False, callback=_set_json, help="Print JSON for scripts."
+    )
+    return option(command)
+
+
+def payload_text(payload: Any) -> str:
+    return msgspec.json.encode(payload).decode()
+
+
+def emit(state: CtlState, value: Any, human: Callable[[], None]) -> None:
+    """Print ``value`` as JSON with ``--json``, else call ``human`` to print it for people."""
+    if state.json:
+        click.echo(msgspec.json.encode(value).decode())
+    else:
+        human()
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    for row in [list(headers), *cells]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def print_rows(pairs: Sequence[tuple[str, object]]) -> None:
+    """A two-column ``name  value`` listing (one object)."""
+    width = max(len(name) for name, _ in pairs)
+    for name, value in pairs:
+        click.echo(f"{name.ljust(width)}  {'-' if value is None else value}")

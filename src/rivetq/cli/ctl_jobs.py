@@ -1,0 +1,205 @@
+"""rivetqctl job commands: enqueue, lease, ack, nack, extend, job get|cancel, jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+import msgspec
+
+from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, payload_text, print_rows, print_table
+
+if TYPE_CHECKING:
+    from rivetq.client import Job
+
+__all__ = ["COMMANDS", "print_jobs", "queue_option"]
+
+queue_option = click.option("-q", "--queue", required=True, help="Queue name.")
+
+
+def _json_payload(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    try:
+        return msgspec.json.decode(value)
+    except msgspec.DecodeError as error:
+        raise click.BadParameter(f"not valid JSON: {error}") from None
+
+
+def _lease_args(
+    job_id: str | None, lease_id: str | None, job_opt: str | None, lease_opt: str | None
+) -> tuple[str, str]:
+    """``ack JOB LEASE`` or ``ack --job-id JOB --lease-id LEASE``."""
+    job, lease = job_opt or job_id, lease_opt or lease_id
+    if not job or not lease:
+        raise click.UsageError("give JOB_ID and LEASE_ID (as arguments or with --job-id/--lease-id)")
+    return job, lease
+
+
+def lease_target(command: Any) -> Any:
+    for decorator in reversed(
+        (
+            click.argument("job_id", required=False),
+            click.argument("lease_id", required=False),
+            click.option("--job-id", "job_opt", help="Job id (instead of the first argument)."),
+            click.option("--lease-id", "lease_opt", help="Lease id (instead of the second argument)."),
+        )
+    ):
+        command = decorator(command)
+    return command
+
+
+@click.command()
+@queue_option
+@click.option("-p", "--payload", required=True, callback=_json_payload, help="Job payload (JSON).")
+@click.option("--priority", default=5, show_default=True, help="0-9, 9 served first.")
+@click.option("--delay-ms", default=0, show_default=True, help="Run no sooner than this.")
+@click.option("--run-at", help="Run no sooner than this RFC 3339 time.")
+@click.option("--max-retries", default=3, show_default=True)
+@click.option("--idempotency-key", help="Enqueue at most once per key (within the dedup window).")
+@json_option
+@pass_state
+def enqueue(
+    state: CtlState,
+    queue: str,
+    payload: Any,
+    priority: int,
+    delay_ms: int,
+    run_at: str | None,
+    max_retries: int,
+    idempotency_key: str | None,
+) -> None:
+    """Enqueue a job; prints its id."""
+    job_id = state.client().enqueue(
+        queue,
+        payload,
+        priority=priority,
+        delay_ms=delay_ms,
+        max_retries=max_retries,
+        idempotency_key=idempotency_key,
+        run_at=run_at,
+    )
+    emit(state, {"job_id": job_id}, lambda: click.echo(job_id))
+
+
+def print_jobs(jobs: Sequence[Job]) -> None:
+    rows = [
+        [job.id, job.state, job.priority, job.tries, job.lease_id or "-", payload_text(job.payload)[:60]]
+        for job in jobs
+    ]
+    print_table(["ID", "STATE", "PRIORITY", "TRIES", "LEASE", "PAYLOAD"], rows)
+
+
+@click.command()
+@queue_option
+@click.option("--max-jobs", default=1, show_default=True)
+@click.option("--visibility", "visibility_ms", default=30_000, show_default=True, help="Lease length (ms).")
+@click.option("--wait", "wait_ms", default=0, show_default=True, help="Long-poll up to this long (ms).")
+@json_option
+@pass_state
+def lease(state: CtlState, queue: str, max_jobs: int, visibility_ms: int, wait_ms: int) -> None:
+    """Lease ready jobs."""
+    jobs = state.client().lease(queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
+    emit(state, {"jobs": jobs}, lambda: print_jobs(jobs))
+
+
+@click.command()
+@lease_target
+@json_option
+@pass_state
+def ack(state: CtlState, job_id: str | None, lease_id: str | None, job_opt: str | None, lease_opt: str | None) -> None:
+    """Mark a leased job done."""
+    job, lease_ = _lease_args(job_id, lease_id, job_opt, lease_opt)
+    state.client().ack(job, lease_)
+    emit(state, {"success": True}, lambda: click.echo(f"acked {job}"))
+
+
+@click.command()
+@lease_target
+@click.option("--reason", help="Why the attempt failed (kept as the job's last error).")
+@click.option("--delay-ms", type=int, help="Retry after this long instead of the backoff.")
+@json_option
+@pass_state
+def nack(
+    state: CtlState,
+    job_id: str | None,
+    lease_id: str | None,
+    job_opt: str | None,
+    lease_opt: str | None,
+    reason: str | None,
+    delay_ms: int | None,
+) -> None:
+    """Report a failed attempt; prints the job's new state."""
+    job, lease_ = _lease_args(job_id, lease_id, job_opt, lease_opt)
+    new_state = state.client().nack(job, lease_, reason=reason, delay_ms=delay_ms)
+    emit(state, {"success": True, "state": new_state}, lambda: click.echo(new_state))
+
+
+@click.command()
+@lease_target
+@click.option("--visibility", "visibility_ms", default=30_000, show_default=True, help="New lease length (ms).")
+@json_option
+@pass_state
+def extend(
+    state: CtlState,
+    job_id: str | None,
+    lease_id: str | None,
+    job_opt: str | None,
+    lease_opt: str | None,
+    visibility_ms: int,
+) -> None:
+    """Extend a lease; prints the new expiry."""
+    job, lease_ = _lease_args(job_id, lease_id, job_opt, lease_opt)
+    expires = state.client().extend(job, lease_, visibility_ms)
+    emit(state, {"lease_expires_at": expires}, lambda: click.echo(expires.isoformat()))
+
+
+@click.group()
+def job() -> None:
+    """Look up or cancel one job."""
+
+
+def _print_job(found: Job) -> None:
+    fields = [(name, getattr(found, name)) for name in found.__struct_fields__ if name != "payload"]
+    print_rows([*fields, ("payload", payload_text(found.payload))])
+
+
+@job.command("get")
+@click.argument("job_id")
+@json_option
+@pass_state
+def job_get(state: CtlState, job_id: str) -> None:
+    """Show a job and its state."""
+    found = state.client().get_job(job_id)
+    emit(state, found, lambda: _print_job(found))
+
+
+@job.command("cancel")
+@click.argument("job_id")
+@json_option
+@pass_state
+def job_cancel(state: CtlState, job_id: str) -> None:
+    """Delete a job that is not inflight."""
+    state.client().cancel(job_id)
+    emit(state, {"success": True, "job_id": job_id}, lambda: click.echo(f"cancelled {job_id}"))
+
+
+@click.command()
+@queue_option
+@click.option("--state", "job_state", type=click.Choice(["ready", "delayed", "inflight", "dead"]))
+@click.option("--limit", default=100, show_default=True)
+@click.option("--cursor", help="next_cursor of the previous page.")
+@json_option
+@pass_state
+def jobs(state: CtlState, queue: str, job_state: str | None, limit: int, cursor: str | None) -> None:
+    """List a queue's jobs, a page at a time."""
+    page = state.client().list_jobs(queue, state=job_state, limit=limit, cursor=cursor)
+
+    def human() -> None:
+        print_jobs(page.jobs)
+        if page.next_cursor:
+            click.echo(f"next page: --cursor {page.next_cursor}")
+
+    emit(state, page, human)
+
+
+COMMANDS = [enqueue, lease, ack, nack, extend, job, jobs]

@@ -1,0 +1,158 @@
+"""rivetqctl queue commands: list, stats, pause, resume, purge, dlq, rate-limit."""
+
+from __future__ import annotations
+
+import click
+
+from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, print_rows, print_table
+from rivetq.cli.ctl_jobs import print_jobs, queue_option
+
+__all__ = ["COMMANDS"]
+
+_confirm = click.confirmation_option(prompt="This deletes jobs for good. Continue?", help="Do not ask.")
+
+
+@click.command("list")
+@json_option
+@pass_state
+def list_queues(state: CtlState) -> None:
+    """List queues with their counts."""
+    queues = state.client().list_queues()
+    rows = [[q.name, q.ready, q.delayed, q.inflight, q.dlq, "yes" if q.paused else "no"] for q in queues]
+    emit(
+        state, {"queues": queues}, lambda: print_table(["QUEUE", "READY", "DELAYED", "INFLIGHT", "DLQ", "PAUSED"], rows)
+    )
+
+
+@click.command()
+@queue_option
+@json_option
+@pass_state
+def stats(state: CtlState, queue: str) -> None:
+    """Show a queue's counts, counters and settings."""
+    found = state.client().stats(queue)
+    limit = found.rate_limit
+    limit_text = "none" if limit is None else f"capacity {limit.capacity:g}, refill {limit.refill_rate:g}/s"
+    pairs = [(name, getattr(found, name)) for name in found.__struct_fields__ if name != "rate_limit"]
+    emit(state, found, lambda: print_rows([*pairs, ("rate_limit", limit_text)]))
+
+
+@click.command()
+@queue_option
+@json_option
+@pass_state
+def pause(state: CtlState, queue: str) -> None:
+    """Stop handing out a queue's jobs."""
+    state.client().pause(queue)
+    emit(state, {"success": True}, lambda: click.echo(f"paused {queue}"))
+
+
+@click.command()
+@queue_option
+@json_option
+@pass_state
+def resume(state: CtlState, queue: str) -> None:
+    """Hand out a paused queue's jobs again."""
+    state.client().resume(queue)
+    emit(state, {"success": True}, lambda: click.echo(f"resumed {queue}"))
+
+
+@click.command()
+@queue_option
+@_confirm
+@json_option
+@pass_state
+def purge(state: CtlState, queue: str) -> None:
+    """Delete all of a queue's jobs."""
+    purged = state.client().purge(queue)
+    emit(state, {"purged": purged}, lambda: click.echo(f"purged {purged} jobs"))
+
+
+@click.group()
+def dlq() -> None:
+    """The dead letter queue: list, requeue, purge."""
+
+
+@dlq.command("list")
+@queue_option
+@click.option("--limit", default=100, show_default=True)
+@click.option("--cursor", help="next_cursor of the previous page.")
+@json_option
+@pass_state
+def dlq_list(state: CtlState, queue: str, limit: int, cursor: str | None) -> None:
+    """List dead jobs with their last error."""
+    page = state.client().list_dlq(queue, limit=limit, cursor=cursor)
+
+    def human() -> None:
+        print_jobs(page.jobs)
+        for job in page.jobs:
+            last_line = (job.last_error or "").strip().splitlines()[-1:] or ["-"]
+            click.echo(f"{job.id}: {last_line[0]}")
+
+    emit(state, page, human)
+
+
+@dlq.command("requeue")
+@queue_option
+@click.option("--job-id", "job_ids", multiple=True, help="Requeue only this job (repeatable; default all).")
+@json_option
+@pass_state
+def dlq_requeue(state: CtlState, queue: str, job_ids: tuple[str, ...]) -> None:
+    """Make dead jobs ready again (tries reset)."""
+    requeued = state.client().requeue_dlq(queue, list(job_ids) or None)
+    emit(state, {"requeued": requeued}, lambda: click.echo(f"requeued {requeued} jobs"))
+
+
+@dlq.command("purge")
+@queue_option
+@_confirm
+@json_option
+@pass_state
+def dlq_purge(state: CtlState, queue: str) -> None:
+    """Delete every dead job of a queue."""
+    purged = state.client().purge_dlq(queue)
+    emit(state, {"purged": purged}, lambda: click.echo(f"purged {purged} dead jobs"))
+
+
+@click.group("rate-limit")
+def rate_limit() -> None:
+    """A queue's dispatch rate limit (token bucket)."""
+
+
+@rate_limit.command("set")
+@queue_option
+@click.option("--capacity", type=float, required=True, help="Bucket size (burst).")
+@click.option("--refill-rate", type=float, required=True, help="Tokens per second.")
+@json_option
+@pass_state
+def rate_limit_set(state: CtlState, queue: str, capacity: float, refill_rate: float) -> None:
+    """Limit how fast workers get a queue's jobs."""
+    state.client().set_rate_limit(queue, capacity, refill_rate)
+    emit(state, {"capacity": capacity, "refill_rate": refill_rate, "exists": True}, lambda: click.echo("set"))
+
+
+@rate_limit.command("get")
+@queue_option
+@json_option
+@pass_state
+def rate_limit_get(state: CtlState, queue: str) -> None:
+    """Show a queue's rate limit."""
+    limit = state.client().get_rate_limit(queue)
+    if limit is None:
+        emit(state, {"capacity": 0, "refill_rate": 0, "exists": False}, lambda: click.echo("none"))
+        return
+    view = {"capacity": limit.capacity, "refill_rate": limit.refill_rate, "exists": True}
+    emit(state, view, lambda: click.echo(f"capacity {limit.capacity:g}, refill {limit.refill_rate:g}/s"))
+
+
+@rate_limit.command("delete")
+@queue_option
+@json_option
+@pass_state
+def rate_limit_delete(state: CtlState, queue: str) -> None:
+    """Remove a queue's rate limit."""
+    state.client().delete_rate_limit(queue)
+    emit(state, {"success": True}, lambda: click.echo("deleted"))
+
+
+COMMANDS = [list_queues, stats, pause, resume, purge, dlq, rate_limit]
