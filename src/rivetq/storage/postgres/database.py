@@ -85,7 +85,9 @@ class Database:
         async with self._pool.connection() as conn:
             if not transaction:
                 return await work(conn)
-            async with conn.transaction():
+            # Pipeline mode sends BEGIN with the first statement and COMMIT with the
+            # last writes: a transaction costs as many round trips as it has reads.
+            async with conn.pipeline(), conn.transaction():
                 return await work(conn)
 
     def _mark_unavailable(self, error: Exception) -> None:

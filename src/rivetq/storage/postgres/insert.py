@@ -106,6 +106,6 @@ async def _insert_rows(conn: Connection, queue: str, jobs: Sequence[NewJob], *, 
         "keys": [j.idempotency_key for j in jobs],
     }
     try:
-        await conn.execute(_INSERT, params)
+        await (await conn.execute(_INSERT, params)).fetchone()  # in a pipeline, errors arrive with the result
     except psycopg.errors.UniqueViolation as error:
         raise StateConflict(f"a job of this batch already exists: {error.diag.message_detail}") from error
