@@ -2,9 +2,9 @@
 
 ``Notifier`` announces queues whose jobs may have become leasable (insert, retry,
 requeue, resume, rate-limit change). It sends after the change committed, from its
-own task, coalescing every queue changed meanwhile into one ``pg_notify``: NOTIFY
-inside the writing transaction would take PostgreSQL's global notify lock at every
-commit and serialize all enqueues of the cluster.
+own task, coalescing every queue changed meanwhile into one ``pg_notify`` (at most one
+every 10 ms per node): NOTIFY inside the writing transaction would take PostgreSQL's
+global notify lock at every commit and serialize all enqueues of the cluster.
 
 ``Listener`` holds one connection that LISTENs and calls the storage's wakeup
 callback for other nodes' queues. It reconnects after a lost connection and then wakes
@@ -27,6 +27,7 @@ __all__ = ["CHANNEL", "Listener", "Notifier"]
 CHANNEL = "rivetq_wakeup"
 _MAX_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
 _RECONNECT_MAX_S = 5.0
+_COALESCE_S = 0.01
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class Notifier:
                 await self._database.run(partial(_send, payloads=payloads), transaction=False)
             except StorageUnavailable:
                 continue  # the database is away: other nodes' long polls end at their wait time
+            # Under load, gather the queues of many commits into one notification.
+            await asyncio.sleep(_COALESCE_S)
 
 
 class Listener:
