@@ -1,0 +1,165 @@
+"""``Worker`` (threads) against a real rivetqd: ack on success, nack with the traceback
+on failure up to the DLQ, lease heartbeats, lost leases, and the drain on stop()."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+import rivetq
+from rivetq import Client, Job, Worker
+from tests.client.support import new_queue, wait_until
+from tests.e2e.server import RunningServer
+
+VISIBILITY_MS = 600
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[Client]:
+    with Client(server.url) as sdk:
+        yield sdk
+
+
+@contextmanager
+def running(worker: Worker) -> Iterator[threading.Thread]:
+    """Run ``worker`` in a thread; stop it and wait for the drain on exit."""
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        worker.stop()
+        thread.join(30)
+        assert not thread.is_alive(), "worker did not drain"
+
+
+def _worker(client: Client, queue: str, handler: Callable[[Job], Any], **options: Any) -> Worker:
+    options = {"visibility_ms": VISIBILITY_MS, "wait_ms": 100, "grace_period_s": 5.0, **options}
+    return Worker(client, queue, handler, **options)
+
+
+def test_worker_acks_what_the_handler_finishes_with_bounded_concurrency(client: Client) -> None:
+    queue = new_queue()
+    for n in range(8):
+        client.enqueue(queue, n)
+    lock, active, peak, seen = threading.Lock(), [0], [0], []
+
+    def handle(job: Job) -> None:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+            seen.append(job.payload)
+
+    with running(_worker(client, queue, handle, concurrency=3)):
+        wait_until(lambda: client.stats(queue).acked_total == 8, "8 acks")
+    assert sorted(seen) == list(range(8))
+    assert 1 <= peak[0] <= 3
+    stats = client.stats(queue)
+    assert (stats.ready, stats.inflight, stats.nacked_total) == (0, 0, 0)
+
+
+def test_worker_nacks_failures_with_the_traceback_until_the_dlq(client: Client) -> None:
+    queue = new_queue()
+    job_id = client.enqueue(queue, "bad", max_retries=1)
+    calls: list[int] = []
+
+    def handle(job: Job) -> None:
+        calls.append(job.tries)
+        raise ValueError(f"cannot handle {job.payload}")
+
+    with running(_worker(client, queue, handle)):
+        wait_until(lambda: client.stats(queue).dlq == 1, "the job in the DLQ")
+    assert calls == [0, 1]
+    [dead] = client.list_dlq(queue).jobs
+    assert dead.id == job_id and dead.last_error is not None
+    assert "Traceback" in dead.last_error and "ValueError: cannot handle bad" in dead.last_error
+    assert client.stats(queue).nacked_total == 2
+
+
+def test_worker_extends_the_lease_of_a_slow_handler(client: Client) -> None:
+    queue = new_queue()
+    job_id = client.enqueue(queue, "slow")
+    started, release = threading.Event(), threading.Event()
+    first_lease: list[Job] = []
+
+    def handle(job: Job) -> None:
+        first_lease.append(job)
+        started.set()
+        release.wait(30)
+
+    with running(_worker(client, queue, handle)):
+        assert started.wait(10)
+        time.sleep(3 * VISIBILITY_MS / 1000)  # three visibility timeouts pass on the real server
+        held = client.get_job(job_id)
+        assert (held.state, held.lease_id, held.tries) == ("inflight", first_lease[0].lease_id, 0)
+        assert held.lease_expires_at is not None and held.lease_expires_at > first_lease[0].lease_expires_at
+        assert client.lease(queue) == []
+        release.set()
+        wait_until(lambda: client.stats(queue).acked_total == 1, "the ack")
+    assert len(first_lease) == 1
+    assert client.stats(queue).leased_total == 1
+
+
+def test_worker_logs_a_lost_lease_instead_of_acking(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    queue = new_queue()
+    job_id = client.enqueue(queue, "x")
+    other: list[Job] = []
+
+    def handle(job: Job) -> None:
+        # Someone else takes the job over while the handler runs.
+        assert job.lease_id is not None
+        client.nack(job.id, job.lease_id, delay_ms=0)
+        other.extend(client.lease(queue))
+
+    with caplog.at_level(logging.WARNING, logger="rivetq.worker"), running(_worker(client, queue, handle)):
+        wait_until(lambda: any("lease lost" in r.getMessage() for r in caplog.records), "the lost-lease log line")
+    assert any(job_id in r.getMessage() and "ack" in r.getMessage() for r in caplog.records)
+    held = client.get_job(job_id)
+    assert (held.state, held.lease_id) == ("inflight", other[0].lease_id)
+
+
+def test_worker_stop_lets_running_handlers_finish_within_the_grace_period(client: Client) -> None:
+    queue = new_queue()
+    job_id = client.enqueue(queue, "x")
+    started = threading.Event()
+
+    def handle(job: Job) -> None:
+        started.set()
+        time.sleep(0.3)
+
+    worker = _worker(client, queue, handle, grace_period_s=10.0)
+    with running(worker):
+        assert started.wait(10)
+    with pytest.raises(rivetq.JobNotFound):
+        client.get_job(job_id)
+
+
+def test_worker_stop_nacks_handlers_past_the_grace_period(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    queue = new_queue()
+    job_id = client.enqueue(queue, "stuck")
+    started, release = threading.Event(), threading.Event()
+
+    def handle(job: Job) -> None:
+        started.set()
+        release.wait(30)
+
+    with caplog.at_level(logging.WARNING, logger="rivetq.worker"):
+        with running(_worker(client, queue, handle, grace_period_s=0.2)):
+            assert started.wait(10)
+        job = client.get_job(job_id)
+        assert (job.state, job.tries) == ("ready", 1)
+        assert job.last_error is not None and "grace period" in job.last_error
+        release.set()
+        wait_until(lambda: f"rivetq-job-{job_id}" not in {t.name for t in threading.enumerate()}, "the handler")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("finished after the drain nacked it" in message for message in messages)
+    assert not any("lease lost" in message for message in messages)  # no ack was tried
