@@ -1,0 +1,145 @@
+"""``AsyncWorker`` against a real rivetqd: async and plain handlers, failures to the DLQ,
+heartbeats, and a drain that cancels and nacks handlers past the grace period."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+import rivetq
+from rivetq import AsyncClient, AsyncWorker, Job
+from tests.client.support import new_queue
+from tests.e2e.server import RunningServer
+
+VISIBILITY_MS = 600
+WAIT_TIMEOUT_S = 20.0
+
+
+@pytest.fixture
+async def client(server: RunningServer) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(server.url) as sdk:
+        yield sdk
+
+
+@asynccontextmanager
+async def running(worker: AsyncWorker) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(worker.run())
+    try:
+        yield task
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+
+
+def _worker(client: AsyncClient, queue: str, handler: Callable[[Job], Any], **options: Any) -> AsyncWorker:
+    options = {"visibility_ms": VISIBILITY_MS, "wait_ms": 100, "grace_period_s": 5.0, **options}
+    return AsyncWorker(client, queue, handler, **options)
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = time.monotonic() + WAIT_TIMEOUT_S
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def _acked(client: AsyncClient, queue: str, count: int) -> bool:
+    return (await client.stats(queue)).acked_total == count
+
+
+async def test_async_worker_runs_async_handlers_with_bounded_concurrency(client: AsyncClient) -> None:
+    queue = new_queue()
+    await client.enqueue_batch(queue, [{"payload": n} for n in range(8)])
+    active, peak, seen = [0], [0], []
+
+    async def handle(job: Job) -> None:
+        active[0] += 1
+        peak[0] = max(peak[0], active[0])
+        await asyncio.sleep(0.02)
+        active[0] -= 1
+        seen.append(job.payload)
+
+    async with running(_worker(client, queue, handle, concurrency=3)):
+        await _until(lambda: _acked(client, queue, 8), "8 acks")
+    assert sorted(seen) == list(range(8))
+    assert 1 <= peak[0] <= 3
+
+
+async def test_async_worker_runs_plain_handlers_in_threads(client: AsyncClient) -> None:
+    queue = new_queue()
+    await client.enqueue(queue, "x")
+    seen: list[Any] = []
+    async with running(_worker(client, queue, lambda job: seen.append(job.payload))):
+        await _until(lambda: _acked(client, queue, 1), "the ack")
+    assert seen == ["x"]
+
+
+async def test_async_worker_nacks_failures_until_the_dlq(client: AsyncClient) -> None:
+    queue = new_queue()
+    await client.enqueue(queue, "bad", max_retries=1)
+
+    async def handle(job: Job) -> None:
+        raise RuntimeError(f"broken on try {job.tries}")
+
+    async def dead() -> bool:
+        return (await client.stats(queue)).dlq == 1
+
+    async with running(_worker(client, queue, handle)):
+        await _until(dead, "the job in the DLQ")
+    [job] = (await client.list_dlq(queue)).jobs
+    assert job.last_error is not None and "RuntimeError: broken on try 1" in job.last_error
+
+
+async def test_async_worker_extends_the_lease_of_a_slow_handler(client: AsyncClient) -> None:
+    queue = new_queue()
+    job_id = await client.enqueue(queue, "slow")
+    release = asyncio.Event()
+    leases: list[Job] = []
+
+    async def handle(job: Job) -> None:
+        leases.append(job)
+        await release.wait()
+
+    async with running(_worker(client, queue, handle)):
+        await _until(lambda: asyncio.sleep(0, bool(leases)), "the handler to start")
+        await asyncio.sleep(3 * VISIBILITY_MS / 1000)  # three visibility timeouts pass on the real server
+        held = await client.get_job(job_id)
+        assert (held.state, held.lease_id, held.tries) == ("inflight", leases[0].lease_id, 0)
+        assert await client.lease(queue) == []
+        release.set()
+        await _until(lambda: _acked(client, queue, 1), "the ack")
+    assert len(leases) == 1
+
+
+async def test_async_worker_drain_cancels_and_nacks_past_the_grace_period(client: AsyncClient) -> None:
+    queue = new_queue()
+    job_id = await client.enqueue(queue, "stuck")
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def handle(job: Job) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async with running(_worker(client, queue, handle, grace_period_s=0.2)):
+        await asyncio.wait_for(started.wait(), WAIT_TIMEOUT_S)
+    assert cancelled.is_set()
+    job = await client.get_job(job_id)
+    assert (job.state, job.tries) == ("ready", 1)
+    assert job.last_error is not None and "grace period" in job.last_error
+
+
+async def test_async_worker_stops_on_a_fatal_lease_error(server: RunningServer) -> None:
+    async with AsyncClient(server.url) as client:
+        worker = _worker(client, "not a queue name!", lambda job: None)
+        with pytest.raises(rivetq.InvalidArgument):
+            await asyncio.wait_for(worker.run(), 30)
