@@ -1,0 +1,134 @@
+"""rivetqctl against a real rivetqd, through click's CliRunner (in-process)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from rivetq.cli.rivetqctl import cli
+from tests.client.support import new_queue, server
+from tests.e2e.server import RunningServer
+
+__all__ = ["server"]
+
+
+@pytest.fixture
+def ctl(server: RunningServer) -> Iterator[Any]:
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> Result:
+        result = runner.invoke(cli, ["--server", server.url, *args], catch_exceptions=False)
+        assert result.exit_code == code, (result.stdout, result.stderr)
+        return result
+
+    yield invoke
+
+
+def _json(result: Result) -> Any:
+    return json.loads(result.stdout)
+
+
+def test_ctl_enqueue_lease_ack(ctl: Any) -> None:
+    queue = new_queue()
+    job_id = ctl("enqueue", "-q", queue, "-p", '{"to":"user@example.com"}', "--priority", "7").stdout.strip()
+    leased = _json(ctl("--json", "lease", "-q", queue, "--max-jobs", "5", "--visibility", "30000"))
+    [job] = leased["jobs"]
+    assert (job["id"], job["payload"], job["priority"], job["tries"]) == (job_id, {"to": "user@example.com"}, 7, 0)
+    assert ctl("ack", job_id, job["lease_id"]).stdout.strip() == f"acked {job_id}"
+    assert _json(ctl("--json", "list"))["queues"] == [
+        {"name": queue, "ready": 0, "delayed": 0, "inflight": 0, "dlq": 0, "paused": False}
+    ]
+
+
+def test_ctl_lease_prints_a_table(ctl: Any) -> None:
+    queue = new_queue()
+    job_id = ctl("enqueue", "-q", queue, "-p", "[1, 2]").stdout.strip()
+    lines = ctl("lease", "-q", queue).stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATE", "PRIORITY", "TRIES", "LEASE", "PAYLOAD"]
+    assert lines[1].split()[:4] == [job_id, "inflight", "5", "0"] and lines[1].endswith("[1,2]")
+
+
+def test_ctl_nack_extend_and_dlq(ctl: Any) -> None:
+    queue = new_queue()
+    job_id = ctl("enqueue", "-q", queue, "-p", "1", "--max-retries", "0").stdout.strip()
+    [job] = _json(ctl("lease", "-q", queue, "--json"))["jobs"]
+    extended = _json(
+        ctl("extend", "--job-id", job_id, "--lease-id", job["lease_id"], "--visibility", "60000", "--json")
+    )
+    assert extended["lease_expires_at"] > job["lease_expires_at"]
+    assert ctl("nack", job_id, job["lease_id"], "--reason", "it broke").stdout.strip() == "dead"
+    assert "it broke" in ctl("dlq", "list", "-q", queue).stdout
+    assert [j["id"] for j in _json(ctl("--json", "dlq", "list", "-q", queue))["jobs"]] == [job_id]
+    assert ctl("dlq", "requeue", "-q", queue, "--job-id", job_id).stdout.strip() == "requeued 1 jobs"
+    [job] = _json(ctl("--json", "lease", "-q", queue))["jobs"]
+    ctl("nack", job_id, job["lease_id"])
+    assert _json(ctl("--json", "dlq", "purge", "-q", queue, "--yes")) == {"purged": 1}
+
+
+def test_ctl_stats_jobs_and_job_commands(ctl: Any) -> None:
+    queue = new_queue()
+    ready = ctl("enqueue", "-q", queue, "-p", '"a"').stdout.strip()
+    delayed = ctl("enqueue", "-q", queue, "-p", '"b"', "--delay-ms", "60000", "--idempotency-key", "k1").stdout.strip()
+    stats = _json(ctl("--json", "stats", "-q", queue))
+    assert (stats["ready"], stats["delayed"], stats["enqueued_total"]) == (1, 1, 2)
+    human = ctl("stats", "-q", queue).stdout
+    assert "ready" in human and "rate_limit      none" in human
+    page = _json(ctl("--json", "jobs", "-q", queue, "--state", "delayed"))
+    assert [j["id"] for j in page["jobs"]] == [delayed] and page["next_cursor"] is None
+    got = _json(ctl("--json", "job", "get", delayed))
+    assert (got["state"], got["idempotency_key"], got["payload"]) == ("delayed", "k1", "b")
+    assert "state" in ctl("job", "get", ready).stdout
+    ctl("job", "cancel", ready)
+    ctl("job", "get", ready, code=1)
+
+
+def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:
+    queue = new_queue()
+    ctl("enqueue", "-q", queue, "-p", "1")
+    assert ctl("pause", "-q", queue).stdout.strip() == f"paused {queue}"
+    assert _json(ctl("--json", "lease", "-q", queue)) == {"jobs": []}
+    ctl("resume", "-q", queue)
+    ctl("rate-limit", "set", "-q", queue, "--capacity", "5", "--refill-rate", "2")
+    assert _json(ctl("--json", "rate-limit", "get", "-q", queue)) == {"capacity": 5, "refill_rate": 2, "exists": True}
+    assert ctl("rate-limit", "get", "-q", queue).stdout.strip() == "capacity 5, refill 2/s"
+    ctl("rate-limit", "delete", "-q", queue)
+    assert ctl("rate-limit", "get", "-q", queue).stdout.strip() == "none"
+    assert ctl("purge", "-q", queue, "--yes").stdout.strip() == "purged 1 jobs"
+
+
+def test_ctl_api_error_is_one_line_and_exit_1(ctl: Any) -> None:
+    queue = new_queue()
+    job_id = ctl("enqueue", "-q", queue, "-p", "1").stdout.strip()
+    ctl("lease", "-q", queue)
+    result = ctl("ack", job_id, "wrong-lease", code=1)
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: lease_lost: ") and result.stderr.count("\n") == 1
+    assert ctl("enqueue", "-q", queue, "-p", "1", "--priority", "12", code=1).stderr.startswith(
+        "error: invalid_argument: "
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["enqueue", "-p", "1"],  # no queue
+        ["enqueue", "-q", "q", "-p", "{not json"],
+        ["ack", "only-a-job-id"],
+        ["worker", "no_colon_here", "-q", "q"],
+        ["worker", "no_such_module_xyz:handle", "-q", "q"],
+    ],
+)
+def test_ctl_usage_errors_exit_2(ctl: Any, args: list[str]) -> None:
+    assert "Error" in ctl(*args, code=2).stderr
+
+
+def test_ctl_unreachable_server_is_a_connection_error() -> None:
+    from tests.e2e.server import free_port
+
+    result = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{free_port()}", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: connection_failed: ")
