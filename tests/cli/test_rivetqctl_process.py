@@ -1,0 +1,123 @@
+"""The installed ``rivetqctl`` as a real subprocess: environment configuration, exit
+codes and stderr, ``worker`` draining on SIGTERM, and ``wal verify``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rivetq import Client
+from tests.client.support import new_queue, server, wait_until
+from tests.e2e.server import RunningServer, start_server
+
+__all__ = ["server"]
+
+RIVETQCTL = str(Path(sys.executable).parent / "rivetqctl")
+
+HANDLERS = """
+import asyncio, pathlib, time
+
+OUT = pathlib.Path(__file__).parent
+
+
+def slow(job):
+    (OUT / f"started-{job.id}").touch()
+    time.sleep(0.5)
+    (OUT / f"done-{job.id}").touch()
+
+
+async def slow_async(job):
+    (OUT / f"started-{job.id}").touch()
+    await asyncio.sleep(0.5)
+    (OUT / f"done-{job.id}").touch()
+"""
+
+
+def _ctl(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RIVETQ_")} | (env or {})
+    return subprocess.run(
+        [RIVETQCTL, *args], check=False, capture_output=True, text=True, env=environment, cwd=cwd, timeout=60
+    )
+
+
+def test_process_server_from_env_and_json_output(server: RunningServer) -> None:
+    queue = new_queue()
+    env = {"RIVETQ_URL": server.url}
+    enqueued = _ctl("enqueue", "-q", queue, "-p", '{"n": 1}', "--json", env=env)
+    assert enqueued.returncode == 0, enqueued.stderr
+    job_id = json.loads(enqueued.stdout)["job_id"]
+    stats = _ctl("--json", "stats", "-q", queue, env=env)
+    assert json.loads(stats.stdout)["ready"] == 1
+    failed = _ctl("job", "cancel", "no-such-job", env=env)
+    assert (failed.returncode, failed.stdout) == (1, "")
+    assert failed.stderr.startswith("error: job_not_found: ") and failed.stderr.count("\n") == 1
+    assert _ctl("job", "get", job_id, "--json", env=env).returncode == 0
+
+
+def test_process_usage_error_exits_2() -> None:
+    result = _ctl("lease")
+    assert result.returncode == 2 and "Missing option" in result.stderr
+
+
+def test_process_token_from_env(tmp_path: Path) -> None:
+    with start_server(tmp_path, "--storage-backend", "memory", grpc=False, token="tok-1") as secured:
+        denied = _ctl("list", env={"RIVETQ_URL": secured.url})
+        assert denied.returncode == 1 and denied.stderr.startswith("error: unauthenticated: ")
+        allowed = _ctl("list", env={"RIVETQ_URL": secured.url, "RIVETQ_TOKEN": "tok-1"})
+        assert allowed.returncode == 0 and allowed.stdout.split() == [
+            "QUEUE",
+            "READY",
+            "DELAYED",
+            "INFLIGHT",
+            "DLQ",
+            "PAUSED",
+        ]
+
+
+@pytest.mark.parametrize("handler", ["slow", "slow_async"])
+def test_process_worker_drains_on_sigterm(server: RunningServer, tmp_path: Path, handler: str) -> None:
+    (tmp_path / "handlers.py").write_text(HANDLERS)
+    queue = new_queue()
+    with Client(server.url) as client:
+        job_id = client.enqueue(queue, "work")
+        worker = subprocess.Popen(
+            [RIVETQCTL, "--server", server.url, "worker", f"handlers:{handler}", "-q", queue, "--wait", "200"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            wait_until((tmp_path / f"started-{job_id}").exists, "the handler to start")
+            worker.send_signal(signal.SIGTERM)
+            output, _ = worker.communicate(timeout=30)
+        finally:
+            worker.kill()
+        assert worker.returncode == 0, output
+        assert "SIGTERM" in output
+        assert (tmp_path / f"done-{job_id}").exists()
+        stats = client.stats(queue)
+        assert (stats.acked_total, stats.nacked_total, stats.inflight) == (1, 0, 0)
+
+
+def test_process_wal_verify(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with start_server(tmp_path, grpc=False, data_dir=data_dir) as local, Client(local.url) as client:
+        client.enqueue_batch("q", [{"payload": n} for n in range(20)])
+        assert local.terminate() == 0
+    clean = _ctl("wal", "verify", "--data-dir", str(data_dir))
+    assert clean.returncode == 0 and clean.stdout.startswith("ok: "), clean.stdout + clean.stderr
+    segment = max((data_dir / "wal").iterdir(), key=lambda path: path.stat().st_size)
+    with segment.open("r+b") as file:  # garble the first record; later records stay intact
+        file.seek(12)
+        file.write(b"\xff" * 16)
+    damaged = _ctl("--json", "wal", "verify", "--data-dir", str(data_dir))
+    assert damaged.returncode == 1
+    report = json.loads(damaged.stdout)
+    assert report["ok"] is False and report["problems"]
