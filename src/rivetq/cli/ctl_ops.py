@@ -41,7 +41,7 @@ def load_handler(target: str) -> Callable[..., Any]:
 @queue_option
 @click.option("--concurrency", default=1, show_default=True, help="Handlers running at once.")
 @click.option("--visibility", "visibility_ms", default=30_000, show_default=True, help="Lease length (ms).")
-@click.option("--wait", "wait_ms", default=5_000, show_default=True, help="Long-poll of each lease call (ms).")
+@click.option("--wait", "wait_ms", default=1_000, show_default=True, help="Long-poll of each lease call (ms).")
 @click.option("--grace", "grace_period_s", default=30.0, show_default=True, help="Drain time on SIGTERM (s).")
 @pass_state
 def worker(

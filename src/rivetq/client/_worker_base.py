@@ -47,7 +47,7 @@ class WorkerOptions:
 
     concurrency: int = 1
     visibility_ms: int = 30_000
-    wait_ms: int = 5_000
+    wait_ms: int = 1_000  # also how long stop() may wait for a lease call in flight
     grace_period_s: float = 30.0
     handle_signals: bool = True
     error_pause_s: float = 1.0  # after a lease fails on a network or storage error
