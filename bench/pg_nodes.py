@@ -1,6 +1,6 @@
 """Throughput of 1, 2 and 3 rivetqd nodes on one PostgreSQL (and the embedded engine
 beside them): 8 concurrent HTTP clients spread round-robin over the nodes, first
-enqueueing for --seconds, then leasing + acking for --seconds.
+enqueueing for --seconds, then leasing + acking until the queue is empty.
 
     .venv/bin/python bench/pg_nodes.py --seconds 10
 
@@ -44,15 +44,19 @@ class Client:
             return orjson.loads(await response.read())
 
 
-async def _for(seconds: float, clients: list[Client], call: Callable[[Client], Awaitable[int]]) -> float:
-    """Run ``call`` in a loop on every client for ``seconds``; jobs per second."""
-    deadline = time.perf_counter() + seconds
+async def _rate(clients: list[Client], call: Callable[[Client], Awaitable[int]], until: float | None) -> float:
+    """Run ``call`` in a loop on every client, for ``until`` seconds or (None) until it
+    finds nothing more to do; jobs per second."""
+    deadline = None if until is None else time.perf_counter() + until
     done = 0
 
     async def client_loop(client: Client) -> None:
         nonlocal done
-        while time.perf_counter() < deadline:
-            done += await call(client)
+        while deadline is None or time.perf_counter() < deadline:
+            count = await call(client)
+            done += count
+            if count == 0 and deadline is None:
+                return
 
     started = time.perf_counter()
     await asyncio.gather(*(client_loop(c) for c in clients))
@@ -75,8 +79,8 @@ async def _measure(nodes: list[RunningServer], seconds: float) -> tuple[float, f
     urls = itertools.cycle(node.url for node in nodes)
     clients = [Client(next(urls)) for _ in range(CLIENTS)]
     try:
-        enqueued = await _for(seconds, clients, _enqueue)
-        leased = await _for(seconds, clients, _lease_ack)
+        enqueued = await _rate(clients, _enqueue, seconds)
+        leased = await _rate(clients, _lease_ack, None)  # drains what was enqueued
     finally:
         for client in clients:
             await client.session.close()
