@@ -32,6 +32,11 @@ def slow(job):
     (OUT / f"done-{job.id}").touch()
 
 
+def stuck(job):
+    (OUT / f"started-{job.id}").touch()
+    time.sleep(600)
+
+
 async def slow_async(job):
     (OUT / f"started-{job.id}").touch()
     await asyncio.sleep(0.5)
@@ -82,17 +87,10 @@ def test_process_token_from_env(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("handler", ["slow", "slow_async"])
 def test_process_worker_drains_on_sigterm(server: RunningServer, tmp_path: Path, handler: str) -> None:
-    (tmp_path / "handlers.py").write_text(HANDLERS)
     queue = new_queue()
     with Client(server.url) as client:
         job_id = client.enqueue(queue, "work")
-        worker = subprocess.Popen(
-            [RIVETQCTL, "--server", server.url, "worker", f"handlers:{handler}", "-q", queue, "--wait", "200"],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        worker = _start_worker(server, tmp_path, f"handlers:{handler}", queue)
         try:
             wait_until((tmp_path / f"started-{job_id}").exists, "the handler to start")
             worker.send_signal(signal.SIGTERM)
@@ -104,6 +102,37 @@ def test_process_worker_drains_on_sigterm(server: RunningServer, tmp_path: Path,
         assert (tmp_path / f"done-{job_id}").exists()
         stats = client.stats(queue)
         assert (stats.acked_total, stats.nacked_total, stats.inflight) == (1, 0, 0)
+
+
+def _start_worker(server: RunningServer, directory: Path, target: str, queue: str) -> subprocess.Popen[str]:
+    (directory / "handlers.py").write_text(HANDLERS)
+    return subprocess.Popen(
+        [RIVETQCTL, "--server", server.url, "worker", target, "-q", queue, "--wait", "200"],
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_process_worker_second_sigterm_quits_without_draining(server: RunningServer, tmp_path: Path) -> None:
+    queue = new_queue()
+    with Client(server.url) as client:
+        job_id = client.enqueue(queue, "work")
+        worker = _start_worker(server, tmp_path, "handlers:stuck", queue)
+        try:
+            wait_until((tmp_path / f"started-{job_id}").exists, "the handler to start")
+            worker.send_signal(signal.SIGTERM)
+            assert worker.stdout is not None
+            while "draining" not in worker.stdout.readline():
+                pass
+            worker.send_signal(signal.SIGTERM)
+            output, _ = worker.communicate(timeout=30)
+        finally:
+            worker.kill()
+        assert worker.returncode == 1, output
+        assert "quitting without draining" in output
+        assert client.get_job(job_id).state == "inflight"  # its lease expires on its own
 
 
 def test_process_wal_verify(tmp_path: Path) -> None:

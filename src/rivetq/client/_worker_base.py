@@ -126,13 +126,20 @@ def _log_lease_lost(entry: Running, during: str, error: RivetQError) -> None:
 @contextlib.contextmanager
 def stop_on_signals(stop: Callable[[], None], enabled: bool) -> Iterator[None]:
     """Route SIGTERM/SIGINT to ``stop`` while the block runs (only possible on the main
-    thread; elsewhere this does nothing), then restore the previous handlers."""
+    thread; elsewhere this does nothing), then restore the previous handlers. A second
+    signal raises ``KeyboardInterrupt``: quit now, leases expire on their own."""
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield
         return
+    received: list[int] = []
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        LOGGER.info("received %s: draining", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if received:
+            LOGGER.warning("received %s again: quitting without draining", name)
+            raise KeyboardInterrupt
+        received.append(signum)
+        LOGGER.info("received %s: draining (send it again to quit at once)", name)
         stop()
 
     previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
