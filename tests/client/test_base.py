@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import msgspec
@@ -103,3 +104,10 @@ def test_importing_rivetq_errors_does_not_load_httpx() -> None:
     code = "import sys, rivetq.errors, rivetq.cli.rivetqctl; print('httpx' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("build", [_calls.ack, lambda job, lease: _calls.extend(job, lease, 1_000), _calls.nack])
+def test_lease_calls_refuse_a_job_without_a_lease(build: Any) -> None:
+    with pytest.raises(rivetq.InvalidArgument) as refused:
+        build("job-1", None)
+    assert refused.value.field == "lease_id"

@@ -16,6 +16,7 @@ import msgspec
 from rivetq import wire
 from rivetq.client._base import Call
 from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit
+from rivetq.errors import InvalidArgument
 
 __all__ = [
     "ack",
@@ -90,6 +91,14 @@ def _rfc3339(value: datetime | str) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _required_lease(lease_id: str | None) -> str:
+    """``Job.lease_id`` is optional (a looked-up job may not be leased); the calls that
+    need one accept it as is, so that ``client.ack(job.id, job.lease_id)`` type-checks."""
+    if not lease_id:
+        raise InvalidArgument("lease_id is required (the job is not leased)", field="lease_id")
+    return lease_id
+
+
 def _enqueue_request(spec: JobSpec) -> wire.EnqueueRequest:
     return wire.EnqueueRequest(
         payload=msgspec.Raw(_ENCODER.encode(spec.payload)),
@@ -152,14 +161,15 @@ def lease(queue: str, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: i
     )
 
 
-def ack(job_id: str, lease_id: str) -> Call[None]:
+def ack(job_id: str, lease_id: str | None) -> Call[None]:
     """Mark a leased job done (it is removed). ``LeaseLost`` if the lease is not current."""
-    return Call("POST", "/v1/ack", _ignore, body=_ENCODER.encode(wire.AckRequest(job_id, lease_id)))
+    request = wire.AckRequest(job_id, _required_lease(lease_id))
+    return Call("POST", "/v1/ack", _ignore, body=_ENCODER.encode(request))
 
 
-def ack_batch(acks: Iterable[tuple[str, str]]) -> Call[list[AckItemResult]]:
+def ack_batch(acks: Iterable[tuple[str, str | None]]) -> Call[list[AckItemResult]]:
     """Ack many ``(job_id, lease_id)`` pairs; each stands alone (see each result's ``ok``)."""
-    items = [wire.AckItem(job_id, lease_id) for job_id, lease_id in acks]
+    items = [wire.AckItem(job_id, _required_lease(lease_id)) for job_id, lease_id in acks]
     return Call(
         "POST",
         "/v1/ack_batch",
@@ -168,19 +178,19 @@ def ack_batch(acks: Iterable[tuple[str, str]]) -> Call[list[AckItemResult]]:
     )
 
 
-def nack(job_id: str, lease_id: str, reason: str | None = None, delay_ms: int | None = None) -> Call[str]:
+def nack(job_id: str, lease_id: str | None, reason: str | None = None, delay_ms: int | None = None) -> Call[str]:
     """Report a failed attempt; returns the job's new state: ``delayed``, ``ready`` or ``dead``."""
-    request = wire.NackRequest(job_id=job_id, lease_id=lease_id, reason=reason, delay_ms=delay_ms)
+    request = wire.NackRequest(job_id=job_id, lease_id=_required_lease(lease_id), reason=reason, delay_ms=delay_ms)
     return Call("POST", "/v1/nack", lambda body: _NACKED.decode(body).state, body=_ENCODER.encode(request))
 
 
-def extend(job_id: str, lease_id: str, visibility_ms: int) -> Call[datetime]:
+def extend(job_id: str, lease_id: str | None, visibility_ms: int) -> Call[datetime]:
     """Renew a lease for ``visibility_ms`` from now; returns the new expiry."""
     return Call(
         "POST",
         "/v1/extend",
         lambda body: _EXTENDED.decode(body).lease_expires_at,
-        body=_ENCODER.encode(wire.ExtendRequest(job_id, lease_id, visibility_ms)),
+        body=_ENCODER.encode(wire.ExtendRequest(job_id, _required_lease(lease_id), visibility_ms)),
         retry_safe=True,
     )
 
