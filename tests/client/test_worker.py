@@ -163,3 +163,18 @@ def test_worker_stop_nacks_handlers_past_the_grace_period(client: Client, caplog
     messages = [record.getMessage() for record in caplog.records]
     assert any("finished after the drain nacked it" in message for message in messages)
     assert not any("lease lost" in message for message in messages)  # no ack was tried
+
+
+def test_worker_stops_extending_a_lost_lease_and_does_not_ack(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    queue = new_queue()
+    job_id = client.enqueue(queue, "x")
+
+    def handle(job: Job) -> None:
+        client.nack(job.id, job.lease_id, delay_ms=60_000)  # the lease ends under the worker
+        wait_until(lambda: any("during extend" in r.getMessage() for r in caplog.records), "a failed heartbeat")
+
+    with caplog.at_level(logging.WARNING, logger="rivetq.worker"), running(_worker(client, queue, handle)):
+        wait_until(lambda: any("finished but its lease was lost" in r.getMessage() for r in caplog.records), "no ack")
+    assert sum("during extend" in r.getMessage() for r in caplog.records) == 1  # no further heartbeats
+    job = client.get_job(job_id)
+    assert (job.state, job.tries) == ("delayed", 1)
