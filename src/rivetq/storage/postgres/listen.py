@@ -69,8 +69,10 @@ class Notifier:
             self._pending = set()
             try:
                 await self._database.run(partial(_send, payloads=payloads), transaction=False)
-            except StorageUnavailable:
-                continue  # the database is away: other nodes' long polls end at their wait time
+            except (StorageUnavailable, psycopg.Error) as error:
+                # Other nodes' long polls then end at their wait time.
+                log.warning("rivetq postgres notifier could not notify %s: %s", payloads, error)
+                continue
             # Under load, gather the queues of many commits into one notification.
             await asyncio.sleep(_COALESCE_S)
 
@@ -86,7 +88,7 @@ class Listener:
         while True:
             try:
                 await self._listen()
-            except psycopg.OperationalError as error:
+            except psycopg.Error as error:
                 log.warning("rivetq postgres listener lost its connection (%s); retrying in %.1fs", error, delay_s)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, _RECONNECT_MAX_S)
