@@ -8,7 +8,7 @@ import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 
-from rivetq.errors import StorageUnavailable
+from rivetq.errors import LeaseLost, StorageUnavailable
 from rivetq.models import (
     AckResult,
     InsertResult,
@@ -136,7 +136,7 @@ class PostgresStorage:
     async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> None:
         (result,) = await self.ack_batch([(job_id, lease_id)], now_ms=now_ms)
         if result.error is not None:
-            raise transitions.lease_lost(job_id, lease_id)
+            raise LeaseLost(result.error)
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
         if not acks:

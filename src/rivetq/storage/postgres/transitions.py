@@ -16,7 +16,6 @@ __all__ = [
     "delete_job",
     "end_attempt",
     "extend_lease",
-    "lease_lost",
     "purge_jobs",
     "requeue_dead",
 ]
@@ -66,6 +65,7 @@ _REQUEUE_SOME = _REQUEUE_ALL + " AND id = ANY(%(ids)s::text[])"
 
 _DELETE = f"DELETE FROM rivetq_jobs WHERE id = %(id)s AND state <> 'inflight' RETURNING {JOB_COLUMNS}"
 _STATE_OF = "SELECT state FROM rivetq_jobs WHERE id = %(id)s"
+_LEASES_OF = "SELECT id, state, lease_id, lease_expires_at_ms FROM rivetq_jobs WHERE id = ANY(%(ids)s::text[])"
 
 _PURGE_ALL = "DELETE FROM rivetq_jobs WHERE queue = %(queue)s"
 _PURGE_DEAD = _PURGE_ALL + " AND state = 'dead'"
@@ -74,20 +74,23 @@ _PURGE_DEAD = _PURGE_ALL + " AND state = 'dead'"
 async def ack_jobs(conn: Connection, acks: Sequence[tuple[str, str]], *, now_ms: int, slot: int) -> list[AckResult]:
     params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks], "now": now_ms, "slot": slot}
     done = {row[0] for row in await (await conn.execute(_ACK, params)).fetchall()}
+    failed = [job_id for job_id, _ in acks if job_id not in done]
+    leases = await _leases_of(conn, failed) if failed else {}
     results: list[AckResult] = []
     for job_id, lease_id in acks:
         if job_id in done:
             done.discard(job_id)  # the same ack twice in a batch: only the first succeeds
             results.append(AckResult(job_id=job_id))
         else:
-            error = lease_lost(job_id, lease_id)
+            error = _lease_lost(job_id, lease_id, leases.get(job_id), expired=False)
             results.append(AckResult(job_id=job_id, error=error.message, error_code=error.code))
     return results
 
 
 async def extend_lease(conn: Connection, job_id: str, lease_id: str, *, expires_at_ms: int, now_ms: int) -> Job:
     params = {"id": job_id, "lease_id": lease_id, "expires": expires_at_ms, "now": now_ms}
-    return _the_job(await fetch_jobs(conn, _EXTEND, params), job_id, lease_id)
+    found = await fetch_jobs(conn, _EXTEND, params)
+    return found[0] if found else await _refuse(conn, job_id, lease_id, expired=False)
 
 
 async def end_attempt(
@@ -112,7 +115,8 @@ async def end_attempt(
         "now": now_ms,
         "slot": slot,
     }
-    return _the_job(await fetch_jobs(conn, _EXPIRE if expired else _NACK, params), job_id, lease_id)
+    found = await fetch_jobs(conn, _EXPIRE if expired else _NACK, params)
+    return found[0] if found else await _refuse(conn, job_id, lease_id, expired=expired)
 
 
 async def requeue_dead(conn: Connection, queue: str, job_ids: Sequence[str] | None, *, now_ms: int) -> int:
@@ -136,11 +140,23 @@ async def purge_jobs(conn: Connection, queue: str, *, dead_only: bool) -> int:
     return cursor.rowcount
 
 
-def _the_job(jobs: list[Job], job_id: str, lease_id: str) -> Job:
-    if not jobs:
-        raise lease_lost(job_id, lease_id)
-    return jobs[0]
+async def _leases_of(conn: Connection, job_ids: list[str]) -> dict[str, tuple[str, str | None, int | None]]:
+    """(state, lease id, lease expiry) of the jobs that exist, to say why a lease failed."""
+    rows = await (await conn.execute(_LEASES_OF, {"ids": job_ids})).fetchall()
+    return {job_id: (state, lease_id, expires) for job_id, state, lease_id, expires in rows}
 
 
-def lease_lost(job_id: str, lease_id: str) -> LeaseLost:
-    return LeaseLost(f"job {job_id} is not leased with lease {lease_id}, or the lease expired")
+async def _refuse(conn: Connection, job_id: str, lease_id: str, *, expired: bool) -> Job:
+    lease = (await _leases_of(conn, [job_id])).get(job_id)
+    raise _lease_lost(job_id, lease_id, lease, expired=expired)
+
+
+def _lease_lost(
+    job_id: str, lease_id: str, lease: tuple[str, str | None, int | None] | None, *, expired: bool
+) -> LeaseLost:
+    """The reference backend's words for each way a lease check fails."""
+    if expired:
+        return LeaseLost(f"job {job_id} has no expired lease {lease_id}")
+    if lease is None or lease[0] != StoredState.INFLIGHT.value or lease[1] != lease_id:
+        return LeaseLost(f"job {job_id} is not leased with lease {lease_id}")
+    return LeaseLost(f"the lease {lease_id} of job {job_id} expired")

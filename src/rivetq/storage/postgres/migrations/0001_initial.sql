@@ -1,7 +1,9 @@
 -- RivetQ schema, version 1. Every node runs with the same schema; see migrate.py.
+-- Names and ids use the "C" collation: byte order, as every other backend sorts them,
+-- whatever the locale of the database.
 
 CREATE TABLE rivetq_queues (
-    queue text PRIMARY KEY,
+    queue text COLLATE "C" PRIMARY KEY,
     paused boolean NOT NULL DEFAULT false,
     rate_capacity double precision,
     rate_refill double precision,
@@ -16,7 +18,7 @@ CREATE TABLE rivetq_queues (
 -- Counters are spread over a few slots per queue so that concurrent transactions rarely
 -- wait on the same row; stats add the slots up.
 CREATE TABLE rivetq_counters (
-    queue text NOT NULL,
+    queue text COLLATE "C" NOT NULL,
     slot smallint NOT NULL,
     enqueued_total bigint NOT NULL DEFAULT 0,
     leased_total bigint NOT NULL DEFAULT 0,
@@ -26,11 +28,11 @@ CREATE TABLE rivetq_counters (
 );
 
 CREATE TABLE rivetq_jobs (
-    id text PRIMARY KEY,
-    queue text NOT NULL,
+    id text COLLATE "C" PRIMARY KEY,
+    queue text COLLATE "C" NOT NULL,
     seq bigserial NOT NULL,
     payload bytea NOT NULL,
-    priority smallint NOT NULL,
+    priority smallint NOT NULL CHECK (priority BETWEEN 0 AND 9),  -- lease.py walks 9 down to 0
     eta_ms bigint NOT NULL,
     max_retries integer NOT NULL,
     tries integer NOT NULL DEFAULT 0,
@@ -50,8 +52,8 @@ CREATE INDEX rivetq_jobs_dead ON rivetq_jobs (queue, id) WHERE state = 'dead';
 CREATE INDEX rivetq_jobs_queue_id ON rivetq_jobs (queue, id);
 
 CREATE TABLE rivetq_idempotency (
-    queue text NOT NULL,
-    key text NOT NULL,
+    queue text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
     job_id text NOT NULL,
     recorded_at_ms bigint NOT NULL,
     PRIMARY KEY (queue, key)
