@@ -31,6 +31,7 @@ from rivetq.storage.postgres.migrate import LATEST_VERSION, apply_migrations, sc
 __all__ = ["PostgresStorage"]
 
 _KEY_PURGE_INTERVAL_MS = 60_000
+_KEY_PURGE_BATCH = 10_000
 _CLOSE_TIMEOUT_S = 2.0
 
 
@@ -108,8 +109,12 @@ class PostgresStorage:
         )
         self._notifier.queue_changed(queue)
         if keyed and now_ms - self._keys_purged_at_ms >= _KEY_PURGE_INTERVAL_MS:
-            self._keys_purged_at_ms = now_ms
-            await self._db.run(lambda conn: insert.purge_expired_keys(conn, cutoff_ms=cutoff_ms), transaction=False)
+            more = await self._db.run(
+                lambda conn: insert.purge_expired_keys(conn, cutoff_ms=cutoff_ms, batch=_KEY_PURGE_BATCH),
+                transaction=False,
+            )
+            # A full batch means a backlog: the next keyed insert purges again.
+            self._keys_purged_at_ms = 0 if more else now_ms
         return results
 
     async def lease(

@@ -41,7 +41,7 @@ SELECT 1
 
 _PURGE_KEYS = """
 DELETE FROM rivetq_idempotency WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM rivetq_idempotency WHERE recorded_at_ms <= %(cutoff)s LIMIT 10000))
+    SELECT ctid FROM rivetq_idempotency WHERE recorded_at_ms <= %(cutoff)s LIMIT %(batch)s))
 """
 
 
@@ -65,8 +65,10 @@ async def insert_jobs(
     return results
 
 
-async def purge_expired_keys(conn: Connection, *, cutoff_ms: int) -> None:
-    await conn.execute(_PURGE_KEYS, {"cutoff": cutoff_ms})
+async def purge_expired_keys(conn: Connection, *, cutoff_ms: int, batch: int) -> bool:
+    """Delete up to ``batch`` keys recorded at or before ``cutoff_ms``; true if more are left."""
+    cursor = await conn.execute(_PURGE_KEYS, {"cutoff": cutoff_ms, "batch": batch})
+    return cursor.rowcount >= batch
 
 
 def _first_of_each_key(jobs: Sequence[NewJob]) -> dict[str, NewJob]:
