@@ -20,7 +20,10 @@ async def make_data_dir(data_dir: Path, jobs: int) -> Path:
     await storage.open()
     for n in range(1, jobs + 1):
         await insert(storage, new_job(n))
-    await storage._core.wal.close()  # stop like a crash: no final checkpoint
+    storage._core.stop_checkpoints()  # stop like a crash: no final checkpoint
+    assert storage._checkpointer is not None
+    await storage._checkpointer
+    await storage._core.wal.close()
     storage._core._release()
     (segment,) = segments(data_dir / "wal")
     return segment

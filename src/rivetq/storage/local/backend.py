@@ -61,8 +61,8 @@ class LocalStorage(Reads):
 
     async def close(self) -> None:
         if self._checkpointer is not None:
-            self._checkpointer.cancel()
-            await asyncio.gather(self._checkpointer, return_exceptions=True)
+            self._core.stop_checkpoints()
+            await self._checkpointer
             self._checkpointer = None
         await self._core.close()
 

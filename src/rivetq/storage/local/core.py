@@ -59,6 +59,7 @@ class Core:
         self._bytes_since_checkpoint = 0
         self._checkpoint_lock = asyncio.Lock()
         self.checkpoint_due = asyncio.Event()
+        self._stopping = False
         self._key_cutoff_ms: int | None = None  # idempotency keys recorded at or before this expired
 
     # -- lifecycle ----------------------------------------------------------------
@@ -262,14 +263,21 @@ class Core:
         stale = await asyncio.to_thread(expired_time_keys, store, cutoff, limit)
         return await self.run(lambda txn: forget(txn, stale)) if stale else 0
 
+    def stop_checkpoints(self) -> None:
+        """Make ``run_checkpoints`` return after the checkpoint it may be writing.
+        (A flag, not task cancellation: ``wait_for`` can swallow a cancel on 3.11.)"""
+        self._stopping = True
+        self.checkpoint_due.set()
+
     async def run_checkpoints(self) -> None:
         """The background checkpointer: on the size trigger or the interval. A failed
         checkpoint loses nothing (the WAL still holds it): log loudly, try again."""
         interval_s = self.options.checkpoint_interval_ms / 1000
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.checkpoint_due.wait(), timeout=interval_s)
-            if not (self.layers.active or self.layers.frozen):
+                async with asyncio.timeout(interval_s):
+                    await self.checkpoint_due.wait()
+            if self._stopping or not (self.layers.active or self.layers.frozen):
                 continue
             try:
                 await self.checkpoint()

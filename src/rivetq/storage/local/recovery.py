@@ -30,6 +30,7 @@ class _Found(NamedTuple):
     tail: LogTail
     torn: list[tuple[Path, int, int, str]]  # path, cut at, damage offset, reason
     strays: list[Path]  # empty segments left by a rotation that failed halfway
+    obsolete: list[Path]  # wholly below the checkpoint (their deletion was lost in a crash)
 
 
 def _is_empty(path: Path) -> bool:
@@ -52,7 +53,9 @@ def _first_lsn(wal_dir: Path, segments: list[tuple[int, Path]], after_lsn: int) 
 
 def scan_log(wal_dir: Path, *, after_lsn: int, replay: ReplayFn | None) -> _Found:
     """Check the whole log (raising ``CorruptWAL``) and replay records after ``after_lsn``."""
-    segments = list_segments(wal_dir)
+    found = list_segments(wal_dir)
+    needed = max((i for i, (first, _) in enumerate(found) if first <= after_lsn + 1), default=0)
+    obsolete, segments = [path for _, path in found[:needed]], found[needed:]
     lsn = _first_lsn(wal_dir, segments, after_lsn)
     empty = [_is_empty(path) for _, path in segments]
     kept: list[tuple[int, Path, int]] = []
@@ -74,7 +77,7 @@ def scan_log(wal_dir: Path, *, after_lsn: int, replay: ReplayFn | None) -> _Foun
         kept.append((first, path, scan.end))
     if kept and lsn - 1 < after_lsn:
         raise CorruptWAL(str(kept[-1][1]), kept[-1][2], f"log ends at LSN {lsn - 1}, before checkpoint {after_lsn}")
-    return _Found(LogTail(kept, lsn), torn, strays)
+    return _Found(LogTail(kept, lsn), torn, strays, obsolete)
 
 
 def recover_log(io: FileIO, wal_dir: Path, *, after_lsn: int, segment_size: int, replay: ReplayFn) -> LogTail:
@@ -87,7 +90,9 @@ def recover_log(io: FileIO, wal_dir: Path, *, after_lsn: int, segment_size: int,
     for stray in found.strays:
         log.warning("WAL: removing %s, an empty segment left by an interrupted rotation", stray)
         io.unlink(stray)
-    if found.strays:
+    for path in found.obsolete:
+        io.unlink(path)
+    if found.strays or found.obsolete:
         io.fsync_dir(wal_dir)
     for path, cut_at, damage_at, reason in found.torn:
         log.warning("WAL torn tail in %s at offset %d (%s): cut back to offset %d", path, damage_at, reason, cut_at)
