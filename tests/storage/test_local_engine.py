@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rivetq.storage.local import LocalOptions, LocalStorage
+from rivetq.storage.local import CorruptWAL, LocalOptions, LocalStorage
 from rivetq.storage.local.kv import KVStore
 from tests.storage.contract_support import QUEUE, T0, insert, job_id, lease, new_job
 
@@ -118,3 +118,22 @@ async def test_expired_idempotency_keys_are_deleted(storage: LocalStorage, tmp_p
     (dup,) = await insert(again, new_job(4, key="new"), now_ms=T0 + 6000, window_ms=10**9)
     assert (fresh.duplicate, dup.duplicate, dup.job_id) == (False, True, job_id(2))
     await again.close()
+
+
+async def test_corrupt_wal_stops_open_with_file_and_offset_and_frees_the_lock(tmp_path: Path) -> None:
+    engine = LocalStorage(LocalOptions(data_dir=tmp_path, segment_size=1 << 16, checkpoint_bytes=1 << 30))
+    await engine.open()
+    for n in range(1, 6):
+        await insert(engine, new_job(n))
+    engine._core.stop_checkpoints()  # stop without the final checkpoint, so the WAL matters
+    assert engine._checkpointer is not None
+    await engine._checkpointer
+    await engine._core.wal.close()
+    engine._core._release()
+    (segment,) = (tmp_path / "wal").glob("*.wal")
+    data = bytearray(segment.read_bytes())
+    data[60] ^= 0xFF  # inside the first of five write groups
+    segment.write_bytes(bytes(data))
+    for _ in range(2):  # the second attempt is refused for the same reason, not by the lock
+        with pytest.raises(CorruptWAL, match=str(segment)):
+            await reopened(tmp_path)

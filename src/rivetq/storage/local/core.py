@@ -69,18 +69,18 @@ class Core:
         self._lock.acquire()
         try:
             tail = await asyncio.to_thread(self._recover)
+            self._wal = WalWriter(
+                self.options.io,
+                self.options.data_dir / "wal",
+                tail,
+                segment_size=self.options.segment_size,
+                fsync=self.options.fsync,
+                on_fsync=self.options.on_fsync,
+                on_failure=self._undo_not_durable,
+            )
         except BaseException:
             self._release()
             raise
-        self._wal = WalWriter(
-            self.options.io,
-            self.options.data_dir / "wal",
-            tail,
-            segment_size=self.options.segment_size,
-            fsync=self.options.fsync,
-            on_fsync=self.options.on_fsync,
-            on_failure=self._undo_not_durable,
-        )
         if self._bytes_since_checkpoint >= self.options.checkpoint_bytes:
             self.checkpoint_due.set()  # a long replay: move it into LMDB soon
 
