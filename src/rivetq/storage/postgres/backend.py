@@ -50,6 +50,7 @@ class PostgresStorage:
         self._db = Database(dsn, min_size=min_pool_size, max_size=max_pool_size, timeout_s=pool_timeout_s)
         self._node_id = secrets.token_hex(6)
         self._notifier = Notifier(self._db, self._node_id)
+        self._listener = Listener(dsn, self._node_id, self._wake)
         self._wakeup: WakeupCallback | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._keys_purged_at_ms = 0
@@ -66,16 +67,17 @@ class PostgresStorage:
                 f"the PostgreSQL schema is at version {version}, this rivetqd needs {LATEST_VERSION}:"
                 " run `rivetqd migrate` (or set storage.auto_migrate: true)"
             )
-        listener = Listener(self._dsn, self._node_id, self._wake)
         self._tasks = [
             asyncio.create_task(self._notifier.run(), name="rivetq-pg-notifier"),
-            asyncio.create_task(listener.run(), name="rivetq-pg-listener"),
+            asyncio.create_task(self._listener.run(), name="rivetq-pg-listener"),
         ]
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._notifier.stop()
+        self._listener.stop()
         for task in self._tasks:
             task.cancel()
         if self._tasks:

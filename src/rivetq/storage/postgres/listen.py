@@ -56,14 +56,22 @@ class Notifier:
         self._node_id = node_id
         self._pending: set[str] = set()
         self._changed = asyncio.Event()
+        self._stopped = False
 
     def queue_changed(self, queue: str) -> None:
         self._pending.add(queue)
         self._changed.set()
 
+    def stop(self) -> None:
+        """End ``run`` (a flag, because the driver may swallow a task's cancellation)."""
+        self._stopped = True
+        self._changed.set()
+
     async def run(self) -> None:
         while True:
             await self._changed.wait()
+            if self._stopped:
+                return
             self._changed.clear()
             payloads = _payloads(self._node_id, list(self._pending))
             self._pending = set()
@@ -82,10 +90,14 @@ class Listener:
         self._dsn = dsn
         self._node_id = node_id
         self._wake = wake
+        self._stopped = False
+
+    def stop(self) -> None:
+        self._stopped = True
 
     async def run(self) -> None:
         delay_s = 0.1
-        while True:
+        while not self._stopped:
             try:
                 await self._listen()
             except psycopg.Error as error:
@@ -104,6 +116,8 @@ class Listener:
             for (queue,) in await (await conn.execute("SELECT queue FROM rivetq_queues")).fetchall():
                 self._wake(queue)  # changes made while this node was not listening
             async for note in conn.notifies():
+                if self._stopped:
+                    return
                 self._deliver(note.payload)
 
     def _deliver(self, payload: str) -> None:

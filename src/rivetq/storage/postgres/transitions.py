@@ -25,9 +25,9 @@ WITH done AS (
     DELETE FROM rivetq_jobs AS j
     USING unnest(%(ids)s::text[], %(lease_ids)s::text[]) AS a(id, lease_id)
     WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.state = 'inflight' AND j.lease_expires_at_ms > %(now)s
-    RETURNING j.id, j.queue
+    RETURNING j.id, a.lease_id, j.queue
 ), counted AS ({add_count("acked_total", "done")})
-SELECT id FROM done
+SELECT id, lease_id FROM done
 """
 
 _EXTEND = f"""
@@ -73,13 +73,13 @@ _PURGE_DEAD = _PURGE_ALL + " AND state = 'dead'"
 
 async def ack_jobs(conn: Connection, acks: Sequence[tuple[str, str]], *, now_ms: int, slot: int) -> list[AckResult]:
     params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks], "now": now_ms, "slot": slot}
-    done = {row[0] for row in await (await conn.execute(_ACK, params)).fetchall()}
-    failed = [job_id for job_id, _ in acks if job_id not in done]
+    done = {(row[0], row[1]) for row in await (await conn.execute(_ACK, params)).fetchall()}
+    failed = [job_id for job_id, lease_id in acks if (job_id, lease_id) not in done]
     leases = await _leases_of(conn, failed) if failed else {}
     results: list[AckResult] = []
     for job_id, lease_id in acks:
-        if job_id in done:
-            done.discard(job_id)  # the same ack twice in a batch: only the first succeeds
+        if (job_id, lease_id) in done:
+            done.discard((job_id, lease_id))  # the same ack twice in a batch: only the first succeeds
             results.append(AckResult(job_id=job_id))
         else:
             error = _lease_lost(job_id, lease_id, leases.get(job_id), expired=False)
