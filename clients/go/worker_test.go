@@ -33,6 +33,26 @@ func runWorker(t *testing.T, w *rivetq.Worker, ctx context.Context) (stop func()
 	return stop
 }
 
+// waitOrCancel lets a handler block until the test releases it; the worker's
+// DrainTimeout cancels ctx, so that a failing test does not hang in its cleanup.
+func waitOrCancel(ctx context.Context, release <-chan struct{}) error {
+	select {
+	case <-release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func receive(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting until %s", what)
+	}
+}
+
 // errorLog collects the errors a worker reports.
 type errorLog struct {
 	mu   sync.Mutex
@@ -64,10 +84,27 @@ func TestWorkerAcksEveryJobItRuns(t *testing.T) {
 	}
 	var mu sync.Mutex
 	seen := map[string]int{}
+	running, peak := 0, 0
 	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
 		mu.Lock()
-		defer mu.Unlock()
 		seen[job.ID]++
+		running++
+		if running > peak {
+			peak = running
+		}
+		mu.Unlock()
+		// The first handlers wait until four run at once, which only Concurrency 4 allows.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			full := peak == 4
+			mu.Unlock()
+			if full {
+				break
+			}
+		}
+		mu.Lock()
+		running--
+		mu.Unlock()
 		return nil
 	}, rivetq.WorkerOptions{Concurrency: 4, WaitMs: 200})
 	stop := runWorker(t, w, context.Background())
@@ -76,6 +113,9 @@ func TestWorkerAcksEveryJobItRuns(t *testing.T) {
 		return s.Ready+s.Inflight == 0 && s.AckedTotal == 12
 	})
 	stop()
+	if peak != 4 {
+		t.Fatalf("at most %d handlers ran at once, want 4", peak)
+	}
 	for _, id := range ids {
 		if seen[id] != 1 {
 			t.Fatalf("job %s ran %d times", id, seen[id])
@@ -152,11 +192,10 @@ func TestWorkerExtendsTheLeaseOfASlowJob(t *testing.T) {
 	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
 		runs++
 		close(started)
-		<-release
-		return nil
-	}, rivetq.WorkerOptions{VisibilityMs: 400, WaitMs: 200})
+		return waitOrCancel(ctx, release)
+	}, rivetq.WorkerOptions{VisibilityMs: 400, WaitMs: 200, DrainTimeout: time.Second})
 	stop := runWorker(t, w, context.Background())
-	<-started
+	receive(t, started, "the handler starts")
 	// Without extension the lease expires at 400 ms and the job is ready again after the
 	// first retry's backoff (at most 1 s by default), so it would be redelivered by now.
 	for end := time.Now().Add(1800 * time.Millisecond); time.Now().Before(end); {
@@ -181,12 +220,11 @@ func TestWorkerStopFinishesInFlightJobsAndLeasesNoMore(t *testing.T) {
 	started, release := make(chan struct{}, 2), make(chan struct{})
 	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
 		started <- struct{}{}
-		<-release
-		return nil
-	}, rivetq.WorkerOptions{Concurrency: 1, WaitMs: 200})
+		return waitOrCancel(ctx, release)
+	}, rivetq.WorkerOptions{Concurrency: 1, WaitMs: 200, DrainTimeout: 5 * time.Second})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(context.Background()) }()
-	<-started
+	receive(t, started, "the handler starts")
 	w.Stop()
 	close(release)
 	if err := <-done; err != nil {
@@ -213,7 +251,7 @@ func TestWorkerDrainTimeoutCancelsHandlersAndNacks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	<-started
+	receive(t, started, "the handler starts")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -233,9 +271,9 @@ func TestWorkerCancelsTheHandlerWhenTheLeaseIsLost(t *testing.T) {
 		close(started)
 		<-ctx.Done()
 		return nil
-	}, rivetq.WorkerOptions{VisibilityMs: 300, WaitMs: 200, OnError: reported.add})
+	}, rivetq.WorkerOptions{VisibilityMs: 300, WaitMs: 200, OnError: reported.add, DrainTimeout: time.Second})
 	stop := runWorker(t, w, context.Background())
-	<-started
+	receive(t, started, "the handler starts")
 	must(c.PurgeQueue(ctxFor(t), q))(t) // deletes the inflight job under the worker
 	eventually(t, "the lost lease is reported", func() bool { return reported.has(rivetq.ErrLeaseLost) })
 	stop()
