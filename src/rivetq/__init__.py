@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         Worker,
         WorkerOptions,
     )
+    from rivetq.client.grpc_client import GrpcClient
 
 __all__ = [
     "AckItemResult",
@@ -46,6 +47,7 @@ __all__ = [
     "AsyncWorker",
     "Client",
     "ConnectionFailed",
+    "GrpcClient",
     "InvalidArgument",
     "Job",
     "JobNotFound",
@@ -67,11 +69,12 @@ __all__ = [
 ]
 
 _SDK_NAMES = frozenset(__all__) - set(globals())  # the names __getattr__ loads from rivetq.client
+_MODULE_OF = {"GrpcClient": "rivetq.client.grpc_client"}  # needs the rivetq[grpc] extra
 
 
 def __getattr__(name: str) -> Any:
     if name in _SDK_NAMES:
-        value = getattr(importlib.import_module("rivetq.client"), name)
+        value = getattr(importlib.import_module(_MODULE_OF.get(name, "rivetq.client")), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'rivetq' has no attribute {name!r}")
