@@ -72,7 +72,8 @@ async def _produce(api: Api, opts: LoopOptions, recorder: Recorder, deadline: fl
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
         payloads = [_payload(seq + i) for i in range(opts.batch)]
         seq += opts.batch
-        recorder.jobs_enqueued += await api.enqueue(opts.queue, payloads, 0, recorder.enqueue)
+        created = await api.enqueue(opts.queue, payloads, 0, recorder.enqueue)
+        recorder.jobs_enqueued += created  # never `+= await`: it reads the counter before awaiting
 
 
 async def _consume(api: Api, opts: LoopOptions, recorder: Recorder, deadline: float) -> None:
@@ -90,7 +91,8 @@ async def _consume(api: Api, opts: LoopOptions, recorder: Recorder, deadline: fl
                 await asyncio.sleep(0.002)
             continue
         _record_leased(recorder, jobs)
-        recorder.jobs_acked += await api.ack(jobs, recorder.ack)
+        acked = await api.ack(jobs, recorder.ack)
+        recorder.jobs_acked += acked
 
 
 async def run_closed_loop(api: Api, opts: LoopOptions) -> dict[str, object]:
@@ -109,13 +111,15 @@ async def run_closed_loop(api: Api, opts: LoopOptions) -> dict[str, object]:
 
 
 async def _k6_iteration(api: Api, queue: str, recorder: Recorder, rng: random.Random, scale: float) -> None:
-    recorder.jobs_enqueued += await api.enqueue(queue, [_payload(0)], rng.randint(0, 9), recorder.enqueue)
+    created = await api.enqueue(queue, [_payload(0)], rng.randint(0, 9), recorder.enqueue)
+    recorder.jobs_enqueued += created
     await asyncio.sleep(0.1 * scale)
     jobs = await api.lease(queue, max_jobs=1, visibility_ms=30_000, wait_ms=0, stats=recorder.lease)
     if jobs:
         _record_leased(recorder, jobs)
         await asyncio.sleep(rng.uniform(0, 0.5) * scale)
-        recorder.jobs_acked += await api.ack(jobs, recorder.ack)
+        acked = await api.ack(jobs, recorder.ack)
+        recorder.jobs_acked += acked
     else:
         recorder.empty_leases += 1
     await asyncio.sleep(0.5 * scale)
