@@ -266,6 +266,17 @@ async def test_expired_leases_lists_soonest_expired_first(storage: Storage) -> N
     assert [j.id for j in await storage.expired_leases(now_ms=T0 + 3000, limit=10)] == [job_id(3), job_id(1)]
 
 
+async def test_expired_leases_lists_an_extended_job_once(storage: Storage) -> None:
+    job = await _leased_one(storage, visibility_ms=1000)
+    lease_id = job.lease_id or ""
+    await storage.extend(job.id, lease_id, expires_at_ms=T0 + 1000, now_ms=T0 + 100)
+    await storage.extend(job.id, lease_id, expires_at_ms=T0 + 5000, now_ms=T0 + 200)
+    await storage.extend(job.id, lease_id, expires_at_ms=T0 + 1000, now_ms=T0 + 300)
+    expired = await storage.expired_leases(now_ms=T0 + 6000, limit=10)
+    assert [j.id for j in expired] == [job.id]
+    assert expired[0].lease_expires_at_ms == T0 + 1000
+
+
 async def _dead_jobs(storage: Storage, count: int, *, queue: str = QUEUE, first: int = 1) -> list[Job]:
     await insert(storage, *(new_job(n) for n in range(first, first + count)), queue=queue)
     leased = await lease(storage, queue=queue)

@@ -133,9 +133,11 @@ class MemoryStorage:
         return results
 
     async def extend(self, job_id: str, lease_id: str, *, expires_at_ms: int, now_ms: int) -> Job:
-        job = _replace(self._live_lease(job_id, lease_id, now_ms), lease_expires_at_ms=expires_at_ms)
+        current = self._live_lease(job_id, lease_id, now_ms)
+        job = _replace(current, lease_expires_at_ms=expires_at_ms)
         self._jobs[job_id] = job
-        heapq.heappush(self._leases, (expires_at_ms, job_id, lease_id))
+        if current.lease_expires_at_ms != expires_at_ms:
+            heapq.heappush(self._leases, (expires_at_ms, job_id, lease_id))
         return job
 
     async def retry(
@@ -226,7 +228,8 @@ class MemoryStorage:
         found: list[tuple[int, str, str]] = []
         while self._leases and self._leases[0][0] <= now_ms and len(found) < limit:
             entry = heapq.heappop(self._leases)
-            if self._lease_entry_live(entry):
+            # An extend back to an earlier expiry leaves two equal live entries: keep one.
+            if self._lease_entry_live(entry) and (not found or found[-1] != entry):
                 found.append(entry)
         for entry in found:
             heapq.heappush(self._leases, entry)
