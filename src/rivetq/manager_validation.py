@@ -134,8 +134,14 @@ def _payload(payload: object, max_payload_bytes: int, at: str) -> bytes:
     try:
         _json_decoder.decode(data)
     except msgspec.DecodeError as error:
-        raise InvalidArgument(f"{at}payload must be valid JSON: {error}", field=f"{at}payload") from None
-    return data
+        reason = str(error)
+    except UnicodeDecodeError:  # msgspec checks UTF-8 only inside strings, and raises this
+        reason = "invalid UTF-8 in a string"
+    except RecursionError:  # msgspec's nesting limit
+        reason = "nested too deeply"
+    else:
+        return data
+    raise InvalidArgument(f"{at}payload must be valid JSON: {reason}", field=f"{at}payload")
 
 
 def _eta_ms(request: wire.EnqueueRequest, now_ms: int, at: str) -> int:

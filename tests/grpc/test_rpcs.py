@@ -248,6 +248,8 @@ async def test_purge_queue_deletes_every_job(stub: Stub) -> None:
         (pb.EnqueueRequest(queue="bad name", payload=b"1"), "queue"),
         (pb.EnqueueRequest(queue="q", payload=b"not json"), "payload"),
         (pb.EnqueueRequest(queue="q", payload=b""), "payload"),
+        (pb.EnqueueRequest(queue="q", payload=b'{"k": "\xff"}'), "payload"),
+        (pb.EnqueueRequest(queue="q", payload=b"[" * 2000 + b"]" * 2000), "payload"),  # deeper than msgspec allows
         (pb.EnqueueRequest(queue="q", payload=b"1", priority=10), "priority"),
         (pb.EnqueueRequest(queue="q", payload=b"1", run_at="tomorrow"), "run_at"),
     ],

@@ -8,8 +8,9 @@ import pytest
 
 from rivetq.clock import FakeClock
 from rivetq.errors import InvalidArgument, PayloadTooLarge, QueueNotFound
-from rivetq.manager import QueueManager
+from rivetq.manager import ManagerOptions, QueueManager
 from rivetq.models import JobState
+from rivetq.storage.memory import MemoryStorage
 from tests.manager.support import QUEUE, RecordingObserver, job
 
 
@@ -82,9 +83,23 @@ async def test_enqueue_rejects_bad_fields_naming_them(
     assert await _invalid_field(manager.enqueue(QUEUE, job(**request_fields))) == field  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("payload", [b"", b"{", b"{'a': 1}", b"[1, 2] 3", b"nan"])
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"{", b"{'a': 1}", b"[1, 2] 3", b"nan", b"\xff", b'"\xff"', b'{"k": "\xed\xa0\x80"}', b'{"\xc3": 1}'],
+)
 async def test_enqueue_rejects_payload_that_is_not_json(manager: QueueManager, payload: bytes) -> None:
     assert await _invalid_field(manager.enqueue(QUEUE, job(payload))) == "payload"
+
+
+async def test_enqueue_rejects_payload_nested_too_deeply_naming_the_job(clock: FakeClock) -> None:
+    manager = QueueManager(MemoryStorage(), clock=clock, options=ManagerOptions(max_payload_bytes=1 << 20))
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(InvalidArgument) as caught:
+        await manager.enqueue(QUEUE, job(deep))
+    assert (caught.value.field, caught.value.message) == ("payload", "payload must be valid JSON: nested too deeply")
+    with pytest.raises(InvalidArgument) as caught:
+        await manager.enqueue_batch(QUEUE, [job(), job(deep)])
+    assert caught.value.field == "jobs[1].payload"
 
 
 async def test_enqueue_rejects_payload_above_the_limit(manager: QueueManager) -> None:
