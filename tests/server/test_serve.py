@@ -1,11 +1,13 @@
-"""Startup warnings of rivetqd when it is reachable beyond this machine."""
+"""Startup warnings of rivetqd when it is reachable beyond this machine; a background
+loop that dies stops the server even while it is still starting."""
 
 from __future__ import annotations
 
 import pytest
+import uvicorn
 from structlog.testing import capture_logs
 
-from rivetq.server.serve import _warn_exposure
+from rivetq.server.serve import _Fatal, _warn_exposure
 from tests.server.conftest import settings_with
 
 
@@ -24,3 +26,18 @@ def test_startup_warns_about_exposure(overrides: dict[str, object], host: str, e
         _warn_exposure(settings_with(**overrides), host)
     assert [entry["event"] for entry in logs] == ([event] if event else [])
     assert all(entry["log_level"] == "warning" for entry in logs)
+
+
+@pytest.mark.parametrize("dies_before_attach", [True, False], ids=["during-startup", "while-serving"])
+def test_a_dead_background_loop_stops_the_server(dies_before_attach: bool) -> None:
+    fatal, server = _Fatal(), uvicorn.Server(uvicorn.Config("unused:app"))
+    boom = RuntimeError("reaper died")
+    with capture_logs() as logs:
+        if dies_before_attach:
+            fatal(boom)
+        fatal.attach(server)
+        assert server.should_exit is dies_before_attach
+        if not dies_before_attach:
+            fatal(boom)
+    assert server.should_exit and fatal.error is boom
+    assert [(entry["event"], entry["log_level"]) for entry in logs] == [("rivetqd_background_loop_died", "error")]

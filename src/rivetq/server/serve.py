@@ -30,13 +30,19 @@ class _Fatal:
 
     def __init__(self) -> None:
         self.error: BaseException | None = None
-        self.server: uvicorn.Server | None = None
+        self._server: uvicorn.Server | None = None
 
     def __call__(self, error: BaseException) -> None:
         self.error = error
         _log.error("rivetqd_background_loop_died", error=repr(error))
-        if self.server is not None:
-            self.server.should_exit = True
+        if self._server is not None:
+            self._server.should_exit = True
+
+    def attach(self, server: uvicorn.Server) -> None:
+        """From now on a death stops ``server``; one during startup stops it at once
+        (uvicorn then starts and shuts down without serving)."""
+        self._server = server
+        server.should_exit = self.error is not None
 
 
 class _Server(uvicorn.Server):
@@ -150,7 +156,8 @@ async def serve(settings: Settings) -> int:
         except (RivetQError, OSError) as error:
             _log.error("rivetqd_startup_failed", error=str(error))
             return 1
-        server = fatal.server = _Server(_uvicorn_config(settings, runtime), runtime, grpc)
+        server = _Server(_uvicorn_config(settings, runtime), runtime, grpc)
+        fatal.attach(server)
         _log_started(settings, sock, grpc)
         await server.serve(sockets=[sock])
     _log.info("rivetqd_stopped")

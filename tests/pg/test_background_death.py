@@ -1,0 +1,41 @@
+"""A background loop that dies stops ``rivetqd``: exit status 1 and a log line naming
+the error, never a server that goes on answering with a dead lease reaper.
+
+The reaper is killed for real: its table is renamed under it, so its next query fails
+with an error that is no outage (``UndefinedTable``, not ``StorageUnavailable``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.e2e.server import STOP_TIMEOUT_S, RunningServer, start_server
+from tests.pg.cluster import PgCluster
+
+
+@pytest.fixture
+def database(pg_cluster: PgCluster) -> Iterator[str]:
+    dsn = pg_cluster.create_database()
+    yield dsn
+    pg_cluster.drop_database(dsn)
+
+
+@pytest.fixture
+def rivetqd(database: str, tmp_path: Path) -> Iterator[RunningServer]:
+    env = {"RIVETQ_STORAGE_DSN": database, "RIVETQ_QUEUE_LEASE_CHECK_INTERVAL": "50ms"}
+    with start_server(tmp_path, "--storage-backend", "postgres", env=env, grpc=False) as server:
+        yield server
+
+
+def test_a_dead_lease_reaper_stops_rivetqd_with_status_1(rivetqd: RunningServer, database: str) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("ALTER TABLE rivetq_jobs RENAME TO rivetq_jobs_moved")
+    assert rivetqd.process.wait(STOP_TIMEOUT_S) == 1
+    events = rivetqd.log_events()
+    died = [event for event in events if event["event"] == "rivetqd_background_loop_died"]
+    assert len(died) == 1 and "rivetq_jobs" in died[0]["error"], rivetqd.output()
+    assert any(event["event"] == "background loop lease_reaper died" for event in events), rivetqd.output()
+    assert events[-1]["event"] == "rivetqd_stopped"
