@@ -24,25 +24,40 @@ __all__ = ["DEFAULT_URL", "AsyncClient", "Client"]
 DEFAULT_URL = "http://127.0.0.1:8080"
 P = ParamSpec("P")
 T = TypeVar("T")
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 _JSON = {"Content-Type": "application/json"}
 
 
-class _Settings:
-    """The constructor arguments both clients share."""
+class _ClientBase(Generic[H]):
+    """The constructor and settings both clients share; each opens its own httpx client."""
 
-    def __init__(self, base_url: str, token: str | None, timeout: float, retries: int, backoff_s: float) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.headers = request_headers(token)
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff_s = backoff_s
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        token: str | None = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 0.1,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._http: H = self._open(self._base_url, request_headers(token))
 
-    def request_kwargs(self, call: Call[Any]) -> dict[str, Any]:
+    def _open(self, base_url: str, headers: dict[str, str]) -> H:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def _request_kwargs(self, call: Call[Any]) -> dict[str, Any]:
         return {
             "content": call.body,
             "params": call.params or None,
             "headers": _JSON if call.body is not None else None,
-            "timeout": self.timeout + call.extra_timeout_s,
+            "timeout": self._timeout + call.extra_timeout_s,
         }
 
 
@@ -98,37 +113,25 @@ class _AsyncOp(Generic[P, T]):
         return method
 
 
-class Client:
+class Client(_ClientBase[httpx.Client]):
     """Blocking client; thread-safe, so one instance can serve many threads.
 
     ``Client("http://127.0.0.1:8080", token=None, timeout=10.0, retries=3)``; use it as a
     context manager or call ``close()``."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        token: str | None = None,
-        timeout: float = 10.0,
-        retries: int = 3,
-        backoff_s: float = 0.1,
-    ) -> None:
-        self._settings = _Settings(base_url, token, timeout, retries, backoff_s)
-        self._http = httpx.Client(base_url=self._settings.base_url, headers=self._settings.headers)
-
-    @property
-    def base_url(self) -> str:
-        return self._settings.base_url
+    def _open(self, base_url: str, headers: dict[str, str]) -> httpx.Client:
+        return httpx.Client(base_url=base_url, headers=headers)
 
     def send(self, call: Call[T]) -> T:
         """Send one call, retrying as ``call.retry_safe`` and the error allow."""
         attempt = 0
         while True:
             try:
-                response = self._http.request(call.method, call.path, **self._settings.request_kwargs(call))
+                response = self._http.request(call.method, call.path, **self._request_kwargs(call))
             except httpx.TransportError as error:
-                if not may_retry(call, error, attempt, self._settings.retries):
+                if not may_retry(call, error, attempt, self._retries):
                     raise connection_failed(call, error) from error
-                time.sleep(backoff_s(attempt, self._settings.backoff_s))
+                time.sleep(backoff_s(attempt, self._backoff_s))
                 attempt += 1
                 continue
             return _result(call, response)
@@ -166,35 +169,23 @@ class Client:
     healthz = _SyncOp(_calls.healthz)
 
 
-class AsyncClient:
+class AsyncClient(_ClientBase[httpx.AsyncClient]):
     """asyncio client with the methods of ``Client`` as coroutines; use ``async with``
     or ``await client.aclose()``."""
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        token: str | None = None,
-        timeout: float = 10.0,
-        retries: int = 3,
-        backoff_s: float = 0.1,
-    ) -> None:
-        self._settings = _Settings(base_url, token, timeout, retries, backoff_s)
-        self._http = httpx.AsyncClient(base_url=self._settings.base_url, headers=self._settings.headers)
-
-    @property
-    def base_url(self) -> str:
-        return self._settings.base_url
+    def _open(self, base_url: str, headers: dict[str, str]) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=base_url, headers=headers)
 
     async def send(self, call: Call[T]) -> T:
         """Send one call, retrying as ``call.retry_safe`` and the error allow."""
         attempt = 0
         while True:
             try:
-                response = await self._http.request(call.method, call.path, **self._settings.request_kwargs(call))
+                response = await self._http.request(call.method, call.path, **self._request_kwargs(call))
             except httpx.TransportError as error:
-                if not may_retry(call, error, attempt, self._settings.retries):
+                if not may_retry(call, error, attempt, self._retries):
                     raise connection_failed(call, error) from error
-                await asyncio.sleep(backoff_s(attempt, self._settings.backoff_s))
+                await asyncio.sleep(backoff_s(attempt, self._backoff_s))
                 attempt += 1
                 continue
             return _result(call, response)
