@@ -67,7 +67,7 @@ _EXTENDED = _decoder_of(_Extended)
 _JOB = _decoder_of(Job)
 _JOB_PAGE = _decoder_of(JobPage)
 _QUEUES = _decoder_of(wire.QueueListResponse)
-_STATS = _decoder_of(wire.QueueStatsResponse)
+_STATS = _decoder_of(QueueStats)  # its rate_limit is null when the queue has none
 _RATE_LIMIT = _decoder_of(wire.RateLimitView)
 _PURGED = _decoder_of(wire.PurgedResponse)
 _REQUEUED = _decoder_of(wire.RequeuedResponse)
@@ -210,27 +210,9 @@ def list_queues() -> Call[list[QueueSummary]]:
     return Call("GET", "/v1/queues", lambda body: _QUEUES.decode(body).queues, retry_safe=True)
 
 
-def _stats_of(body: bytes) -> QueueStats:
-    view: wire.QueueStatsResponse = _STATS.decode(body)
-    limit = view.rate_limit
-    return QueueStats(
-        queue=view.queue,
-        ready=view.ready,
-        delayed=view.delayed,
-        inflight=view.inflight,
-        dlq=view.dlq,
-        enqueued_total=view.enqueued_total,
-        leased_total=view.leased_total,
-        acked_total=view.acked_total,
-        nacked_total=view.nacked_total,
-        paused=view.paused,
-        rate_limit=_rate_limit_of(limit) if limit is not None else None,
-    )
-
-
 def stats(queue: str) -> Call[QueueStats]:
     """Counts, counters and settings of one queue."""
-    return Call("GET", _queue_path(queue, "/stats"), _stats_of, retry_safe=True)
+    return Call("GET", _queue_path(queue, "/stats"), _STATS.decode, retry_safe=True)
 
 
 def _page_params(limit: int, cursor: str | None, state: str | None = None) -> dict[str, str]:
