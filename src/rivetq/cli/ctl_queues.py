@@ -6,10 +6,22 @@ import click
 
 from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, print_rows, print_table
 from rivetq.cli.ctl_jobs import print_jobs, queue_option
+from rivetq.models import RateLimit
 
 __all__ = ["COMMANDS"]
 
 _confirm = click.confirmation_option(prompt="This deletes jobs for good. Continue?", help="Do not ask.")
+
+
+def _limit_text(limit: RateLimit | None) -> str:
+    return "none" if limit is None else f"capacity {limit.capacity:g}, refill {limit.refill_rate:g}/s"
+
+
+def _limit_json(limit: RateLimit | None) -> dict[str, object]:
+    """The REST API's rate limit view (``exists`` false when there is none)."""
+    if limit is None:
+        return {"capacity": 0, "refill_rate": 0, "exists": False}
+    return {"capacity": limit.capacity, "refill_rate": limit.refill_rate, "exists": True}
 
 
 @click.command("list")
@@ -31,10 +43,8 @@ def list_queues(state: CtlState) -> None:
 def stats(state: CtlState, queue: str) -> None:
     """Show a queue's counts, counters and settings."""
     found = state.client().stats(queue)
-    limit = found.rate_limit
-    limit_text = "none" if limit is None else f"capacity {limit.capacity:g}, refill {limit.refill_rate:g}/s"
     pairs = [(name, getattr(found, name)) for name in found.__struct_fields__ if name != "rate_limit"]
-    emit(state, found, lambda: print_rows([*pairs, ("rate_limit", limit_text)]))
+    emit(state, found, lambda: print_rows([*pairs, ("rate_limit", _limit_text(found.rate_limit))]))
 
 
 @click.command()
@@ -128,7 +138,7 @@ def rate_limit() -> None:
 def rate_limit_set(state: CtlState, queue: str, capacity: float, refill_rate: float) -> None:
     """Limit how fast workers get a queue's jobs."""
     state.client().set_rate_limit(queue, capacity, refill_rate)
-    emit(state, {"capacity": capacity, "refill_rate": refill_rate, "exists": True}, lambda: click.echo("set"))
+    emit(state, _limit_json(RateLimit(capacity, refill_rate)), lambda: click.echo("set"))
 
 
 @rate_limit.command("get")
@@ -138,11 +148,7 @@ def rate_limit_set(state: CtlState, queue: str, capacity: float, refill_rate: fl
 def rate_limit_get(state: CtlState, queue: str) -> None:
     """Show a queue's rate limit."""
     limit = state.client().get_rate_limit(queue)
-    if limit is None:
-        emit(state, {"capacity": 0, "refill_rate": 0, "exists": False}, lambda: click.echo("none"))
-        return
-    view = {"capacity": limit.capacity, "refill_rate": limit.refill_rate, "exists": True}
-    emit(state, view, lambda: click.echo(f"capacity {limit.capacity:g}, refill {limit.refill_rate:g}/s"))
+    emit(state, _limit_json(limit), lambda: click.echo(_limit_text(limit)))
 
 
 @rate_limit.command("delete")
