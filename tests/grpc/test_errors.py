@@ -62,8 +62,8 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
     await server.stop(None)
 
 
-def _trailers(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    return {key: str(value) for key, value in error.trailing_metadata() or ()}
+def _trailers(metadata: Any) -> dict[str, str]:
+    return {key: str(value) for key, value in metadata or ()}
 
 
 @pytest.mark.parametrize(("code", "status"), sorted(EXPECTED.items()))
@@ -72,14 +72,14 @@ async def test_errors_unary_maps_code_to_status(channel: grpc.aio.Channel, code:
         await channel.unary_unary("/test.Raiser/Unary")(code.encode())
     assert caught.value.code() == status
     expected_code = code if status != grpc.StatusCode.INTERNAL else "internal"
-    assert _trailers(caught.value)[ERROR_CODE_KEY] == expected_code
+    assert _trailers(caught.value.trailing_metadata())[ERROR_CODE_KEY] == expected_code
 
 
 async def test_errors_carry_message_and_field(channel: grpc.aio.Channel) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await channel.unary_unary("/test.Raiser/Unary")(b"invalid_argument")
     assert caught.value.details() == "queue name is bad"
-    assert _trailers(caught.value)[ERROR_FIELD_KEY] == "queue"
+    assert _trailers(caught.value.trailing_metadata())[ERROR_FIELD_KEY] == "queue"
 
 
 @pytest.mark.parametrize("code", ["lease_lost", "storage_unavailable"])
@@ -87,7 +87,7 @@ async def test_errors_stream_maps_code_after_messages(channel: grpc.aio.Channel,
     call = channel.unary_stream("/test.Raiser/Stream")(code.encode())
     assert [message async for message in _until_error(call)] == [b"first"]
     assert await call.code() == EXPECTED[code]
-    assert _trailers_of_call(await call.trailing_metadata())[ERROR_CODE_KEY] == code
+    assert _trailers(await call.trailing_metadata())[ERROR_CODE_KEY] == code
 
 
 async def _until_error(call: Any) -> AsyncIterator[bytes]:
@@ -96,7 +96,3 @@ async def _until_error(call: Any) -> AsyncIterator[bytes]:
             yield message
     except grpc.aio.AioRpcError:
         return
-
-
-def _trailers_of_call(metadata: Any) -> dict[str, str]:
-    return {key: str(value) for key, value in metadata or ()}
