@@ -1,9 +1,8 @@
-"""The few REST calls the load generator makes, over one keep-alive aiohttp session."""
+"""The seed's REST calls (and their batch forms) over one keep-alive aiohttp session."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -11,20 +10,17 @@ import aiohttp
 import orjson
 
 from rivetq.bench.recorder import OpStats
+from rivetq.bench.transport import LeasedJob, enqueued_at
 
 __all__ = ["Api", "LeasedJob"]
 
-
-@dataclass(frozen=True)
-class LeasedJob:
-    job_id: str
-    lease_id: str
-    enqueued_at: float | None  # the producer's time.time(), carried in the payload
+_COUNTS = ("ready", "delayed", "inflight", "dlq")
 
 
 class Api:
-    """Times every call into an ``OpStats``; a non-2xx reply or a connection error is a
-    failure recorded under its status or exception name, never raised."""
+    """Times every call into an ``OpStats``; a non-2xx reply, a reply that is not the
+    documented shape, or a connection error is a failure recorded under its status or
+    exception name, never raised."""
 
     def __init__(self, base_url: str, *, connections: int, token: str | None = None) -> None:
         headers = {"content-type": "application/json"}
@@ -45,7 +41,8 @@ class Api:
     ) -> None:
         await self._session.close()
 
-    async def _post(self, path: str, body: dict[str, Any], stats: OpStats) -> Any:
+    async def _post(self, path: str, body: dict[str, Any], stats: OpStats, field: str) -> Any:
+        """``reply[field]`` of a successful call, else None (the failure recorded)."""
         started = time.perf_counter()
         try:
             async with self._session.post(self._base + path, data=orjson.dumps(body)) as response:
@@ -58,36 +55,45 @@ class Api:
         if status >= 300:
             stats.record(elapsed, f"HTTP {status}")
             return None
+        try:
+            value = orjson.loads(data)[field]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            stats.record(elapsed, f"HTTP {status} without '{field}'")
+            return None
         stats.record(elapsed)
-        return orjson.loads(data)
+        return value
 
     async def enqueue(self, queue: str, payloads: list[dict[str, Any]], priority: int, stats: OpStats) -> int:
         """Enqueue one job (the seed's call) or a batch; returns how many were created."""
         if len(payloads) == 1:
             body = {"payload": payloads[0], "priority": priority, "max_retries": 3}
-            reply = await self._post(f"/v1/queues/{queue}/enqueue", body, stats)
-            return 0 if reply is None else 1
+            return 0 if await self._post(f"/v1/queues/{queue}/enqueue", body, stats, "job_id") is None else 1
         jobs = [{"payload": p, "priority": priority, "max_retries": 3} for p in payloads]
-        reply = await self._post(f"/v1/queues/{queue}/enqueue_batch", {"jobs": jobs}, stats)
-        return 0 if reply is None else len(reply["job_ids"])
+        job_ids = await self._post(f"/v1/queues/{queue}/enqueue_batch", {"jobs": jobs}, stats, "job_ids")
+        return 0 if job_ids is None else len(job_ids)
 
     async def lease(
         self, queue: str, *, max_jobs: int, visibility_ms: int, wait_ms: int, stats: OpStats
     ) -> list[LeasedJob]:
         body = {"max_jobs": max_jobs, "visibility_ms": visibility_ms, "wait_ms": wait_ms}
-        reply = await self._post(f"/v1/queues/{queue}/lease", body, stats)
-        if reply is None:
-            return []
-        return [
-            LeasedJob(job["id"], job["lease_id"], job["payload"].get("t") if isinstance(job["payload"], dict) else None)
-            for job in reply["jobs"]
-        ]
+        jobs = await self._post(f"/v1/queues/{queue}/lease", body, stats, "jobs")
+        return [LeasedJob(job["id"], job["lease_id"], enqueued_at(job["payload"])) for job in jobs or ()]
 
     async def ack(self, jobs: list[LeasedJob], stats: OpStats) -> int:
         """Ack one job (the seed's call) or a batch with ``ack_batch``; returns acks that succeeded."""
         if len(jobs) == 1:
-            reply = await self._post("/v1/ack", {"job_id": jobs[0].job_id, "lease_id": jobs[0].lease_id}, stats)
-            return 0 if reply is None else 1
+            body = {"job_id": jobs[0].job_id, "lease_id": jobs[0].lease_id}
+            return 0 if await self._post("/v1/ack", body, stats, "success") is None else 1
         acks = [{"job_id": j.job_id, "lease_id": j.lease_id} for j in jobs]
-        reply = await self._post("/v1/ack_batch", {"acks": acks}, stats)
-        return 0 if reply is None else sum(1 for r in reply["results"] if r["ok"])
+        results = await self._post("/v1/ack_batch", {"acks": acks}, stats, "results")
+        return sum(1 for r in results or () if r["ok"])
+
+    async def queue_counts(self, queue: str) -> dict[str, int] | None:
+        try:
+            async with self._session.get(f"{self._base}/v1/queues/{queue}/stats") as response:
+                if response.status != 200:
+                    return None
+                stats = orjson.loads(await response.read())
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        return {name: int(stats[name]) for name in _COUNTS}

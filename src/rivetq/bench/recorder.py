@@ -61,6 +61,8 @@ class Recorder:
     jobs_leased: int = 0
     jobs_acked: int = 0
     empty_leases: int = 0
+    produce_s: float = 0.0  # how long enqueueing took
+    consume_s: float = 0.0  # how long leasing and acking took (to the last ack)
 
     def progress_line(self, elapsed_s: float) -> str:
         rate = self.jobs_acked / elapsed_s if elapsed_s > 0 else 0.0
@@ -77,8 +79,10 @@ class Recorder:
             "jobs_leased": self.jobs_leased,
             "jobs_acked": self.jobs_acked,
             "empty_leases": self.empty_leases,
-            "enqueue_jobs_per_s": self.jobs_enqueued / elapsed_s if elapsed_s else math.nan,
-            "acked_jobs_per_s": self.jobs_acked / elapsed_s if elapsed_s else math.nan,
+            "produce_s": self.produce_s,
+            "consume_s": self.consume_s,
+            "enqueue_jobs_per_s": self.jobs_enqueued / self.produce_s if self.produce_s else math.nan,
+            "acked_jobs_per_s": self.jobs_acked / self.consume_s if self.consume_s else math.nan,
             "enqueue": self.enqueue.summary(),
             "lease": self.lease.summary(),
             "ack": self.ack.summary(),

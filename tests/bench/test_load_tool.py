@@ -1,0 +1,98 @@
+"""``rivetq-bench`` run as a user runs it, against a real ``rivetqd`` (embedded engine,
+fsync on): every call succeeds, every job enqueued is leased and acked exactly once by
+the tool's own counts, the queue is empty afterwards, and the JSON says so.
+Concurrent workers share the counters, so these also catch lost updates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.server import RunningServer, start_server
+
+EMPTY = {"ready": 0, "delayed": 0, "inflight": 0, "dlq": 0}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with start_server(tmp_path_factory.mktemp("bench")) as running:
+        yield running
+
+
+def bench(server: RunningServer, tmp_path: Path, *args: str, grpc: bool = False) -> tuple[int, dict[str, Any], str]:
+    """(exit status, the JSON written, stderr) of one ``rivetq-bench`` run."""
+    out = tmp_path / "result.json"
+    target = ["--grpc", server.grpc_target or ""] if grpc else []
+    command = [sys.executable, "-m", "rivetq.bench", "--url", server.url, *target, "--json-out", str(out), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    return done.returncode, json.loads(out.read_text()), done.stderr
+
+
+def assert_clean(result: dict[str, Any], batch: int = 1) -> None:
+    assert result["problems"] == []
+    for operation in ("enqueue", "lease", "ack"):
+        assert result[operation]["failed"] == 0
+        assert result[operation]["success_rate"] == 1.0
+    assert result["jobs_enqueued"] > 0
+    assert result["jobs_enqueued"] == result["jobs_leased"] == result["jobs_acked"]
+    assert result["enqueue_to_lease"]["calls"] == result["jobs_leased"]
+    if batch == 1:
+        assert result["jobs_enqueued"] == result["enqueue"]["ok"]
+        assert result["jobs_acked"] == result["ack"]["ok"]
+    assert result["queue_after"] == EMPTY
+
+
+def test_closed_loop_single_jobs(server: RunningServer, tmp_path: Path) -> None:
+    status, result, stderr = bench(server, tmp_path, "loop", "--duration", "1.5", "--producers", "4",
+                                   "--consumers", "4")  # fmt: skip
+    assert status == 0, stderr
+    assert_clean(result)
+    assert result["transport"] == "rest"
+    assert "enqueued" in stderr  # the progress line
+    assert set(result["enqueue"]) >= {"p50_ms", "p95_ms", "p99_ms"}
+
+
+def test_fixed_rate_batches_with_long_poll(server: RunningServer, tmp_path: Path) -> None:
+    workers = ("--producers", "2", "--consumers", "2")
+    status, result, stderr = bench(server, tmp_path, "loop", "--duration", "1.5", "--rate", "2000",
+                                   "--batch", "20", "--wait-ms", "200", *workers)  # fmt: skip
+    assert status == 0, stderr
+    assert_clean(result, batch=20)
+    assert result["jobs_enqueued"] <= 2000 * 1.5 + 2 * 20
+
+
+def test_phases_enqueue_then_drain_in_batches(server: RunningServer, tmp_path: Path) -> None:
+    status, result, stderr = bench(server, tmp_path, "phases", "--jobs", "2000", "--batch", "100")
+    assert status == 0, stderr
+    assert_clean(result, batch=100)
+    assert result["jobs_enqueued"] == 2000
+
+
+def test_k6_scenario(server: RunningServer, tmp_path: Path) -> None:
+    status, result, stderr = bench(server, tmp_path, "k6", "--queue", "load-test", "--time-scale", "0.015")
+    assert status == 0, stderr
+    assert_clean(result)
+
+
+def test_grpc_stream_lease(server: RunningServer, tmp_path: Path) -> None:
+    status, result, stderr = bench(server, tmp_path, "loop", "--duration", "1", "--batch", "20", "--stream",
+                                   "--consumers", "2", grpc=True)  # fmt: skip
+    assert status == 0, stderr
+    assert_clean(result, batch=20)
+    assert result["transport"] == "grpc"
+
+
+def test_failed_calls_are_reported_and_fail_the_run(server: RunningServer, tmp_path: Path) -> None:
+    status, result, _ = bench(server, tmp_path, "phases", "--jobs", "5", "--queue", "not a queue name!")
+    assert status == 1
+    assert result["enqueue"]["ok"] == 0
+    assert result["enqueue"]["success_rate"] == 0.0
+    assert result["enqueue"]["errors"] == {"HTTP 400": result["enqueue"]["calls"]}
+    assert result["jobs_enqueued"] == 0
+    assert result["problems"]
