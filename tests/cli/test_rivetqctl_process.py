@@ -3,11 +3,13 @@ codes and stderr, ``worker`` draining on SIGTERM, and ``wal verify``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -85,18 +87,35 @@ def test_process_token_from_env(tmp_path: Path) -> None:
         ]
 
 
+@contextlib.contextmanager
+def _worker_on_a_started_job(
+    client: Client, server: RunningServer, directory: Path, handler: str, queue: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Enqueue one job, run ``rivetqctl worker handlers:<handler>`` on ``queue`` and yield
+    (job id, worker process) once the handler has started; the worker is killed on exit."""
+    job_id = client.enqueue(queue, "work")
+    (directory / "handlers.py").write_text(HANDLERS)
+    with subprocess.Popen(
+        [RIVETQCTL, "--server", server.url, "worker", f"handlers:{handler}", "-q", queue, "--wait", "200"],
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as worker:
+        try:
+            wait_until((directory / f"started-{job_id}").exists, "the handler to start")
+            yield job_id, worker
+        finally:
+            worker.kill()
+
+
 @pytest.mark.parametrize("handler", ["slow", "slow_async"])
 def test_process_worker_drains_on_sigterm(server: RunningServer, tmp_path: Path, handler: str) -> None:
     queue = new_queue()
     with Client(server.url) as client:
-        job_id = client.enqueue(queue, "work")
-        worker = _start_worker(server, tmp_path, f"handlers:{handler}", queue)
-        try:
-            wait_until((tmp_path / f"started-{job_id}").exists, "the handler to start")
+        with _worker_on_a_started_job(client, server, tmp_path, handler, queue) as (job_id, worker):
             worker.send_signal(signal.SIGTERM)
             output, _ = worker.communicate(timeout=30)
-        finally:
-            worker.kill()
         assert worker.returncode == 0, output
         assert "SIGTERM" in output
         assert (tmp_path / f"done-{job_id}").exists()
@@ -104,32 +123,16 @@ def test_process_worker_drains_on_sigterm(server: RunningServer, tmp_path: Path,
         assert (stats.acked_total, stats.nacked_total, stats.inflight) == (1, 0, 0)
 
 
-def _start_worker(server: RunningServer, directory: Path, target: str, queue: str) -> subprocess.Popen[str]:
-    (directory / "handlers.py").write_text(HANDLERS)
-    return subprocess.Popen(
-        [RIVETQCTL, "--server", server.url, "worker", target, "-q", queue, "--wait", "200"],
-        cwd=directory,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def test_process_worker_second_sigterm_quits_without_draining(server: RunningServer, tmp_path: Path) -> None:
     queue = new_queue()
     with Client(server.url) as client:
-        job_id = client.enqueue(queue, "work")
-        worker = _start_worker(server, tmp_path, "handlers:stuck", queue)
-        try:
-            wait_until((tmp_path / f"started-{job_id}").exists, "the handler to start")
+        with _worker_on_a_started_job(client, server, tmp_path, "stuck", queue) as (job_id, worker):
             worker.send_signal(signal.SIGTERM)
             assert worker.stdout is not None
             while "draining" not in worker.stdout.readline():
                 pass
             worker.send_signal(signal.SIGTERM)
             output, _ = worker.communicate(timeout=30)
-        finally:
-            worker.kill()
         assert worker.returncode == 1, output
         assert "quitting without draining" in output
         assert client.get_job(job_id).state == "inflight"  # its lease expires on its own
