@@ -52,6 +52,12 @@ class ServerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tls_key_file: str = ""
     cors_allow_origins: Origins = ()
     debug_endpoints: bool = False
+    # Slow clients: time to send a request's headers (also after connecting), then its
+    # body; idle time between requests on a kept-alive connection; open connections.
+    read_header_timeout_ms: PositiveInt = msgspec.field(default=10_000, name="read_header_timeout")
+    read_body_timeout_ms: PositiveInt = msgspec.field(default=60_000, name="read_body_timeout")
+    keep_alive_timeout_ms: PositiveInt = msgspec.field(default=5_000, name="keep_alive_timeout")
+    max_connections: PositiveInt = 10_000
 
 
 class StorageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -88,6 +94,7 @@ class AuthSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class LoggingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
+    access_log: bool = False  # one info line per HTTP request
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -102,7 +109,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 Layer = dict[str, Any]
 
-_DURATION_KEYS = ("queue.lease_check_interval", "queue.dedup_window")
+_DURATION_KEYS = (
+    "server.read_header_timeout",
+    "server.read_body_timeout",
+    "server.keep_alive_timeout",
+    "queue.lease_check_interval",
+    "queue.dedup_window",
+)
 _SIZE_KEYS = ("wal.segment_size", "limits.max_payload_bytes", "limits.max_request_bytes")
 _DURATION_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")

@@ -38,6 +38,7 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
 @click.option("--grpc-addr", help='gRPC listen address; "" disables gRPC (server.grpc_addr).')
 @click.option("--log-level", help="debug, info, warning or error (logging.level).")
 @click.option("--log-format", help="console or json (logging.format).")
+@click.option("--access-log/--no-access-log", default=None, help="One info line per HTTP request (logging.access_log).")
 @click.option(
     "--fsync",
     type=click.BOOL,
@@ -57,6 +58,7 @@ def main(
     grpc_addr: str | None,
     log_level: str | None,
     log_format: str | None,
+    access_log: bool | None,
     fsync: bool | None,
     no_fsync: bool,
     storage_backend: str | None,
@@ -73,6 +75,7 @@ def main(
         "server.grpc_addr": grpc_addr,
         "logging.level": log_level,
         "logging.format": log_format,
+        "logging.access_log": access_log,
         "wal.fsync": _fsync_flag(fsync, no_fsync),
         "storage.backend": storage_backend,
     }

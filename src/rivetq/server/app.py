@@ -16,18 +16,21 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from rivetq.clock import Clock, SystemClock
 from rivetq.errors import InvalidArgument, RivetQError
 from rivetq.manager import ManagerOptions, QueueManager
+from rivetq.server.access_log import AccessLogMiddleware
 from rivetq.server.debug import debug_routes
 from rivetq.server.metrics import Metrics
 from rivetq.server.openapi import openapi_document, openapi_routes
 from rivetq.server.rest.auth import AuthMiddleware
 from rivetq.server.rest.bodies import BodyLimits
 from rivetq.server.rest.dlq import DlqEndpoints
-from rivetq.server.rest.errors import http_exception_response, rivetq_error_response
+from rivetq.server.rest.errors import error_body, http_exception_response, rivetq_error_response
 from rivetq.server.rest.guards import JsonContentTypeMiddleware
 from rivetq.server.rest.health import HealthEndpoints
 from rivetq.server.rest.jobs import JobEndpoints
@@ -73,6 +76,12 @@ def build_storage(settings: Settings, metrics: Metrics) -> Storage:
     raise InvalidArgument(
         f"config: storage.backend: {backend!r} is not available in this build", field="storage.backend"
     )
+
+
+async def _client_gone_response(request: Request, error: Exception) -> Response:
+    """A client that went away (or was cut off by a read deadline) mid-body: nobody reads
+    this answer, but without it the disconnect would be logged as a server error."""
+    return Response(error_body("client_disconnected", "the client left before sending its body"), status_code=400)
 
 
 def manager_options(settings: Settings) -> ManagerOptions:
@@ -164,13 +173,19 @@ class Runtime:
         return Starlette(
             routes=routes,
             middleware=self._middleware(),
-            exception_handlers={RivetQError: rivetq_error_response, HTTPException: http_exception_response},
+            exception_handlers={
+                RivetQError: rivetq_error_response,
+                HTTPException: http_exception_response,
+                ClientDisconnect: _client_gone_response,
+            },
         )
 
     def _middleware(self) -> list[Middleware]:
         server, auth = self.settings.server, self.settings.auth
         host, _ = parse_addr(server.http_addr)
         middleware = [Middleware(RequestTimingMiddleware, histogram=self.metrics.http_request_duration)]
+        if self.settings.logging.access_log:  # outermost, so refusals (401, 415) are logged too
+            middleware.insert(0, Middleware(AccessLogMiddleware))
         if server.cors_allow_origins:
             middleware.append(
                 Middleware(

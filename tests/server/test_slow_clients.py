@@ -1,0 +1,143 @@
+"""A real rivetqd against slow and greedy clients: read deadlines for headers and body
+(408), a header size cap (431), a connection cap (503); and its access log."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rivetq.server.app import Runtime
+from rivetq.server.serve import _uvicorn_config
+from tests.e2e.server import RunningServer, start_server
+from tests.server.conftest import settings_with
+
+HANG_GUARD_S = 20.0  # a deadline the server misses fails the test instead of hanging it
+TOKEN = "tok-never-logged"
+
+
+@pytest.fixture(scope="module")
+def rivetqd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    env = {
+        "RIVETQ_SERVER_READ_HEADER_TIMEOUT": "300ms",
+        "RIVETQ_SERVER_READ_BODY_TIMEOUT": "300ms",
+        "RIVETQ_LOGGING_ACCESS_LOG": "true",
+    }
+    directory = tmp_path_factory.mktemp("rivetqd")
+    with start_server(directory, "--storage-backend", "memory", env=env, grpc=False, token=TOKEN) as server:
+        yield server
+
+
+def _connect(server: RunningServer) -> socket.socket:
+    host, port = server.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=HANG_GUARD_S)
+    return sock
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65_536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _wait_for_request(server: RunningServer, path: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not any(event.get("path") == path for event in server.log_events()):
+        assert time.monotonic() < deadline, f"no access log line for {path}"
+        time.sleep(0.05)
+
+
+def _status_and_code(response: bytes) -> tuple[int, str]:
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), json.loads(body)["error"]["code"]
+
+
+def test_headers_sent_too_slowly_get_408(rivetqd: RunningServer) -> None:
+    with _connect(rivetqd) as sock:
+        sock.sendall(b"GET /v1/queues HTTP/1.1\r\nHost: x\r\n")
+        assert _status_and_code(_read_until_closed(sock)) == (408, "request_timeout")
+
+
+def test_a_body_sent_too_slowly_gets_408(rivetqd: RunningServer) -> None:
+    with _connect(rivetqd) as sock:
+        head = (
+            "POST /v1/queues/slow/enqueue HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nContent-Length: 100\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b'{"payload": ')
+        assert _status_and_code(_read_until_closed(sock)) == (408, "request_timeout")
+    with rivetqd.client() as http:  # nothing was enqueued, and the server still serves
+        assert http.get("/v1/queues/slow/stats").status_code == 404
+    _wait_for_request(rivetqd, "/v1/queues/slow/enqueue")  # the cut-off request ended
+    assert [event for event in rivetqd.log_events() if event["level"] == "error"] == []
+
+
+def test_a_connection_that_sends_nothing_is_closed(rivetqd: RunningServer) -> None:
+    with _connect(rivetqd) as sock:
+        assert _read_until_closed(sock) == b""
+
+
+def test_a_connection_kept_alive_then_stalling_mid_headers_gets_408(rivetqd: RunningServer) -> None:
+    with _connect(rivetqd) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = sock.recv(65_536)
+        assert first.startswith(b"HTTP/1.1 200")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        assert _status_and_code(_read_until_closed(sock)) == (408, "request_timeout")
+
+
+def test_oversized_headers_get_431(rivetqd: RunningServer) -> None:
+    with _connect(rivetqd) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(20):
+            sock.sendall(b"X-Filler: " + b"a" * 8_000 + b"\r\n")  # the server reads on after refusing
+        assert _status_and_code(_read_until_closed(sock)) == (431, "headers_too_large")
+
+
+def test_access_log_has_method_path_status_and_duration_but_no_token(rivetqd: RunningServer) -> None:
+    with rivetqd.client() as http:
+        assert http.post("/v1/queues/logged/enqueue", json={"payload": 1}).status_code == 201
+        assert http.get("/v1/queues/logged/stats", params={"token": TOKEN}).status_code == 200
+    with httpx.Client(base_url=rivetqd.url) as anonymous:
+        assert anonymous.get("/v1/queues", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    requests = [event for event in rivetqd.log_events() if event["event"] == "http_request"]
+    seen = {(event["method"], event["path"], event["status"]) for event in requests}
+    assert {
+        ("POST", "/v1/queues/logged/enqueue", 201),
+        ("GET", "/v1/queues/logged/stats", 200),
+        ("GET", "/v1/queues", 401),
+    } <= seen
+    assert all(event["level"] == "info" and event["duration_ms"] >= 0 for event in requests)
+    assert TOKEN not in rivetqd.output() and "wrong" not in rivetqd.output()
+
+
+def test_no_access_log_unless_enabled(tmp_path: Path) -> None:
+    with start_server(tmp_path, "--storage-backend", "memory", grpc=False) as server:
+        with server.client() as http:
+            assert http.get("/v1/queues").status_code == 200
+        assert server.terminate() == 0
+        assert [event for event in server.log_events() if event["event"] == "http_request"] == []
+
+
+def test_connections_above_max_connections_get_503(tmp_path: Path) -> None:
+    env = {"RIVETQ_SERVER_MAX_CONNECTIONS": "3"}
+    with start_server(tmp_path, "--storage-backend", "memory", env=env, grpc=False) as server, ExitStack() as idle:
+        for _ in range(3):  # kept alive after one answered request, so surely counted
+            sock = idle.enter_context(_connect(server))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65_536).startswith(b"HTTP/1.1 200")
+        with server.client() as http:  # a fourth
+            assert http.get("/healthz").status_code == 503
+
+
+def test_keep_alive_timeout_is_in_whole_seconds_rounded_up() -> None:
+    settings = settings_with(**{"server.keep_alive_timeout": "1500ms", "storage.backend": "memory"})
+    config = _uvicorn_config(settings, Runtime(settings))
+    assert (config.timeout_keep_alive, config.limit_concurrency) == (2, 10_001)
