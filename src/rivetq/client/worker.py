@@ -58,11 +58,16 @@ class Worker:
         with stop_on_signals(self.stop, self.options.handle_signals):
             heartbeat = threading.Thread(target=self._heartbeat, name=f"rivetq-heartbeat-{self.queue}", daemon=True)
             heartbeat.start()
+            drain = True
             try:
                 self._lease_until_stopped()
+            except KeyboardInterrupt:
+                drain = False  # a second signal before the drain began: quit now, as promised
+                raise
             finally:
                 self._stopping.set()
-                self._drain()
+                if drain:
+                    self._drain()
                 self._finished.set()
                 heartbeat.join()
 
