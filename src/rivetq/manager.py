@@ -239,6 +239,10 @@ class QueueManager:
         check_retry_policy(policy)
         await self._update_config(queue, lambda config: _replace(config, retry_policy=policy))
 
+    async def get_retry_policy(self, queue: str) -> RetryPolicy:
+        """The queue's policy; the defaults until one is set."""
+        return (await self._storage.get_queue_config(check_queue(queue))).retry_policy
+
     async def pause(self, queue: str) -> None:
         await self._update_config(queue, lambda config: _replace(config, paused=True))
 

@@ -8,7 +8,7 @@ the same types.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -43,6 +43,8 @@ __all__ = [
     "RateLimitView",
     "RequeueRequest",
     "RequeuedResponse",
+    "RetryPolicyBody",
+    "RetryPolicyView",
     "SuccessResponse",
 ]
 
@@ -206,6 +208,26 @@ class RateLimitView(msgspec.Struct):
     capacity: float
     refill_rate: float
     exists: bool
+
+
+BackoffMs = Annotated[int, msgspec.Meta(ge=0, le=315_360_000_000)]  # ten years
+Jitter = Literal["equal", "full", "none"]
+
+
+class RetryPolicyBody(_Body, kw_only=True):
+    """A queue's backoff after a failed attempt; omitted fields take their defaults."""
+
+    base_backoff_ms: BackoffMs = 1000
+    multiplier: Annotated[float, msgspec.Meta(ge=1, le=100)] = 2.0
+    max_backoff_ms: BackoffMs = 3_600_000
+    jitter: Jitter = "equal"
+
+
+class RetryPolicyView(msgspec.Struct, kw_only=True):
+    base_backoff_ms: int
+    multiplier: float
+    max_backoff_ms: int
+    jitter: str
 
 
 class QueueStatsResponse(msgspec.Struct, kw_only=True):

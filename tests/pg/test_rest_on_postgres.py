@@ -17,6 +17,7 @@ from tests.pg.cluster import PgCluster
 from tests.server.conftest import LOOPBACK_CLIENT, ApiClient, ClientFactory, client, clock
 from tests.server.test_rest_jobs import *  # noqa: F403 - collected again here, on PostgreSQL
 from tests.server.test_rest_queues import *  # noqa: F403
+from tests.server.test_rest_retry_policy import *  # noqa: F403
 
 __all__ = ["client", "clock", "make_client"]
 

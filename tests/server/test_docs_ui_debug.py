@@ -15,6 +15,9 @@ SPEC_OPERATIONS = {
     ("delete", "/v1/queues/{queue}/rate_limit"), ("post", "/v1/queues/{queue}/pause"),
     ("post", "/v1/queues/{queue}/resume"), ("delete", "/v1/queues/{queue}"), ("get", "/v1/queues/{queue}/dlq"),
     ("post", "/v1/queues/{queue}/dlq/requeue"), ("delete", "/v1/queues/{queue}/dlq"),
+    # SPEC §1 makes the retry backoff settable per queue: these routes are how.
+    ("post", "/v1/queues/{queue}/retry_policy"), ("get", "/v1/queues/{queue}/retry_policy"),
+    ("delete", "/v1/queues/{queue}/retry_policy"),
 }  # fmt: skip
 
 

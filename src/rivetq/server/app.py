@@ -37,6 +37,7 @@ from rivetq.server.rest.jobs import JobEndpoints
 from rivetq.server.rest.operations import Operation, routes_for
 from rivetq.server.rest.queues import QueueEndpoints
 from rivetq.server.rest.ratelimit import RateLimitEndpoints
+from rivetq.server.rest.retrypolicy import RetryPolicyEndpoints
 from rivetq.server.rest.timing import RequestTimingMiddleware
 from rivetq.server.ui import UI_STATIC_DIR, ui_routes
 from rivetq.settings import Settings, is_loopback_host, parse_addr
@@ -158,6 +159,7 @@ class Runtime:
             *QueueEndpoints(self.manager).operations(),
             *DlqEndpoints(self.manager, limits).operations(),
             *RateLimitEndpoints(self.manager, limits).operations(),
+            *RetryPolicyEndpoints(self.manager, limits).operations(),
         ]
 
     def _build_app(self, ui_static_dir: Path) -> Starlette:
