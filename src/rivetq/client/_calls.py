@@ -7,7 +7,7 @@ differ in how a ``Call`` is sent. Each function's docstring is the client method
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +15,7 @@ import msgspec
 
 from rivetq import wire
 from rivetq.client._base import Call
-from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit
+from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit, run_at_text
 from rivetq.errors import InvalidArgument
 
 __all__ = [
@@ -85,12 +85,6 @@ def _job_path(job_id: str) -> str:
     return f"/v1/jobs/{quote(job_id, safe='')}"
 
 
-def _rfc3339(value: datetime | str) -> str:
-    if isinstance(value, str):
-        return value
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _required_lease(lease_id: str | None) -> str:
     """``Job.lease_id`` is optional (a looked-up job may not be leased); the calls that
     need one accept it as is, so that ``client.ack(job.id, job.lease_id)`` type-checks."""
@@ -104,7 +98,7 @@ def _enqueue_request(spec: JobSpec) -> wire.EnqueueRequest:
         payload=msgspec.Raw(_ENCODER.encode(spec.payload)),
         priority=spec.priority,
         delay_ms=spec.delay_ms or None,
-        run_at=None if spec.run_at is None else _rfc3339(spec.run_at),
+        run_at=run_at_text(spec),
         max_retries=spec.max_retries,
         idempotency_key=spec.idempotency_key,
     )

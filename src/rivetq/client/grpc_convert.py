@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit
+from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit, run_at_text
 from rivetq.errors import InvalidArgument
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 
@@ -31,18 +31,12 @@ def time_from(at_ms: int) -> datetime:
     return datetime.fromtimestamp(at_ms / 1000, UTC)
 
 
-def _run_at(value: datetime | str | None) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def enqueue_message(spec: JobSpec) -> pb.EnqueueRequest:
     return pb.EnqueueRequest(
         payload=_ENCODER.encode(spec.payload),
         priority=spec.priority,
         delay_ms=spec.delay_ms or None,
-        run_at=_run_at(spec.run_at),
+        run_at=run_at_text(spec),
         max_retries=spec.max_retries,
         idempotency_key=spec.idempotency_key,
     )

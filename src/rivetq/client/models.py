@@ -6,7 +6,7 @@ timezone-aware ``datetime`` objects in UTC.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -68,3 +68,10 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
     max_retries: int = 3
     idempotency_key: str | None = None
     run_at: datetime | str | None = None
+
+
+def run_at_text(spec: JobSpec) -> str | None:
+    """``run_at`` as both APIs take it: RFC 3339 in UTC with milliseconds (text as given)."""
+    if spec.run_at is None or isinstance(spec.run_at, str):
+        return spec.run_at
+    return spec.run_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
