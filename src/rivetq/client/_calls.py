@@ -15,7 +15,17 @@ import msgspec
 
 from rivetq import wire
 from rivetq.client._base import Call
-from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit, run_at_text
+from rivetq.client.models import (
+    AckItemResult,
+    Job,
+    JobPage,
+    JobSpec,
+    QueueStats,
+    QueueSummary,
+    RateLimit,
+    job_specs,
+    run_at_text,
+)
 from rivetq.errors import InvalidArgument
 
 __all__ = [
@@ -133,7 +143,7 @@ def enqueue(
 
 def enqueue_batch(queue: str, jobs: Iterable[JobSpec | Mapping[str, Any]]) -> Call[list[str]]:
     """Enqueue jobs atomically (all or none); ``jobs`` are ``JobSpec``s or dicts of its fields."""
-    specs = [job if isinstance(job, JobSpec) else JobSpec(**job) for job in jobs]
+    specs = job_specs(jobs)
     return Call(
         "POST",
         _queue_path(queue, "/enqueue_batch"),

@@ -24,7 +24,7 @@ from rivetq.client.grpc_convert import (
     summary_from,
     time_from,
 )
-from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit
+from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit, job_specs
 from rivetq.errors import ConnectionFailed, RivetQError, error_for_code
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
@@ -120,7 +120,7 @@ class GrpcClient:
 
     def enqueue_batch(self, queue: str, jobs: Iterable[JobSpec | Mapping[str, Any]]) -> list[str]:
         """Enqueue jobs atomically (all or none); ``jobs`` are ``JobSpec``s or dicts of its fields."""
-        specs = [job if isinstance(job, JobSpec) else JobSpec(**job) for job in jobs]
+        specs = job_specs(jobs)
         request = pb.EnqueueBatchRequest(queue=queue, jobs=[enqueue_message(spec) for spec in specs])
         return list(self._call(self._stub.EnqueueBatch, request).job_ids)
 

@@ -6,6 +6,7 @@ timezone-aware ``datetime`` objects in UTC.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +69,11 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
     max_retries: int = 3
     idempotency_key: str | None = None
     run_at: datetime | str | None = None
+
+
+def job_specs(jobs: Iterable[JobSpec | Mapping[str, Any]]) -> list[JobSpec]:
+    """The jobs of ``enqueue_batch``: ``JobSpec``s, or dicts of its fields."""
+    return [job if isinstance(job, JobSpec) else JobSpec(**job) for job in jobs]
 
 
 def run_at_text(spec: JobSpec) -> str | None:
