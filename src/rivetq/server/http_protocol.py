@@ -6,11 +6,16 @@ A client gets ``header_timeout_s`` to send a request's headers, counted from its
 byte (or from connecting, for the first request), then ``body_timeout_s`` for the body.
 Past a deadline it gets 408 and the connection closes; a connection that never sent a
 byte is just closed. Headers above ``max_header_bytes`` get 431.
+
+A request only stores its deadline (arming and cancelling timers costs microseconds per
+request); one sweeper task per server checks the open connections a few times per
+timeout, and ends when the last connection closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Set
 from typing import ClassVar, NamedTuple
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -20,12 +25,17 @@ from rivetq.server.rest.errors import error_body
 __all__ = ["ReadLimits", "guarded_protocol"]
 
 _LINGER_S = 2.0
+_MAX_SWEEP_PERIOD_S = 1.0
 
 
 class ReadLimits(NamedTuple):
     header_timeout_s: float
     body_timeout_s: float
     max_header_bytes: int = 65_536
+
+    @property
+    def sweep_period_s(self) -> float:
+        return min(self.header_timeout_s / 4, self.body_timeout_s / 4, _MAX_SWEEP_PERIOD_S)
 
 
 def _error_response(status: bytes, code: str, message: str) -> bytes:
@@ -41,7 +51,8 @@ _HEADERS_TOO_LARGE = _error_response(
 
 
 def guarded_protocol(limits: ReadLimits) -> type[HttpToolsProtocol]:
-    """The protocol class to hand uvicorn (``Config(http=...)``) for these limits."""
+    """The protocol class to hand uvicorn (``Config(http=...)``) for these limits; each
+    call makes a class of its own, so each server has its own sweeper."""
 
     class Protocol(GuardedHttpProtocol):
         read_limits = limits
@@ -51,19 +62,26 @@ def guarded_protocol(limits: ReadLimits) -> type[HttpToolsProtocol]:
 
 class GuardedHttpProtocol(HttpToolsProtocol):
     read_limits: ClassVar[ReadLimits]
+    _sweeper: ClassVar[asyncio.Task[None] | None] = None
 
-    _deadline: asyncio.TimerHandle | None = None
+    _deadline_at: float | None = None  # loop time by which the current read must be done
     _reading_headers = False
     _header_bytes = 0
     _received_any = False
     _discarding = False
+    _linger: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self.read_limits.header_timeout_s)
+        self._deadline_at = self.loop.time() + self.read_limits.header_timeout_s
+        cls = type(self)
+        if cls._sweeper is None:
+            cls._sweeper = self.loop.create_task(cls._sweep(self.connections), name="rivetq-http-deadlines")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._deadline_at = None
+        if self._linger is not None:
+            self._linger.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -81,32 +99,39 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._reading_headers = True
         self._header_bytes = 0
-        if self._deadline is None:  # a first request keeps the deadline armed on connect
-            self._arm(self.read_limits.header_timeout_s)
+        if self._deadline_at is None:  # a first request keeps the deadline set on connect
+            self._deadline_at = self.loop.time() + self.read_limits.header_timeout_s
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
-        self._arm(self.read_limits.body_timeout_s)
+        self._deadline_at = self.loop.time() + self.read_limits.body_timeout_s
         super().on_headers_complete()
         if self.pipeline:  # queued behind a running request, with reading paused: our wait, not the client's
-            self._disarm()
+            self._deadline_at = None
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._deadline_at = None
         super().on_message_complete()
 
-    def _arm(self, timeout_s: float) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(timeout_s, self._timed_out)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+    @classmethod
+    async def _sweep(cls, connections: Set[object]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while connections:
+                await asyncio.sleep(cls.read_limits.sweep_period_s)
+                now = loop.time()
+                for protocol in list(connections):
+                    if not isinstance(protocol, GuardedHttpProtocol):
+                        continue
+                    deadline = protocol._deadline_at
+                    if deadline is not None and deadline <= now:
+                        protocol._timed_out()
+        finally:
+            cls._sweeper = None
 
     def _timed_out(self) -> None:
-        self._deadline = None
         if not self._received_any:
+            self._deadline_at = None
             self.transport.close()
         else:
             self._refuse(_REQUEST_TIMEOUT)
@@ -116,7 +141,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         request then reads a disconnect. Closing at once with unread input would reset the
         connection and could destroy the answer, so (as nginx does) the write side is shut
         and input is discarded until the client closes, for at most ``_LINGER_S``."""
-        self._disarm()
+        self._deadline_at = None
         if self.transport.is_closing():
             return
         cycle = self.cycle  # the previous request's while the next one's headers arrive
@@ -127,4 +152,4 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         self._discarding = True
         self.transport.write_eof()
-        self._deadline = self.loop.call_later(_LINGER_S, self.transport.close)
+        self._linger = self.loop.call_later(_LINGER_S, self.transport.close)
