@@ -67,12 +67,16 @@ def _result(call: Call[T], response: httpx.Response) -> T:
     raise error_from_response(response.status_code, response.content)
 
 
-class _SyncOp(Generic[P, T]):
-    """A ``Client`` method made from a call builder: build, send, parse."""
+class _Op(Generic[P, T]):
+    """A client method made from a call builder of ``_calls``: build, send, parse."""
 
     def __init__(self, build: Callable[P, Call[T]]) -> None:
         self._build = build
         self.__doc__ = build.__doc__
+
+
+class _SyncOp(_Op[P, T]):
+    """A ``Client`` method."""
 
     @overload
     def __get__(self, client: None, owner: type[Any]) -> Self: ...
@@ -90,12 +94,8 @@ class _SyncOp(Generic[P, T]):
         return method
 
 
-class _AsyncOp(Generic[P, T]):
-    """An ``AsyncClient`` coroutine method made from a call builder."""
-
-    def __init__(self, build: Callable[P, Call[T]]) -> None:
-        self._build = build
-        self.__doc__ = build.__doc__
+class _AsyncOp(_Op[P, T]):
+    """An ``AsyncClient`` coroutine method (the call is built when it is awaited)."""
 
     @overload
     def __get__(self, client: None, owner: type[Any]) -> Self: ...
