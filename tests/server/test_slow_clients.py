@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -15,7 +16,7 @@ import pytest
 
 from rivetq.server.app import Runtime
 from rivetq.server.serve import _uvicorn_config
-from tests.e2e.server import RunningServer, start_server
+from tests.e2e.server import RunningServer, self_signed_certificate, start_server
 from tests.server.conftest import settings_with
 
 HANG_GUARD_S = 20.0  # a deadline the server misses fails the test instead of hanging it
@@ -91,6 +92,27 @@ def test_a_connection_kept_alive_then_stalling_mid_headers_gets_408(rivetqd: Run
         assert first.startswith(b"HTTP/1.1 200")
         sock.sendall(b"GET /healthz HTTP/1.1\r\n")
         assert _status_and_code(_read_until_closed(sock)) == (408, "request_timeout")
+
+
+def test_pipelined_requests_are_all_answered(rivetqd: RunningServer) -> None:
+    with _connect(rivetqd) as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 2
+            + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert _read_until_closed(sock).count(b"HTTP/1.1 200") == 3
+
+
+def test_over_tls_headers_sent_too_slowly_get_408(tmp_path: Path) -> None:
+    tls = self_signed_certificate(tmp_path)
+    env = {"RIVETQ_SERVER_READ_HEADER_TIMEOUT": "300ms"}
+    with start_server(tmp_path / "server", "--storage-backend", "memory", env=env, grpc=False, tls=tls) as server:
+        assert isinstance(server.verify, ssl.SSLContext)
+        host, port = server.url.removeprefix("https://").split(":")
+        raw = socket.create_connection((host, int(port)), timeout=HANG_GUARD_S)
+        with server.verify.wrap_socket(raw, server_hostname=host) as sock:
+            sock.sendall(b"GET /v1/queues HTTP/1.1\r\nHost: x\r\n")
+            assert _status_and_code(_read_until_closed(sock)) == (408, "request_timeout")
 
 
 def test_oversized_headers_get_431(rivetqd: RunningServer) -> None:
