@@ -10,6 +10,7 @@ import pytest
 
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc.errors import ERROR_CODE_KEY
+from tests.e2e.server import RunningServer
 
 Stub = Any  # the generated stub carries no annotations
 
@@ -221,6 +222,41 @@ async def test_rate_limit_set_get_delete_and_lease_is_cut(stub: Stub) -> None:
     assert len((await stub.Lease(pb.LeaseRequest(queue=queue, max_jobs=3))).jobs) == 1
     code, _ = await _rpc_error(stub.SetRateLimit(pb.SetRateLimitRequest(queue=queue)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _policy(message: pb.RetryPolicy) -> tuple[int, float, int, str]:
+    return message.base_backoff_ms, message.multiplier, message.max_backoff_ms, message.jitter
+
+
+async def test_retry_policy_set_get_reset_and_rest_sees_it(stub: Stub, rivetqd: RunningServer) -> None:
+    queue = _queue()
+    defaults = (1000, 2.0, 3_600_000, "equal")
+    assert _policy((await stub.GetRetryPolicy(pb.GetRetryPolicyRequest(queue=queue))).retry_policy) == defaults
+    asked = pb.RetryPolicy(base_backoff_ms=250, jitter="none")  # the rest take their defaults
+    set_ = await stub.SetRetryPolicy(pb.SetRetryPolicyRequest(queue=queue, retry_policy=asked))
+    assert _policy(set_.retry_policy) == (250, 2.0, 3_600_000, "none")
+    with rivetqd.client() as http:
+        assert http.get(f"/v1/queues/{queue}/retry_policy").json()["base_backoff_ms"] == 250
+    await stub.ResetRetryPolicy(pb.ResetRetryPolicyRequest(queue=queue))
+    assert _policy((await stub.GetRetryPolicy(pb.GetRetryPolicyRequest(queue=queue))).retry_policy) == defaults
+
+
+@pytest.mark.parametrize(
+    ("policy", "field"),
+    [
+        (pb.RetryPolicy(multiplier=0.5), "multiplier"),
+        (pb.RetryPolicy(jitter="random"), "jitter"),
+        (pb.RetryPolicy(base_backoff_ms=-1), "base_backoff_ms"),
+        (pb.RetryPolicy(max_backoff_ms=2**62), "max_backoff_ms"),
+    ],
+)
+async def test_a_bad_retry_policy_is_invalid_argument_naming_the_field(
+    stub: Stub, policy: pb.RetryPolicy, field: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.SetRetryPolicy(pb.SetRetryPolicyRequest(queue=_queue(), retry_policy=policy))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert dict(caught.value.trailing_metadata() or ())["rivetq-error-field"] == field
 
 
 async def test_pause_and_resume(stub: Stub) -> None:

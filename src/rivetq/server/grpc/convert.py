@@ -10,7 +10,7 @@ import msgspec
 
 from rivetq import wire
 from rivetq.errors import InvalidArgument
-from rivetq.models import DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, Job, JobState, QueueStats
+from rivetq.models import DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, Job, JobState, QueueStats, RetryPolicy
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 
 __all__ = [
@@ -19,6 +19,8 @@ __all__ = [
     "job_state",
     "optional",
     "queue_summary",
+    "retry_policy",
+    "retry_policy_message",
     "state_message",
     "stats_response",
     "wire_enqueue",
@@ -49,6 +51,21 @@ def wire_enqueue(message: pb.EnqueueRequest) -> wire.EnqueueRequest:
         run_at=optional(message, "run_at"),
         max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
         idempotency_key=optional(message, "idempotency_key"),
+    )
+
+
+def retry_policy(message: pb.RetryPolicy) -> RetryPolicy:
+    """The policy a request asks for: unset fields take the defaults (the manager checks it)."""
+    set_fields = {field: optional(message, field) for field in RetryPolicy.__struct_fields__}
+    return RetryPolicy(**{field: value for field, value in set_fields.items() if value is not None})
+
+
+def retry_policy_message(policy: RetryPolicy) -> pb.RetryPolicy:
+    return pb.RetryPolicy(
+        base_backoff_ms=policy.base_backoff_ms,
+        multiplier=policy.multiplier,
+        max_backoff_ms=policy.max_backoff_ms,
+        jitter=policy.jitter,
     )
 
 

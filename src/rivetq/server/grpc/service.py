@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 import grpc
 
 from rivetq.errors import InvalidArgument
-from rivetq.models import RateLimit
+from rivetq.models import RateLimit, RetryPolicy
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc.convert import (
     job_message,
@@ -17,6 +17,8 @@ from rivetq.server.grpc.convert import (
     job_state,
     optional,
     queue_summary,
+    retry_policy,
+    retry_policy_message,
     state_message,
     stats_response,
     wire_enqueue,
@@ -150,6 +152,24 @@ class RivetQService:
     async def DeleteRateLimit(self, request: pb.DeleteRateLimitRequest, context: Context) -> pb.DeleteRateLimitResponse:
         await self._manager.delete_rate_limit(request.queue)
         return pb.DeleteRateLimitResponse()
+
+    @maps_errors
+    async def SetRetryPolicy(self, request: pb.SetRetryPolicyRequest, context: Context) -> pb.SetRetryPolicyResponse:
+        policy = retry_policy(request.retry_policy)
+        await self._manager.set_retry_policy(request.queue, policy)
+        return pb.SetRetryPolicyResponse(retry_policy=retry_policy_message(policy))
+
+    @maps_errors
+    async def GetRetryPolicy(self, request: pb.GetRetryPolicyRequest, context: Context) -> pb.GetRetryPolicyResponse:
+        policy = await self._manager.get_retry_policy(request.queue)
+        return pb.GetRetryPolicyResponse(retry_policy=retry_policy_message(policy))
+
+    @maps_errors
+    async def ResetRetryPolicy(
+        self, request: pb.ResetRetryPolicyRequest, context: Context
+    ) -> pb.ResetRetryPolicyResponse:
+        await self._manager.set_retry_policy(request.queue, RetryPolicy())
+        return pb.ResetRetryPolicyResponse()
 
     @maps_errors
     async def Pause(self, request: pb.PauseRequest, context: Context) -> pb.PauseResponse:

@@ -330,6 +330,54 @@ class DeleteRateLimitResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class RetryPolicy(_message.Message):
+    __slots__ = ("base_backoff_ms", "multiplier", "max_backoff_ms", "jitter")
+    BASE_BACKOFF_MS_FIELD_NUMBER: _ClassVar[int]
+    MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
+    MAX_BACKOFF_MS_FIELD_NUMBER: _ClassVar[int]
+    JITTER_FIELD_NUMBER: _ClassVar[int]
+    base_backoff_ms: int
+    multiplier: float
+    max_backoff_ms: int
+    jitter: str
+    def __init__(self, base_backoff_ms: _Optional[int] = ..., multiplier: _Optional[float] = ..., max_backoff_ms: _Optional[int] = ..., jitter: _Optional[str] = ...) -> None: ...
+
+class SetRetryPolicyRequest(_message.Message):
+    __slots__ = ("queue", "retry_policy")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    retry_policy: RetryPolicy
+    def __init__(self, queue: _Optional[str] = ..., retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
+
+class SetRetryPolicyResponse(_message.Message):
+    __slots__ = ("retry_policy",)
+    RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
+    retry_policy: RetryPolicy
+    def __init__(self, retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
+
+class GetRetryPolicyRequest(_message.Message):
+    __slots__ = ("queue",)
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    def __init__(self, queue: _Optional[str] = ...) -> None: ...
+
+class GetRetryPolicyResponse(_message.Message):
+    __slots__ = ("retry_policy",)
+    RETRY_POLICY_FIELD_NUMBER: _ClassVar[int]
+    retry_policy: RetryPolicy
+    def __init__(self, retry_policy: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
+
+class ResetRetryPolicyRequest(_message.Message):
+    __slots__ = ("queue",)
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    def __init__(self, queue: _Optional[str] = ...) -> None: ...
+
+class ResetRetryPolicyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class PauseRequest(_message.Message):
     __slots__ = ("queue",)
     QUEUE_FIELD_NUMBER: _ClassVar[int]

@@ -139,6 +139,21 @@ class RivetQStub:
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeDLQRequest.SerializeToString,
                 response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeDLQResponse.FromString,
                 _registered_method=True)
+        self.SetRetryPolicy = channel.unary_unary(
+                '/rivetq.v1.RivetQ/SetRetryPolicy',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.SetRetryPolicyRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.SetRetryPolicyResponse.FromString,
+                _registered_method=True)
+        self.GetRetryPolicy = channel.unary_unary(
+                '/rivetq.v1.RivetQ/GetRetryPolicy',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.GetRetryPolicyRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.GetRetryPolicyResponse.FromString,
+                _registered_method=True)
+        self.ResetRetryPolicy = channel.unary_unary(
+                '/rivetq.v1.RivetQ/ResetRetryPolicy',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ResetRetryPolicyRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ResetRetryPolicyResponse.FromString,
+                _registered_method=True)
         self.StreamLease = channel.unary_stream(
                 '/rivetq.v1.RivetQ/StreamLease',
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.StreamLeaseRequest.SerializeToString,
@@ -280,6 +295,27 @@ class RivetQServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRetryPolicy(self, request, context):
+        """The queue's backoff after a failed attempt; fields left unset take their defaults.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRetryPolicy(self, request, context):
+        """The policy in force: the defaults until one is set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetRetryPolicy(self, request, context):
+        """Restores the defaults.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StreamLease(self, request, context):
         """Pushes jobs as they become ready, each leased for visibility_ms, never more than
         max_unacked leased-and-unacked jobs of this stream at a time, within the queue's rate
@@ -398,6 +434,21 @@ def add_RivetQServicer_to_server(servicer, server):
                     servicer.PurgeDLQ,
                     request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeDLQRequest.FromString,
                     response_serializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeDLQResponse.SerializeToString,
+            ),
+            'SetRetryPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRetryPolicy,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.SetRetryPolicyRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.SetRetryPolicyResponse.SerializeToString,
+            ),
+            'GetRetryPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRetryPolicy,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.GetRetryPolicyRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.GetRetryPolicyResponse.SerializeToString,
+            ),
+            'ResetRetryPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetRetryPolicy,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ResetRetryPolicyRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ResetRetryPolicyResponse.SerializeToString,
             ),
             'StreamLease': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamLease,
@@ -972,6 +1023,87 @@ class RivetQ:
             '/rivetq.v1.RivetQ/PurgeDLQ',
             rivetq_dot_v1_dot_rivetq__pb2.PurgeDLQRequest.SerializeToString,
             rivetq_dot_v1_dot_rivetq__pb2.PurgeDLQResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRetryPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/SetRetryPolicy',
+            rivetq_dot_v1_dot_rivetq__pb2.SetRetryPolicyRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.SetRetryPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRetryPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/GetRetryPolicy',
+            rivetq_dot_v1_dot_rivetq__pb2.GetRetryPolicyRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.GetRetryPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetRetryPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/ResetRetryPolicy',
+            rivetq_dot_v1_dot_rivetq__pb2.ResetRetryPolicyRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ResetRetryPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,
