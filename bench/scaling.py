@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import signal
 import sys
 import tempfile
@@ -234,8 +235,10 @@ def run_backends(root: Path, seconds: float) -> None:
 
 def run_backlog(root: Path, jobs: int, seconds: float) -> None:
     args = server_args("local")
+    started = time.perf_counter()
     server = start_server(root / "backlog", *args, grpc=False)
     try:
+        print(f"empty data dir: start to /readyz 200 {time.perf_counter() - started:.2f} s", flush=True)
         print(f"idle: {memory_of(server.pid)}", flush=True)
         filled = drive(server, partial(fill, queue="deep", total=jobs))
         print(f"fill {jobs:,} jobs (enqueue_batch of 1,000, 4 producers): {filled} jobs/s", flush=True)
@@ -263,6 +266,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed phase")
     parser.add_argument("--jobs", type=int, default=1_000_000, help="backlog size (backlog)")
     options = parser.parse_args()
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     with tempfile.TemporaryDirectory(prefix="rivetq-scaling-") as directory:
         root = Path(directory)
         if options.what == "queues":
