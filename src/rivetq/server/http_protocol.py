@@ -5,7 +5,8 @@ kept-alive connections.
 A client gets ``header_timeout_s`` to send a request's headers, counted from its first
 byte (or from connecting, for the first request), then ``body_timeout_s`` for the body.
 Past a deadline it gets 408 and the connection closes; a connection that never sent a
-byte is just closed. Headers above ``max_header_bytes`` get 431.
+byte is just closed. Headers above ``max_header_bytes`` get 431. A connection beyond
+``max_connections`` gets 503 as soon as it opens.
 
 A request only stores its deadline (arming and cancelling timers costs microseconds per
 request); one sweeper task per server checks the open connections a few times per
@@ -22,15 +23,16 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from rivetq.server.rest.errors import error_body
 
-__all__ = ["ReadLimits", "guarded_protocol"]
+__all__ = ["ConnectionLimits", "guarded_protocol"]
 
 _LINGER_S = 2.0
 _MAX_SWEEP_PERIOD_S = 1.0
 
 
-class ReadLimits(NamedTuple):
+class ConnectionLimits(NamedTuple):
     header_timeout_s: float
     body_timeout_s: float
+    max_connections: int
     max_header_bytes: int = 65_536
 
     @property
@@ -45,23 +47,26 @@ def _error_response(status: bytes, code: str, message: str) -> bytes:
 
 
 _REQUEST_TIMEOUT = _error_response(b"408 Request Timeout", "request_timeout", "the request was not received in time")
+_TOO_MANY_CONNECTIONS = _error_response(
+    b"503 Service Unavailable", "too_many_connections", "the server has too many open connections; retry later"
+)
 _HEADERS_TOO_LARGE = _error_response(
     b"431 Request Header Fields Too Large", "headers_too_large", "the request headers are too large"
 )
 
 
-def guarded_protocol(limits: ReadLimits) -> type[HttpToolsProtocol]:
+def guarded_protocol(server_limits: ConnectionLimits) -> type[HttpToolsProtocol]:
     """The protocol class to hand uvicorn (``Config(http=...)``) for these limits; each
     call makes a class of its own, so each server has its own sweeper."""
 
     class Protocol(GuardedHttpProtocol):
-        read_limits = limits
+        limits = server_limits
 
     return Protocol
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
-    read_limits: ClassVar[ReadLimits]
+    limits: ClassVar[ConnectionLimits]
     _sweeper: ClassVar[asyncio.Task[None] | None] = None
 
     _deadline_at: float | None = None  # loop time by which the current read must be done
@@ -73,7 +78,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._deadline_at = self.loop.time() + self.read_limits.header_timeout_s
+        if len(self.connections) > self.limits.max_connections:
+            self._refuse(_TOO_MANY_CONNECTIONS)
+            return
+        self._deadline_at = self.loop.time() + self.limits.header_timeout_s
         cls = type(self)
         if cls._sweeper is None:
             cls._sweeper = self.loop.create_task(cls._sweep(self.connections), name="rivetq-http-deadlines")
@@ -92,7 +100,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # Counted after parsing, so a body that arrives with its headers is no header byte.
         if self._reading_headers:
             self._header_bytes += len(data)
-            if self._header_bytes > self.read_limits.max_header_bytes:
+            if self._header_bytes > self.limits.max_header_bytes:
                 self._refuse(_HEADERS_TOO_LARGE)
 
     def on_message_begin(self) -> None:
@@ -100,11 +108,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._reading_headers = True
         self._header_bytes = 0
         if self._deadline_at is None:  # a first request keeps the deadline set on connect
-            self._deadline_at = self.loop.time() + self.read_limits.header_timeout_s
+            self._deadline_at = self.loop.time() + self.limits.header_timeout_s
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
-        self._deadline_at = self.loop.time() + self.read_limits.body_timeout_s
+        self._deadline_at = self.loop.time() + self.limits.body_timeout_s
         super().on_headers_complete()
         if self.pipeline:  # queued behind a running request, with reading paused: our wait, not the client's
             self._deadline_at = None
@@ -118,7 +126,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         loop = asyncio.get_running_loop()
         try:
             while connections:
-                await asyncio.sleep(cls.read_limits.sweep_period_s)
+                await asyncio.sleep(cls.limits.sweep_period_s)
                 now = loop.time()
                 for protocol in list(connections):
                     if not isinstance(protocol, GuardedHttpProtocol):

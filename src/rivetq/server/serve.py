@@ -17,7 +17,7 @@ import uvicorn
 from rivetq.errors import RivetQError
 from rivetq.server.app import Runtime
 from rivetq.server.grpc import GrpcServer, start_grpc_server
-from rivetq.server.http_protocol import ReadLimits, guarded_protocol
+from rivetq.server.http_protocol import ConnectionLimits, guarded_protocol
 from rivetq.settings import Settings, is_loopback_host, parse_addr
 
 __all__ = ["serve"]
@@ -97,15 +97,16 @@ async def _start_grpc(settings: Settings, runtime: Runtime) -> GrpcServer | None
 
 def _uvicorn_config(settings: Settings, runtime: Runtime) -> uvicorn.Config:
     server = settings.server
-    limits = ReadLimits(
-        header_timeout_s=server.read_header_timeout_ms / 1000, body_timeout_s=server.read_body_timeout_ms / 1000
+    limits = ConnectionLimits(
+        header_timeout_s=server.read_header_timeout_ms / 1000,
+        body_timeout_s=server.read_body_timeout_ms / 1000,
+        max_connections=server.max_connections,
     )
     return uvicorn.Config(
         runtime.app,
         loop="none",
         http=guarded_protocol(limits),
         timeout_keep_alive=-(-server.keep_alive_timeout_ms // 1000),  # uvicorn takes whole seconds: round up
-        limit_concurrency=server.max_connections + 1,  # uvicorn answers 503 from this many on
         lifespan="off",
         access_log=False,
         log_config=None,
