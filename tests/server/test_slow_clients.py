@@ -26,8 +26,8 @@ TOKEN = "tok-never-logged"
 @pytest.fixture(scope="module")
 def rivetqd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     env = {
-        "RIVETQ_SERVER_READ_HEADER_TIMEOUT": "300ms",
-        "RIVETQ_SERVER_READ_BODY_TIMEOUT": "300ms",
+        "RIVETQ_SERVER_READ_HEADER_TIMEOUT": "1s",  # short, yet far above any stall of a loaded CI machine
+        "RIVETQ_SERVER_READ_BODY_TIMEOUT": "1s",
         "RIVETQ_LOGGING_ACCESS_LOG": "true",
     }
     directory = tmp_path_factory.mktemp("rivetqd")
@@ -105,7 +105,7 @@ def test_pipelined_requests_are_all_answered(rivetqd: RunningServer) -> None:
 
 def test_over_tls_headers_sent_too_slowly_get_408(tmp_path: Path) -> None:
     tls = self_signed_certificate(tmp_path)
-    env = {"RIVETQ_SERVER_READ_HEADER_TIMEOUT": "300ms"}
+    env = {"RIVETQ_SERVER_READ_HEADER_TIMEOUT": "1s"}
     with start_server(tmp_path / "server", "--storage-backend", "memory", env=env, grpc=False, tls=tls) as server:
         assert isinstance(server.verify, ssl.SSLContext)
         host, port = server.url.removeprefix("https://").split(":")
