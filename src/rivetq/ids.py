@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 
 __all__ = ["new_job_id", "new_lease_id"]
+
+
+class _RandomBytes:
+    """``os.urandom`` read 4 KiB at a time: one ``getrandom`` syscall per ~200 ids instead
+    of one or two per id (they showed up at ~4% of the server's time per request). The
+    bytes are as unguessable as ``secrets``'; a forked child starts with a fresh buffer."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._pos = 0
+        os.register_at_fork(after_in_child=self._discard)
+
+    def _discard(self) -> None:
+        self._buffer, self._pos = b"", 0
+
+    def take(self, count: int) -> bytes:
+        with self._lock:
+            if self._pos + count > len(self._buffer):
+                self._buffer, self._pos = os.urandom(self._size), 0
+            start = self._pos
+            self._pos += count
+            return self._buffer[start : self._pos]
+
+
+_random = _RandomBytes()
 
 
 class _JobIdSequence:
@@ -22,7 +48,7 @@ class _JobIdSequence:
         with self._lock:
             if now_ms > self._last_ms:
                 self._last_ms = now_ms
-                self._counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+                self._counter = int.from_bytes(_random.take(2), "big") & 0x3FF
             else:
                 self._counter += 1
                 if self._counter > 0xFFF:  # counter exhausted: borrow the next millisecond
@@ -36,7 +62,7 @@ _sequence = _JobIdSequence()
 def new_job_id(now_ms: int) -> str:
     """A UUIDv7 string that sorts after every id this process made before."""
     ms, counter = _sequence.next(now_ms)
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    rand_b = int.from_bytes(_random.take(8), "big") & ((1 << 62) - 1)
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -44,4 +70,4 @@ def new_job_id(now_ms: int) -> str:
 
 def new_lease_id() -> str:
     """An unguessable lease id."""
-    return secrets.token_hex(12)
+    return _random.take(12).hex()

@@ -21,6 +21,7 @@ from typing import ClassVar, NamedTuple
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from rivetq.server.coalesce import CoalescedWrites
 from rivetq.server.rest.errors import error_body
 
 __all__ = ["ConnectionLimits", "guarded_protocol"]
@@ -59,7 +60,7 @@ def guarded_protocol(server_limits: ConnectionLimits) -> type[HttpToolsProtocol]
     """The protocol class to hand uvicorn (``Config(http=...)``) for these limits; each
     call makes a class of its own, so each server has its own sweeper."""
 
-    class Protocol(GuardedHttpProtocol):
+    class Protocol(CoalescedWrites, GuardedHttpProtocol):
         limits = server_limits
 
     return Protocol

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import msgspec
@@ -31,8 +32,14 @@ def json_response(value: object, status: int = 200) -> Response:
 def rfc3339_ms(ms: int) -> str:
     """``1764352200123`` → ``"2025-11-28T17:50:00.123Z"`` (UTC, milliseconds)."""
     seconds, millis = divmod(ms, 1000)
+    return f"{_rfc3339_second(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_second(seconds: int) -> str:
+    """The part down to the second: the jobs of one response mostly share a few seconds."""
     t = time.gmtime(seconds)
-    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d}Z"
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
 
 
 def _optional_time(ms: int | None) -> str | None:

@@ -7,6 +7,7 @@ Each write method decides and applies its changes in one synchronous step throug
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -155,20 +156,31 @@ class LocalStorage(Reads):
         )
 
     async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> None:
-        await self._core.run(lambda txn: self._ack(txn, job_id, lease_id, now_ms))
+        def build(txn: Txn) -> None:
+            self._count(txn, self._ack(txn, job_id, lease_id, now_ms), "acked_total")
 
-    def _ack(self, txn: Txn, job_id: str, lease_id: str, now_ms: int) -> None:
+        await self._core.run(build)
+
+    def _ack(self, txn: Txn, job_id: str, lease_id: str, now_ms: int) -> str:
+        """Delete the leased job; returns its queue (the caller counts the ack)."""
         meta = self._live_lease(job_id, lease_id, now_ms)
         txn.put(meta_key(job_id), None)
         txn.put(payload_key(job_id), None)
-        self._count(txn, meta.queue, "acked_total")
+        return meta.queue
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
-        return await self._core.run(lambda txn: [self._ack_one(txn, job_id, lease, now_ms) for job_id, lease in acks])
+        def build(txn: Txn) -> list[AckResult]:
+            acked: Counter[str] = Counter()
+            results = [self._ack_one(txn, job_id, lease, now_ms, acked) for job_id, lease in acks]
+            for queue, count in acked.items():  # one counter update per queue, not per job
+                self._count(txn, queue, "acked_total", count)
+            return results
 
-    def _ack_one(self, txn: Txn, job_id: str, lease_id: str, now_ms: int) -> AckResult:
+        return await self._core.run(build)
+
+    def _ack_one(self, txn: Txn, job_id: str, lease_id: str, now_ms: int, acked: Counter[str]) -> AckResult:
         try:
-            self._ack(txn, job_id, lease_id, now_ms)
+            acked[self._ack(txn, job_id, lease_id, now_ms)] += 1
         except RivetQError as error:
             return AckResult(job_id=job_id, error=error.message, error_code=error.code)
         return AckResult(job_id=job_id)
@@ -259,9 +271,9 @@ class LocalStorage(Reads):
         assert job is not None
         return job
 
-    def _count(self, txn: Txn, queue: str, counter: str) -> None:
+    def _count(self, txn: Txn, queue: str, counter: str, by: int = 1) -> None:
         record = self._core.queue_record(queue) or QueueRecord()
-        counters = _replace(record.counters, **{counter: getattr(record.counters, counter) + 1})
+        counters = _replace(record.counters, **{counter: getattr(record.counters, counter) + by})
         txn.put(queue_key(queue), encode(_replace(record, counters=counters)))
 
     def _live_lease(self, job_id: str, lease_id: str, now_ms: int) -> JobMeta:

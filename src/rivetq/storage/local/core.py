@@ -167,7 +167,8 @@ class Core:
         if not txn.changes:
             await wal.wait_durable(wal.last_lsn)
             return
-        body = encode_changes([(key, new) for key, _, new in txn.changes])
+        # The last value of each key is enough: replay applies a record's changes in order.
+        body = encode_changes(list({key: new for key, _, new in txn.changes}.items()))
         try:
             lsn = wal.submit(TYPE_CHANGES, body)
         except StorageUnavailable:
