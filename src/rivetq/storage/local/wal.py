@@ -1,8 +1,8 @@
 """The WAL writer: group commit of framed records into rotating segments.
 
 Callers ``submit`` records synchronously (getting their LSN) and ``wait_durable``.
-One task takes everything submitted so far, writes it as one write group with one
-``write`` and one ``fdatasync`` in a dedicated thread, then wakes every waiter.
+Everything submitted so far is written as one write group with one ``write`` and one
+``fdatasync`` in a dedicated thread; then every waiter wakes.
 
 Failures: a failed write (ENOSPC, EIO) is cut back so the log stays valid, and fails
 that group and everything submitted after it; later writes may succeed again. A failed
@@ -13,6 +13,7 @@ writer never retries it and pretends it worked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -38,7 +39,26 @@ class _WriteFailed(Exception):
         self.fatal = fatal
 
 
+class _Group:
+    """Records written and made durable together, and the futures of those waiting."""
+
+    __slots__ = ("frames", "last_lsn", "waiters")
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.last_lsn = 0
+        self.waiters: list[asyncio.Future[None]] = []
+
+
 class WalWriter:
+    """At most one group is being written (in the WAL thread) while the next one fills.
+
+    The thread hands a finished group back with one ``call_soon_threadsafe``; the loop then
+    wakes its waiters and starts the next group in that same callback. (An executor future
+    awaited by a writer task, and a shared future behind ``asyncio.shield``, cost three more
+    event-loop iterations per group, and under load every iteration is long.) Each waiter
+    has a future of its own, so a cancelled caller cancels nobody else."""
+
     def __init__(
         self,
         io: FileIO,
@@ -58,16 +78,14 @@ class WalWriter:
         self._offset = self._segments[-1][2]
         self._next_lsn = tail.next_lsn
         self._durable_lsn = tail.next_lsn - 1
-        self._pending: list[bytes] = []
-        self._pending_done: asyncio.Future[None] | None = None
-        self._inflight_last = self._durable_lsn
-        self._inflight_done: asyncio.Future[None] | None = None
+        self._pending: _Group | None = None  # filling
+        self._inflight: _Group | None = None  # being written
+        self._start_scheduled = False
         self._fatal: str | None = None
         self._disk_error: str | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="rivetq-wal")
-        self._wakeup = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         self._closing = False
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="rivetq-wal-writer")
 
     @property
     def last_lsn(self) -> int:
@@ -90,25 +108,36 @@ class WalWriter:
             raise StorageUnavailable(self._fatal or "the storage is closed")
 
     def submit(self, rtype: int, body: bytes) -> int:
-        """Queue one record; returns its LSN. Never blocks."""
+        """Queue one record; returns its LSN. Never blocks. The group starts at the end of
+        this loop iteration, so records submitted in the same iteration share it."""
         self.check_writable()
         frame = encode_frame(rtype, body)
         lsn = self._next_lsn
         self._next_lsn += 1
-        self._pending.append(frame)
-        if self._pending_done is None:
-            self._pending_done = asyncio.get_running_loop().create_future()
-        self._wakeup.set()
+        group = self._pending
+        if group is None:
+            group = self._pending = _Group()
+            if self._inflight is None and not self._start_scheduled:
+                self._start_scheduled = True
+                self._loop.call_soon(self._start_group)
+        group.frames.append(frame)
+        group.last_lsn = lsn
         return lsn
 
     async def wait_durable(self, lsn: int) -> None:
         """Return once record ``lsn`` is on disk (or in the kernel, with fsync off)."""
         if lsn <= self._durable_lsn:
             return
-        done = self._inflight_done if lsn <= self._inflight_last else self._pending_done
-        if done is None:
+        inflight, pending = self._inflight, self._pending
+        if inflight is not None and lsn <= inflight.last_lsn:
+            group = inflight
+        elif pending is not None and lsn <= pending.last_lsn:
+            group = pending
+        else:
             raise StorageUnavailable(self._fatal or "WAL write failed")
-        await asyncio.shield(done)
+        waiter = self._loop.create_future()
+        group.waiters.append(waiter)
+        await waiter
 
     def gauges(self) -> dict[str, float]:
         with self._lock:
@@ -117,48 +146,41 @@ class WalWriter:
 
     async def delete_below(self, applied_lsn: int) -> int:
         """Delete segments whose records are all at or below ``applied_lsn``."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._delete_below, applied_lsn)
+        return await self._loop.run_in_executor(self._executor, self._delete_below, applied_lsn)
 
     async def close(self) -> None:
         """Write what is pending, then stop; safe to call twice."""
         self._closing = True
-        self._wakeup.set()
-        await self._task
+        with contextlib.suppress(StorageUnavailable):
+            await self.wait_durable(self.last_lsn)
         if self._fd >= 0:
             self._io.close(self._fd)
             self._fd = -1
         self._executor.shutdown(wait=True)
 
-    # -- the writer task --------------------------------------------------------
+    # -- on the event loop --------------------------------------------------------
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            if not self._pending:
-                if self._closing:
-                    return
-                continue
-            frames, done = self._pending, self._pending_done
-            assert done is not None
-            first = self._durable_lsn + 1
-            self._pending, self._pending_done = [], None
-            self._inflight_last, self._inflight_done = first + len(frames) - 1, done
-            try:
-                await loop.run_in_executor(self._executor, self._write_group, first, frames)
-            except _WriteFailed as failure:
-                self._fail(failure, done)
-                continue
-            except Exception as error:  # a bug must not leave waiters hanging
-                log.exception("WAL writer failed")
-                self._fail(_WriteFailed(repr(error), fatal=True), done)
-                continue
-            self._durable_lsn = self._inflight_last
-            self._disk_error = None
-            done.set_result(None)
+    def _start_group(self) -> None:
+        self._start_scheduled = False
+        group = self._pending
+        if self._inflight is not None or group is None:
+            return
+        self._pending, self._inflight = None, group
+        self._executor.submit(self._write_and_hand_back, self._durable_lsn + 1, group)
 
-    def _fail(self, failure: _WriteFailed, done: asyncio.Future[None]) -> None:
+    def _group_done(self, group: _Group, failure: _WriteFailed | None) -> None:
+        self._inflight = None
+        if failure is not None:
+            self._fail(failure, group)
+            return
+        self._durable_lsn = group.last_lsn
+        self._disk_error = None
+        for waiter in group.waiters:
+            if not waiter.done():  # a cancelled caller
+                waiter.set_result(None)
+        self._start_group()
+
+    def _fail(self, failure: _WriteFailed, group: _Group) -> None:
         """Fail this group and everything queued after it (they were decided on top of
         it); the owner undoes their effects before any waiter resumes."""
         if failure.fatal:
@@ -167,15 +189,25 @@ class WalWriter:
             self._disk_error = f"WAL write failed: {failure.reason}"
         self._on_failure()
         error = StorageUnavailable(self._fatal or self._disk_error or failure.reason)
-        for future in (done, self._pending_done):
-            if future is not None and not future.done():
-                future.set_exception(error)
-                future.exception()  # retrieved: waiters re-raise it, nobody must
-        self._pending, self._pending_done = [], None
-        self._inflight_last = self._durable_lsn
+        waiters = group.waiters + (self._pending.waiters if self._pending is not None else [])
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._pending = None
         self._next_lsn = self._durable_lsn + 1
 
     # -- in the WAL thread --------------------------------------------------------
+
+    def _write_and_hand_back(self, first_lsn: int, group: _Group) -> None:
+        failure: _WriteFailed | None = None
+        try:
+            self._write_group(first_lsn, group.frames)
+        except _WriteFailed as error:
+            failure = error
+        except Exception as error:  # a bug must not leave waiters hanging
+            log.exception("WAL writer failed")
+            failure = _WriteFailed(repr(error), fatal=True)
+        self._loop.call_soon_threadsafe(self._group_done, group, failure)
 
     def _write_group(self, first_lsn: int, frames: list[bytes]) -> None:
         body = b"".join(frames)
