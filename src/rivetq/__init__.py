@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         QueueStats,
         QueueSummary,
         RateLimit,
+        RetryPolicy,
         Worker,
         WorkerOptions,
     )
@@ -59,6 +60,7 @@ __all__ = [
     "QueueStats",
     "QueueSummary",
     "RateLimit",
+    "RetryPolicy",
     "RivetQError",
     "StateConflict",
     "StorageUnavailable",

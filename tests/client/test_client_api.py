@@ -166,6 +166,29 @@ def test_client_rate_limit(api: Any) -> None:
     assert len(api.lease(queue, max_jobs=3)) == 1
 
 
+def test_client_retry_policy(api: Any) -> None:
+    queue = new_queue()
+    defaults = rivetq.RetryPolicy()
+    assert api.get_retry_policy(queue) == defaults
+    hour_ms = 3_600_000
+    policy = api.set_retry_policy(queue, base_backoff_ms=hour_ms, multiplier=3, jitter="none")
+    assert policy == rivetq.RetryPolicy(base_backoff_ms=hour_ms, multiplier=3.0, max_backoff_ms=hour_ms, jitter="none")
+    assert api.get_retry_policy(queue) == policy
+    job_id = api.enqueue(queue, "x")
+    [job] = api.lease(queue)
+    before = datetime.now(UTC)
+    assert api.nack(job.id, job.lease_id) == "delayed"
+    # an hour from the nack, not the default's second (at the server's millisecond resolution)
+    assert api.get_job(job_id).eta > before + timedelta(minutes=59)
+    assert api.delete_retry_policy(queue) is None
+    assert api.get_retry_policy(queue) == defaults
+    with pytest.raises(rivetq.InvalidArgument, match="multiplier"):
+        api.set_retry_policy(queue, multiplier=0.5)
+    with pytest.raises(rivetq.InvalidArgument, match="jitter"):
+        api.set_retry_policy(queue, jitter="random")
+    assert api.get_retry_policy(queue) == defaults
+
+
 def test_client_long_poll_outlasts_the_client_timeout(server: Any) -> None:
     from rivetq import Client
 

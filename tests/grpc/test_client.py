@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from rivetq.client.grpc_client import GrpcClient
-from rivetq.client.models import QueueSummary
+from rivetq.client.models import QueueSummary, RetryPolicy
 from rivetq.errors import InvalidArgument, JobNotFound, LeaseLost, PayloadTooLarge, QueueNotFound, StateConflict
 from tests.e2e.server import RunningServer
 
@@ -97,6 +97,20 @@ def test_client_queue_admin(client: GrpcClient) -> None:
     client.cancel(job_id)
     with pytest.raises(QueueNotFound):
         client.stats(_queue())
+
+
+def test_client_retry_policy(client: GrpcClient, rivetqd: RunningServer) -> None:
+    queue = _queue()
+    assert client.get_retry_policy(queue) == RetryPolicy()
+    policy = client.set_retry_policy(queue, base_backoff_ms=0, max_backoff_ms=60_000, jitter="full")
+    assert policy == RetryPolicy(base_backoff_ms=0, multiplier=2.0, max_backoff_ms=60_000, jitter="full")
+    assert client.get_retry_policy(queue) == policy
+    with rivetqd.client() as http:
+        assert http.get(f"/v1/queues/{queue}/retry_policy").json()["max_backoff_ms"] == 60_000
+    client.delete_retry_policy(queue)
+    assert client.get_retry_policy(queue) == RetryPolicy()
+    with pytest.raises(InvalidArgument, match="multiplier"):
+        client.set_retry_policy(queue, multiplier=101)
 
 
 def test_client_maps_errors(client: GrpcClient) -> None:

@@ -3,7 +3,7 @@
 from rivetq.client._worker_base import WorkerOptions
 from rivetq.client.async_worker import AsyncWorker
 from rivetq.client.client import AsyncClient, Client
-from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit
+from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit, RetryPolicy
 from rivetq.client.worker import Worker
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "QueueStats",
     "QueueSummary",
     "RateLimit",
+    "RetryPolicy",
     "Worker",
     "WorkerOptions",
 ]

@@ -23,6 +23,7 @@ from rivetq.client.models import (
     QueueStats,
     QueueSummary,
     RateLimit,
+    RetryPolicy,
     job_specs,
     run_at_text,
 )
@@ -33,11 +34,13 @@ __all__ = [
     "ack_batch",
     "cancel",
     "delete_rate_limit",
+    "delete_retry_policy",
     "enqueue",
     "enqueue_batch",
     "extend",
     "get_job",
     "get_rate_limit",
+    "get_retry_policy",
     "healthz",
     "lease",
     "list_dlq",
@@ -50,6 +53,7 @@ __all__ = [
     "requeue_dlq",
     "resume",
     "set_rate_limit",
+    "set_retry_policy",
     "stats",
 ]
 
@@ -79,6 +83,7 @@ _JOB_PAGE = _decoder_of(JobPage)
 _QUEUES = _decoder_of(wire.QueueListResponse)
 _STATS = _decoder_of(QueueStats)  # its rate_limit is null when the queue has none
 _RATE_LIMIT = _decoder_of(wire.RateLimitView)
+_RETRY_POLICY = _decoder_of(RetryPolicy)
 _PURGED = _decoder_of(wire.PurgedResponse)
 _REQUEUED = _decoder_of(wire.RequeuedResponse)
 
@@ -254,6 +259,37 @@ def get_rate_limit(queue: str) -> Call[RateLimit | None]:
 def delete_rate_limit(queue: str) -> Call[None]:
     """Remove the queue's rate limit."""
     return Call("DELETE", _queue_path(queue, "/rate_limit"), _ignore, retry_safe=True)
+
+
+def set_retry_policy(
+    queue: str,
+    *,
+    base_backoff_ms: int | None = None,
+    multiplier: float | None = None,
+    max_backoff_ms: int | None = None,
+    jitter: str | None = None,
+) -> Call[RetryPolicy]:
+    """Set the queue's backoff after a failed attempt, ``min(max_backoff_ms, base_backoff_ms *
+    multiplier^(tries-1))`` with ``jitter`` ``equal``, ``full`` or ``none``; fields left None
+    take the defaults (not their current values). Returns the policy now in force."""
+    given = {
+        "base_backoff_ms": base_backoff_ms,
+        "multiplier": multiplier,
+        "max_backoff_ms": max_backoff_ms,
+        "jitter": jitter,
+    }
+    body = _ENCODER.encode({field: value for field, value in given.items() if value is not None})
+    return Call("POST", _queue_path(queue, "/retry_policy"), _RETRY_POLICY.decode, body=body, retry_safe=True)
+
+
+def get_retry_policy(queue: str) -> Call[RetryPolicy]:
+    """The queue's retry backoff: the defaults until one is set."""
+    return Call("GET", _queue_path(queue, "/retry_policy"), _RETRY_POLICY.decode, retry_safe=True)
+
+
+def delete_retry_policy(queue: str) -> Call[None]:
+    """Restore the default retry backoff of the queue."""
+    return Call("DELETE", _queue_path(queue, "/retry_policy"), _ignore, retry_safe=True)
 
 
 def pause(queue: str) -> Call[None]:

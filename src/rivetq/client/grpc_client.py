@@ -18,13 +18,24 @@ from rivetq.client.grpc_convert import (
     enqueue_message,
     job_from,
     page_from,
+    retry_policy_from,
     state_name,
     state_value,
     stats_from,
     summary_from,
     time_from,
 )
-from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit, job_specs
+from rivetq.client.models import (
+    AckItemResult,
+    Job,
+    JobPage,
+    JobSpec,
+    QueueStats,
+    QueueSummary,
+    RateLimit,
+    RetryPolicy,
+    job_specs,
+)
 from rivetq.errors import ConnectionFailed, RivetQError, error_for_code
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
@@ -200,6 +211,33 @@ class GrpcClient:
 
     def delete_rate_limit(self, queue: str) -> None:
         self._call(self._stub.DeleteRateLimit, pb.DeleteRateLimitRequest(queue=queue))
+
+    def set_retry_policy(
+        self,
+        queue: str,
+        *,
+        base_backoff_ms: int | None = None,
+        multiplier: float | None = None,
+        max_backoff_ms: int | None = None,
+        jitter: str | None = None,
+    ) -> RetryPolicy:
+        """Set the queue's backoff after a failed attempt, ``min(max_backoff_ms, base_backoff_ms *
+        multiplier^(tries-1))`` with ``jitter`` ``equal``, ``full`` or ``none``; fields left None
+        take the defaults (not their current values). Returns the policy now in force."""
+        policy = pb.RetryPolicy(
+            base_backoff_ms=base_backoff_ms, multiplier=multiplier, max_backoff_ms=max_backoff_ms, jitter=jitter
+        )
+        request = pb.SetRetryPolicyRequest(queue=queue, retry_policy=policy)
+        return retry_policy_from(self._call(self._stub.SetRetryPolicy, request).retry_policy)
+
+    def get_retry_policy(self, queue: str) -> RetryPolicy:
+        """The queue's retry backoff: the defaults until one is set."""
+        request = pb.GetRetryPolicyRequest(queue=queue)
+        return retry_policy_from(self._call(self._stub.GetRetryPolicy, request).retry_policy)
+
+    def delete_retry_policy(self, queue: str) -> None:
+        """Restore the default retry backoff of the queue."""
+        self._call(self._stub.ResetRetryPolicy, pb.ResetRetryPolicyRequest(queue=queue))
 
     def pause(self, queue: str) -> None:
         """Stop handing out the queue's jobs (leases return nothing) until ``resume``."""

@@ -8,7 +8,17 @@ from typing import Any
 
 import msgspec
 
-from rivetq.client.models import AckItemResult, Job, JobPage, JobSpec, QueueStats, QueueSummary, RateLimit, run_at_text
+from rivetq.client.models import (
+    AckItemResult,
+    Job,
+    JobPage,
+    JobSpec,
+    QueueStats,
+    QueueSummary,
+    RateLimit,
+    RetryPolicy,
+    run_at_text,
+)
 from rivetq.errors import InvalidArgument
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 
@@ -17,6 +27,7 @@ __all__ = [
     "enqueue_message",
     "job_from",
     "page_from",
+    "retry_policy_from",
     "state_name",
     "state_value",
     "stats_from",
@@ -39,6 +50,16 @@ def enqueue_message(spec: JobSpec) -> pb.EnqueueRequest:
         run_at=run_at_text(spec),
         max_retries=spec.max_retries,
         idempotency_key=spec.idempotency_key,
+    )
+
+
+def retry_policy_from(message: pb.RetryPolicy) -> RetryPolicy:
+    """The policy a reply reports (the server sets every field)."""
+    return RetryPolicy(
+        base_backoff_ms=message.base_backoff_ms,
+        multiplier=message.multiplier,
+        max_backoff_ms=message.max_backoff_ms,
+        jitter=message.jitter,
     )
 
 

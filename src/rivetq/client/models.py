@@ -12,10 +12,10 @@ from typing import Any
 
 import msgspec
 
-from rivetq.models import RateLimit
+from rivetq.models import RateLimit, RetryPolicy
 from rivetq.wire import AckItemResult, QueueSummary
 
-__all__ = ["AckItemResult", "Job", "JobPage", "JobSpec", "QueueStats", "QueueSummary", "RateLimit"]
+__all__ = ["AckItemResult", "Job", "JobPage", "JobSpec", "QueueStats", "QueueSummary", "RateLimit", "RetryPolicy"]
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True):
