@@ -100,6 +100,26 @@ def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:
     assert ctl("purge", "-q", queue, "--yes").stdout.strip() == "purged 1 jobs"
 
 
+def test_ctl_retry_policy(ctl: Any) -> None:
+    queue = new_queue()
+    defaults = {"base_backoff_ms": 1000, "multiplier": 2.0, "max_backoff_ms": 3_600_000, "jitter": "equal"}
+    assert _json(ctl("--json", "retry-policy", "get", "-q", queue)) == defaults
+    set_args = ["retry-policy", "set", "-q", queue, "--base-backoff-ms", "500", "--multiplier", "3", "--jitter", "none"]
+    assert _json(ctl(*set_args, "--json")) == {**defaults, "base_backoff_ms": 500, "multiplier": 3.0, "jitter": "none"}
+    human = ctl("retry-policy", "get", "-q", queue).stdout.splitlines()
+    assert human == [
+        "base_backoff_ms  500",
+        "multiplier       3.0",
+        "max_backoff_ms   3600000",
+        "jitter           none",
+    ]
+    assert ctl("retry-policy", "delete", "-q", queue).stdout.strip() == "reset to the defaults"
+    assert _json(ctl("--json", "retry-policy", "get", "-q", queue)) == defaults
+    bad = ctl("retry-policy", "set", "-q", queue, "--multiplier", "0.5", code=1)
+    assert bad.stderr.startswith("error: invalid_argument: ") and "multiplier" in bad.stderr
+    assert "random" in ctl("retry-policy", "set", "-q", queue, "--jitter", "random", code=2).stderr
+
+
 def test_ctl_api_error_is_one_line_and_exit_1(ctl: Any) -> None:
     queue = new_queue()
     job_id = ctl("enqueue", "-q", queue, "-p", "1").stdout.strip()

@@ -1,16 +1,20 @@
-"""rivetqctl queue commands: list, stats, pause, resume, purge, dlq, rate-limit."""
+"""rivetqctl queue commands: list, stats, pause, resume, purge, dlq, rate-limit, retry-policy."""
 
 from __future__ import annotations
+
+from typing import get_args
 
 import click
 
 from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, print_rows, print_table
 from rivetq.cli.ctl_jobs import print_jobs, queue_option
-from rivetq.models import RateLimit
+from rivetq.models import RateLimit, RetryPolicy
+from rivetq.wire import Jitter
 
 __all__ = ["COMMANDS"]
 
 _confirm = click.confirmation_option(prompt="This deletes jobs for good. Continue?", help="Do not ask.")
+_DEFAULT_POLICY = RetryPolicy()
 
 
 def _limit_text(limit: RateLimit | None) -> str:
@@ -161,4 +165,66 @@ def rate_limit_delete(state: CtlState, queue: str) -> None:
     emit(state, {"success": True}, lambda: click.echo("deleted"))
 
 
-COMMANDS = [list_queues, stats, pause, resume, purge, dlq, rate_limit]
+@click.group("retry-policy")
+def retry_policy() -> None:
+    """A queue's backoff after a failed attempt: min(max, base * multiplier^(tries-1)), with jitter."""
+
+
+def _print_policy(policy: RetryPolicy) -> None:
+    print_rows([(name, getattr(policy, name)) for name in policy.__struct_fields__])
+
+
+@retry_policy.command("set")
+@queue_option
+@click.option(
+    "--base-backoff-ms", type=int, help=f"Backoff after the first failure [default {_DEFAULT_POLICY.base_backoff_ms}]."
+)
+@click.option(
+    "--multiplier", type=float, help=f"Growth per failure, 1 to 100 [default {_DEFAULT_POLICY.multiplier:g}]."
+)
+@click.option("--max-backoff-ms", type=int, help=f"Longest backoff [default {_DEFAULT_POLICY.max_backoff_ms}].")
+@click.option(
+    "--jitter",
+    type=click.Choice(get_args(Jitter)),
+    help=f"Random spread of a backoff b: equal [b/2, b], full [0, b], none [default {_DEFAULT_POLICY.jitter}].",
+)
+@json_option
+@pass_state
+def retry_policy_set(
+    state: CtlState,
+    queue: str,
+    base_backoff_ms: int | None,
+    multiplier: float | None,
+    max_backoff_ms: int | None,
+    jitter: str | None,
+) -> None:
+    """Set a queue's retry backoff.
+
+    Options left out take the defaults, not their current values."""
+    policy = state.client().set_retry_policy(
+        queue, base_backoff_ms=base_backoff_ms, multiplier=multiplier, max_backoff_ms=max_backoff_ms, jitter=jitter
+    )
+    emit(state, policy, lambda: _print_policy(policy))
+
+
+@retry_policy.command("get")
+@queue_option
+@json_option
+@pass_state
+def retry_policy_get(state: CtlState, queue: str) -> None:
+    """Show a queue's retry backoff (the defaults until one is set)."""
+    policy = state.client().get_retry_policy(queue)
+    emit(state, policy, lambda: _print_policy(policy))
+
+
+@retry_policy.command("delete")
+@queue_option
+@json_option
+@pass_state
+def retry_policy_delete(state: CtlState, queue: str) -> None:
+    """Restore the default retry backoff of a queue."""
+    state.client().delete_retry_policy(queue)
+    emit(state, {"success": True}, lambda: click.echo("reset to the defaults"))
+
+
+COMMANDS = [list_queues, stats, pause, resume, purge, dlq, rate_limit, retry_policy]
