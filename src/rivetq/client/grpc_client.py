@@ -2,7 +2,8 @@
 methods, arguments and return values of ``rivetq.Client`` plus ``stream_lease``.
 
 Errors are the ``rivetq.errors`` classes, rebuilt from the stable code the server sends in
-the ``rivetq-error-code`` trailer; an unreachable server is ``ConnectionFailed``."""
+the ``rivetq-error-code`` trailer (with ``.field`` from ``rivetq-error-field``); an
+unreachable server is ``ConnectionFailed``."""
 
 from __future__ import annotations
 
@@ -57,7 +58,10 @@ def _error(call: grpc.RpcError) -> RivetQError:
     trailers = {item.key: item.value for item in call.trailing_metadata() or ()}
     code = trailers.get("rivetq-error-code") or _CODE_WITHOUT_TRAILER.get(status)
     if code is not None:
-        return error_for_code(str(code), details)
+        error = error_for_code(str(code), details)
+        field = trailers.get("rivetq-error-field")
+        error.field = None if field is None else str(field)
+        return error
     if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return ConnectionFailed(f"gRPC {status.name}: {details}")
     return RivetQError(f"gRPC {status.name}: {details}")
