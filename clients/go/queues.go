@@ -138,3 +138,23 @@ func (c *Client) GetRateLimit(ctx context.Context, queue string) (*RateLimit, er
 func (c *Client) DeleteRateLimit(ctx context.Context, queue string) error {
 	return c.do(ctx, call{method: http.MethodDelete, path: queuePath(queue, "/rate_limit")})
 }
+
+// SetRetryPolicy sets the backoff of the queue's failed jobs. Every field of policy is
+// sent, zeros included (see RetryPolicy).
+func (c *Client) SetRetryPolicy(ctx context.Context, queue string, policy RetryPolicy) error {
+	return c.do(ctx, call{method: http.MethodPost, path: queuePath(queue, "/retry_policy"), body: policy})
+}
+
+// GetRetryPolicy returns the queue's retry policy: DefaultRetryPolicy() until one is set.
+func (c *Client) GetRetryPolicy(ctx context.Context, queue string) (*RetryPolicy, error) {
+	var policy RetryPolicy
+	if err := c.do(ctx, call{method: http.MethodGet, path: queuePath(queue, "/retry_policy"), out: &policy}); err != nil {
+		return nil, err
+	}
+	return &policy, nil
+}
+
+// DeleteRetryPolicy restores the queue's default retry policy.
+func (c *Client) DeleteRetryPolicy(ctx context.Context, queue string) error {
+	return c.do(ctx, call{method: http.MethodDelete, path: queuePath(queue, "/retry_policy")})
+}

@@ -3,7 +3,9 @@ package rivetq_test
 import (
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	rivetq "github.com/rivetq/rivetq/clients/go"
 )
@@ -95,6 +97,45 @@ func TestRateLimitCapsLeases(t *testing.T) {
 	if jobs := must(c.Lease(ctxFor(t), q, 4, 30000))(t); len(jobs) != 2 {
 		t.Fatalf("leased %d of the 2 jobs left without a limit", len(jobs))
 	}
+}
+
+func TestRetryPolicySetsTheBackoffOfANack(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	assertPolicy := func(want rivetq.RetryPolicy) {
+		t.Helper()
+		if got := must(c.GetRetryPolicy(ctxFor(t), q))(t); got == nil || *got != want {
+			t.Fatalf("retry policy %+v, want %+v", got, want)
+		}
+	}
+	assertPolicy(rivetq.DefaultRetryPolicy())
+
+	hour := rivetq.RetryPolicy{BaseBackoffMs: 3600000, Multiplier: 3, MaxBackoffMs: 3600000, Jitter: rivetq.JitterNone}
+	check(t, c.SetRetryPolicy(ctxFor(t), q, hour))
+	assertPolicy(hour)
+	id := enqueue(t, c, q, 1, nil)
+	job := leaseOne(t, c, q, 30000)
+	before := time.Now()
+	if state := must(c.Nack(ctxFor(t), job.ID, job.LeaseID, nil))(t); state != rivetq.StateDelayed {
+		t.Fatalf("nack left the job %s", state)
+	}
+	// An hour from the nack (the default backoff is about a second), at the server's
+	// millisecond resolution.
+	if eta := must(c.GetJob(ctxFor(t), id))(t).ETA; !eta.After(before.Add(59 * time.Minute)) {
+		t.Fatalf("eta %v, an hour after %v expected", eta, before)
+	}
+
+	noWait := rivetq.RetryPolicy{Multiplier: 1, Jitter: rivetq.JitterFull} // zero backoffs are sent
+	check(t, c.SetRetryPolicy(ctxFor(t), q, noWait))
+	assertPolicy(noWait)
+	check(t, c.DeleteRetryPolicy(ctxFor(t), q))
+	assertPolicy(rivetq.DefaultRetryPolicy())
+
+	err := c.SetRetryPolicy(ctxFor(t), q, rivetq.RetryPolicy{}) // multiplier 0
+	assertIs(t, err, rivetq.ErrInvalidArgument)
+	if !strings.Contains(err.Error(), "multiplier") {
+		t.Fatalf("error %q does not name multiplier", err)
+	}
+	assertPolicy(rivetq.DefaultRetryPolicy())
 }
 
 func TestPauseStopsLeasesUntilResume(t *testing.T) {

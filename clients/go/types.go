@@ -95,3 +95,30 @@ type RateLimit struct {
 	Capacity   float64 `json:"capacity"`
 	RefillRate float64 `json:"refill_rate"`
 }
+
+// Jitter is how a retry backoff b is randomized.
+type Jitter string
+
+// The jitters of a RetryPolicy.
+const (
+	JitterEqual Jitter = "equal" // uniform in [b/2, b], the default
+	JitterFull  Jitter = "full"  // uniform in [0, b]
+	JitterNone  Jitter = "none"  // exactly b
+)
+
+// RetryPolicy is a queue's backoff before a failed job is retried:
+// b = min(MaxBackoffMs, BaseBackoffMs * Multiplier^(tries-1)), randomized by Jitter.
+// Unlike the option structs, every field is sent as it is (zero is a valid backoff),
+// so start from DefaultRetryPolicy() or GetRetryPolicy and change what you need.
+type RetryPolicy struct {
+	BaseBackoffMs int64   `json:"base_backoff_ms"`
+	Multiplier    float64 `json:"multiplier"` // 1–100
+	MaxBackoffMs  int64   `json:"max_backoff_ms"`
+	Jitter        Jitter  `json:"jitter"`
+}
+
+// DefaultRetryPolicy returns the policy of a queue that has none set: about 0.5–1 s,
+// 1–2 s, 2–4 s, … up to an hour.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{BaseBackoffMs: 1000, Multiplier: 2, MaxBackoffMs: 3600000, Jitter: JitterEqual}
+}
