@@ -105,14 +105,6 @@ async def enqueue_for(api: Api, queues: Sequence[str], seconds: float, batch: in
     return _rate(*await _timed([producer() for _ in range(WORKERS)]), stats)
 
 
-def _share(queues: Sequence[str], consumer: int) -> list[str]:
-    """The queues one consumer drains: a slice of them, or one shared queue when there
-    are fewer queues than consumers."""
-    if len(queues) >= WORKERS:
-        return list(queues[consumer::WORKERS])
-    return [queues[consumer % len(queues)]]
-
-
 async def _lease_ack(api: Api, queue: str, batch: int, lease: OpStats, ack: OpStats) -> int:
     jobs = await api.lease(queue, max_jobs=batch, visibility_ms=60_000, wait_ms=0, stats=lease)
     return await api.ack(jobs, ack) if jobs else 0
@@ -120,22 +112,22 @@ async def _lease_ack(api: Api, queue: str, batch: int, lease: OpStats, ack: OpSt
 
 async def drain(api: Api, queues: Sequence[str], batch: int) -> Rate:
     """``WORKERS`` consumers lease and ack until every queue is empty (nothing enqueues
-    meanwhile); jobs/s up to the last ack."""
+    meanwhile); jobs/s up to the last ack. The consumers share one rotation over the
+    queues that still have jobs, so none is left alone with a long tail of queues."""
     lease, ack = OpStats(), OpStats()
+    pending, turn = list(queues), itertools.count()
 
-    async def consumer(own: list[str]) -> int:
+    async def consumer() -> int:
         done = 0
-        for position in itertools.count():
-            if not own:
-                break
-            queue = own[position % len(own)]
+        while pending:
+            queue = pending[next(turn) % len(pending)]
             acked = await _lease_ack(api, queue, batch, lease, ack)
-            if not acked:
-                own.remove(queue)
+            if not acked and queue in pending:
+                pending.remove(queue)
             done += acked
         return done
 
-    return _rate(*await _timed([consumer(_share(queues, c)) for c in range(WORKERS)]), lease, ack)
+    return _rate(*await _timed([consumer() for _ in range(WORKERS)]), lease, ack)
 
 
 async def lease_ack_for(api: Api, queue: str, seconds: float, batch: int) -> Rate:
