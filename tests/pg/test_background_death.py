@@ -13,25 +13,17 @@ import psycopg
 import pytest
 
 from tests.e2e.server import STOP_TIMEOUT_S, RunningServer, start_server
-from tests.pg.cluster import PgCluster
 
 
 @pytest.fixture
-def database(pg_cluster: PgCluster) -> Iterator[str]:
-    dsn = pg_cluster.create_database()
-    yield dsn
-    pg_cluster.drop_database(dsn)
-
-
-@pytest.fixture
-def rivetqd(database: str, tmp_path: Path) -> Iterator[RunningServer]:
-    env = {"RIVETQ_STORAGE_DSN": database, "RIVETQ_QUEUE_LEASE_CHECK_INTERVAL": "50ms"}
+def rivetqd(fresh_database: str, tmp_path: Path) -> Iterator[RunningServer]:
+    env = {"RIVETQ_STORAGE_DSN": fresh_database, "RIVETQ_QUEUE_LEASE_CHECK_INTERVAL": "50ms"}
     with start_server(tmp_path, "--storage-backend", "postgres", env=env, grpc=False) as server:
         yield server
 
 
-def test_a_dead_lease_reaper_stops_rivetqd_with_status_1(rivetqd: RunningServer, database: str) -> None:
-    with psycopg.connect(database, autocommit=True) as conn:
+def test_a_dead_lease_reaper_stops_rivetqd_with_status_1(rivetqd: RunningServer, fresh_database: str) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
         conn.execute("ALTER TABLE rivetq_jobs RENAME TO rivetq_jobs_moved")
     assert rivetqd.process.wait(STOP_TIMEOUT_S) == 1
     events = rivetqd.log_events()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -42,16 +42,9 @@ class Wakeups:
 
 
 @pytest.fixture
-def database(pg_cluster: PgCluster) -> Iterator[str]:
-    dsn = pg_cluster.create_database()
-    yield dsn
-    pg_cluster.drop_database(dsn)
-
-
-@pytest.fixture
-async def two_nodes(database: str) -> AsyncIterator[tuple[PostgresStorage, PostgresStorage, Wakeups]]:
-    one = PostgresStorage(database, pool_timeout_s=1.0)
-    two = PostgresStorage(database, pool_timeout_s=1.0)
+async def two_nodes(fresh_database: str) -> AsyncIterator[tuple[PostgresStorage, PostgresStorage, Wakeups]]:
+    one = PostgresStorage(fresh_database, pool_timeout_s=1.0)
+    two = PostgresStorage(fresh_database, pool_timeout_s=1.0)
     wakeups = Wakeups()
     two.set_wakeup(wakeups)
     await one.open()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from rivetq.ids import new_lease_id
 from rivetq.models import NewJob
 from rivetq.storage.postgres import PostgresStorage
-from tests.pg.cluster import PgCluster
 
 T0 = 1_700_000_000_000
 DAY_MS = 86_400_000
@@ -23,15 +22,8 @@ def _job(n: int, key: str | None = None) -> NewJob:
 
 
 @pytest.fixture
-def database(pg_cluster: PgCluster) -> Iterator[str]:
-    dsn = pg_cluster.create_database()
-    yield dsn
-    pg_cluster.drop_database(dsn)
-
-
-@pytest.fixture
-async def nodes(database: str) -> AsyncIterator[list[PostgresStorage]]:
-    opened = [PostgresStorage(database, max_pool_size=8) for _ in range(2)]
+async def nodes(fresh_database: str) -> AsyncIterator[list[PostgresStorage]]:
+    opened = [PostgresStorage(fresh_database, max_pool_size=8) for _ in range(2)]
     for storage in opened:
         await storage.open()
     yield opened
