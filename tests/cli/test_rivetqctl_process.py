@@ -43,6 +43,11 @@ async def slow_async(job):
     (OUT / f"started-{job.id}").touch()
     await asyncio.sleep(0.5)
     (OUT / f"done-{job.id}").touch()
+
+
+async def stuck_async(job):
+    (OUT / f"started-{job.id}").touch()
+    await asyncio.sleep(600)
 """
 
 
@@ -123,10 +128,13 @@ def test_process_worker_drains_on_sigterm(server: RunningServer, tmp_path: Path,
         assert (stats.acked_total, stats.nacked_total, stats.inflight) == (1, 0, 0)
 
 
-def test_process_worker_second_sigterm_quits_without_draining(server: RunningServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("handler", ["stuck", "stuck_async"])
+def test_process_worker_second_sigterm_quits_without_draining(
+    server: RunningServer, tmp_path: Path, handler: str
+) -> None:
     queue = new_queue()
     with Client(server.url) as client:
-        with _worker_on_a_started_job(client, server, tmp_path, "stuck", queue) as (job_id, worker):
+        with _worker_on_a_started_job(client, server, tmp_path, handler, queue) as (job_id, worker):
             worker.send_signal(signal.SIGTERM)
             assert worker.stdout is not None
             while "draining" not in worker.stdout.readline():

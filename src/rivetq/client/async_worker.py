@@ -57,11 +57,16 @@ class AsyncWorker:
         self._loop = asyncio.get_running_loop()
         with stop_on_signals(self.stop, self.options.handle_signals):
             heartbeat = asyncio.create_task(self._heartbeat(), name=f"rivetq-heartbeat-{self.queue}")
+            drain = True
             try:
                 await self._lease_until_stopped()
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                drain = False  # a second signal (or a cancelled run): quit now, leases expire on their own
+                raise
             finally:
                 self._stop_requested = True
-                await self._drain()
+                if drain:
+                    await self._drain()
                 heartbeat.cancel()
                 await asyncio.gather(heartbeat, return_exceptions=True)
 
