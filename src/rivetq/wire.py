@@ -8,9 +8,11 @@ the same types.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import msgspec
+
+from rivetq.models import RetryPolicy
 
 __all__ = [
     "MAX_BATCH",
@@ -44,7 +46,6 @@ __all__ = [
     "RequeueRequest",
     "RequeuedResponse",
     "RetryPolicyBody",
-    "RetryPolicyView",
     "SuccessResponse",
 ]
 
@@ -214,20 +215,17 @@ BackoffMs = Annotated[int, msgspec.Meta(ge=0, le=315_360_000_000)]  # ten years
 Jitter = Literal["equal", "full", "none"]
 
 
+_DEFAULT_RETRY_POLICY = RetryPolicy()
+
+
 class RetryPolicyBody(_Body, kw_only=True):
-    """A queue's backoff after a failed attempt; omitted fields take their defaults."""
+    """A queue's backoff after a failed attempt; omitted fields take their defaults. The
+    reply is the policy in force, a ``rivetq.models.RetryPolicy``."""
 
-    base_backoff_ms: BackoffMs = 1000
-    multiplier: Annotated[float, msgspec.Meta(ge=1, le=100)] = 2.0
-    max_backoff_ms: BackoffMs = 3_600_000
-    jitter: Jitter = "equal"
-
-
-class RetryPolicyView(msgspec.Struct, kw_only=True):
-    base_backoff_ms: int
-    multiplier: float
-    max_backoff_ms: int
-    jitter: str
+    base_backoff_ms: BackoffMs = _DEFAULT_RETRY_POLICY.base_backoff_ms
+    multiplier: Annotated[float, msgspec.Meta(ge=1, le=100)] = _DEFAULT_RETRY_POLICY.multiplier
+    max_backoff_ms: BackoffMs = _DEFAULT_RETRY_POLICY.max_backoff_ms
+    jitter: Jitter = cast(Jitter, _DEFAULT_RETRY_POLICY.jitter)
 
 
 class QueueStatsResponse(msgspec.Struct, kw_only=True):

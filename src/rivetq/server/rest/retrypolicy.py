@@ -20,15 +20,6 @@ _RETRY_POLICY = msgspec.json.Decoder(wire.RetryPolicyBody)
 _SUCCESS = wire.SuccessResponse()
 
 
-def _view(policy: RetryPolicy) -> wire.RetryPolicyView:
-    return wire.RetryPolicyView(
-        base_backoff_ms=policy.base_backoff_ms,
-        multiplier=policy.multiplier,
-        max_backoff_ms=policy.max_backoff_ms,
-        jitter=policy.jitter,
-    )
-
-
 class RetryPolicyEndpoints:
     def __init__(self, manager: QueueManager, limits: BodyLimits) -> None:
         self._manager = manager
@@ -43,10 +34,10 @@ class RetryPolicyEndpoints:
             jitter=body.jitter,
         )
         await self._manager.set_retry_policy(request.path_params["queue"], policy)
-        return json_response(_view(policy))
+        return json_response(policy)
 
     async def get_retry_policy(self, request: Request) -> Response:
-        return json_response(_view(await self._manager.get_retry_policy(request.path_params["queue"])))
+        return json_response(await self._manager.get_retry_policy(request.path_params["queue"]))
 
     async def reset_retry_policy(self, request: Request) -> Response:
         await self._manager.set_retry_policy(request.path_params["queue"], RetryPolicy())
@@ -56,9 +47,9 @@ class RetryPolicyEndpoints:
         path = "/v1/queues/{queue}/retry_policy"
         return [
             Operation("POST", path, self.set_retry_policy, "Set a queue's retry backoff", "retry policies",
-                      response=wire.RetryPolicyView, body=wire.RetryPolicyBody),
+                      response=RetryPolicy, body=wire.RetryPolicyBody),
             Operation("GET", path, self.get_retry_policy, "Read a queue's retry backoff (defaults until set)",
-                      "retry policies", response=wire.RetryPolicyView),
+                      "retry policies", response=RetryPolicy),
             Operation("DELETE", path, self.reset_retry_policy, "Reset a queue's retry backoff to the defaults",
                       "retry policies", response=wire.SuccessResponse),
         ]  # fmt: skip
