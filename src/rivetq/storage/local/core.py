@@ -219,8 +219,10 @@ class Core:
 
     def job(self, job_id: str) -> Job | None:
         meta = self.meta(job_id)
-        if meta is None:
-            return None
+        return None if meta is None else self.job_with_meta(job_id, meta)
+
+    def job_with_meta(self, job_id: str, meta: JobMeta) -> Job:
+        """The job from a meta the caller already holds (e.g. one it just wrote)."""
         return job_of(job_id, meta, self.layers.get(payload_key(job_id)) or b"")
 
     def queue_record(self, queue: str) -> QueueRecord | None:

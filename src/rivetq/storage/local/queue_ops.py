@@ -9,7 +9,7 @@ import msgspec
 
 from rivetq.models import Job, LeaseResult, QueueConfig, QueueStats, StoredState
 from rivetq.ratelimit import TokenBucket
-from rivetq.storage.local.codec import QueueRecord, encode, job_of, meta_key, payload_key, queue_key
+from rivetq.storage.local.codec import QueueRecord, encode, meta_key, queue_key
 from rivetq.storage.local.core import Core
 from rivetq.storage.local.index import QueueIndex
 from rivetq.storage.local.layers import Txn
@@ -56,7 +56,7 @@ def _lease_one(core: Core, txn: Txn, job_id: str, lease_id: str, expires_at_ms: 
     assert meta is not None
     leased = _replace(meta, state=StoredState.INFLIGHT, lease_id=lease_id, lease_expires_at_ms=expires_at_ms)
     txn.put(meta_key(job_id), encode(leased))
-    return job_of(job_id, leased, core.layers.get(payload_key(job_id)) or b"")
+    return core.job_with_meta(job_id, leased)
 
 
 def new_bucket(record: QueueRecord, config: QueueConfig, now_ms: int) -> TokenBucket | None:
