@@ -124,10 +124,13 @@ def _log_lease_lost(entry: Running, during: str, error: RivetQError) -> None:
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: Callable[[], None], enabled: bool) -> Iterator[None]:
+def stop_on_signals(
+    stop: Callable[[], None], enabled: bool, quit_now: Callable[[], None] | None = None
+) -> Iterator[None]:
     """Route SIGTERM/SIGINT to ``stop`` while the block runs (only possible on the main
     thread; elsewhere this does nothing), then restore the previous handlers. A second
-    signal raises ``KeyboardInterrupt``: quit now, leases expire on their own."""
+    signal means quit now, leases expire on their own: it calls ``quit_now`` or, without
+    one, raises ``KeyboardInterrupt`` wherever the main thread is."""
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -137,7 +140,10 @@ def stop_on_signals(stop: Callable[[], None], enabled: bool) -> Iterator[None]:
         name = signal.Signals(signum).name
         if received:
             LOGGER.warning("received %s again: quitting without draining", name)
-            raise KeyboardInterrupt
+            if quit_now is None:
+                raise KeyboardInterrupt
+            quit_now()
+            return
         received.append(signum)
         LOGGER.info("received %s: draining (send it again to quit at once)", name)
         stop()

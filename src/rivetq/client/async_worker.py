@@ -49,26 +49,55 @@ class AsyncWorker:
     def stop(self) -> None:
         """Stop leasing and drain; returns at once (``run()`` returns when drained)."""
         self._stop_requested = True
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._changed.set)
+        self._loop_call(self._changed.set)
 
     async def run(self) -> None:
+        """Lease and run jobs until ``stop()``, then drain. A second SIGTERM/SIGINT (or
+        cancelling ``run``) quits at once: running handlers are cancelled without a nack,
+        their leases expire on their own, and the signal surfaces as ``KeyboardInterrupt``."""
         self._loop = asyncio.get_running_loop()
-        with stop_on_signals(self.stop, self.options.handle_signals):
-            heartbeat = asyncio.create_task(self._heartbeat(), name=f"rivetq-heartbeat-{self.queue}")
-            drain = True
+        run_task = asyncio.current_task()
+        assert run_task is not None
+        quit_requested = False
+
+        def quit_now() -> None:
+            # A signal handler may interrupt the event loop mid-callback, so raising there
+            # could leave a task half-stepped; the cancel runs as an ordinary loop callback.
+            nonlocal quit_requested
+            quit_requested = True
+            self._loop_call(run_task.cancel)
+
+        with stop_on_signals(self.stop, self.options.handle_signals, quit_now):
             try:
-                await self._lease_until_stopped()
-            except (KeyboardInterrupt, asyncio.CancelledError):
-                drain = False  # a second signal (or a cancelled run): quit now, leases expire on their own
+                await self._run_and_drain()
+            except asyncio.CancelledError:
+                for task in self._tasks.values():
+                    task.cancel()
+                if quit_requested:
+                    raise KeyboardInterrupt from None
                 raise
-            finally:
-                self._stop_requested = True
+
+    async def _run_and_drain(self) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(), name=f"rivetq-heartbeat-{self.queue}")
+        drain = True
+        try:
+            await self._lease_until_stopped()
+        except asyncio.CancelledError:
+            drain = False
+            raise
+        finally:
+            self._stop_requested = True
+            try:
                 if drain:
                     await self._drain()
+            finally:
                 heartbeat.cancel()
                 await asyncio.gather(heartbeat, return_exceptions=True)
+
+    def _loop_call(self, callback: Callable[[], Any]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(callback)
 
     async def _lease_until_stopped(self) -> None:
         while (free := await self._wait_for_free_slots()) > 0:
