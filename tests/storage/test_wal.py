@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,46 @@ async def test_wal_group_commit_shares_one_fsync(tmp_path: Path) -> None:
     await wal.close()
     assert len(syncs) == 1
     assert [body for _, body in await reopen(tmp_path)] == bodies(50)
+
+
+class _GatedIO(FaultyIO):
+    """Once ``hold`` is set, holds the next write until ``go`` is set, so later records
+    queue behind it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = False
+        self.entered = threading.Event()
+        self.go = threading.Event()
+
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        if self.hold:
+            self.hold = False
+            self.entered.set()
+            self.go.wait(10)
+        return super().pwrite(fd, data, offset)
+
+
+async def test_wal_thread_never_writes_a_group_queued_behind_a_failed_one(tmp_path: Path) -> None:
+    io = _GatedIO()
+    wal = open_wal(tmp_path, io=io)
+    (first,) = await write_records(wal, [b"durable"])
+    writes_before = io.writes
+    io.hold = True
+    failing = wal.submit(1, b"fails")
+    assert await asyncio.to_thread(io.entered.wait, 10)
+    queued = wal.submit(1, b"decided on top of the failed one")  # pending while the thread writes
+    io.fail_write = errno.ENOSPC
+    io.go.set()
+    for lsn in (failing, queued):
+        with pytest.raises(StorageUnavailable, match="WAL write failed"):
+            await wal.wait_durable(lsn)
+    assert io.writes == writes_before + 1  # the failed group's, never the one queued behind it
+    io.heal()
+    (after,) = await write_records(wal, [b"after"])
+    await wal.close()
+    assert after == first + 1
+    assert await reopen(tmp_path) == [(first, b"durable"), (after, b"after")]
 
 
 async def test_wal_rotates_segments_named_by_first_lsn(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,25 +44,33 @@ class _WriteFailed(Exception):
 class _Group:
     """Records written and made durable together, and the futures of those waiting."""
 
-    __slots__ = ("frames", "last_lsn", "waiters")
+    __slots__ = ("first_lsn", "frames", "last_lsn", "waiters")
 
-    def __init__(self) -> None:
+    def __init__(self, first_lsn: int) -> None:
+        self.first_lsn = first_lsn
         self.frames: list[bytes] = []
         self.last_lsn = 0
         self.waiters: list[asyncio.Future[None]] = []
 
 
 class WalWriter:
-    """At most one group is being written (in the WAL thread) while the next one fills.
+    """Groups become durable in LSN order; the event loop owns every waiter.
 
-    The loop hands a group to the thread by releasing a lock the thread waits on; the
-    thread hands it back with one ``call_soon_threadsafe``, and the loop then wakes its
-    waiters and starts the next group in that same callback. Every hand-off costs two
-    thread wake-ups (~40 µs of CPU here), which is why fsync off skips the thread, and
-    why nothing heavier sits on this path: an executor future awaited by a writer task,
-    and a shared future behind ``asyncio.shield``, cost three more event-loop iterations
-    per group, and a ``ThreadPoolExecutor`` work item another ~12 µs. Each waiter has a
-    future of its own, so a cancelled caller cancels nobody else."""
+    With fsync on, one WAL thread writes groups: once woken it takes the group that is
+    filling, writes and syncs it, reports it to the loop with one ``call_soon_threadsafe``
+    and at once takes the next group if records arrived meanwhile, so the disk never
+    waits for a busy loop to start the next group. It sleeps on a lock when nothing is
+    pending. Every wake-up of a sleeping thread costs ~40 µs of CPU here, which is why
+    fsync off (nothing slow to wait for) writes on the loop itself, and why nothing
+    heavier sits on this path: an executor future awaited by a writer task, and a shared
+    future behind ``asyncio.shield``, cost more event-loop iterations per group, and a
+    ``ThreadPoolExecutor`` work item another ~12 µs. Each waiter has a future of its
+    own, so a cancelled caller cancels nobody else.
+
+    ``_busy`` (under ``_groups_lock``) is set when the loop schedules a wake-up and
+    cleared by the thread when it finds nothing pending, or by the loop when it fails the
+    groups after a failed one: the thread never takes a group decided on top of a
+    failure, and the wake lock is never released twice."""
 
     def __init__(
         self,
@@ -82,17 +91,18 @@ class WalWriter:
         self._offset = self._segments[-1][2]
         self._next_lsn = tail.next_lsn
         self._durable_lsn = tail.next_lsn - 1
-        self._pending: _Group | None = None  # filling
-        self._inflight: _Group | None = None  # being written
-        self._start_scheduled = False
+        self._open: deque[_Group] = deque()  # submitted, not yet reported back; loop only
+        self._groups_lock = threading.Lock()
+        self._pending: _Group | None = None  # filling; guarded by _groups_lock
+        self._busy = False  # guarded by _groups_lock
+        self._wake = threading.Lock()  # released to wake the thread
+        self._wake.acquire()
+        self._stopping_thread = False
         self._fatal: str | None = None
         self._disk_error: str | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="rivetq-wal-cleanup")
         self._loop = asyncio.get_running_loop()
         self._closing = False
-        self._handoff: tuple[int, _Group] | None = None  # for the WAL thread; None stops it
-        self._handoff_ready = threading.Lock()  # released when _handoff is set
-        self._handoff_ready.acquire()
         self._thread: threading.Thread | None = None
         if fsync:
             self._thread = threading.Thread(target=self._run_thread, name="rivetq-wal", daemon=True)
@@ -119,32 +129,32 @@ class WalWriter:
             raise StorageUnavailable(self._fatal or "the storage is closed")
 
     def submit(self, rtype: int, body: bytes) -> int:
-        """Queue one record; returns its LSN. Never blocks. The group starts at the end of
-        this loop iteration, so records submitted in the same iteration share it."""
+        """Queue one record; returns its LSN. Never blocks. An idle writer starts at the
+        end of this loop iteration, so records submitted in the same iteration share a
+        group."""
         self.check_writable()
         frame = encode_frame(rtype, body)
         lsn = self._next_lsn
         self._next_lsn += 1
-        group = self._pending
-        if group is None:
-            group = self._pending = _Group()
-            if self._inflight is None and not self._start_scheduled:
-                self._start_scheduled = True
-                self._loop.call_soon(self._start_group)
-        group.frames.append(frame)
-        group.last_lsn = lsn
+        with self._groups_lock:
+            group = self._pending
+            if group is None:
+                group = self._pending = _Group(lsn)
+                self._open.append(group)
+            group.frames.append(frame)
+            group.last_lsn = lsn
+            start = not self._busy
+            self._busy = True
+        if start:
+            self._loop.call_soon(self._start)
         return lsn
 
     async def wait_durable(self, lsn: int) -> None:
         """Return once record ``lsn`` is on disk (or in the kernel, with fsync off)."""
         if lsn <= self._durable_lsn:
             return
-        inflight, pending = self._inflight, self._pending
-        if inflight is not None and lsn <= inflight.last_lsn:
-            group = inflight
-        elif pending is not None and lsn <= pending.last_lsn:
-            group = pending
-        else:
+        group = next((group for group in self._open if lsn <= group.last_lsn), None)
+        if group is None:
             raise StorageUnavailable(self._fatal or "WAL write failed")
         waiter = self._loop.create_future()
         group.waiters.append(waiter)
@@ -165,8 +175,12 @@ class WalWriter:
         with contextlib.suppress(StorageUnavailable):
             await self.wait_durable(self.last_lsn)
         if self._thread is not None:
-            self._handoff = None
-            self._handoff_ready.release()
+            with self._groups_lock:
+                self._stopping_thread = True
+                wake = not self._busy
+                self._busy = True
+            if wake:
+                self._wake.release()
             await asyncio.to_thread(self._thread.join)
             self._thread = None
         if self._fd >= 0:
@@ -176,61 +190,66 @@ class WalWriter:
 
     # -- on the event loop --------------------------------------------------------
 
-    def _start_group(self) -> None:
-        self._start_scheduled = False
-        group = self._pending
-        if self._inflight is not None or group is None:
+    def _start(self) -> None:
+        if self._thread is not None:
+            self._wake.release()
             return
-        self._pending, self._inflight = None, group
-        if self._thread is None:
-            self._group_done(group, self._write_reporting(self._durable_lsn + 1, group))
-            return
-        self._handoff = (self._durable_lsn + 1, group)
-        self._handoff_ready.release()
+        with self._groups_lock:  # fsync off: write here, it only reaches the page cache
+            group, self._pending, self._busy = self._pending, None, False
+        if group is not None:
+            self._group_done(group, self._write_reporting(group))
 
     def _group_done(self, group: _Group, failure: _WriteFailed | None) -> None:
-        self._inflight = None
         if failure is not None:
-            self._fail(failure, group)
+            self._fail(failure)
             return
+        self._open.popleft()
         self._durable_lsn = group.last_lsn
         self._disk_error = None
         for waiter in group.waiters:
             if not waiter.done():  # a cancelled caller
                 waiter.set_result(None)
-        self._start_group()
 
-    def _fail(self, failure: _WriteFailed, group: _Group) -> None:
-        """Fail this group and everything queued after it (they were decided on top of
-        it); the owner undoes their effects before any waiter resumes."""
+    def _fail(self, failure: _WriteFailed) -> None:
+        """Fail this group and everything submitted after it (they were decided on top
+        of it); the owner undoes their effects before any waiter resumes."""
         if failure.fatal:
             self._fatal = f"WAL fsync failed, writes refused until restart: {failure.reason}"
         else:
             self._disk_error = f"WAL write failed: {failure.reason}"
         self._on_failure()
         error = StorageUnavailable(self._fatal or self._disk_error or failure.reason)
-        waiters = group.waiters + (self._pending.waiters if self._pending is not None else [])
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_exception(error)
-        self._pending = None
+        with self._groups_lock:
+            self._pending = None
+            self._busy = False
+        failed, self._open = self._open, deque()
+        for group in failed:
+            for waiter in group.waiters:
+                if not waiter.done():
+                    waiter.set_exception(error)
         self._next_lsn = self._durable_lsn + 1
 
     # -- in the WAL thread (fsync on) or on the loop (fsync off) -------------------
 
     def _run_thread(self) -> None:
         while True:
-            self._handoff_ready.acquire()
-            handoff = self._handoff
-            if handoff is None:
-                return
-            first_lsn, group = handoff
-            failure = self._write_reporting(first_lsn, group)
-            self._loop.call_soon_threadsafe(self._group_done, group, failure)
+            self._wake.acquire()
+            while True:
+                with self._groups_lock:
+                    group, self._pending = self._pending, None
+                    if group is None:
+                        self._busy = False
+                        if self._stopping_thread:
+                            return
+                        break
+                failure = self._write_reporting(group)
+                self._loop.call_soon_threadsafe(self._group_done, group, failure)
+                if failure is not None:
+                    break  # _busy stays set until the loop has failed what came after
 
-    def _write_reporting(self, first_lsn: int, group: _Group) -> _WriteFailed | None:
+    def _write_reporting(self, group: _Group) -> _WriteFailed | None:
         try:
-            self._write_group(first_lsn, group.frames)
+            self._write_group(group.first_lsn, group.frames)
         except _WriteFailed as error:
             return error
         except Exception as error:  # a bug must not leave waiters hanging
