@@ -42,6 +42,7 @@ class QueueIndex:
         self._set_of(job.state).add(job.id)
         if job.state is not StoredState.WAITING:
             return
+        self._promote(job.created_at_ms)  # see rivetq.storage.local.index.QueueIndex.add
         if job.eta_ms <= self._promoted_ms:
             heapq.heappush(self._ready, (-job.priority, job.eta_ms, job.seq, job.id))
         else:

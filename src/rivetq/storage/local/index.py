@@ -112,6 +112,10 @@ class QueueIndex:
 
     def add(self, job_id: str, meta: JobMeta, leases: list[LeaseEntry]) -> None:
         if meta.state is StoredState.WAITING:
+            # The clock has passed created_at_ms: promoting up to it here keeps a job due at
+            # enqueue out of the delayed heap, so the first lease after a producer-only
+            # burst does not have to move the whole burst at once.
+            self.promote(meta.created_at_ms)
             if meta.eta_ms <= self.promoted_ms:
                 ready = (-meta.priority, meta.eta_ms, meta.seq, job_id)
                 self.waiting[job_id] = ready
