@@ -6,6 +6,7 @@ them; it prints Markdown table rows.
     .venv/bin/python bench/scaling.py queues                    # 1, 10 and 1,000 queues
     .venv/bin/python bench/scaling.py backlog --jobs 1000000    # RSS, lease+ack, restart with 1M jobs
     .venv/bin/python bench/scaling.py backends                  # memory vs local (fsync on/off)
+    .venv/bin/python bench/scaling.py backends --clients 64 --batches 1   # more clients per fsync
 
 Hold the benchmark lock around each run: ``flock /tmp/rivetq-bench.lock .venv/bin/python ...``.
 RSS is the server's ``VmRSS`` from /proc, split into anonymous memory (the Python heap)
@@ -68,6 +69,7 @@ def memory_of(pid: int) -> Memory:
 class Rate:
     """Jobs per second of one phase, the p99 of its calls and how many calls failed."""
 
+    jobs: int
     jobs_per_s: float
     p99_ms: float
     max_ms: float
@@ -81,7 +83,7 @@ class Rate:
 def _rate(jobs: int, elapsed: float, *calls: OpStats) -> Rate:
     p99 = max(percentile(sorted(call.latencies), 0.99) for call in calls)
     longest = max(max(call.latencies, default=0.0) for call in calls)
-    return Rate(jobs / elapsed, p99 * 1000, longest * 1000, sum(call.failed for call in calls))
+    return Rate(jobs, jobs / elapsed, p99 * 1000, longest * 1000, sum(call.failed for call in calls))
 
 
 async def _timed(workers: Sequence[Awaitable[int]]) -> tuple[int, float]:
@@ -91,8 +93,8 @@ async def _timed(workers: Sequence[Awaitable[int]]) -> tuple[int, float]:
     return sum(counts), time.perf_counter() - started
 
 
-async def enqueue_for(api: Api, queues: Sequence[str], seconds: float, batch: int) -> Rate:
-    """``WORKERS`` closed-loop producers for ``seconds``, taking the queues in turn."""
+async def enqueue_for(api: Api, queues: Sequence[str], seconds: float, batch: int, workers: int = WORKERS) -> Rate:
+    """``workers`` closed-loop producers for ``seconds``, taking the queues in turn."""
     stats, turn, body = OpStats(), itertools.count(), [PAYLOAD] * batch
     deadline = time.perf_counter() + seconds
 
@@ -102,7 +104,7 @@ async def enqueue_for(api: Api, queues: Sequence[str], seconds: float, batch: in
             done += await api.enqueue(queues[next(turn) % len(queues)], body, 5, stats)
         return done
 
-    return _rate(*await _timed([producer() for _ in range(WORKERS)]), stats)
+    return _rate(*await _timed([producer() for _ in range(workers)]), stats)
 
 
 async def _lease_ack(api: Api, queue: str, batch: int, lease: OpStats, ack: OpStats) -> int:
@@ -110,8 +112,8 @@ async def _lease_ack(api: Api, queue: str, batch: int, lease: OpStats, ack: OpSt
     return await api.ack(jobs, ack) if jobs else 0
 
 
-async def drain(api: Api, queues: Sequence[str], batch: int) -> Rate:
-    """``WORKERS`` consumers lease and ack until every queue is empty (nothing enqueues
+async def drain(api: Api, queues: Sequence[str], batch: int, workers: int = WORKERS) -> Rate:
+    """``workers`` consumers lease and ack until every queue is empty (nothing enqueues
     meanwhile); jobs/s up to the last ack. The consumers share one rotation over the
     queues that still have jobs, so none is left alone with a long tail of queues."""
     lease, ack = OpStats(), OpStats()
@@ -127,7 +129,7 @@ async def drain(api: Api, queues: Sequence[str], batch: int) -> Rate:
             done += acked
         return done
 
-    return _rate(*await _timed([consumer() for _ in range(WORKERS)]), lease, ack)
+    return _rate(*await _timed([consumer() for _ in range(workers)]), lease, ack)
 
 
 async def lease_ack_for(api: Api, queue: str, seconds: float, batch: int) -> Rate:
@@ -213,16 +215,35 @@ def run_queues(root: Path, seconds: float) -> None:
             print(f"| {count:,} | {enqueued} | {drained} | {idle} | {backlog} | {memory_of(server.pid)} |", flush=True)
 
 
-def run_backends(root: Path, seconds: float) -> None:
-    print("| backend | batch | enqueue jobs/s | lease+ack jobs/s |\n|---|---:|---|---|", flush=True)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_backends(root: Path, seconds: float, clients: int, batches: Sequence[int]) -> None:
+    """Each backend with ``clients`` producers, then as many consumers; the server's CPU
+    per job beside each rate shows what the storage adds to a request."""
+    print(f"{clients} producers, then {clients} consumers")
+    print("| backend | batch | enqueue jobs/s | server CPU µs/job | lease+ack jobs/s | server CPU µs/job |")
+    print("|---|---:|---|---:|---|---:|", flush=True)
     variants = [("memory", "memory", True), ("local, fsync on", "local", True), ("local, fsync off", "local", False)]
     for label, backend, fsync in variants:
-        for batch in (1, 100):
+        for batch in batches:
             name = f"{backend}-{fsync}-{batch}"
             with running(root, name, server_args(backend, fsync)) as server:
-                enqueued = drive(server, partial(enqueue_for, queues=["bench"], seconds=seconds, batch=batch))
-                drained = drive(server, partial(drain, queues=["bench"], batch=batch))
-            print(f"| {label} | {batch} | {enqueued} | {drained} |", flush=True)
+                before = cpu_seconds(server.pid)
+                enqueued = drive(
+                    server, partial(enqueue_for, queues=["bench"], seconds=seconds, batch=batch, workers=clients)
+                )
+                middle = cpu_seconds(server.pid)
+                drained = drive(server, partial(drain, queues=["bench"], batch=batch, workers=clients))
+                after = cpu_seconds(server.pid)
+            print(
+                f"| {label} | {batch} | {enqueued} | {(middle - before) / enqueued.jobs * 1e6:.0f} "
+                f"| {drained} | {(after - middle) / drained.jobs * 1e6:.0f} |",
+                flush=True,
+            )
 
 
 def run_backlog(root: Path, jobs: int, seconds: float) -> None:
@@ -257,6 +278,8 @@ def main() -> None:
     parser.add_argument("what", choices=["queues", "backlog", "backends"])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed phase")
     parser.add_argument("--jobs", type=int, default=1_000_000, help="backlog size (backlog)")
+    parser.add_argument("--clients", type=int, default=WORKERS, help="producers, then consumers (backends)")
+    parser.add_argument("--batches", default="1,100", help="jobs per call, comma-separated (backends)")
     options = parser.parse_args()
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     with tempfile.TemporaryDirectory(prefix="rivetq-scaling-") as directory:
@@ -264,7 +287,8 @@ def main() -> None:
         if options.what == "queues":
             run_queues(root, options.seconds)
         elif options.what == "backends":
-            run_backends(root, options.seconds)
+            batches = [int(batch) for batch in options.batches.split(",")]
+            run_backends(root, options.seconds, options.clients, batches)
         else:
             run_backlog(root, options.jobs, options.seconds)
 
