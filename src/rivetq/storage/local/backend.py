@@ -267,9 +267,7 @@ class LocalStorage(Reads):
 
     def _put_meta(self, txn: Txn, job_id: str, meta: JobMeta) -> Job:
         txn.put(meta_key(job_id), encode(meta))
-        job = self._core.job(job_id)
-        assert job is not None
-        return job
+        return self._core.job_with_meta(job_id, meta)
 
     def _count(self, txn: Txn, queue: str, counter: str, by: int = 1) -> None:
         record = self._core.queue_record(queue) or QueueRecord()
