@@ -16,7 +16,7 @@ import pytest
 
 from rivetq.errors import JobNotFound, StorageUnavailable
 from rivetq.storage.local import LocalOptions, LocalStorage
-from rivetq.storage.local.fileio import FileIO
+from rivetq.storage.local.fileio import DataSyncer, FileIO
 from tests.storage.contract_support import QUEUE, T0, insert, lease, new_job
 
 SEGMENT = 2048  # rotations happen often
@@ -95,6 +95,11 @@ class LossyIO(FileIO):
     def fdatasync(self, fd: int) -> None:
         self._check()
         super().fdatasync(fd)
+        self.unsynced.pop(self.paths[fd], None)
+
+    async def sync_data(self, syncer: DataSyncer, fd: int) -> None:
+        self._check()
+        await super().sync_data(syncer, fd)
         self.unsynced.pop(self.paths[fd], None)
 
     def lose_unsynced(self, rng: random.Random) -> None:

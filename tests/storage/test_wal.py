@@ -7,13 +7,12 @@ import asyncio
 import errno
 import logging
 import os
-import threading
 from pathlib import Path
 
 import pytest
 
 from rivetq.errors import StorageUnavailable
-from rivetq.storage.local.fileio import FileIO
+from rivetq.storage.local.fileio import DataSyncer, FileIO
 from rivetq.storage.local.record import FRAME_HEADER, CorruptWAL, Frame, encode_frame, read_frame
 from rivetq.storage.local.recovery import recover_log
 from rivetq.storage.local.segment import HEADER_SIZE, create_segment
@@ -71,43 +70,44 @@ async def test_wal_group_commit_shares_one_fsync(tmp_path: Path) -> None:
 
 
 class _GatedIO(FaultyIO):
-    """Once ``hold`` is set, holds the next write until ``go`` is set, so later records
+    """Once ``hold`` is set, holds the next flush until ``go`` is set, so later records
     queue behind it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hold = False
-        self.entered = threading.Event()
-        self.go = threading.Event()
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
 
-    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+    async def sync_data(self, syncer: DataSyncer, fd: int) -> None:
         if self.hold:
             self.hold = False
             self.entered.set()
-            self.go.wait(10)
-        return super().pwrite(fd, data, offset)
+            await self.go.wait()
+        await super().sync_data(syncer, fd)
 
 
-async def test_wal_thread_never_writes_a_group_queued_behind_a_failed_one(tmp_path: Path) -> None:
+async def test_wal_never_writes_a_group_queued_behind_a_failed_one(tmp_path: Path) -> None:
     io = _GatedIO()
     wal = open_wal(tmp_path, io=io)
     (first,) = await write_records(wal, [b"durable"])
-    writes_before = io.writes
     io.hold = True
     failing = wal.submit(1, b"fails")
-    assert await asyncio.to_thread(io.entered.wait, 10)
-    queued = wal.submit(1, b"decided on top of the failed one")  # pending while the thread writes
-    io.fail_write = errno.ENOSPC
+    await asyncio.wait_for(io.entered.wait(), 10)
+    writes_before = io.writes
+    queued = wal.submit(1, b"decided on top of the failed one")  # pending while the flush runs
+    io.fail_sync = errno.EIO
     io.go.set()
     for lsn in (failing, queued):
-        with pytest.raises(StorageUnavailable, match="WAL write failed"):
+        with pytest.raises(StorageUnavailable, match="WAL fsync failed"):
             await wal.wait_durable(lsn)
-    assert io.writes == writes_before + 1  # the failed group's, never the one queued behind it
-    io.heal()
-    (after,) = await write_records(wal, [b"after"])
+    assert io.writes == writes_before  # the queued group never reached the file
+    with pytest.raises(StorageUnavailable, match="until restart"):
+        wal.submit(1, b"refused")
     await wal.close()
-    assert after == first + 1
-    assert await reopen(tmp_path) == [(first, b"durable"), (after, b"after")]
+    replayed = await reopen(tmp_path)
+    assert replayed[0] == (first, b"durable")
+    assert b"decided on top of the failed one" not in [body for _, body in replayed]
 
 
 async def test_wal_rotates_segments_named_by_first_lsn(tmp_path: Path) -> None:

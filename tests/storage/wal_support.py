@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from rivetq.storage.local.fileio import FileIO
+from rivetq.storage.local.fileio import DataSyncer, FileIO
 from rivetq.storage.local.record import Frame
 from rivetq.storage.local.recovery import recover_log
 from rivetq.storage.local.segment import list_segments
@@ -93,10 +93,17 @@ class FaultyIO(FileIO):
         return super().pwrite(fd, data, offset)
 
     def fdatasync(self, fd: int) -> None:
+        self._count_sync()
+        super().fdatasync(fd)
+
+    async def sync_data(self, syncer: DataSyncer, fd: int) -> None:
+        self._count_sync()
+        await super().sync_data(syncer, fd)
+
+    def _count_sync(self) -> None:
         self.syncs += 1
         if self.fail_sync is not None:
             raise OSError(self.fail_sync, errno.errorcode[self.fail_sync])
-        super().fdatasync(fd)
 
     def fsync_dir(self, path: Path) -> None:
         if self.fail_dir_sync is not None:

@@ -3,10 +3,38 @@ fsync or allocation fail (ENOSPC, EIO) the way a real disk would."""
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import Protocol
 
-__all__ = ["FileIO"]
+__all__ = ["DataSyncer", "FileIO"]
+
+log = logging.getLogger("rivetq.storage.wal")
+
+
+class DataSyncer(Protocol):
+    """An asynchronous ``fdatasync`` on the running loop (a caio context)."""
+
+    def fdsync(self, fd: int) -> Awaitable[object]: ...
+
+    def close(self) -> None: ...
+
+
+def _kernel_aio_syncer() -> DataSyncer:
+    """Linux AIO: the kernel runs the flush and signals an eventfd the loop polls, so
+    its completion needs no thread and no GIL. Where the kernel refuses AIO (an old or
+    locked-down kernel), caio's C thread pool does the flush instead."""
+    try:
+        from caio import linux_aio_asyncio
+
+        return linux_aio_asyncio.AsyncioContext(max_requests=4)  # type: ignore[no-untyped-call]
+    except (ImportError, OSError, SystemError) as error:
+        log.warning("kernel AIO unavailable (%s); WAL flushes run in a thread pool", error)
+        from caio import thread_aio_asyncio
+
+        return thread_aio_asyncio.AsyncioContext(max_requests=4)  # type: ignore[no-untyped-call]
 
 
 class FileIO:
@@ -23,6 +51,14 @@ class FileIO:
 
     def fdatasync(self, fd: int) -> None:
         os.fdatasync(fd)
+
+    def data_syncer(self) -> DataSyncer:
+        """What ``sync_data`` flushes through; made on the loop that will await it."""
+        return _kernel_aio_syncer()
+
+    async def sync_data(self, syncer: DataSyncer, fd: int) -> None:
+        """``fdatasync(fd)`` without blocking the event loop."""
+        await syncer.fdsync(fd)
 
     def allocate(self, fd: int, size: int) -> None:
         os.posix_fallocate(fd, 0, size)

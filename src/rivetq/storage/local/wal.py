@@ -2,8 +2,10 @@
 
 Callers ``submit`` records synchronously (getting their LSN) and ``wait_durable``.
 Everything submitted so far is written as one write group with one ``write`` and one
-``fdatasync`` in a dedicated thread; then every waiter wakes. With fsync off there is
-nothing slow to wait for, so the group's ``write`` runs on the event loop itself.
+``fdatasync``; then every waiter wakes. One writer task on the event loop does this: it
+writes a group (a ``pwrite`` into the page cache takes microseconds) and, with fsync on,
+awaits its ``fdatasync`` through the kernel's asynchronous I/O (``FileIO.sync_data``),
+so neither the loop nor a Python thread sits in the flush.
 
 Failures: a failed write (ENOSPC, EIO) is cut back so the log stays valid, and fails
 that group and everything submitted after it; later writes may succeed again. A failed
@@ -24,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rivetq.errors import StorageUnavailable
-from rivetq.storage.local.fileio import FileIO
+from rivetq.storage.local.fileio import DataSyncer, FileIO
 from rivetq.storage.local.record import batch_frame, encode_frame
 from rivetq.storage.local.recovery import LogTail
 from rivetq.storage.local.segment import HEADER_SIZE, create_segment, segment_path
@@ -54,23 +56,15 @@ class _Group:
 
 
 class WalWriter:
-    """Groups become durable in LSN order; the event loop owns every waiter.
+    """Groups become durable in LSN order, one at a time; everything runs on the loop.
 
-    With fsync on, one WAL thread writes groups: once woken it takes the group that is
-    filling, writes and syncs it, reports it to the loop with one ``call_soon_threadsafe``
-    and at once takes the next group if records arrived meanwhile, so the disk never
-    waits for a busy loop to start the next group. It sleeps on a lock when nothing is
-    pending. Every wake-up of a sleeping thread costs ~40 µs of CPU here, which is why
-    fsync off (nothing slow to wait for) writes on the loop itself, and why nothing
-    heavier sits on this path: an executor future awaited by a writer task, and a shared
-    future behind ``asyncio.shield``, cost more event-loop iterations per group, and a
-    ``ThreadPoolExecutor`` work item another ~12 µs. Each waiter has a future of its
-    own, so a cancelled caller cancels nobody else.
-
-    ``_busy`` (under ``_groups_lock``) is set when the loop schedules a wake-up and
-    cleared by the thread when it finds nothing pending, or by the loop when it fails the
-    groups after a failed one: the thread never takes a group decided on top of a
-    failure, and the wake lock is never released twice."""
+    While a group's ``fdatasync`` is in flight the next group fills; the writer takes
+    it as soon as the flush completes, so a group holds every record submitted during
+    the previous flush. The flush completes through an eventfd the loop polls: no
+    thread hand-off, and no wait for the GIL after the kernel is done (a Python thread
+    in ``os.fdatasync`` must win the GIL back from a busy loop before anyone hears of
+    it, which cost ~0.3 ms per group under load). Each waiter has a future of its own,
+    so a cancelled caller cancels nobody else."""
 
     def __init__(
         self,
@@ -91,22 +85,17 @@ class WalWriter:
         self._offset = self._segments[-1][2]
         self._next_lsn = tail.next_lsn
         self._durable_lsn = tail.next_lsn - 1
-        self._open: deque[_Group] = deque()  # submitted, not yet reported back; loop only
-        self._groups_lock = threading.Lock()
-        self._pending: _Group | None = None  # filling; guarded by _groups_lock
-        self._busy = False  # guarded by _groups_lock
-        self._wake = threading.Lock()  # released to wake the thread
-        self._wake.acquire()
-        self._stopping_thread = False
+        self._open: deque[_Group] = deque()  # submitted, not yet durable or failed
+        self._pending: _Group | None = None  # filling, not yet taken by the writer
+        self._syncer: DataSyncer | None = io.data_syncer() if fsync else None
         self._fatal: str | None = None
         self._disk_error: str | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="rivetq-wal-cleanup")
         self._loop = asyncio.get_running_loop()
         self._closing = False
-        self._thread: threading.Thread | None = None
-        if fsync:
-            self._thread = threading.Thread(target=self._run_thread, name="rivetq-wal", daemon=True)
-            self._thread.start()
+        self._idle: asyncio.Future[None] | None = None  # set while the writer waits for work
+        self._stopping = False
+        self._writer = self._loop.create_task(self._run(), name="rivetq-wal")
 
     @property
     def last_lsn(self) -> int:
@@ -129,24 +118,20 @@ class WalWriter:
             raise StorageUnavailable(self._fatal or "the storage is closed")
 
     def submit(self, rtype: int, body: bytes) -> int:
-        """Queue one record; returns its LSN. Never blocks. An idle writer starts at the
-        end of this loop iteration, so records submitted in the same iteration share a
+        """Queue one record; returns its LSN. Never blocks. An idle writer resumes
+        after this loop iteration, so records submitted in the same iteration share a
         group."""
         self.check_writable()
         frame = encode_frame(rtype, body)
         lsn = self._next_lsn
         self._next_lsn += 1
-        with self._groups_lock:
-            group = self._pending
-            if group is None:
-                group = self._pending = _Group(lsn)
-                self._open.append(group)
-            group.frames.append(frame)
-            group.last_lsn = lsn
-            start = not self._busy
-            self._busy = True
-        if start:
-            self._loop.call_soon(self._start)
+        group = self._pending
+        if group is None:
+            group = self._pending = _Group(lsn)
+            self._open.append(group)
+        group.frames.append(frame)
+        group.last_lsn = lsn
+        self._wake()
         return lsn
 
     async def wait_durable(self, lsn: int) -> None:
@@ -174,41 +159,44 @@ class WalWriter:
         self._closing = True
         with contextlib.suppress(StorageUnavailable):
             await self.wait_durable(self.last_lsn)
-        if self._thread is not None:
-            with self._groups_lock:
-                self._stopping_thread = True
-                wake = not self._busy
-                self._busy = True
-            if wake:
-                self._wake.release()
-            await asyncio.to_thread(self._thread.join)
-            self._thread = None
+        if not self._writer.done():
+            self._stopping = True
+            self._wake()
+            await self._writer
+        if self._syncer is not None:
+            self._syncer.close()
+            self._syncer = None
         if self._fd >= 0:
             self._io.close(self._fd)
             self._fd = -1
         self._executor.shutdown(wait=True)
 
-    # -- on the event loop --------------------------------------------------------
+    # -- the writer task ----------------------------------------------------------
 
-    def _start(self) -> None:
-        if self._thread is not None:
-            self._wake.release()
-            return
-        with self._groups_lock:  # fsync off: write here, it only reaches the page cache
-            group, self._pending, self._busy = self._pending, None, False
-        if group is not None:
-            self._group_done(group, self._write_reporting(group))
+    def _wake(self) -> None:
+        if self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
 
-    def _group_done(self, group: _Group, failure: _WriteFailed | None) -> None:
-        if failure is not None:
-            self._fail(failure)
-            return
-        self._open.popleft()
-        self._durable_lsn = group.last_lsn
-        self._disk_error = None
-        for waiter in group.waiters:
-            if not waiter.done():  # a cancelled caller
-                waiter.set_result(None)
+    async def _run(self) -> None:
+        while True:
+            group, self._pending = self._pending, None
+            if group is None:
+                if self._stopping:
+                    return
+                self._idle = self._loop.create_future()
+                await self._idle
+                self._idle = None
+                continue
+            failure = await self._write_reporting(group)
+            if failure is not None:
+                self._fail(failure)
+                continue
+            self._open.popleft()
+            self._durable_lsn = group.last_lsn
+            self._disk_error = None
+            for waiter in group.waiters:
+                if not waiter.done():  # a cancelled caller
+                    waiter.set_result(None)
 
     def _fail(self, failure: _WriteFailed) -> None:
         """Fail this group and everything submitted after it (they were decided on top
@@ -219,9 +207,7 @@ class WalWriter:
             self._disk_error = f"WAL write failed: {failure.reason}"
         self._on_failure()
         error = StorageUnavailable(self._fatal or self._disk_error or failure.reason)
-        with self._groups_lock:
-            self._pending = None
-            self._busy = False
+        self._pending = None
         failed, self._open = self._open, deque()
         for group in failed:
             for waiter in group.waiters:
@@ -229,27 +215,9 @@ class WalWriter:
                     waiter.set_exception(error)
         self._next_lsn = self._durable_lsn + 1
 
-    # -- in the WAL thread (fsync on) or on the loop (fsync off) -------------------
-
-    def _run_thread(self) -> None:
-        while True:
-            self._wake.acquire()
-            while True:
-                with self._groups_lock:
-                    group, self._pending = self._pending, None
-                    if group is None:
-                        self._busy = False
-                        if self._stopping_thread:
-                            return
-                        break
-                failure = self._write_reporting(group)
-                self._loop.call_soon_threadsafe(self._group_done, group, failure)
-                if failure is not None:
-                    break  # _busy stays set until the loop has failed what came after
-
-    def _write_reporting(self, group: _Group) -> _WriteFailed | None:
+    async def _write_reporting(self, group: _Group) -> _WriteFailed | None:
         try:
-            self._write_group(group.first_lsn, group.frames)
+            await self._write_group(group.first_lsn, group.frames)
         except _WriteFailed as error:
             return error
         except Exception as error:  # a bug must not leave waiters hanging
@@ -257,11 +225,11 @@ class WalWriter:
             return _WriteFailed(repr(error), fatal=True)
         return None
 
-    def _write_group(self, first_lsn: int, frames: list[bytes]) -> None:
+    async def _write_group(self, first_lsn: int, frames: list[bytes]) -> None:
         body = b"".join(frames)
         data = batch_frame(len(frames), len(body)) + body
         if self._offset > HEADER_SIZE and self._offset + len(data) > self._segment_size:
-            self._rotate(first_lsn)
+            await self._rotate(first_lsn)
         start = self._offset
         try:
             self._io.write_all(self._fd, data, start)
@@ -269,10 +237,10 @@ class WalWriter:
             self._cut_back(start, error)
         with self._lock:
             self._offset = start + len(data)
-        if self._fsync:
+        if self._syncer is not None:
             began = time.perf_counter()
             try:
-                self._io.fdatasync(self._fd)
+                await self._io.sync_data(self._syncer, self._fd)
             except OSError as error:
                 raise _WriteFailed(f"fdatasync: {error}", fatal=True) from error
             if self._on_fsync is not None:
@@ -285,9 +253,10 @@ class WalWriter:
             raise _WriteFailed(f"write: {error}; cutting it back: {cut_error}", fatal=True) from error
         raise _WriteFailed(f"write: {error}", fatal=False) from error
 
-    def _rotate(self, first_lsn: int) -> None:
+    async def _rotate(self, first_lsn: int) -> None:
+        """Off the loop: a new segment is allocated and synced (milliseconds)."""
         try:
-            fd = create_segment(self._io, self._dir, first_lsn, self._segment_size)
+            fd = await asyncio.to_thread(create_segment, self._io, self._dir, first_lsn, self._segment_size)
         except OSError as error:
             raise _WriteFailed(f"creating a WAL segment: {error}", fatal=False) from error
         self._io.close(self._fd)
