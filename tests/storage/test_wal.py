@@ -242,3 +242,23 @@ async def test_wal_rotation_failing_after_rename_leaves_no_segment(tmp_path: Pat
     await write_records(wal, [b"after"])
     await wal.close()
     assert [body for _, body in await reopen(tmp_path, segment_size=size)] == [*bodies(2), b"after"]
+
+
+class _ThreadPoolSyncIO(FileIO):
+    """The syncer the WAL falls back to where the kernel refuses AIO."""
+
+    def data_syncer(self) -> DataSyncer:
+        from caio import thread_aio_asyncio
+
+        return thread_aio_asyncio.AsyncioContext(max_requests=4)  # type: ignore[no-untyped-call]
+
+
+async def test_wal_group_commit_works_through_the_thread_pool_fallback(tmp_path: Path) -> None:
+    syncs: list[float] = []
+    wal = open_wal(tmp_path, io=_ThreadPoolSyncIO(), on_fsync=syncs)
+    first = await write_records(wal, bodies(3))
+    lsns = [wal.submit(1, body) for body in bodies(20)]
+    await asyncio.gather(*(wal.wait_durable(lsn) for lsn in lsns))
+    await wal.close()
+    assert len(syncs) == 4  # three single writes, then one group of twenty
+    assert [lsn for lsn, _ in await reopen(tmp_path)] == [*first, *lsns]
