@@ -31,9 +31,9 @@ def record_offset(k: int) -> int:
     return HEADER_SIZE + k * GROUP + 25
 
 
-async def reopen(wal_dir: Path, **kwargs: int) -> list[tuple[int, bytes]]:
+async def reopen(wal_dir: Path, *, segment_size: int = 1 << 16, after_lsn: int = 0) -> list[tuple[int, bytes]]:
     replayed: list[tuple[int, bytes]] = []
-    wal = open_wal(wal_dir, replayed=replayed, **kwargs)
+    wal = open_wal(wal_dir, replayed=replayed, segment_size=segment_size, after_lsn=after_lsn)
     await wal.close()
     return replayed
 
