@@ -77,7 +77,7 @@ class WalWriter:
         on_fsync: Callable[[float], None] | None,
         on_failure: Callable[[], None],
     ) -> None:
-        self._io, self._dir, self._segment_size, self._fsync = io, wal_dir, segment_size, fsync
+        self._io, self._dir, self._segment_size = io, wal_dir, segment_size
         self._on_fsync, self._on_failure = on_fsync, on_failure
         self._segments = list(tail.segments)  # (first LSN, path, bytes used); guarded by _lock
         self._lock = threading.Lock()
@@ -90,7 +90,7 @@ class WalWriter:
         self._syncer: DataSyncer | None = io.data_syncer() if fsync else None
         self._fatal: str | None = None
         self._disk_error: str | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="rivetq-wal-cleanup")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="rivetq-wal-files")  # segment create/delete
         self._loop = asyncio.get_running_loop()
         self._closing = False
         self._idle: asyncio.Future[None] | None = None  # set while the writer waits for work
@@ -256,7 +256,9 @@ class WalWriter:
     async def _rotate(self, first_lsn: int) -> None:
         """Off the loop: a new segment is allocated and synced (milliseconds)."""
         try:
-            fd = await asyncio.to_thread(create_segment, self._io, self._dir, first_lsn, self._segment_size)
+            fd = await self._loop.run_in_executor(
+                self._executor, create_segment, self._io, self._dir, first_lsn, self._segment_size
+            )
         except OSError as error:
             raise _WriteFailed(f"creating a WAL segment: {error}", fatal=False) from error
         self._io.close(self._fd)
