@@ -26,6 +26,7 @@ from rivetq.errors import (
 
 if TYPE_CHECKING:
     from rivetq.client import (
+        AckedLease,
         AckItemResult,
         AsyncClient,
         AsyncWorker,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AckItemResult",
+    "AckedLease",
     "AsyncClient",
     "AsyncWorker",
     "Client",

@@ -127,10 +127,29 @@ class QueueManager:
     # -- consuming --------------------------------------------------------------
 
     async def lease(self, queue: str, *, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[Job]:
-        check_queue(queue)
-        check_int(max_jobs, "max_jobs", 1, wire.MAX_BATCH)
-        check_int(visibility_ms, "visibility_ms", 1, MAX_VISIBILITY_MS)
-        check_int(wait_ms, "wait_ms", 0, MAX_WAIT_MS)
+        _check_lease(queue, max_jobs, visibility_ms, wait_ms)
+        return await self._lease_checked(queue, max_jobs, visibility_ms, wait_ms)
+
+    async def ack_and_lease(
+        self,
+        acks: Sequence[tuple[str, str]],
+        queue: str,
+        *,
+        max_jobs: int = 1,
+        visibility_ms: int = 30_000,
+        wait_ms: int = 0,
+    ) -> tuple[list[AckResult], list[Job]]:
+        """A worker's "done with these, give me the next" in one call: ``ack_batch`` (each
+        ack stands alone) and ``lease``. Every argument is checked before anything
+        changes, so a bad one changes nothing. Both run at once, so on the embedded engine
+        they usually share one log write and one fsync."""
+        _check_lease(queue, max_jobs, visibility_ms, wait_ms)
+        if not acks:
+            return [], await self._lease_checked(queue, max_jobs, visibility_ms, wait_ms)
+        _check_acks(acks)
+        return await asyncio.gather(self.ack_batch(acks), self._lease_checked(queue, max_jobs, visibility_ms, wait_ms))
+
+    async def _lease_checked(self, queue: str, max_jobs: int, visibility_ms: int, wait_ms: int) -> list[Job]:
         if wait_ms == 0 or self._waiters.closed:
             return (await self._lease_once(queue, max_jobs, visibility_ms)).jobs
         return await self._long_poll(queue, max_jobs, visibility_ms, wait_ms)
@@ -144,10 +163,7 @@ class QueueManager:
         self._observer.jobs_acked(queue, 1)
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]]) -> list[AckResult]:
-        check_batch_size(acks, "acks")
-        for i, (job_id, lease_id) in enumerate(acks):
-            check_id(job_id, f"acks[{i}].job_id")
-            check_id(lease_id, f"acks[{i}].lease_id")
+        _check_acks(acks)
         queues: dict[str, str | None] = {}
         for job_id, _ in acks:
             queues[job_id] = await self._queue_or_none(job_id)
@@ -383,3 +399,17 @@ class QueueManager:
                     self._on_fatal(error)
 
         return asyncio.create_task(supervised(), name=f"rivetq-{name}")
+
+
+def _check_lease(queue: str, max_jobs: int, visibility_ms: int, wait_ms: int) -> None:
+    check_queue(queue)
+    check_int(max_jobs, "max_jobs", 1, wire.MAX_BATCH)
+    check_int(visibility_ms, "visibility_ms", 1, MAX_VISIBILITY_MS)
+    check_int(wait_ms, "wait_ms", 0, MAX_WAIT_MS)
+
+
+def _check_acks(acks: Sequence[tuple[str, str]]) -> None:
+    check_batch_size(acks, "acks")
+    for i, (job_id, lease_id) in enumerate(acks):
+        check_id(job_id, f"acks[{i}].job_id")
+        check_id(lease_id, f"acks[{i}].lease_id")

@@ -88,10 +88,19 @@ class EnqueueBatchResponse(msgspec.Struct):
     job_ids: list[str]
 
 
+class AckItem(_Body):
+    job_id: Id
+    lease_id: Id
+
+
 class LeaseRequest(_Body, kw_only=True):
+    """``acks``: jobs this worker has finished, acked before the lease (one round trip for
+    "done with these, give me the next")."""
+
     max_jobs: MaxJobs = 1
     visibility_ms: VisibilityMs = 30_000
     wait_ms: WaitMs = 0
+    acks: Annotated[list[AckItem], msgspec.Meta(max_length=MAX_BATCH)] | None = None
 
 
 class LeasedJob(msgspec.Struct, kw_only=True):
@@ -106,24 +115,6 @@ class LeasedJob(msgspec.Struct, kw_only=True):
     created_at: str
 
 
-class LeaseResponse(msgspec.Struct):
-    jobs: list[LeasedJob]
-
-
-class AckRequest(_Body):
-    job_id: Id
-    lease_id: Id
-
-
-class AckItem(_Body):
-    job_id: Id
-    lease_id: Id
-
-
-class AckBatchRequest(_Body):
-    acks: Annotated[list[AckItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
-
-
 class AckItemResult(msgspec.Struct, omit_defaults=True):
     """``error`` is the message, ``error_code`` the stable code (``lease_lost``, ...) that
     SDKs map to their error types."""
@@ -132,6 +123,22 @@ class AckItemResult(msgspec.Struct, omit_defaults=True):
     ok: bool
     error: str | None = None
     error_code: str | None = None
+
+
+class LeaseResponse(msgspec.Struct, omit_defaults=True):
+    """``acks``: one result per ack the request carried, in order (absent without acks)."""
+
+    jobs: list[LeasedJob]
+    acks: list[AckItemResult] | None = None
+
+
+class AckRequest(_Body):
+    job_id: Id
+    lease_id: Id
+
+
+class AckBatchRequest(_Body):
+    acks: Annotated[list[AckItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
 
 
 class AckBatchResponse(msgspec.Struct):

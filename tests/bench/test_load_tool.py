@@ -74,6 +74,16 @@ def test_phases_enqueue_then_drain_in_batches(server: RunningServer, tmp_path: P
     assert result["jobs_enqueued"] == 2000
 
 
+def test_phases_with_acks_sent_inside_the_next_lease(server: RunningServer, tmp_path: Path) -> None:
+    status, result, stderr = bench(server, tmp_path, "phases", "--jobs", "1000", "--ack-in-lease")
+    assert status == 0, stderr
+    assert result["problems"] == []
+    assert result["ack"]["calls"] == 0
+    assert result["lease"]["failed"] == 0
+    assert result["jobs_enqueued"] == result["jobs_leased"] == result["jobs_acked"] == 1000
+    assert result["queue_after"] == EMPTY
+
+
 def test_k6_scenario(server: RunningServer, tmp_path: Path) -> None:
     status, result, stderr = bench(server, tmp_path, "k6", "--queue", "load-test", "--time-scale", "0.015")
     assert status == 0, stderr

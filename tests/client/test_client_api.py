@@ -63,6 +63,18 @@ def test_client_enqueue_batch_and_ack_batch(api: Any) -> None:
     assert results[1].error
 
 
+def test_client_ack_and_lease_acks_then_hands_out_the_next_jobs(api: Any) -> None:
+    queue = new_queue()
+    first, second = api.enqueue(queue, "a"), api.enqueue(queue, "b")
+    [done] = api.lease(queue)
+    result = api.ack_and_lease([(done.id, done.lease_id), (second, "not-the-lease")], queue, max_jobs=5)
+    assert [(r.job_id, r.ok, r.error_code) for r in result.acks] == [(first, True, None), (second, False, "lease_lost")]
+    assert [(job.id, job.payload, job.state) for job in result.jobs] == [(second, "b", "inflight")]
+    with pytest.raises(rivetq.JobNotFound):
+        api.get_job(first)
+    assert api.ack_and_lease([], queue) == rivetq.AckedLease(acks=[], jobs=[])
+
+
 def test_client_enqueue_batch_is_atomic(api: Any) -> None:
     queue = new_queue()
     with pytest.raises(rivetq.InvalidArgument):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rivetq.clock import FakeClock
 from rivetq.errors import InvalidArgument
 from rivetq.manager import ManagerOptions, QueueManager
 from rivetq.models import JobState, RateLimit
+from rivetq.storage.local import LocalOptions, LocalStorage
 from rivetq.storage.memory import MemoryStorage
 from tests.manager.support import QUEUE, RecordingObserver, job
 
@@ -176,3 +179,37 @@ async def test_pause_keeps_the_rate_limit(manager: QueueManager) -> None:
     await manager.pause(QUEUE)
     await manager.resume(QUEUE)
     assert await manager.get_rate_limit(QUEUE) == RateLimit(capacity=3, refill_rate=1)
+
+
+async def test_ack_and_lease_acks_and_leases_in_one_fsync_on_the_embedded_engine(
+    tmp_path: Path, clock: FakeClock, observer: RecordingObserver
+) -> None:
+    fsyncs: list[float] = []
+    storage = LocalStorage(LocalOptions(data_dir=tmp_path, on_fsync=fsyncs.append))
+    options = ManagerOptions(lease_check_interval_ms=3_600_000, max_payload_bytes=1024)
+    manager = QueueManager(storage, clock=clock, options=options, observer=observer)
+    await storage.open()
+    await manager.start()
+    try:
+        done_id, next_id = [r.job_id for r in await manager.enqueue_batch(QUEUE, [job(b"1"), job(b"2")])]
+        [done] = await manager.lease(QUEUE)
+        before = len(fsyncs)
+        acks, jobs = await manager.ack_and_lease([(done.id, done.lease_id or "")], QUEUE, max_jobs=5)
+        assert len(fsyncs) == before + 1
+        assert [(a.job_id, a.error) for a in acks] == [(done_id, None)]
+        assert [j.id for j in jobs] == [next_id]
+    finally:
+        await manager.stop()
+        await storage.close()
+
+
+async def test_ack_and_lease_with_a_bad_argument_changes_nothing(manager: QueueManager) -> None:
+    await _enqueue(manager, b"1")
+    await _enqueue(manager, b"2")
+    [done] = await manager.lease(QUEUE)
+    with pytest.raises(InvalidArgument, match="max_jobs"):
+        await manager.ack_and_lease([(done.id, done.lease_id or "")], QUEUE, max_jobs=0)
+    with pytest.raises(InvalidArgument, match=r"acks\[1\].lease_id"):
+        await manager.ack_and_lease([(done.id, done.lease_id or ""), (done.id, "")], QUEUE)
+    stats = await manager.stats(QUEUE)
+    assert (stats.ready, stats.inflight) == (1, 1)

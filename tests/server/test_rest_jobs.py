@@ -116,6 +116,52 @@ async def test_ack_batch_reports_each_ack_on_its_own(client: ApiClient) -> None:
     assert results[1]["error"]
 
 
+async def test_lease_with_acks_acks_them_and_leases_the_next_jobs(client: ApiClient) -> None:
+    first, second = await enqueue(client, payload=1), await enqueue(client, payload=2)
+    done = await lease_one(client)
+    response = await client.post(
+        "/v1/queues/emails/lease", json={"acks": [{"job_id": done["id"], "lease_id": done["lease_id"]}]}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["acks"] == [{"job_id": first, "ok": True}]
+    assert [job["id"] for job in body["jobs"]] == [second]
+    assert (await client.get(f"/v1/jobs/{first}")).status_code == 404
+
+
+async def test_lease_with_a_lost_ack_reports_it_and_still_leases(client: ApiClient) -> None:
+    await enqueue(client)
+    job = await lease_one(client)
+    response = await client.post(
+        "/v1/queues/emails/lease", json={"acks": [{"job_id": job["id"], "lease_id": "stale"}], "max_jobs": 5}
+    )
+    body = response.json()
+    assert (body["acks"][0]["ok"], body["acks"][0]["error_code"]) == (False, "lease_lost")
+    assert body["jobs"] == []
+    assert (await client.get(f"/v1/jobs/{job['id']}")).json()["state"] == "inflight"
+
+
+async def test_lease_without_acks_answers_no_acks_field(client: ApiClient) -> None:
+    await enqueue(client)
+    assert list((await client.post("/v1/queues/emails/lease", json={"acks": []})).json()) == ["jobs", "acks"]
+    assert list((await client.post("/v1/queues/emails/lease", json={})).json()) == ["jobs"]
+
+
+async def test_lease_with_an_invalid_argument_changes_nothing(client: ApiClient) -> None:
+    for _ in range(2):
+        await enqueue(client)
+    job = await lease_one(client)
+    ack = {"job_id": job["id"], "lease_id": job["lease_id"]}
+    bad_visibility = await client.post("/v1/queues/emails/lease", json={"acks": [ack], "visibility_ms": 0})
+    assert _error(bad_visibility)[:2] == (400, "invalid_argument") and "visibility_ms" in _error(bad_visibility)[2]
+    bad_ack = await client.post("/v1/queues/emails/lease", json={"acks": [ack, {"job_id": "", "lease_id": "x"}]})
+    assert _error(bad_ack)[:2] == (400, "invalid_argument") and "acks[1].job_id" in _error(bad_ack)[2]
+    too_many = await client.post("/v1/queues/emails/lease", json={"acks": [ack] * 1001})
+    assert _error(too_many)[:2] == (400, "invalid_argument") and "acks" in _error(too_many)[2]
+    stats = (await client.get("/v1/queues/emails/stats")).json()
+    assert (stats["ready"], stats["inflight"], stats["acked_total"]) == (1, 1, 0)
+
+
 async def test_nack_with_retries_left_answers_delayed(client: ApiClient) -> None:
     await enqueue(client)
     job = await lease_one(client)

@@ -129,6 +129,11 @@ def _workers(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--wait-ms", default=0, show_default=True, help="Long-poll wait on lease."),
         click.option("--rate", default=0.0, show_default=True, help="Total enqueue jobs/s (0 = as fast as possible)."),
         click.option("--stream", is_flag=True, help="Consumers use StreamLease (gRPC only; max_unacked = batch)."),
+        click.option(
+            "--ack-in-lease",
+            is_flag=True,
+            help="Consumers ack a lease's jobs inside their next lease call (REST only).",
+        ),
         click.option("--drain-timeout", default=30.0, show_default=True, help="Seconds to wait for the last acks."),
     ]
     for option in reversed(options):

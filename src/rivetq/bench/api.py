@@ -43,6 +43,11 @@ class Api:
 
     async def _post(self, path: str, body: dict[str, Any], stats: OpStats, field: str) -> Any:
         """``reply[field]`` of a successful call, else None (the failure recorded)."""
+        reply = await self._post_for_reply(path, body, stats, field)
+        return None if reply is None else reply[field]
+
+    async def _post_for_reply(self, path: str, body: dict[str, Any], stats: OpStats, field: str) -> Any:
+        """The reply of a successful call that holds ``field``, else None (the failure recorded)."""
         started = time.perf_counter()
         try:
             async with self._session.post(self._base + path, data=orjson.dumps(body)) as response:
@@ -56,12 +61,13 @@ class Api:
             stats.record(elapsed, f"HTTP {status}")
             return None
         try:
-            value = orjson.loads(data)[field]
+            reply = orjson.loads(data)
+            reply[field]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             stats.record(elapsed, f"HTTP {status} without '{field}'")
             return None
         stats.record(elapsed)
-        return value
+        return reply
 
     async def enqueue(self, queue: str, payloads: list[dict[str, Any]], priority: int, stats: OpStats) -> int:
         """Enqueue one job (the seed's call) or a batch; returns how many were created."""
@@ -78,6 +84,17 @@ class Api:
         body = {"max_jobs": max_jobs, "visibility_ms": visibility_ms, "wait_ms": wait_ms}
         jobs = await self._post(f"/v1/queues/{queue}/lease", body, stats, "jobs")
         return [LeasedJob(job["id"], job["lease_id"], enqueued_at(job["payload"])) for job in jobs or ()]
+
+    async def ack_and_lease(
+        self, queue: str, acks: list[LeasedJob], *, max_jobs: int, visibility_ms: int, wait_ms: int, stats: OpStats
+    ) -> tuple[int, list[LeasedJob]] | None:
+        body: dict[str, Any] = {"max_jobs": max_jobs, "visibility_ms": visibility_ms, "wait_ms": wait_ms}
+        body["acks"] = [{"job_id": j.job_id, "lease_id": j.lease_id} for j in acks]
+        reply = await self._post_for_reply(f"/v1/queues/{queue}/lease", body, stats, "jobs")
+        if reply is None:
+            return None
+        acked = sum(1 for r in reply.get("acks") or () if r["ok"])
+        return acked, [LeasedJob(job["id"], job["lease_id"], enqueued_at(job["payload"])) for job in reply["jobs"]]
 
     async def ack(self, jobs: list[LeasedJob], stats: OpStats) -> int:
         """Ack one job (the seed's call) or a batch with ``ack_batch``; returns acks that succeeded."""

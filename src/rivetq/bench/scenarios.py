@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rivetq.bench.recorder import Recorder
-from rivetq.bench.transport import LeasedJob, StreamingTransport, Transport
+from rivetq.bench.transport import AckingLeaseTransport, LeasedJob, StreamingTransport, Transport
 
 __all__ = ["K6_STAGES", "LoopOptions", "run_k6", "run_loop", "run_phases"]
 
@@ -33,6 +33,7 @@ class LoopOptions:
     wait_ms: int = 0  # long-poll on lease
     rate: float = 0.0  # total enqueue rate in jobs/s for all producers; 0 = as fast as possible
     stream: bool = False  # consumers use gRPC StreamLease (max_unacked = batch) instead of polling
+    ack_in_lease: bool = False  # consumers ack each lease's jobs inside their next lease call
     visibility_ms: int = 30_000
     drain_timeout_s: float = 30.0  # how long consumers may run on after the last enqueue
 
@@ -117,6 +118,26 @@ async def _poll(api: Transport, opts: LoopOptions, recorder: Recorder, drain: _D
             await asyncio.sleep(_EMPTY_LEASE_PAUSE_S)
 
 
+async def _poll_acking(api: AckingLeaseTransport, opts: LoopOptions, recorder: Recorder, drain: _Drain) -> None:
+    """As ``_poll``, but the jobs of one lease are acked by the next lease call."""
+    finished: list[LeasedJob] = []
+    while not drain.done.is_set():
+        lease = {"max_jobs": opts.batch, "visibility_ms": opts.visibility_ms, "wait_ms": opts.wait_ms}
+        outcome = await api.ack_and_lease(opts.queue, finished, **lease, stats=recorder.lease)
+        if outcome is None:  # failed: send the same acks again
+            await asyncio.sleep(_EMPTY_LEASE_PAUSE_S)
+            continue
+        acked, finished = outcome
+        recorder.jobs_acked += acked
+        drain.check()
+        if finished:
+            _record_leased(recorder, finished)
+            continue
+        recorder.empty_leases += 1
+        if not opts.wait_ms:
+            await asyncio.sleep(_EMPTY_LEASE_PAUSE_S)
+
+
 async def _stream(api: StreamingTransport, opts: LoopOptions, recorder: Recorder, drain: _Drain) -> None:
     """Acks each pushed message's jobs; reopens a stream that failed."""
     while not drain.done.is_set():
@@ -132,6 +153,10 @@ def _consumers(api: Transport, opts: LoopOptions, recorder: Recorder, drain: _Dr
         if not isinstance(api, StreamingTransport):
             raise ValueError("StreamLease needs the gRPC transport")
         return [asyncio.create_task(_stream(api, opts, recorder, drain)) for _ in range(opts.consumers)]
+    if opts.ack_in_lease:
+        if not isinstance(api, AckingLeaseTransport):
+            raise ValueError("acking inside the lease call needs the REST transport")
+        return [asyncio.create_task(_poll_acking(api, opts, recorder, drain)) for _ in range(opts.consumers)]
     return [asyncio.create_task(_poll(api, opts, recorder, drain)) for _ in range(opts.consumers)]
 
 

@@ -10,7 +10,7 @@ import orjson
 
 from rivetq.bench.recorder import OpStats
 
-__all__ = ["LeasedJob", "StreamingTransport", "Transport", "enqueued_at", "enqueued_at_of_json"]
+__all__ = ["AckingLeaseTransport", "LeasedJob", "StreamingTransport", "Transport", "enqueued_at", "enqueued_at_of_json"]
 
 
 @dataclass(frozen=True)
@@ -59,4 +59,14 @@ class StreamingTransport(Transport, Protocol):
         self, queue: str, *, max_unacked: int, visibility_ms: int, stats: OpStats
     ) -> AsyncIterator[list[LeasedJob]]:
         """Batches of jobs pushed by the server as they become ready."""
+        ...
+
+
+@runtime_checkable
+class AckingLeaseTransport(Transport, Protocol):
+    async def ack_and_lease(
+        self, queue: str, acks: list[LeasedJob], *, max_jobs: int, visibility_ms: int, wait_ms: int, stats: OpStats
+    ) -> tuple[int, list[LeasedJob]] | None:
+        """Ack ``acks`` and lease in one call: (acks that succeeded, jobs leased), or None
+        if the call failed (so the acks may not have happened)."""
         ...

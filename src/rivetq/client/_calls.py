@@ -16,6 +16,7 @@ import msgspec
 from rivetq import wire
 from rivetq.client._base import Call
 from rivetq.client.models import (
+    AckedLease,
     AckItemResult,
     Job,
     JobPage,
@@ -31,6 +32,7 @@ from rivetq.errors import InvalidArgument
 
 __all__ = [
     "ack",
+    "ack_and_lease",
     "ack_batch",
     "cancel",
     "delete_rate_limit",
@@ -75,6 +77,7 @@ def _decoder_of(kind: type[Any]) -> msgspec.json.Decoder[Any]:
 _ENQUEUED = _decoder_of(wire.EnqueueResponse)
 _ENQUEUED_BATCH = _decoder_of(wire.EnqueueBatchResponse)
 _LEASED = _decoder_of(_Jobs)
+_ACKED_AND_LEASED = _decoder_of(AckedLease)
 _ACKED_BATCH = _decoder_of(wire.AckBatchResponse)
 _NACKED = _decoder_of(wire.NackResponse)
 _EXTENDED = _decoder_of(_Extended)
@@ -170,6 +173,25 @@ def lease(queue: str, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: i
     )
 
 
+def ack_and_lease(
+    acks: Iterable[tuple[str, str | None]],
+    queue: str,
+    max_jobs: int = 1,
+    visibility_ms: int = 30_000,
+    wait_ms: int = 0,
+) -> Call[AckedLease]:
+    """Ack finished ``(job_id, lease_id)`` pairs (each stands alone, as in ``ack_batch``)
+    and lease the next jobs, in one round trip (and usually one fsync)."""
+    request = wire.LeaseRequest(max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms, acks=_ack_items(acks))
+    return Call(
+        "POST",
+        _queue_path(queue, "/lease"),
+        _ACKED_AND_LEASED.decode,
+        body=_ENCODER.encode(request),
+        extra_timeout_s=wait_ms / 1000,
+    )
+
+
 def ack(job_id: str, lease_id: str | None) -> Call[None]:
     """Mark a leased job done (it is removed). ``LeaseLost`` if the lease is not current."""
     request = wire.AckRequest(job_id, _required_lease(lease_id))
@@ -178,13 +200,16 @@ def ack(job_id: str, lease_id: str | None) -> Call[None]:
 
 def ack_batch(acks: Iterable[tuple[str, str | None]]) -> Call[list[AckItemResult]]:
     """Ack many ``(job_id, lease_id)`` pairs; each stands alone (see each result's ``ok``)."""
-    items = [wire.AckItem(job_id, _required_lease(lease_id)) for job_id, lease_id in acks]
     return Call(
         "POST",
         "/v1/ack_batch",
         lambda body: _ACKED_BATCH.decode(body).results,
-        body=_ENCODER.encode(wire.AckBatchRequest(acks=items)),
+        body=_ENCODER.encode(wire.AckBatchRequest(acks=_ack_items(acks))),
     )
+
+
+def _ack_items(acks: Iterable[tuple[str, str | None]]) -> list[wire.AckItem]:
+    return [wire.AckItem(job_id, _required_lease(lease_id)) for job_id, lease_id in acks]
 
 
 def nack(job_id: str, lease_id: str | None, reason: str | None = None, delay_ms: int | None = None) -> Call[str]:

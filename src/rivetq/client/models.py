@@ -15,7 +15,17 @@ import msgspec
 from rivetq.models import RateLimit, RetryPolicy
 from rivetq.wire import AckItemResult, QueueSummary
 
-__all__ = ["AckItemResult", "Job", "JobPage", "JobSpec", "QueueStats", "QueueSummary", "RateLimit", "RetryPolicy"]
+__all__ = [
+    "AckItemResult",
+    "AckedLease",
+    "Job",
+    "JobPage",
+    "JobSpec",
+    "QueueStats",
+    "QueueSummary",
+    "RateLimit",
+    "RetryPolicy",
+]
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,6 +45,13 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     eta: datetime | None = None
     last_error: str | None = None
     idempotency_key: str | None = None
+
+
+class AckedLease(msgspec.Struct, frozen=True):
+    """What ``ack_and_lease`` returns: one result per ack, in order, and the jobs leased."""
+
+    acks: list[AckItemResult]
+    jobs: list[Job]
 
 
 class JobPage(msgspec.Struct, frozen=True):

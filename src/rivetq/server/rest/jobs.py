@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from rivetq import wire
 from rivetq.manager import QueueManager
+from rivetq.models import AckResult
 from rivetq.server.rest.bodies import BodyLimits, decode_body
 from rivetq.server.rest.operations import Operation
 from rivetq.server.rest.views import job_view, json_response, leased_job, rfc3339_ms
@@ -42,14 +43,21 @@ class JobEndpoints:
         return json_response(wire.EnqueueBatchResponse(job_ids=[result.job_id for result in results]), 201)
 
     async def lease(self, request: Request) -> Response:
-        body = await decode_body(request, _LEASE, self._limits.single)
-        jobs = await self._manager.lease(
-            request.path_params["queue"],
+        body = await decode_body(request, _LEASE, self._limits.batch)  # its acks are a batch
+        queue = request.path_params["queue"]
+        if body.acks is None:
+            jobs = await self._manager.lease(
+                queue, max_jobs=body.max_jobs, visibility_ms=body.visibility_ms, wait_ms=body.wait_ms
+            )
+            return json_response(wire.LeaseResponse(jobs=[leased_job(job) for job in jobs]))
+        results, jobs = await self._manager.ack_and_lease(
+            [(item.job_id, item.lease_id) for item in body.acks],
+            queue,
             max_jobs=body.max_jobs,
             visibility_ms=body.visibility_ms,
             wait_ms=body.wait_ms,
         )
-        return json_response(wire.LeaseResponse(jobs=[leased_job(job) for job in jobs]))
+        return json_response(wire.LeaseResponse(jobs=[leased_job(job) for job in jobs], acks=_ack_results(results)))
 
     async def ack(self, request: Request) -> Response:
         body = await decode_body(request, _ACK, self._limits.single)
@@ -59,11 +67,7 @@ class JobEndpoints:
     async def ack_batch(self, request: Request) -> Response:
         body = await decode_body(request, _ACK_BATCH, self._limits.batch)
         results = await self._manager.ack_batch([(item.job_id, item.lease_id) for item in body.acks])
-        items = [
-            wire.AckItemResult(job_id=r.job_id, ok=r.error is None, error=r.error, error_code=r.error_code)
-            for r in results
-        ]
-        return json_response(wire.AckBatchResponse(results=items))
+        return json_response(wire.AckBatchResponse(results=_ack_results(results)))
 
     async def nack(self, request: Request) -> Response:
         body = await decode_body(request, _NACK, self._limits.single)
@@ -91,7 +95,7 @@ class JobEndpoints:
                       response=wire.EnqueueResponse, status=201, body=wire.EnqueueRequest, other_statuses=(200,)),
             Operation("POST", f"{queue}/enqueue_batch", self.enqueue_batch, "Enqueue jobs atomically", "jobs",
                       response=wire.EnqueueBatchResponse, status=201, body=wire.EnqueueBatchRequest),
-            Operation("POST", f"{queue}/lease", self.lease, "Lease ready jobs", "jobs",
+            Operation("POST", f"{queue}/lease", self.lease, "Lease ready jobs, acking finished ones first", "jobs",
                       response=wire.LeaseResponse, body=wire.LeaseRequest),
             Operation("POST", "/v1/ack", self.ack, "Ack a leased job (done)", "jobs",
                       response=wire.SuccessResponse, body=wire.AckRequest),
@@ -105,3 +109,9 @@ class JobEndpoints:
             Operation("DELETE", job, self.cancel, "Cancel (delete) a job that is not inflight", "jobs",
                       response=wire.DeletedResponse),
         ]  # fmt: skip
+
+
+def _ack_results(results: list[AckResult]) -> list[wire.AckItemResult]:
+    return [
+        wire.AckItemResult(job_id=r.job_id, ok=r.error is None, error=r.error, error_code=r.error_code) for r in results
+    ]
