@@ -15,13 +15,32 @@ func (c *Client) Lease(ctx context.Context, queue string, maxJobs int, visibilit
 // LeaseWithOptions is Lease with long-polling: with WaitMs > 0 the call returns as soon
 // as a job is ready, or with no job once WaitMs has passed.
 func (c *Client) LeaseWithOptions(ctx context.Context, queue string, opts LeaseOptions) ([]Job, error) {
+	_, jobs, err := c.lease(ctx, queue, opts, nil)
+	return jobs, err
+}
+
+// AckAndLease acks finished jobs and leases the next ones in one call: a worker's
+// "done with these, give me more" in one round trip (and, on the embedded engine,
+// usually one fsync). Each ack succeeds or fails on its own, as in AckBatch; the
+// error is for the call as a whole, and a call refused for a bad argument changes
+// nothing.
+func (c *Client) AckAndLease(ctx context.Context, acks []Ack, queue string, opts LeaseOptions) ([]AckResult, []Job, error) {
+	if acks == nil {
+		acks = []Ack{}
+	}
+	return c.lease(ctx, queue, opts, acks)
+}
+
+func (c *Client) lease(ctx context.Context, queue string, opts LeaseOptions, acks []Ack) ([]AckResult, []Job, error) {
 	body := struct {
-		MaxJobs      int `json:"max_jobs,omitempty"`
-		VisibilityMs int `json:"visibility_ms,omitempty"`
-		WaitMs       int `json:"wait_ms,omitempty"`
-	}{opts.MaxJobs, opts.VisibilityMs, opts.WaitMs}
+		MaxJobs      int   `json:"max_jobs,omitempty"`
+		VisibilityMs int   `json:"visibility_ms,omitempty"`
+		WaitMs       int   `json:"wait_ms,omitempty"`
+		Acks         []Ack `json:"acks,omitempty"`
+	}{opts.MaxJobs, opts.VisibilityMs, opts.WaitMs, acks}
 	var reply struct {
-		Jobs []Job `json:"jobs"`
+		Jobs []Job       `json:"jobs"`
+		Acks []ackResult `json:"acks"`
 	}
 	err := c.do(ctx, call{
 		method: http.MethodPost,
@@ -31,12 +50,12 @@ func (c *Client) LeaseWithOptions(ctx context.Context, queue string, opts LeaseO
 		extra:  time.Duration(opts.WaitMs) * time.Millisecond,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if reply.Jobs == nil {
 		reply.Jobs = []Job{}
 	}
-	return reply.Jobs, nil
+	return ackResults(reply.Acks), reply.Jobs, nil
 }
 
 // Ack marks a leased job done; the server removes it. A wrong or expired lease is
@@ -49,25 +68,31 @@ func (c *Client) Ack(ctx context.Context, jobID, leaseID string) error {
 // results say which (in order). The error is for the call as a whole.
 func (c *Client) AckBatch(ctx context.Context, acks []Ack) ([]AckResult, error) {
 	var reply struct {
-		Results []struct {
-			JobID     string `json:"job_id"`
-			OK        bool   `json:"ok"`
-			Error     string `json:"error"`
-			ErrorCode string `json:"error_code"`
-		} `json:"results"`
+		Results []ackResult `json:"results"`
 	}
 	body := map[string][]Ack{"acks": acks}
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/ack_batch", body: body, out: &reply}); err != nil {
 		return nil, err
 	}
-	results := make([]AckResult, len(reply.Results))
-	for i, r := range reply.Results {
+	return ackResults(reply.Results), nil
+}
+
+type ackResult struct {
+	JobID     string `json:"job_id"`
+	OK        bool   `json:"ok"`
+	Error     string `json:"error"`
+	ErrorCode string `json:"error_code"`
+}
+
+func ackResults(raw []ackResult) []AckResult {
+	results := make([]AckResult, len(raw))
+	for i, r := range raw {
 		results[i].JobID = r.JobID
 		if !r.OK {
 			results[i].Err = &APIError{Code: r.ErrorCode, Message: r.Error}
 		}
 	}
-	return results, nil
+	return results
 }
 
 // Nack reports a failed attempt. It returns the job's new state: StateDelayed or

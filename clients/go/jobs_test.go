@@ -197,6 +197,34 @@ func TestAckBatchReportsEachAck(t *testing.T) {
 	}
 }
 
+func TestAckAndLeaseAcksThenLeasesTheNextJobs(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	first := enqueue(t, c, q, 1, nil)
+	second := enqueue(t, c, q, 2, nil)
+	done := leaseOne(t, c, q, 30000)
+	results, jobs, err := c.AckAndLease(ctxFor(t), []rivetq.Ack{
+		{JobID: done.ID, LeaseID: done.LeaseID},
+		{JobID: second, LeaseID: "wrong"},
+	}, q, rivetq.LeaseOptions{MaxJobs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || results[0].JobID != first || results[0].Err != nil {
+		t.Fatalf("results %+v", results)
+	}
+	assertIs(t, results[1].Err, rivetq.ErrLeaseLost)
+	if len(jobs) != 1 || jobs[0].ID != second || jobs[0].LeaseID == "" {
+		t.Fatalf("jobs %+v", jobs)
+	}
+	assertGone(t, c, first)
+	results, jobs, err = c.AckAndLease(ctxFor(t), nil, q, rivetq.LeaseOptions{})
+	if err != nil || len(results) != 0 || len(jobs) != 0 {
+		t.Fatalf("empty call: %+v %+v %v", results, jobs, err)
+	}
+	_, _, err = c.AckAndLease(ctxFor(t), []rivetq.Ack{{JobID: second, LeaseID: ""}}, q, rivetq.LeaseOptions{})
+	assertIs(t, err, rivetq.ErrInvalidArgument)
+}
+
 func TestCancelJobDeletesOnlyJobsNotLeased(t *testing.T) {
 	c, q := newClient(t), newQueue(t)
 	waiting := enqueue(t, c, q, 1, &rivetq.EnqueueOptions{DelayMs: 60000})

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from rivetq.client.grpc_client import GrpcClient
-from rivetq.client.models import QueueSummary, RetryPolicy
+from rivetq.client.models import AckedLease, QueueSummary, RetryPolicy
 from rivetq.errors import InvalidArgument, JobNotFound, LeaseLost, PayloadTooLarge, QueueNotFound, StateConflict
 from tests.e2e.server import RunningServer
 
@@ -139,6 +139,31 @@ def test_client_stream_lease(client: GrpcClient) -> None:
             break
     assert sorted(seen) == sorted(ids)
     assert client.stats(queue).acked_total == 5
+
+
+def test_client_ack_and_lease(client: GrpcClient) -> None:
+    queue = _queue()
+    first, second = client.enqueue_batch(queue, [{"payload": "a"}, {"payload": "b"}])
+    (done,) = client.lease(queue)
+    result = client.ack_and_lease([(done.id, str(done.lease_id)), (second, "wrong")], queue, max_jobs=5)
+    assert [(r.job_id, r.ok, r.error_code) for r in result.acks] == [(first, True, None), (second, False, "lease_lost")]
+    assert [(job.id, job.payload) for job in result.jobs] == [(second, "b")]
+    assert client.ack_and_lease([], queue) == AckedLease(acks=[], jobs=[])
+    with pytest.raises(InvalidArgument):
+        client.ack_and_lease([(second, "")], queue)
+    assert client.get_job(second).state == "inflight"
+
+
+def test_acks_sent_with_a_lease_free_stream_slots(client: GrpcClient) -> None:
+    queue = _queue()
+    ids = client.enqueue_batch(queue, [{"payload": n} for n in range(3)])
+    seen = []
+    for job in client.stream_lease(queue, max_unacked=1):
+        seen.append(job.id)
+        client.ack_and_lease([(job.id, str(job.lease_id))], _queue())
+        if len(seen) == 3:
+            break
+    assert sorted(seen) == sorted(ids)
 
 
 def test_client_imports_no_server_code() -> None:

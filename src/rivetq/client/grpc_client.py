@@ -27,6 +27,7 @@ from rivetq.client.grpc_convert import (
     time_from,
 )
 from rivetq.client.models import (
+    AckedLease,
     AckItemResult,
     Job,
     JobPage,
@@ -144,6 +145,22 @@ class GrpcClient:
         request = pb.LeaseRequest(queue=queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
         return [job_from(job) for job in self._call(self._stub.Lease, request, wait_ms / 1000).jobs]
 
+    def ack_and_lease(
+        self,
+        acks: Iterable[tuple[str, str]],
+        queue: str,
+        max_jobs: int = 1,
+        visibility_ms: int = 30_000,
+        wait_ms: int = 0,
+    ) -> AckedLease:
+        """Ack finished ``(job_id, lease_id)`` pairs (each stands alone, as in ``ack_batch``)
+        and lease the next jobs, in one round trip (and usually one fsync)."""
+        request = pb.LeaseRequest(
+            queue=queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms, acks=_ack_items(acks)
+        )
+        reply = self._call(self._stub.Lease, request, wait_ms / 1000)
+        return AckedLease(acks=[ack_result_from(r) for r in reply.acks], jobs=[job_from(job) for job in reply.jobs])
+
     def stream_lease(self, queue: str, max_unacked: int = 1, visibility_ms: int = 30_000) -> Iterator[Job]:
         """Jobs as they become ready, at most ``max_unacked`` unacked at a time (ack or nack
         each with this client). Leaving the loop ends the stream; jobs not acked by then
@@ -164,8 +181,7 @@ class GrpcClient:
 
     def ack_batch(self, acks: Iterable[tuple[str, str]]) -> list[AckItemResult]:
         """Ack many ``(job_id, lease_id)`` pairs; each stands alone (see each result's ``ok``)."""
-        items = [pb.AckItem(job_id=job_id, lease_id=lease_id) for job_id, lease_id in acks]
-        results = self._call(self._stub.AckBatch, pb.AckBatchRequest(acks=items)).results
+        results = self._call(self._stub.AckBatch, pb.AckBatchRequest(acks=_ack_items(acks))).results
         return [ack_result_from(result) for result in results]
 
     def nack(self, job_id: str, lease_id: str, reason: str | None = None, delay_ms: int | None = None) -> str:
@@ -272,3 +288,7 @@ class GrpcClient:
         """Delete every job in the queue's dead letter queue; returns how many."""
         purged: int = self._call(self._stub.PurgeDLQ, pb.PurgeDLQRequest(queue=queue)).purged
         return purged
+
+
+def _ack_items(acks: Iterable[tuple[str, str]]) -> list[pb.AckItem]:
+    return [pb.AckItem(job_id=job_id, lease_id=lease_id) for job_id, lease_id in acks]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 import grpc
 
 from rivetq.errors import InvalidArgument
-from rivetq.models import RateLimit, RetryPolicy
+from rivetq.models import AckResult, RateLimit, RetryPolicy
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc.convert import (
     job_message,
@@ -57,13 +57,15 @@ class RivetQService:
 
     @maps_errors
     async def Lease(self, request: pb.LeaseRequest, context: Context) -> pb.LeaseResponse:
-        jobs = await self._manager.lease(
+        acks = [(item.job_id, item.lease_id) for item in request.acks]
+        results, jobs = await self._manager.ack_and_lease(
+            acks,
             request.queue,
             max_jobs=_or(optional(request, "max_jobs"), 1),
             visibility_ms=_or(optional(request, "visibility_ms"), DEFAULT_VISIBILITY_MS),
             wait_ms=request.wait_ms,
         )
-        return pb.LeaseResponse(jobs=job_messages(jobs, self._manager.now_ms()))
+        return pb.LeaseResponse(jobs=job_messages(jobs, self._manager.now_ms()), acks=self._acked(acks, results))
 
     @maps_errors
     async def Ack(self, request: pb.AckRequest, context: Context) -> pb.AckResponse:
@@ -74,16 +76,16 @@ class RivetQService:
     @maps_errors
     async def AckBatch(self, request: pb.AckBatchRequest, context: Context) -> pb.AckBatchResponse:
         acks = [(item.job_id, item.lease_id) for item in request.acks]
-        results = await self._manager.ack_batch(acks)
+        return pb.AckBatchResponse(results=self._acked(acks, await self._manager.ack_batch(acks)))
+
+    def _acked(self, acks: list[tuple[str, str]], results: list[AckResult]) -> list[pb.AckResult]:
+        """Frees the stream slots of the jobs acked; the results as messages."""
         for (job_id, lease_id), result in zip(acks, results, strict=True):
             if result.error is None:
                 self._streams.released(job_id, lease_id)
-        return pb.AckBatchResponse(
-            results=[
-                pb.AckResult(job_id=r.job_id, ok=r.error is None, error_code=r.error_code, error=r.error)
-                for r in results
-            ]
-        )
+        return [
+            pb.AckResult(job_id=r.job_id, ok=r.error is None, error_code=r.error_code, error=r.error) for r in results
+        ]
 
     @maps_errors
     async def Nack(self, request: pb.NackRequest, context: Context) -> pb.NackResponse:

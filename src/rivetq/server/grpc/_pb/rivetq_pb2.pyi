@@ -91,22 +91,26 @@ class EnqueueBatchResponse(_message.Message):
     def __init__(self, job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LeaseRequest(_message.Message):
-    __slots__ = ("queue", "max_jobs", "visibility_ms", "wait_ms")
+    __slots__ = ("queue", "max_jobs", "visibility_ms", "wait_ms", "acks")
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     MAX_JOBS_FIELD_NUMBER: _ClassVar[int]
     VISIBILITY_MS_FIELD_NUMBER: _ClassVar[int]
     WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    ACKS_FIELD_NUMBER: _ClassVar[int]
     queue: str
     max_jobs: int
     visibility_ms: int
     wait_ms: int
-    def __init__(self, queue: _Optional[str] = ..., max_jobs: _Optional[int] = ..., visibility_ms: _Optional[int] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+    acks: _containers.RepeatedCompositeFieldContainer[AckItem]
+    def __init__(self, queue: _Optional[str] = ..., max_jobs: _Optional[int] = ..., visibility_ms: _Optional[int] = ..., wait_ms: _Optional[int] = ..., acks: _Optional[_Iterable[_Union[AckItem, _Mapping]]] = ...) -> None: ...
 
 class LeaseResponse(_message.Message):
-    __slots__ = ("jobs",)
+    __slots__ = ("jobs", "acks")
     JOBS_FIELD_NUMBER: _ClassVar[int]
+    ACKS_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
-    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+    acks: _containers.RepeatedCompositeFieldContainer[AckResult]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., acks: _Optional[_Iterable[_Union[AckResult, _Mapping]]] = ...) -> None: ...
 
 class AckRequest(_message.Message):
     __slots__ = ("job_id", "lease_id")
