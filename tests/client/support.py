@@ -11,12 +11,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from rivetq.client import AsyncClient, Client
 from tests.e2e.server import RunningServer, start_server
 
-__all__ = ["BlockingAsyncClient", "make_client", "memory_server", "new_queue", "server", "wait_until"]
+__all__ = [
+    "BlockingAsyncClient",
+    "calls_to",
+    "make_client",
+    "memory_server",
+    "new_queue",
+    "server",
+    "wait_until",
+]
 
 WAIT_TIMEOUT_S = 20.0
 
@@ -44,6 +53,17 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT_TI
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def calls_to(server: RunningServer, route: str) -> int:
+    """Requests the server has answered on ``route`` (a template such as ``/v1/ack``), from its metrics."""
+    metrics = httpx.get(f"{server.url}/metrics").text
+    prefix = "rivetq_http_request_duration_seconds_count{"
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in metrics.splitlines()
+        if line.startswith(prefix) and f'route="{route}"' in line
+    )
 
 
 class BlockingAsyncClient:

@@ -13,7 +13,7 @@ import pytest
 
 import rivetq
 from rivetq import AsyncClient, AsyncWorker, Job
-from tests.client.support import new_queue
+from tests.client.support import calls_to, new_queue
 from tests.e2e.server import RunningServer
 
 VISIBILITY_MS = 600
@@ -69,6 +69,21 @@ async def test_async_worker_runs_async_handlers_with_bounded_concurrency(client:
         await _until(lambda: _acked(client, queue, 8), "8 acks")
     assert sorted(seen) == list(range(8))
     assert 1 <= peak[0] <= 3
+
+
+async def test_a_busy_async_worker_acks_inside_its_next_lease_call(client: AsyncClient, server: RunningServer) -> None:
+    queue = new_queue()
+    await client.enqueue_batch(queue, [{"payload": n} for n in range(20)])
+    acks_before = calls_to(server, "/v1/ack")
+
+    async def handle(job: Job) -> None:
+        await asyncio.sleep(0.005)
+
+    async with running(_worker(client, queue, handle, concurrency=1)):
+        await _until(lambda: _acked(client, queue, 20), "20 acks")
+    assert calls_to(server, "/v1/ack") == acks_before  # one slot: no lease call is out when a job ends
+    stats = await client.stats(queue)
+    assert (stats.ready, stats.inflight, stats.acked_total, stats.nacked_total) == (0, 0, 20, 0)
 
 
 async def test_async_worker_runs_plain_handlers_in_threads(client: AsyncClient) -> None:

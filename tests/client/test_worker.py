@@ -14,7 +14,7 @@ import pytest
 
 import rivetq
 from rivetq import Client, Job, Worker
-from tests.client.support import new_queue, wait_until
+from tests.client.support import calls_to, new_queue, wait_until
 from tests.e2e.server import RunningServer
 
 VISIBILITY_MS = 600
@@ -65,6 +65,17 @@ def test_worker_acks_what_the_handler_finishes_with_bounded_concurrency(client: 
     assert 1 <= peak[0] <= 3
     stats = client.stats(queue)
     assert (stats.ready, stats.inflight, stats.nacked_total) == (0, 0, 0)
+
+
+def test_a_busy_worker_acks_inside_its_next_lease_call(client: Client, server: RunningServer) -> None:
+    queue = new_queue()
+    client.enqueue_batch(queue, [{"payload": n} for n in range(20)])
+    acks_before = calls_to(server, "/v1/ack")
+    with running(_worker(client, queue, lambda job: time.sleep(0.005), concurrency=1)):
+        wait_until(lambda: client.stats(queue).acked_total == 20, "20 acks")
+    assert calls_to(server, "/v1/ack") == acks_before  # one slot: no lease call is out when a job ends
+    stats = client.stats(queue)
+    assert (stats.ready, stats.inflight, stats.acked_total, stats.nacked_total) == (0, 0, 20, 0)
 
 
 def test_worker_nacks_failures_with_the_traceback_until_the_dlq(client: Client) -> None:

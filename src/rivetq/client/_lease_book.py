@@ -1,6 +1,7 @@
-"""The jobs a worker is running, when each lease needs its next extension, and who
-settles each job (the handler's ack/nack, or the drain's nack). Pure bookkeeping:
-time comes from an injected monotonic clock, and the caller provides any locking."""
+"""The jobs a worker is running, when each lease needs its next extension, who settles
+each job (the handler's ack/nack, or the drain's nack), and which acks wait to ride on
+the next lease call. Pure bookkeeping: time comes from an injected monotonic clock, and
+the caller provides any locking."""
 
 from __future__ import annotations
 
@@ -45,9 +46,14 @@ class LeaseBook:
         self.tick_s = min(_MAX_TICK_S, max(_MIN_TICK_S, self.interval_s / 4))
         self._clock = clock
         self._running: dict[str, Running] = {}
+        self._acks_due: list[Running] = []  # settled, to be acked by the next lease call
 
     def __len__(self) -> int:
         return len(self._running)
+
+    def busy(self) -> int:
+        """Handler slots taken: running jobs, less those whose ack waits for the next lease."""
+        return len(self._running) - len(self._acks_due)
 
     def add(self, job: Job) -> Running:
         if job.lease_id is None:
@@ -70,6 +76,19 @@ class LeaseBook:
             return False
         entry.settling = True
         return True
+
+    def ack_with_next_lease(self, entry: Running) -> None:
+        """A settled job whose ack goes with the next lease call; its slot counts as free."""
+        self._acks_due.append(entry)
+
+    def take_acks(self) -> list[Running]:
+        """The acks the lease call about to be sent carries (the caller finishes each
+        entry once the call answered, or hands them back if it failed)."""
+        acks, self._acks_due = self._acks_due, []
+        return acks
+
+    def hand_back(self, acks: list[Running]) -> None:
+        self._acks_due[:0] = acks
 
     def finish(self, entry: Running) -> None:
         self._running.pop(entry.job.id, None)

@@ -1,6 +1,7 @@
 """``AsyncWorker``: the ``Worker`` of ``AsyncClient``. Async handlers run as tasks on the
 event loop (a handler still running after the grace period is cancelled); a plain
-function handler runs in a thread (``asyncio.to_thread``)."""
+function handler runs in a thread (``asyncio.to_thread``). As in ``Worker``, an ack rides on
+the next lease call unless one is in flight."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from rivetq.client._worker_base import (
     drain_reason,
     is_gone,
     is_transient,
+    lease_call,
     log_extend_failed,
+    log_failed_acks,
     log_outcome_failed,
     outcome_call,
     stop_on_signals,
@@ -45,6 +48,7 @@ class AsyncWorker:
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = asyncio.Event()
+        self._leasing = False  # a lease call is in flight (an ack then goes alone, not after it)
 
     def stop(self) -> None:
         """Stop leasing and drain; returns at once (``run()`` returns when drained)."""
@@ -101,25 +105,30 @@ class AsyncWorker:
 
     async def _lease_until_stopped(self) -> None:
         while (free := await self._wait_for_free_slots()) > 0:
+            acks = self._book.take_acks()
+            self._leasing = True
             try:
-                jobs = await self.client.lease(
-                    self.queue, max_jobs=free, visibility_ms=self.options.visibility_ms, wait_ms=self.options.wait_ms
-                )
+                leased = await self.client.send(lease_call(acks, self.queue, free, self.options))
             except RivetQError as error:
+                self._book.hand_back(acks)
                 if not is_transient(error):
                     raise
                 LOGGER.warning("lease from %s failed: %s; retrying", self.queue, error)
                 await self._pause(self.options.error_pause_s)
                 continue
-            for job in jobs:
+            finally:
+                self._leasing = False
+            log_failed_acks(acks, leased.acks)
+            self._finish(acks)
+            for job in leased.jobs:
                 entry = self._book.add(job)
                 self._tasks[job.id] = asyncio.create_task(self._process(entry), name=f"rivetq-job-{job.id}")
 
     async def _wait_for_free_slots(self) -> int:
-        while not self._stop_requested and len(self._book) >= self.options.concurrency:
+        while not self._stop_requested and self._book.busy() >= self.options.concurrency:
             self._changed.clear()
             await self._changed.wait()
-        return 0 if self._stop_requested else self.options.concurrency - len(self._book)
+        return 0 if self._stop_requested else self.options.concurrency - self._book.busy()
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake up early on ``stop()``."""
@@ -145,17 +154,30 @@ class AsyncWorker:
     async def _settle(self, entry: Running, failure: Exception | None) -> None:
         if not self._book.settle(entry):
             return
-        try:
-            call = outcome_call(entry, failure)
-            if call is not None:
-                try:
-                    await self.client.send(call)
-                except RivetQError as error:
-                    log_outcome_failed(entry, failure, error)
-        finally:
-            self._book.finish(entry)
+        if failure is None and not entry.lost and not self._leasing and not self._stop_requested:
+            self._book.ack_with_next_lease(entry)
             self._tasks.pop(entry.job.id, None)
             self._changed.set()
+            return
+        try:
+            await self._report(entry, failure)
+        finally:
+            self._finish([entry])
+
+    async def _report(self, entry: Running, failure: Exception | None) -> None:
+        call = outcome_call(entry, failure)
+        if call is None:
+            return
+        try:
+            await self.client.send(call)
+        except RivetQError as error:
+            log_outcome_failed(entry, failure, error)
+
+    def _finish(self, entries: list[Running]) -> None:
+        for entry in entries:
+            self._book.finish(entry)
+            self._tasks.pop(entry.job.id, None)
+        self._changed.set()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -184,6 +206,9 @@ class AsyncWorker:
         for task in cancelled:
             task.cancel()
         await asyncio.gather(*(self._nack_abandoned(entry, drain_reason(grace)) for entry in abandoned))
+        acks = self._book.take_acks()  # no lease call will carry them now
+        await asyncio.gather(*(self._report(entry, None) for entry in acks))
+        self._finish(acks)
         await asyncio.gather(*cancelled, *self._tasks.values(), return_exceptions=True)
 
     async def _nack_abandoned(self, entry: Running, reason: str) -> None:

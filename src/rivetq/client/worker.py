@@ -1,8 +1,10 @@
 """``Worker``: leases jobs from one queue and runs a blocking handler on each, in threads.
 
 Each job's lease is extended while its handler runs; success acks, an exception nacks
-with its traceback, a lost lease is logged instead of acked. ``stop()`` (or SIGTERM)
-stops leasing, gives running handlers a grace period, then nacks what is unfinished.
+with its traceback, a lost lease is logged instead of acked. An ack rides on the next
+lease call (the one that refills the slot) unless a lease call is already in flight.
+``stop()`` (or SIGTERM) stops leasing, gives running handlers a grace period, then nacks
+what is unfinished.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from rivetq.client._worker_base import (
     drain_reason,
     is_gone,
     is_transient,
+    lease_call,
     log_extend_failed,
+    log_failed_acks,
     log_outcome_failed,
     outcome_call,
     stop_on_signals,
@@ -47,6 +51,7 @@ class Worker:
         self._changed = threading.Condition(threading.RLock())  # RLock: stop() may run in a signal handler
         self._stopping = threading.Event()
         self._finished = threading.Event()
+        self._leasing = False  # a lease call is in flight (an ack then goes alone, not after it)
 
     def stop(self) -> None:
         """Stop leasing and drain; returns at once (``run()`` returns when drained)."""
@@ -73,24 +78,32 @@ class Worker:
 
     def _lease_until_stopped(self) -> None:
         while (free := self._wait_for_free_slots()) > 0:
+            with self._changed:
+                acks = self._book.take_acks()
+                self._leasing = True
             try:
-                jobs = self.client.lease(
-                    self.queue, max_jobs=free, visibility_ms=self.options.visibility_ms, wait_ms=self.options.wait_ms
-                )
+                leased = self.client.send(lease_call(acks, self.queue, free, self.options))
             except RivetQError as error:
+                with self._changed:
+                    self._book.hand_back(acks)
                 if not is_transient(error):
                     raise
                 LOGGER.warning("lease from %s failed: %s; retrying", self.queue, error)
                 self._stopping.wait(self.options.error_pause_s)
                 continue
-            for job in jobs:
+            finally:
+                with self._changed:
+                    self._leasing = False
+            log_failed_acks(acks, leased.acks)
+            self._finish(acks)
+            for job in leased.jobs:
                 self._start(job)
 
     def _wait_for_free_slots(self) -> int:
         """Free handler slots, once there is at least one; 0 when stopping."""
         with self._changed:
-            self._changed.wait_for(lambda: self._stopping.is_set() or len(self._book) < self.options.concurrency)
-            return 0 if self._stopping.is_set() else self.options.concurrency - len(self._book)
+            self._changed.wait_for(lambda: self._stopping.is_set() or self._book.busy() < self.options.concurrency)
+            return 0 if self._stopping.is_set() else self.options.concurrency - self._book.busy()
 
     def _start(self, job: Job) -> None:
         with self._changed:
@@ -110,12 +123,20 @@ class Worker:
             if not self._book.settle(entry):
                 LOGGER.warning("job %s finished after the drain nacked it; result dropped", entry.job.id)
                 return
+            if error is None and not entry.lost and not self._leasing and not self._stopping.is_set():
+                self._book.ack_with_next_lease(entry)
+                self._changed.notify_all()
+                return
         try:
             self._report(entry, error)
         finally:
-            with self._changed:
+            self._finish([entry])
+
+    def _finish(self, entries: list[Running]) -> None:
+        with self._changed:
+            for entry in entries:
                 self._book.finish(entry)
-                self._changed.notify_all()
+            self._changed.notify_all()
 
     def _report(self, entry: Running, failure: Exception | None) -> None:
         call = outcome_call(entry, failure)
@@ -153,6 +174,11 @@ class Worker:
             abandoned = self._book.abandon_unsettled()
         for entry in abandoned:
             self._nack_abandoned(entry, drain_reason(grace))
+        with self._changed:
+            acks = self._book.take_acks()  # no lease call will carry them now
+        for entry in acks:
+            self._report(entry, None)
+        self._finish(acks)
         with self._changed:
             self._changed.wait_for(lambda: len(self._book) == 0, timeout=_SETTLE_TIMEOUT_S)
 
