@@ -10,5 +10,6 @@
 // sentinel errors with errors.Is, e.g. errors.Is(err, rivetq.ErrLeaseLost).
 //
 // Worker runs a handler over a queue with bounded concurrency, extends leases while
-// the handler runs, acks on success, nacks on failure and stops gracefully.
+// the handler runs, acks on success (inside its next lease call when it can), nacks on
+// failure and stops gracefully.
 package rivetq

@@ -71,6 +71,7 @@ type Worker struct {
 	started  atomic.Bool
 	stopOnce sync.Once
 	stopping chan struct{}
+	acks     pendingAcks
 }
 
 // NewWorker returns a worker that runs handler on the jobs of queue.
@@ -89,6 +90,16 @@ func NewWorker(client *Client, queue string, handler Handler, opts WorkerOptions
 // is safe to call from any goroutine, more than once.
 func (w *Worker) Stop() {
 	w.stopOnce.Do(func() { close(w.stopping) })
+}
+
+// stopRequested reports whether Stop was called; ctx follows it only a moment later.
+func (w *Worker) stopRequested() bool {
+	select {
+	case <-w.stopping:
+		return true
+	default:
+		return false
+	}
 }
 
 // Run leases and processes jobs until ctx is done or Stop is called, then drains
@@ -119,36 +130,51 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.process(jobsCtx, job)
 		}()
 	})
+	for _, ack := range w.acks.close() {
+		w.ackAlone(ack)
+	}
 	w.drain(&inflight, abandonJobs)
 	return nil
 }
 
 // leaseLoop leases as many jobs as there are free slots and starts each one, until
-// ctx is done. start must call release when the job is finished.
+// ctx is done; each lease call carries the acks of the jobs finished since the last
+// one. start must call release when the job is finished.
 func (w *Worker) leaseLoop(ctx context.Context, start func(job Job, release func())) {
 	slots := make(chan struct{}, w.opts.Concurrency)
 	release := func() { <-slots }
 	for {
 		free := acquireSlots(ctx, slots)
-		if free == 0 {
+		if free == 0 || w.stopRequested() {
 			return
 		}
 		began := time.Now()
-		jobs, err := w.client.LeaseWithOptions(ctx, w.queue, LeaseOptions{
-			MaxJobs: free, VisibilityMs: w.opts.VisibilityMs, WaitMs: w.opts.WaitMs,
+		acks := w.acks.take()
+		waitMs := w.opts.WaitMs
+		if len(acks) > 0 {
+			waitMs = 0 // a call carrying acks returns at once, so a stop rarely cuts it
+		}
+		results, jobs, err := w.client.AckAndLease(ctx, acks, w.queue, LeaseOptions{
+			MaxJobs: free, VisibilityMs: w.opts.VisibilityMs, WaitMs: waitMs,
 		})
+		undelivered := acks
+		if err == nil {
+			undelivered = nil
+			w.reportAcks(results)
+		}
 		for unused := free - len(jobs); unused > 0; unused-- {
 			release()
 		}
-		for _, job := range jobs {
-			start(job, release)
-		}
-		switch {
+		switch { // only when no job came: the jobs below start after any backoff
 		case err != nil && ctx.Err() == nil:
 			w.opts.OnError(fmt.Errorf("rivetq worker: lease %q: %w", w.queue, err))
 			sleepCtx(ctx, w.opts.ErrorBackoff)
-		case len(jobs) == 0 && time.Since(began) < time.Duration(w.opts.WaitMs)*time.Millisecond:
+		case len(jobs) == 0 && waitMs > 0 && time.Since(began) < time.Duration(waitMs)*time.Millisecond:
 			sleepCtx(ctx, w.opts.IdleBackoff)
+		}
+		w.acks.leased(undelivered) // only now: during a backoff, acks go alone
+		for _, job := range jobs {
+			start(job, release)
 		}
 	}
 }

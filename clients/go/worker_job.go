@@ -53,8 +53,8 @@ func (w *Worker) runHandler(ctx context.Context, job Job) (err error) {
 func (w *Worker) settle(job Job, handlerErr error) {
 	ctx := context.Background() // the client's timeout bounds it; a stopping worker still settles
 	if handlerErr == nil {
-		if err := w.client.Ack(ctx, job.ID, job.LeaseID); err != nil {
-			w.opts.OnError(fmt.Errorf("rivetq worker: job %s: ack: %w", job.ID, err))
+		if ack := (Ack{JobID: job.ID, LeaseID: job.LeaseID}); !w.acks.offer(ack) {
+			w.ackAlone(ack)
 		}
 		return
 	}
@@ -68,6 +68,22 @@ func (w *Worker) settle(job Job, handlerErr error) {
 	}
 	if _, err := w.client.Nack(ctx, job.ID, job.LeaseID, opts); err != nil {
 		w.opts.OnError(fmt.Errorf("rivetq worker: job %s: nack: %w", job.ID, err))
+	}
+}
+
+// ackAlone sends one ack in a call of its own.
+func (w *Worker) ackAlone(ack Ack) {
+	if err := w.client.Ack(context.Background(), ack.JobID, ack.LeaseID); err != nil {
+		w.opts.OnError(fmt.Errorf("rivetq worker: job %s: ack: %w", ack.JobID, err))
+	}
+}
+
+// reportAcks passes the acks a lease call reports as failed to OnError.
+func (w *Worker) reportAcks(results []AckResult) {
+	for _, result := range results {
+		if result.Err != nil {
+			w.opts.OnError(fmt.Errorf("rivetq worker: job %s: ack: %w", result.JobID, result.Err))
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package rivetq_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -121,6 +122,47 @@ func TestWorkerAcksEveryJobItRuns(t *testing.T) {
 			t.Fatalf("job %s ran %d times", id, seen[id])
 		}
 		assertGone(t, c, id)
+	}
+}
+
+// pathCounter counts the requests a client sends, by URL path.
+type pathCounter struct {
+	mu    sync.Mutex
+	paths map[string]int
+}
+
+func (p *pathCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	p.mu.Lock()
+	p.paths[r.URL.Path]++
+	p.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (p *pathCounter) count(path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.paths[path]
+}
+
+func TestWorkerAcksInsideItsNextLeaseCall(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	for i := 0; i < 20; i++ {
+		enqueue(t, c, q, i, nil)
+	}
+	calls := &pathCounter{paths: map[string]int{}}
+	counted := rivetq.NewClient(requireEnv(t, "RIVETQ_URL"), rivetq.WithToken(requireEnv(t, "RIVETQ_TEST_TOKEN")),
+		rivetq.WithHTTPClient(&http.Client{Transport: calls}))
+	w := rivetq.NewWorker(counted, q, func(ctx context.Context, job rivetq.Job) error {
+		time.Sleep(5 * time.Millisecond)
+		return nil
+	}, rivetq.WorkerOptions{Concurrency: 1, WaitMs: 200})
+	stop := runWorker(t, w, context.Background())
+	eventually(t, "20 acks", func() bool { return stats(t, c, q).AckedTotal == 20 })
+	// One slot: no lease call is out when a job ends, so every ack rides on a lease.
+	alone, leases := calls.count("/v1/ack"), calls.count("/v1/queues/"+q+"/lease")
+	stop()
+	if alone != 0 || leases < 20 {
+		t.Fatalf("%d acks sent on their own, %d lease calls for 20 jobs", alone, leases)
 	}
 }
 

@@ -83,6 +83,57 @@ def test_sigkill_under_concurrent_enqueue_load_loses_no_acknowledged_job(servers
     assert set(batch_sizes.values()) <= {BATCH}, "a batch was half applied"
 
 
+class _AckingConsumers:
+    """Consumers whose every lease carries the ack of the job they leased before, until
+    the server dies under them: what each reply acknowledged is recorded."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.server = server
+        self.acked: set[str] = set()  # reported ok in a reply's acks
+        self.held: dict[str, str] = {}  # leased by a reply, no ack sent since: job id -> lease id
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(base_url=self.server.url, headers=JSON, timeout=10) as http:
+            await asyncio.gather(*(self._consumer(http) for _ in range(WORKERS)))
+
+    async def _consumer(self, http: httpx.AsyncClient) -> None:
+        finished: list[dict[str, str]] = []
+        while True:
+            for ack in finished:  # from here on a kill may or may not have acked it
+                del self.held[ack["job_id"]]
+            try:
+                response = await http.post("/v1/queues/drain/lease", json={"acks": finished})
+            except httpx.TransportError:
+                return
+            assert response.status_code == 200, response.text
+            reply = response.json()
+            for result in reply["acks"]:
+                assert result["ok"], result
+                self.acked.add(result["job_id"])
+            finished = [{"job_id": job["id"], "lease_id": job["lease_id"]} for job in reply["jobs"]]
+            self.held.update((job["id"], job["lease_id"]) for job in reply["jobs"])
+            if len(self.acked) >= KILL_AFTER_ACKNOWLEDGED and self.server.returncode is None:
+                self.server.process.send_signal(signal.SIGKILL)
+
+
+def test_sigkill_while_leases_carry_acks_loses_neither_an_ack_nor_a_lease(servers: ServerFactory) -> None:
+    server = servers.start(grpc=False)
+    with server.client() as client:
+        for start in range(0, 2000, 500):
+            jobs = [{"payload": n} for n in range(start, start + 500)]
+            assert client.post("/v1/queues/drain/enqueue_batch", json={"jobs": jobs}).status_code == 201
+    load = _AckingConsumers(server)
+    asyncio.run(load.run())
+    server.process.wait(20)
+    assert len(load.acked) >= KILL_AFTER_ACKNOWLEDGED
+    restarted = servers.start(data_dir=server.data_dir, grpc=False)
+    with restarted.client() as client:
+        present = {job["id"]: job for job in _all_jobs(client, "drain")}
+    assert not load.acked & present.keys(), "an acknowledged ack was lost"
+    for job_id, lease_id in load.held.items():
+        assert (present[job_id]["state"], present[job_id]["lease_id"]) == ("inflight", lease_id)
+
+
 def _build_state(client: httpx.Client) -> dict[str, Any]:
     """A leased job, a delayed job, a dead job, an idempotency key, a drained rate limit
     and a paused queue."""

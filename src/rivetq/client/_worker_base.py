@@ -91,14 +91,15 @@ def is_gone(error: RivetQError) -> bool:
 
 
 def lease_call(acks: list[Running], queue: str, max_jobs: int, options: WorkerOptions) -> Call[AckedLease]:
-    """Lease up to ``max_jobs``, acking ``acks`` in the same call: a saturated worker
-    makes one round trip per job instead of two."""
+    """Lease up to ``max_jobs``, acking ``acks`` in the same call: a busy worker makes one
+    round trip per job instead of two. A call carrying acks does not long-poll, so their
+    results come back at once."""
     return _calls.ack_and_lease(
         [(entry.job.id, entry.lease_id) for entry in acks],
         queue,
         max_jobs=max_jobs,
         visibility_ms=options.visibility_ms,
-        wait_ms=options.wait_ms,
+        wait_ms=0 if acks else options.wait_ms,
     )
 
 
