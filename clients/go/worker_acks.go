@@ -29,9 +29,7 @@ func (p *pendingAcks) take() []Ack {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.leasing = true
-	acks := p.acks
-	p.acks = nil
-	return acks
+	return p.empty()
 }
 
 // leased marks the lease call answered; undelivered acks (the call failed) wait for
@@ -48,6 +46,11 @@ func (p *pendingAcks) close() []Ack {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	return p.empty()
+}
+
+// empty returns the queued acks and clears the queue; the caller holds mu.
+func (p *pendingAcks) empty() []Ack {
 	acks := p.acks
 	p.acks = nil
 	return acks

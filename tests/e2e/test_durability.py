@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,23 @@ def _all_jobs(client: httpx.Client, queue: str, path: str = "jobs") -> list[dict
             return jobs
 
 
+async def _clients(server: RunningServer, client: Callable[[httpx.AsyncClient, int], Awaitable[None]]) -> None:
+    """``WORKERS`` copies of ``client`` at once, sharing one connection pool."""
+    async with httpx.AsyncClient(base_url=server.url, headers=JSON, timeout=10) as http:
+        await asyncio.gather(*(client(http, worker) for worker in range(WORKERS)))
+
+
+def _after_a_crash_under(
+    load: Callable[[], Coroutine[Any, Any, None]], servers: ServerFactory, server: RunningServer, queue: str
+) -> list[dict[str, Any]]:
+    """Runs ``load`` until it has SIGKILLed ``server``; the jobs of ``queue`` after a restart."""
+    asyncio.run(load())
+    server.process.wait(20)
+    restarted = servers.start(data_dir=server.data_dir, grpc=False)
+    with restarted.client() as client:
+        return _all_jobs(client, queue)
+
+
 class _Load:
     """Concurrent single and batch enqueues until the server dies under them."""
 
@@ -44,8 +62,7 @@ class _Load:
         self._batches = 0
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(base_url=self.server.url, headers=JSON, timeout=10) as http:
-            await asyncio.gather(*(self._worker(http, worker) for worker in range(WORKERS)))
+        await _clients(self.server, self._worker)
 
     async def _worker(self, http: httpx.AsyncClient, worker: int) -> None:
         for n in range(1_000_000):
@@ -72,12 +89,8 @@ class _Load:
 def test_sigkill_under_concurrent_enqueue_load_loses_no_acknowledged_job(servers: ServerFactory) -> None:
     server = servers.start(grpc=False)
     load = _Load(server)
-    asyncio.run(load.run())
-    server.process.wait(20)
+    jobs = _after_a_crash_under(load.run, servers, server, "load")
     assert len(load.acknowledged) >= KILL_AFTER_ACKNOWLEDGED
-    restarted = servers.start(data_dir=server.data_dir, grpc=False)
-    with restarted.client() as client:
-        jobs = _all_jobs(client, "load")
     assert set(load.acknowledged) <= {job["id"] for job in jobs}
     batch_sizes = Counter(job["payload"]["batch"] for job in jobs if "batch" in job["payload"])
     assert set(batch_sizes.values()) <= {BATCH}, "a batch was half applied"
@@ -93,10 +106,9 @@ class _AckingConsumers:
         self.held: dict[str, str] = {}  # leased by a reply, no ack sent since: job id -> lease id
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(base_url=self.server.url, headers=JSON, timeout=10) as http:
-            await asyncio.gather(*(self._consumer(http) for _ in range(WORKERS)))
+        await _clients(self.server, self._consumer)
 
-    async def _consumer(self, http: httpx.AsyncClient) -> None:
+    async def _consumer(self, http: httpx.AsyncClient, worker: int) -> None:
         finished: list[dict[str, str]] = []
         while True:
             for ack in finished:  # from here on a kill may or may not have acked it
@@ -123,12 +135,8 @@ def test_sigkill_while_leases_carry_acks_loses_neither_an_ack_nor_a_lease(server
             jobs = [{"payload": n} for n in range(start, start + 500)]
             assert client.post("/v1/queues/drain/enqueue_batch", json={"jobs": jobs}).status_code == 201
     load = _AckingConsumers(server)
-    asyncio.run(load.run())
-    server.process.wait(20)
+    present = {job["id"]: job for job in _after_a_crash_under(load.run, servers, server, "drain")}
     assert len(load.acked) >= KILL_AFTER_ACKNOWLEDGED
-    restarted = servers.start(data_dir=server.data_dir, grpc=False)
-    with restarted.client() as client:
-        present = {job["id"]: job for job in _all_jobs(client, "drain")}
     assert not load.acked & present.keys(), "an acknowledged ack was lost"
     for job_id, lease_id in load.held.items():
         assert (present[job_id]["state"], present[job_id]["lease_id"]) == ("inflight", lease_id)
