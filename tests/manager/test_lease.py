@@ -203,6 +203,16 @@ async def test_ack_and_lease_acks_and_leases_in_one_fsync_on_the_embedded_engine
         await storage.close()
 
 
+async def test_ack_and_lease_acks_each_on_its_own_and_leases(manager: QueueManager) -> None:
+    first, second, third = [await _enqueue(manager, bytes(str(n), "ascii")) for n in range(3)]
+    [done] = await manager.lease(QUEUE)
+    acks, jobs = await manager.ack_and_lease([(done.id, done.lease_id or ""), (second, "stale")], QUEUE, max_jobs=5)
+    assert [(a.job_id, a.error_code) for a in acks] == [(first, None), (second, "lease_lost")]
+    assert [j.id for j in jobs] == [second, third]
+    stats = await manager.stats(QUEUE)
+    assert (stats.ready, stats.inflight, stats.counters.acked_total) == (0, 2, 1)
+
+
 async def test_ack_and_lease_with_a_bad_argument_changes_nothing(manager: QueueManager) -> None:
     await _enqueue(manager, b"1")
     await _enqueue(manager, b"2")
