@@ -48,11 +48,19 @@ def _read_until_closed(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def _wait_for_request(server: RunningServer, path: str) -> None:
+def _wait_for_log(server: RunningServer, what: str, **fields: object) -> None:
     deadline = time.monotonic() + HANG_GUARD_S
-    while not any(event.get("path") == path for event in server.log_events()):
-        assert time.monotonic() < deadline, f"no access log line for {path}"
+    while not any(fields.items() <= event.items() for event in server.log_events()):
+        assert time.monotonic() < deadline, f"no access log line for {what}"
         time.sleep(0.05)
+
+
+def _wait_for_request(server: RunningServer, path: str) -> None:
+    _wait_for_log(server, path, event="http_request", path=path)
+
+
+def _wait_for_refusal(server: RunningServer, status: int, code: str, path: str | None = None) -> None:
+    _wait_for_log(server, f"a {status}", event="http_request", status=status, refused=code, path=path)
 
 
 def _status_and_code(response: bytes) -> tuple[int, str]:
@@ -64,6 +72,7 @@ def test_headers_sent_too_slowly_get_408(rivetqd: RunningServer) -> None:
     with _connect(rivetqd) as sock:
         sock.sendall(b"GET /v1/queues HTTP/1.1\r\nHost: x\r\n")
         assert _status_and_code(_read_until_closed(sock)) == (408, "request_timeout")
+    _wait_for_refusal(rivetqd, 408, "request_timeout")  # headers unread: no method, no path
 
 
 def test_a_body_sent_too_slowly_gets_408(rivetqd: RunningServer) -> None:
@@ -77,6 +86,7 @@ def test_a_body_sent_too_slowly_gets_408(rivetqd: RunningServer) -> None:
     with rivetqd.client() as http:  # nothing was enqueued, and the server still serves
         assert http.get("/v1/queues/slow/stats").status_code == 404
     _wait_for_request(rivetqd, "/v1/queues/slow/enqueue")  # the cut-off request ended
+    _wait_for_refusal(rivetqd, 408, "request_timeout", "/v1/queues/slow/enqueue")
     assert [event for event in rivetqd.log_events() if event["level"] == "error"] == []
 
 
@@ -121,6 +131,7 @@ def test_oversized_headers_get_431(rivetqd: RunningServer) -> None:
         for _ in range(20):
             sock.sendall(b"X-Filler: " + b"a" * 8_000 + b"\r\n")  # the server reads on after refusing
         assert _status_and_code(_read_until_closed(sock)) == (431, "headers_too_large")
+    _wait_for_refusal(rivetqd, 431, "headers_too_large")
 
 
 def test_access_log_has_method_path_status_and_duration_but_no_token(rivetqd: RunningServer) -> None:
@@ -136,7 +147,8 @@ def test_access_log_has_method_path_status_and_duration_but_no_token(rivetqd: Ru
         ("GET", "/v1/queues/logged/stats", 200),
         ("GET", "/v1/queues", 401),
     } <= seen
-    assert all(event["level"] == "info" and event["duration_ms"] >= 0 for event in requests)
+    answered = [event for event in requests if "refused" not in event]  # refusals have no duration
+    assert all(event["level"] == "info" and event["duration_ms"] >= 0 for event in answered)
     assert TOKEN not in rivetqd.output() and "wrong" not in rivetqd.output()
 
 
@@ -149,7 +161,7 @@ def test_no_access_log_unless_enabled(tmp_path: Path) -> None:
 
 
 def test_connections_above_max_connections_get_503(tmp_path: Path) -> None:
-    env = {"RIVETQ_SERVER_MAX_CONNECTIONS": "3"}
+    env = {"RIVETQ_SERVER_MAX_CONNECTIONS": "3", "RIVETQ_LOGGING_ACCESS_LOG": "true"}
     with start_server(tmp_path, "--storage-backend", "memory", env=env, grpc=False) as server, ExitStack() as idle:
         for _ in range(3):  # kept alive after one answered request, so surely counted
             sock = idle.enter_context(_connect(server))
@@ -158,6 +170,7 @@ def test_connections_above_max_connections_get_503(tmp_path: Path) -> None:
         with server.client() as http:  # a fourth
             response = http.get("/healthz")
             assert (response.status_code, response.json()["error"]["code"]) == (503, "too_many_connections")
+        _wait_for_refusal(server, 503, "too_many_connections")
 
 
 def test_keep_alive_timeout_is_in_whole_seconds_rounded_up() -> None:

@@ -1,17 +1,31 @@
 """The access log (``logging.access_log``): one info line per HTTP request with the
 method, the path (never the query string), the status and the duration. Headers, and so
-the ``Authorization`` token, never reach it."""
+the ``Authorization`` token, never reach it. Requests the HTTP protocol refuses before
+the app sees them (408, 431, 503) are logged too, with what is known of them."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import structlog
 from starlette.types import Scope
 
 from rivetq.server.observed import RequestObserver
 
-__all__ = ["AccessLogMiddleware"]
+__all__ = ["AccessLogMiddleware", "log_refusal"]
 
 _log = structlog.get_logger("rivetq.access")
+
+
+def log_refusal(scope: Mapping[str, object] | None, status: int, code: str, client: tuple[str, int] | None) -> None:
+    """A request answered by the protocol itself; method and path are None when its
+    headers were not all read."""
+    method = path = None
+    if scope is not None and "path" in scope:
+        method, path = scope["method"], scope["path"]
+    _log.info(
+        "http_request", method=method, path=path, status=status, refused=code, client=client[0] if client else None
+    )
 
 
 class AccessLogMiddleware(RequestObserver):

@@ -6,7 +6,8 @@ A client gets ``header_timeout_s`` to send a request's headers, counted from its
 byte (or from connecting, for the first request), then ``body_timeout_s`` for the body.
 Past a deadline it gets 408 and the connection closes; a connection that never sent a
 byte is just closed. Headers above ``max_header_bytes`` get 431. A connection beyond
-``max_connections`` gets 503 as soon as it opens.
+``max_connections`` gets 503 as soon as it opens. With ``log_refusals`` each of these
+answers gets an access log line.
 
 A request only stores its deadline (arming and cancelling timers costs microseconds per
 request); one sweeper task per server checks the open connections a few times per
@@ -21,6 +22,7 @@ from typing import ClassVar, NamedTuple
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from rivetq.server.access_log import log_refusal
 from rivetq.server.coalesce import CoalescedWrites
 from rivetq.server.rest.errors import error_body
 
@@ -35,24 +37,31 @@ class ConnectionLimits(NamedTuple):
     body_timeout_s: float
     max_connections: int
     max_header_bytes: int = 65_536
+    log_refusals: bool = False  # the access log is on
 
     @property
     def sweep_period_s(self) -> float:
         return min(self.header_timeout_s / 4, self.body_timeout_s / 4, _MAX_SWEEP_PERIOD_S)
 
 
-def _error_response(status: bytes, code: str, message: str) -> bytes:
+class _Refusal(NamedTuple):
+    status: int
+    code: str
+    response: bytes
+
+
+def _refusal(status: int, reason: bytes, code: str, message: str) -> _Refusal:
     body = error_body(code, message)
-    head = b"HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
-    return head % (status, len(body)) + body
+    head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+    return _Refusal(status, code, head % (status, reason, len(body)) + body)
 
 
-_REQUEST_TIMEOUT = _error_response(b"408 Request Timeout", "request_timeout", "the request was not received in time")
-_TOO_MANY_CONNECTIONS = _error_response(
-    b"503 Service Unavailable", "too_many_connections", "the server has too many open connections; retry later"
+_REQUEST_TIMEOUT = _refusal(408, b"Request Timeout", "request_timeout", "the request was not received in time")
+_TOO_MANY_CONNECTIONS = _refusal(
+    503, b"Service Unavailable", "too_many_connections", "the server has too many open connections; retry later"
 )
-_HEADERS_TOO_LARGE = _error_response(
-    b"431 Request Header Fields Too Large", "headers_too_large", "the request headers are too large"
+_HEADERS_TOO_LARGE = _refusal(
+    431, b"Request Header Fields Too Large", "headers_too_large", "the request headers are too large"
 )
 
 
@@ -145,7 +154,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         else:
             self._refuse(_REQUEST_TIMEOUT)
 
-    def _refuse(self, response: bytes) -> None:
+    def _refuse(self, refusal: _Refusal) -> None:
         """Answer ``response`` unless the app already started one, then close; a running
         request then reads a disconnect. Closing at once with unread input would reset the
         connection and could destroy the answer, so (as nginx does) the write side is shut
@@ -155,7 +164,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         cycle = self.cycle  # the previous request's while the next one's headers arrive
         if cycle is None or cycle.response_complete or not cycle.response_started:
-            self.transport.write(response)
+            self.transport.write(refusal.response)
+            if self.limits.log_refusals:
+                log_refusal(self.scope, refusal.status, refusal.code, self.client)
         if not self.transport.can_write_eof():  # TLS
             self.transport.close()
             return

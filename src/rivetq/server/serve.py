@@ -101,6 +101,7 @@ def _uvicorn_config(settings: Settings, runtime: Runtime) -> uvicorn.Config:
         header_timeout_s=server.read_header_timeout_ms / 1000,
         body_timeout_s=server.read_body_timeout_ms / 1000,
         max_connections=server.max_connections,
+        log_refusals=settings.logging.access_log,
     )
     return uvicorn.Config(
         runtime.app,
