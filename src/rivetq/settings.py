@@ -94,7 +94,7 @@ class AuthSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class LoggingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
-    access_log: bool = False  # one info line per HTTP request
+    access_log: bool = False  # one info line per HTTP request and gRPC call
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -38,7 +38,11 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
 @click.option("--grpc-addr", help='gRPC listen address; "" disables gRPC (server.grpc_addr).')
 @click.option("--log-level", help="debug, info, warning or error (logging.level).")
 @click.option("--log-format", help="console or json (logging.format).")
-@click.option("--access-log/--no-access-log", default=None, help="One info line per HTTP request (logging.access_log).")
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="One info line per HTTP request and gRPC call (logging.access_log).",
+)
 @click.option(
     "--fsync",
     type=click.BOOL,

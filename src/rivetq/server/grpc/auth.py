@@ -6,25 +6,20 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import grpc
 
 from rivetq.errors import RivetQError, Unauthenticated
 from rivetq.server.grpc.errors import Context, abort_with
+from rivetq.server.grpc.wrapping import Handler, Interceptor, wrapped
 from rivetq.settings import is_loopback_host
 
-__all__ = ["PROTECTED_PREFIX", "Check", "GateInterceptor", "bearer_check", "loopback_check"]
+__all__ = ["PROTECTED_PREFIX", "Check", "GateInterceptor", "bearer_check", "loopback_check", "peer_host"]
 
 PROTECTED_PREFIX: Final = "/rivetq.v1.RivetQ/"
 
 Check = Callable[[Context], RivetQError | None]
-if TYPE_CHECKING:
-    Handler = grpc.RpcMethodHandler[Any, Any]
-    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    Handler = grpc.RpcMethodHandler
-    _Interceptor = grpc.aio.ServerInterceptor
 
 
 def _bearer(context: Context) -> bytes:
@@ -49,12 +44,18 @@ def bearer_check(tokens: Sequence[str]) -> Check:
     return check
 
 
-def _peer_is_loopback(peer: str) -> bool:
-    """``peer`` looks like ``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000`` or ``unix:...``."""
+def peer_host(peer: str) -> str | None:
+    """The address of ``peer`` (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``); None for
+    ``unix:...``."""
     kind, _, address = peer.partition(":")
     if kind == "unix":
-        return True
-    return is_loopback_host(address.rpartition(":")[0].strip("[]"))
+        return None
+    return address.rpartition(":")[0].strip("[]")
+
+
+def _peer_is_loopback(peer: str) -> bool:
+    host = peer_host(peer)
+    return host is None or is_loopback_host(host)
 
 
 def loopback_check(context: Context) -> RivetQError | None:
@@ -88,18 +89,7 @@ def _guard_stream(behavior: Callable[..., Any], check: Check) -> Callable[..., A
     return guarded
 
 
-def _guarded(handler: Handler, check: Check) -> Handler:
-    serializers = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(_guard_stream(handler.unary_stream, check), **serializers)
-    assert handler.unary_unary is not None, "the RivetQ service has unary and server-streaming RPCs only"
-    return grpc.unary_unary_rpc_method_handler(_guard_unary(handler.unary_unary, check), **serializers)
-
-
-class GateInterceptor(_Interceptor):
+class GateInterceptor(Interceptor):
     """Runs ``check`` before every RivetQ RPC; a refusal ends the call with its status."""
 
     def __init__(self, check: Check) -> None:
@@ -118,5 +108,10 @@ class GateInterceptor(_Interceptor):
         handler = await continuation(handler_call_details)
         if handler is None or not method.startswith(PROTECTED_PREFIX):
             return handler
-        self._guarded[method] = guarded = _guarded(handler, check=self._check)
+        check = self._check
+        self._guarded[method] = guarded = wrapped(
+            handler,
+            unary=lambda behavior: _guard_unary(behavior, check),
+            stream=lambda behavior: _guard_stream(behavior, check),
+        )
         return guarded

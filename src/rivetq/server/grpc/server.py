@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
+from rivetq.server.grpc.access_log import AccessLogInterceptor
 from rivetq.server.grpc.auth import GateInterceptor, bearer_check, loopback_check
 from rivetq.server.grpc.service import RivetQService
 from rivetq.server.grpc.stream import LeaseStreams
@@ -47,6 +48,7 @@ class GrpcOptions:
     tls_cert_file: str = ""
     tls_key_file: str = ""
     max_message_bytes: int = 16_777_216  # largest request message (a batch enqueue)
+    access_log: bool = False
 
 
 class GrpcServer:
@@ -66,11 +68,13 @@ class GrpcServer:
 
 
 def _interceptors(options: GrpcOptions) -> list[Any]:
+    """The access log first, so calls the gate refuses are logged too."""
+    interceptors: list[Any] = [AccessLogInterceptor()] if options.access_log else []
     if options.tokens:
-        return [GateInterceptor(bearer_check(options.tokens))]
-    if options.protected_mode and not is_loopback_host(parse_addr(options.addr)[0]):
-        return [GateInterceptor(loopback_check)]
-    return []
+        interceptors.append(GateInterceptor(bearer_check(options.tokens)))
+    elif options.protected_mode and not is_loopback_host(parse_addr(options.addr)[0]):
+        interceptors.append(GateInterceptor(loopback_check))
+    return interceptors
 
 
 def _bind(server: grpc.aio.Server, options: GrpcOptions) -> int:
@@ -112,6 +116,7 @@ def grpc_options(settings: Settings) -> GrpcOptions:
         tls_cert_file=settings.server.tls_cert_file,
         tls_key_file=settings.server.tls_key_file,
         max_message_bytes=max(limits.max_request_bytes, limits.max_payload_bytes + MESSAGE_OVERHEAD_BYTES),
+        access_log=settings.logging.access_log,
     )
 
 
