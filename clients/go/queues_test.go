@@ -26,7 +26,7 @@ func TestListQueuesAndStatsCountJobs(t *testing.T) {
 			summary = &s
 		}
 	}
-	want := rivetq.QueueSummary{Name: q, Ready: 0, Delayed: 1, Inflight: 1}
+	want := rivetq.QueueSummary{Name: q, Ready: 0, Delayed: 1, Inflight: 1, EnqueuedTotal: 3, LeasedTotal: 2, AckedTotal: 1}
 	if summary == nil || *summary != want {
 		t.Fatalf("ListQueues has %+v, want %+v", summary, want)
 	}

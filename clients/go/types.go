@@ -64,14 +64,18 @@ type JobPage struct {
 	NextCursor string `json:"next_cursor"`
 }
 
-// QueueSummary is one queue of ListQueues.
+// QueueSummary is one queue of ListQueues: its counts now and its lifetime totals.
 type QueueSummary struct {
-	Name     string `json:"name"`
-	Ready    int    `json:"ready"`
-	Delayed  int    `json:"delayed"`
-	Inflight int    `json:"inflight"`
-	DLQ      int    `json:"dlq"`
-	Paused   bool   `json:"paused"`
+	Name          string `json:"name"`
+	Ready         int    `json:"ready"`
+	Delayed       int    `json:"delayed"`
+	Inflight      int    `json:"inflight"`
+	DLQ           int    `json:"dlq"`
+	Paused        bool   `json:"paused"`
+	EnqueuedTotal int64  `json:"enqueued_total"`
+	LeasedTotal   int64  `json:"leased_total"`
+	AckedTotal    int64  `json:"acked_total"`
+	NackedTotal   int64  `json:"nacked_total"`
 }
 
 // QueueStats are the counts and counters of one queue.

@@ -195,12 +195,19 @@ class JobListResponse(msgspec.Struct):
 
 
 class QueueSummary(msgspec.Struct):
+    """A queue in ``GET /v1/queues``: counts by state now, and the lifetime totals (which
+    a dashboard differentiates into rates without a stats call per queue)."""
+
     name: str
     ready: int
     delayed: int
     inflight: int
     dlq: int
     paused: bool
+    enqueued_total: int = 0
+    leased_total: int = 0
+    acked_total: int = 0
+    nacked_total: int = 0
 
 
 class QueueListResponse(msgspec.Struct):

@@ -39,9 +39,9 @@ def test_ctl_enqueue_lease_ack(ctl: Any) -> None:
     [job] = leased["jobs"]
     assert (job["id"], job["payload"], job["priority"], job["tries"]) == (job_id, {"to": "user@example.com"}, 7, 0)
     assert ctl("ack", job_id, job["lease_id"]).stdout.strip() == f"acked {job_id}"
-    assert _json(ctl("--json", "list"))["queues"] == [
-        {"name": queue, "ready": 0, "delayed": 0, "inflight": 0, "dlq": 0, "paused": False}
-    ]
+    [summary] = _json(ctl("--json", "list"))["queues"]
+    assert summary["name"] == queue and summary["ready"] + summary["inflight"] == 0
+    assert (summary["enqueued_total"], summary["acked_total"]) == (1, 1)
 
 
 def test_ctl_lease_prints_a_table(ctl: Any) -> None:

@@ -13,18 +13,33 @@ async def _bury(client: ApiClient, queue: str = "emails") -> str:
     return job_id
 
 
+def totals(enqueued: int = 0, leased: int = 0, acked: int = 0, nacked: int = 0) -> dict[str, int]:
+    return {"enqueued_total": enqueued, "leased_total": leased, "acked_total": acked, "nacked_total": nacked}
+
+
 async def test_list_queues_answers_with_and_without_trailing_slash(client: ApiClient) -> None:
     await enqueue(client, "b")
     await enqueue(client, "a", delay_ms=1_000)
     expected = {
         "queues": [
-            {"name": "a", "ready": 0, "delayed": 1, "inflight": 0, "dlq": 0, "paused": False},
-            {"name": "b", "ready": 1, "delayed": 0, "inflight": 0, "dlq": 0, "paused": False},
+            {"name": "a", "ready": 0, "delayed": 1, "inflight": 0, "dlq": 0, "paused": False, **totals(enqueued=1)},
+            {"name": "b", "ready": 1, "delayed": 0, "inflight": 0, "dlq": 0, "paused": False, **totals(enqueued=1)},
         ]
     }
     assert (await client.get("/v1/queues")).json() == expected
     slash = await client.get("/v1/queues/")
     assert (slash.status_code, slash.json()) == (200, expected)
+
+
+async def test_list_queues_carries_each_queues_totals(client: ApiClient) -> None:
+    for _ in range(3):
+        await enqueue(client, "t")
+    done = await lease_one(client, "t")
+    await client.post("/v1/ack", json={"job_id": done["id"], "lease_id": done["lease_id"]})
+    failed = await lease_one(client, "t")
+    await client.post("/v1/nack", json={"job_id": failed["id"], "lease_id": failed["lease_id"]})
+    [queue] = (await client.get("/v1/queues")).json()["queues"]
+    assert {key: queue[key] for key in totals()} == totals(enqueued=3, leased=2, acked=1, nacked=1)
 
 
 async def test_stats_show_counts_counters_and_config(client: ApiClient) -> None:

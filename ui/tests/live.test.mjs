@@ -7,13 +7,15 @@ import { eventually, newPage, setUpApp } from "./harness.mjs";
 
 const app = setUpApp({ seedWith: (server) => server.api("POST", "/v1/queues/live/enqueue", { payload: 1 }) });
 
-/** Counts, inside the page, calls of GET /v1/queues (one per overview refresh) and API calls in flight. */
+/** Counts, inside the page, calls of GET /v1/queues (one per overview refresh), calls of a
+ * queue's stats, and API calls in flight. */
 function countListCalls() {
-  const calls = { count: 0, pending: 0 };
+  const calls = { count: 0, stats: 0, pending: 0 };
   Object.assign(window, { listCalls: calls });
   const original = window.fetch;
   window.fetch = async (input, init) => {
     if (String(input).endsWith("/v1/queues")) calls.count++;
+    if (String(input).endsWith("/stats")) calls.stats++;
     calls.pending++;
     try {
       return await original(input, init);
@@ -65,6 +67,19 @@ describe("live updates", () => {
 
     await listCalls(page, false);
     await eventually(async () => assert.ok((await listCalls(page)) > hidden));
+  });
+
+  it("shows rates from the queue list alone: one call per refresh, none per queue", async () => {
+    const page = await newPage(app.browser);
+    await page.addInitScript(countListCalls);
+    await page.clock.install();
+    await page.goto(`${app.server.url}/ui/`);
+    await page.locator('tr[data-queue="live"]').waitFor();
+    for (let n = 0; n < 5; n++) await app.server.api("POST", "/v1/queues/live/enqueue", { payload: n });
+    await page.clock.runFor(2_500);
+    await eventually(async () => assert.notEqual(await page.locator('tr[data-queue="live"] td').nth(6).innerText(), "0.00/s"));
+    const stats = await page.evaluate(() => /** @type {any} */ (window).listCalls.stats);
+    assert.equal(stats, 0, "the overview asked for a queue's stats");
   });
 
   // Last: it stops this file's server.

@@ -1,15 +1,17 @@
-// Throughput computed in the browser from successive stats polls: the API exposes
-// monotonic totals (enqueued_total, acked_total, ...) and the UI differentiates them.
-
-import type { QueueStats } from "./types";
+// Throughput computed in the browser from successive polls: the API exposes monotonic
+// totals (enqueued_total, acked_total, ...) in a queue's stats and in the queue list,
+// and the UI differentiates them.
 
 const WINDOW_MS = 5 * 60 * 1000;
 
 export type Counter = "enqueued_total" | "leased_total" | "acked_total" | "nacked_total";
 
+/** A queue's totals at one moment (a QueueStats or a QueueSummary has them). */
+export type Totals = Record<Counter, number>;
+
 interface Sample {
   at: number;
-  totals: Record<Counter, number>;
+  totals: Totals;
 }
 
 /** Per-second rates, oldest first, one point per poll interval. */
@@ -24,11 +26,11 @@ function emptySeries(): RateSeries {
 export class RateHistory {
   private readonly samples = new Map<string, Sample[]>();
 
-  record(stats: QueueStats, at: number): void {
-    const kept = (this.samples.get(stats.queue) ?? []).filter((s) => at - s.at <= WINDOW_MS);
-    const totals = Object.fromEntries(COUNTERS.map((c) => [c, stats[c]])) as Record<Counter, number>;
+  record(queue: string, source: Totals, at: number): void {
+    const kept = (this.samples.get(queue) ?? []).filter((s) => at - s.at <= WINDOW_MS);
+    const totals = Object.fromEntries(COUNTERS.map((c) => [c, source[c]])) as Totals;
     kept.push({ at, totals });
-    this.samples.set(stats.queue, kept);
+    this.samples.set(queue, kept);
   }
 
   series(queue: string): RateSeries {

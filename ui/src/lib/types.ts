@@ -11,6 +11,10 @@ export interface QueueSummary {
   inflight: number;
   dlq: number;
   paused: boolean;
+  enqueued_total: number;
+  leased_total: number;
+  acked_total: number;
+  nacked_total: number;
 }
 
 export interface RateLimitView {

@@ -64,7 +64,7 @@ function useQueueStats(queue: string) {
   return usePoll(async () => {
     const stats = await api.stats(queue);
     const rates = (history.current ??= new RateHistory());
-    rates.record(stats, Date.now());
+    rates.record(stats.queue, stats, Date.now());
     return { stats, rates: rates.series(queue) };
   }, queue);
 }
