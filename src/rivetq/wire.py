@@ -94,7 +94,7 @@ class AckItem(_Body):
 
 
 class LeaseRequest(_Body, kw_only=True):
-    """``acks``: jobs this worker has finished, acked before the lease (one round trip for
+    """``acks``: jobs this worker has finished, acked in the same call (one round trip for
     "done with these, give me the next")."""
 
     max_jobs: MaxJobs = 1

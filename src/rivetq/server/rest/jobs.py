@@ -95,7 +95,7 @@ class JobEndpoints:
                       response=wire.EnqueueResponse, status=201, body=wire.EnqueueRequest, other_statuses=(200,)),
             Operation("POST", f"{queue}/enqueue_batch", self.enqueue_batch, "Enqueue jobs atomically", "jobs",
                       response=wire.EnqueueBatchResponse, status=201, body=wire.EnqueueBatchRequest),
-            Operation("POST", f"{queue}/lease", self.lease, "Lease ready jobs, acking finished ones first", "jobs",
+            Operation("POST", f"{queue}/lease", self.lease, "Lease ready jobs (and ack finished ones)", "jobs",
                       response=wire.LeaseResponse, body=wire.LeaseRequest),
             Operation("POST", "/v1/ack", self.ack, "Ack a leased job (done)", "jobs",
                       response=wire.SuccessResponse, body=wire.AckRequest),
