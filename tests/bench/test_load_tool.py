@@ -106,3 +106,15 @@ def test_failed_calls_are_reported_and_fail_the_run(server: RunningServer, tmp_p
     assert result["enqueue"]["errors"] == {"HTTP 400": result["enqueue"]["calls"]}
     assert result["jobs_enqueued"] == 0
     assert result["problems"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["phases", "--stream"], "--stream (StreamLease) needs --grpc"),
+        (["--grpc", "127.0.0.1:1", "phases", "--ack-in-lease"], "--ack-in-lease is a REST option"),
+    ],
+)
+def test_options_the_transport_cannot_run_are_refused_up_front(args: list[str], message: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "rivetq.bench", *args], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, message in done.stderr, "Traceback" in done.stderr) == (2, True, False)

@@ -141,7 +141,13 @@ def _workers(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
-def _options(queue: str | None, drain_timeout: float, **fields: Any) -> LoopOptions:
+def _options(ctx: click.Context, queue: str | None, drain_timeout: float, **fields: Any) -> LoopOptions:
+    """The workload's options, refusing combinations the transport cannot run."""
+    grpc = ctx.obj[1] is not None
+    if fields["stream"] and not grpc:
+        raise click.UsageError("--stream (StreamLease) needs --grpc")
+    if fields["ack_in_lease"] and grpc:
+        raise click.UsageError("--ack-in-lease is a REST option; leave out --grpc")
     return LoopOptions(queue or f"bench-{uuid.uuid4().hex[:8]}", drain_timeout_s=drain_timeout, **fields)
 
 
@@ -152,7 +158,7 @@ def _options(queue: str | None, drain_timeout: float, **fields: Any) -> LoopOpti
 def loop(ctx: click.Context, /, duration: float, **options: Any) -> None:
     """Producers and consumers at once, as fast as they go (closed loop) or at a fixed --rate;
     then consumers drain what is left."""
-    opts = _options(duration_s=duration, **options)
+    opts = _options(ctx, duration_s=duration, **options)
     _run(ctx, lambda api: run_loop(api, opts))
 
 
@@ -162,7 +168,7 @@ def loop(ctx: click.Context, /, duration: float, **options: Any) -> None:
 @click.pass_context
 def phases(ctx: click.Context, /, jobs: int, **options: Any) -> None:
     """Enqueue --jobs jobs, then lease and ack them all (the peer harness's W1 and W2)."""
-    opts = _options(jobs=jobs, **options)
+    opts = _options(ctx, jobs=jobs, **options)
     _run(ctx, lambda api: run_phases(api, opts))
 
 
