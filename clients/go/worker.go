@@ -150,11 +150,13 @@ func (w *Worker) leaseLoop(ctx context.Context, start func(job Job, release func
 		}
 		began := time.Now()
 		acks := w.acks.take()
-		waitMs := w.opts.WaitMs
+		callCtx, waitMs := ctx, w.opts.WaitMs
 		if len(acks) > 0 {
-			waitMs = 0 // a call carrying acks returns at once, so a stop rarely cuts it
+			// A call carrying acks returns at once and a stop does not cut it, so an ack
+			// the server applied is never resent alone (and reported lost) on shutdown.
+			callCtx, waitMs = detached{ctx}, 0
 		}
-		results, jobs, err := w.client.AckAndLease(ctx, acks, w.queue, LeaseOptions{
+		results, jobs, err := w.client.AckAndLease(callCtx, acks, w.queue, LeaseOptions{
 			MaxJobs: free, VisibilityMs: w.opts.VisibilityMs, WaitMs: waitMs,
 		})
 		undelivered := acks
