@@ -4,8 +4,9 @@ the status code it ended with, its duration and the client's address."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import grpc
@@ -13,7 +14,7 @@ import grpc
 from rivetq.server.access_log import log_rpc
 from rivetq.server.grpc.auth import peer_host
 from rivetq.server.grpc.errors import Context
-from rivetq.server.grpc.wrapping import Handler, Interceptor, wrapped
+from rivetq.server.grpc.wrapping import Handler, WrappingInterceptor, wrapped
 
 __all__ = ["AccessLogInterceptor"]
 
@@ -28,58 +29,35 @@ def _log(method: str, context: Context, started: float, failure: BaseException |
     log_rpc(method, code.name, time.perf_counter() - started, peer_host(context.peer()))
 
 
-def _unary(method: str) -> Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]:
-    def wrap(behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        async def logged(request: Any, context: Context) -> Any:
-            started, failure = time.perf_counter(), None
-            try:
-                return await behavior(request, context)
-            except BaseException as error:
-                failure = error
-                raise
-            finally:
-                _log(method, context, started, failure)
-
-        return logged
-
-    return wrap
+@contextlib.contextmanager
+def _logged(method: str, context: Context) -> Iterator[None]:
+    """Logs the call that runs inside, however it ends."""
+    started = time.perf_counter()
+    try:
+        yield
+    except BaseException as error:
+        _log(method, context, started, error)
+        raise
+    _log(method, context, started, None)
 
 
-def _stream(method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def wrap(behavior: Callable[..., Any]) -> Callable[..., Any]:
-        async def logged(request: Any, context: Context) -> AsyncIterator[Any]:
-            started, failure = time.perf_counter(), None
-            try:
-                async for response in behavior(request, context):
-                    yield response
-            except BaseException as error:
-                failure = error
-                raise
-            finally:
-                _log(method, context, started, failure)
-
-        return logged
-
-    return wrap
-
-
-class AccessLogInterceptor(Interceptor):
+class AccessLogInterceptor(WrappingInterceptor):
     """Logs every call, the reflection and health services' too."""
 
-    def __init__(self) -> None:
-        self._logged: dict[str, Handler] = {}
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        def unary(behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+            async def logged(request: Any, context: Context) -> Any:
+                with _logged(method, context):
+                    return await behavior(request, context)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        method: str = handler_call_details.method
-        logged = self._logged.get(method)
-        if logged is not None:
             return logged
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        self._logged[method] = logged = wrapped(handler, unary=_unary(method), stream=_stream(method))
-        return logged
+
+        def stream(behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+            async def logged(request: Any, context: Context) -> AsyncIterator[Any]:
+                with _logged(method, context):
+                    async for response in behavior(request, context):
+                        yield response
+
+            return logged
+
+        return wrapped(handler, unary=unary, stream=stream)

@@ -8,11 +8,9 @@ import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Final
 
-import grpc
-
 from rivetq.errors import RivetQError, Unauthenticated
 from rivetq.server.grpc.errors import Context, abort_with
-from rivetq.server.grpc.wrapping import Handler, Interceptor, wrapped
+from rivetq.server.grpc.wrapping import Handler, WrappingInterceptor, wrapped
 from rivetq.settings import is_loopback_host
 
 __all__ = ["PROTECTED_PREFIX", "Check", "GateInterceptor", "bearer_check", "loopback_check", "peer_host"]
@@ -89,29 +87,19 @@ def _guard_stream(behavior: Callable[..., Any], check: Check) -> Callable[..., A
     return guarded
 
 
-class GateInterceptor(Interceptor):
+class GateInterceptor(WrappingInterceptor):
     """Runs ``check`` before every RivetQ RPC; a refusal ends the call with its status."""
 
     def __init__(self, check: Check) -> None:
+        super().__init__()
         self._check = check
-        self._guarded: dict[str, Handler] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        method: str = handler_call_details.method
-        guarded = self._guarded.get(method)
-        if guarded is not None:
-            return guarded
-        handler = await continuation(handler_call_details)
-        if handler is None or not method.startswith(PROTECTED_PREFIX):
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        if not method.startswith(PROTECTED_PREFIX):
             return handler
         check = self._check
-        self._guarded[method] = guarded = wrapped(
+        return wrapped(
             handler,
             unary=lambda behavior: _guard_unary(behavior, check),
             stream=lambda behavior: _guard_stream(behavior, check),
         )
-        return guarded

@@ -1,14 +1,15 @@
 """Rebuilding a method handler around new behaviour, for the interceptors: the RivetQ
-service has unary and server-streaming RPCs only."""
+service has unary and server-streaming RPCs only. ``WrappingInterceptor`` does it once
+per method."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
-__all__ = ["Handler", "Interceptor", "Wrapper", "wrapped"]
+__all__ = ["Handler", "Interceptor", "Wrapper", "WrappingInterceptor", "wrapped"]
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
@@ -30,3 +31,29 @@ def wrapped(handler: Handler, *, unary: Wrapper, stream: Wrapper) -> Handler:
         return grpc.unary_stream_rpc_method_handler(stream(handler.unary_stream), **serializers)
     assert handler.unary_unary is not None, "the RivetQ service has unary and server-streaming RPCs only"
     return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **serializers)
+
+
+class WrappingInterceptor(Interceptor):
+    """An interceptor that rebuilds each method's handler once (``wrap``) and reuses it."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        """The handler to serve ``method`` with (``handler`` itself to leave it alone)."""
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        method: str = handler_call_details.method
+        cached = self._handlers.get(method)
+        if cached is not None:
+            return cached
+        handler = await continuation(handler_call_details)
+        if handler is None:  # an unknown method: grpc answers UNIMPLEMENTED
+            return handler
+        self._handlers[method] = served = self.wrap(method, handler)
+        return served
