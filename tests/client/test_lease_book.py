@@ -65,3 +65,15 @@ def test_lease_book_drain_and_handler_never_both_settle() -> None:
 def test_lease_book_needs_a_leased_job() -> None:
     with pytest.raises(ValueError, match="no lease"):
         LeaseBook(1_000).add(_job("a", lease_id=None))
+
+
+def test_lease_book_holds_acks_for_the_next_lease_call_unless_one_is_in_flight() -> None:
+    book = LeaseBook(1_000, clock=Ticks())
+    first, second, third = book.add(_job("a")), book.add(_job("b")), book.add(_job("c"))
+    assert book.ack_with_next_lease(first)
+    assert book.busy() == 2  # its slot is free before its ack is sent
+    assert book.take_acks() == [first]
+    assert not book.ack_with_next_lease(second)  # a lease call is in flight: it goes alone
+    book.lease_answered([first])  # the call failed: its ack waits for the next one
+    assert book.ack_with_next_lease(third)
+    assert book.take_acks() == [first, third]

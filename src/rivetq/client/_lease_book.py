@@ -47,6 +47,7 @@ class LeaseBook:
         self._clock = clock
         self._running: dict[str, Running] = {}
         self._acks_due: list[Running] = []  # settled, to be acked by the next lease call
+        self._leasing = False  # a lease call is in flight: an ack then goes alone, not after it
 
     def __len__(self) -> int:
         return len(self._running)
@@ -77,18 +78,25 @@ class LeaseBook:
         entry.settling = True
         return True
 
-    def ack_with_next_lease(self, entry: Running) -> None:
-        """A settled job whose ack goes with the next lease call; its slot counts as free."""
+    def ack_with_next_lease(self, entry: Running) -> bool:
+        """Queue a settled job's ack for the next lease call (its slot then counts as
+        free); False while a lease call is in flight, when the ack must go alone."""
+        if self._leasing:
+            return False
         self._acks_due.append(entry)
+        return True
 
     def take_acks(self) -> list[Running]:
-        """The acks the lease call about to be sent carries (the caller finishes each
-        entry once the call answered, or hands them back if it failed)."""
+        """The acks the lease call about to be sent carries; the call counts as in flight
+        until ``lease_answered``. The caller finishes each entry once the call answered."""
+        self._leasing = True
         acks, self._acks_due = self._acks_due, []
         return acks
 
-    def hand_back(self, acks: list[Running]) -> None:
-        self._acks_due[:0] = acks
+    def lease_answered(self, undelivered: list[Running]) -> None:
+        """The lease call is over; ``undelivered`` (its acks, if it failed) wait for the next."""
+        self._leasing = False
+        self._acks_due[:0] = undelivered
 
     def finish(self, entry: Running) -> None:
         self._running.pop(entry.job.id, None)

@@ -1,6 +1,6 @@
 """What ``Worker`` and ``AsyncWorker`` share: options, the lease call (carrying the acks
-of jobs finished while the worker waited for a free slot), the failure reason sent with
-a nack, which errors a worker rides out, the log lines, and SIGTERM/SIGINT handling."""
+of jobs finished since the last one), the failure reason sent with a nack, which errors
+a worker rides out, the log lines, and SIGTERM/SIGINT handling."""
 
 from __future__ import annotations
 

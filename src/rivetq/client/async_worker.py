@@ -48,7 +48,6 @@ class AsyncWorker:
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = asyncio.Event()
-        self._leasing = False  # a lease call is in flight (an ack then goes alone, not after it)
 
     def stop(self) -> None:
         """Stop leasing and drain; returns at once (``run()`` returns when drained)."""
@@ -106,18 +105,18 @@ class AsyncWorker:
     async def _lease_until_stopped(self) -> None:
         while (free := await self._wait_for_free_slots()) > 0:
             acks = self._book.take_acks()
-            self._leasing = True
+            undelivered = acks
             try:
                 leased = await self.client.send(lease_call(acks, self.queue, free, self.options))
+                undelivered = []
             except RivetQError as error:
-                self._book.hand_back(acks)
                 if not is_transient(error):
                     raise
                 LOGGER.warning("lease from %s failed: %s; retrying", self.queue, error)
-                await self._pause(self.options.error_pause_s)
+                await self._pause(self.options.error_pause_s)  # acks meanwhile go alone
                 continue
             finally:
-                self._leasing = False
+                self._book.lease_answered(undelivered)
             log_failed_acks(acks, leased.acks)
             self._finish(acks)
             for job in leased.jobs:
@@ -154,8 +153,7 @@ class AsyncWorker:
     async def _settle(self, entry: Running, failure: Exception | None) -> None:
         if not self._book.settle(entry):
             return
-        if failure is None and not entry.lost and not self._leasing and not self._stop_requested:
-            self._book.ack_with_next_lease(entry)
+        if failure is None and not entry.lost and not self._stop_requested and self._book.ack_with_next_lease(entry):
             self._tasks.pop(entry.job.id, None)
             self._changed.set()
             return

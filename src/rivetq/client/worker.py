@@ -51,7 +51,6 @@ class Worker:
         self._changed = threading.Condition(threading.RLock())  # RLock: stop() may run in a signal handler
         self._stopping = threading.Event()
         self._finished = threading.Event()
-        self._leasing = False  # a lease call is in flight (an ack then goes alone, not after it)
 
     def stop(self) -> None:
         """Stop leasing and drain; returns at once (``run()`` returns when drained)."""
@@ -80,20 +79,19 @@ class Worker:
         while (free := self._wait_for_free_slots()) > 0:
             with self._changed:
                 acks = self._book.take_acks()
-                self._leasing = True
+            undelivered = acks
             try:
                 leased = self.client.send(lease_call(acks, self.queue, free, self.options))
+                undelivered = []
             except RivetQError as error:
-                with self._changed:
-                    self._book.hand_back(acks)
                 if not is_transient(error):
                     raise
                 LOGGER.warning("lease from %s failed: %s; retrying", self.queue, error)
-                self._stopping.wait(self.options.error_pause_s)
+                self._stopping.wait(self.options.error_pause_s)  # acks meanwhile go alone
                 continue
             finally:
                 with self._changed:
-                    self._leasing = False
+                    self._book.lease_answered(undelivered)
             log_failed_acks(acks, leased.acks)
             self._finish(acks)
             for job in leased.jobs:
@@ -123,8 +121,12 @@ class Worker:
             if not self._book.settle(entry):
                 LOGGER.warning("job %s finished after the drain nacked it; result dropped", entry.job.id)
                 return
-            if error is None and not entry.lost and not self._leasing and not self._stopping.is_set():
-                self._book.ack_with_next_lease(entry)
+            if (
+                error is None
+                and not entry.lost
+                and not self._stopping.is_set()
+                and self._book.ack_with_next_lease(entry)
+            ):
                 self._changed.notify_all()
                 return
         try:
