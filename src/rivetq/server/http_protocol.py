@@ -155,7 +155,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refuse(_REQUEST_TIMEOUT)
 
     def _refuse(self, refusal: _Refusal) -> None:
-        """Answer ``response`` unless the app already started one, then close; a running
+        """Answer ``refusal`` unless the app already started a response, then close; a running
         request then reads a disconnect. Closing at once with unread input would reset the
         connection and could destroy the answer, so (as nginx does) the write side is shut
         and input is discarded until the client closes, for at most ``_LINGER_S``."""
