@@ -18,7 +18,7 @@ import msgspec
 
 from rivetq import wire
 from rivetq.clock import Clock
-from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound
+from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound, RivetQError
 from rivetq.ids import new_lease_id
 from rivetq.manager_options import ManagerOptions, NullObserver, Observer
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
@@ -142,12 +142,26 @@ class QueueManager:
         """A worker's "done with these, give me the next" in one call: ``ack_batch`` (each
         ack stands alone) and ``lease``. Every argument is checked before anything
         changes, so a bad one changes nothing. Both run at once, so on the embedded engine
-        they usually share one log write and one fsync."""
+        they usually share one log write and one fsync.
+
+        Where the two commit separately (PostgreSQL) one half can fail alone. A failed
+        lease fails the call. Acks that failed beside a lease that succeeded come back as
+        one error per ack, so the leased jobs still reach the worker instead of waiting
+        out their visibility timeout."""
         _check_lease(queue, max_jobs, visibility_ms, wait_ms)
         if not acks:
             return [], await self._lease_checked(queue, max_jobs, visibility_ms, wait_ms)
         _check_acks(acks)
-        return await asyncio.gather(self.ack_batch(acks), self._lease_checked(queue, max_jobs, visibility_ms, wait_ms))
+        acked, leased = await asyncio.gather(
+            self.ack_batch(acks), self._lease_checked(queue, max_jobs, visibility_ms, wait_ms), return_exceptions=True
+        )
+        if isinstance(leased, BaseException):
+            raise leased
+        if isinstance(acked, RivetQError):
+            return [AckResult(job_id, error=acked.message, error_code=acked.code) for job_id, _ in acks], leased
+        if isinstance(acked, BaseException):
+            raise acked
+        return acked, leased
 
     async def _lease_checked(self, queue: str, max_jobs: int, visibility_ms: int, wait_ms: int) -> list[Job]:
         if wait_ms == 0 or self._waiters.closed:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from rivetq.clock import FakeClock
-from rivetq.errors import InvalidArgument
+from rivetq.errors import InvalidArgument, StorageUnavailable
 from rivetq.manager import ManagerOptions, QueueManager
-from rivetq.models import JobState, RateLimit
+from rivetq.models import AckResult, JobState, RateLimit
 from rivetq.storage.local import LocalOptions, LocalStorage
 from rivetq.storage.memory import MemoryStorage
 from tests.manager.support import QUEUE, RecordingObserver, job
@@ -223,3 +224,26 @@ async def test_ack_and_lease_with_a_bad_argument_changes_nothing(manager: QueueM
         await manager.ack_and_lease([(done.id, done.lease_id or ""), (done.id, "")], QUEUE)
     stats = await manager.stats(QUEUE)
     assert (stats.ready, stats.inflight) == (1, 1)
+
+
+class _AcksFailStorage(MemoryStorage):
+    """Its ack transaction fails (as a lost PostgreSQL connection would) while leases work."""
+
+    async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
+        raise StorageUnavailable("the database went away")
+
+
+async def test_ack_and_lease_whose_acks_fail_alone_still_hands_out_the_jobs(
+    clock: FakeClock, observer: RecordingObserver
+) -> None:
+    manager = QueueManager(_AcksFailStorage(), clock=clock, observer=observer)
+    await manager.start()
+    try:
+        done_id, next_id = [r.job_id for r in await manager.enqueue_batch(QUEUE, [job(b"1"), job(b"2")])]
+        [done] = await manager.lease(QUEUE)
+        acks, jobs = await manager.ack_and_lease([(done.id, done.lease_id or "")], QUEUE, max_jobs=5)
+        assert acks == [AckResult(done_id, error="the database went away", error_code="storage_unavailable")]
+        assert [j.id for j in jobs] == [next_id]
+        assert (await manager.stats(QUEUE)).inflight == 2
+    finally:
+        await manager.stop()
