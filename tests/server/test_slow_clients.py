@@ -55,10 +55,6 @@ def _wait_for_log(server: RunningServer, what: str, **fields: object) -> None:
         time.sleep(0.05)
 
 
-def _wait_for_request(server: RunningServer, path: str) -> None:
-    _wait_for_log(server, path, event="http_request", path=path)
-
-
 def _wait_for_refusal(server: RunningServer, status: int, code: str, path: str | None = None) -> None:
     _wait_for_log(server, f"a {status}", event="http_request", status=status, refused=code, path=path)
 
@@ -85,8 +81,10 @@ def test_a_body_sent_too_slowly_gets_408(rivetqd: RunningServer) -> None:
         assert _status_and_code(_read_until_closed(sock)) == (408, "request_timeout")
     with rivetqd.client() as http:  # nothing was enqueued, and the server still serves
         assert http.get("/v1/queues/slow/stats").status_code == 404
-    _wait_for_request(rivetqd, "/v1/queues/slow/enqueue")  # the cut-off request ended
-    _wait_for_refusal(rivetqd, 408, "request_timeout", "/v1/queues/slow/enqueue")
+    _wait_for_refusal(rivetqd, 408, "request_timeout", "/v1/queues/slow/enqueue")  # once the app is done
+    logged = [event for event in rivetqd.log_events() if event.get("path") == "/v1/queues/slow/enqueue"]
+    assert [(event["status"], event["refused"]) for event in logged] == [(408, "request_timeout")]
+    assert logged[0]["duration_ms"] >= 0
     assert [event for event in rivetqd.log_events() if event["level"] == "error"] == []
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import structlog
 from starlette.types import Scope
 
-from rivetq.server.observed import RequestObserver
+from rivetq.server.observed import REFUSED, RequestObserver
 
 __all__ = ["AccessLogMiddleware", "log_refusal", "log_rpc"]
 
@@ -36,6 +36,7 @@ def log_rpc(method: str, code: str, elapsed_s: float, client: str | None) -> Non
 class AccessLogMiddleware(RequestObserver):
     def observe(self, scope: Scope, status: int, elapsed_s: float) -> None:
         client = scope.get("client")
+        refused = scope.get(REFUSED)
         _log.info(
             "http_request",
             method=scope["method"],
@@ -43,4 +44,5 @@ class AccessLogMiddleware(RequestObserver):
             status=status,
             duration_ms=round(elapsed_s * 1000, 3),
             client=client[0] if client else None,
+            **({} if refused is None else {"refused": refused[1]}),
         )

@@ -7,7 +7,8 @@ byte (or from connecting, for the first request), then ``body_timeout_s`` for th
 Past a deadline it gets 408 and the connection closes; a connection that never sent a
 byte is just closed. Headers above ``max_header_bytes`` get 431. A connection beyond
 ``max_connections`` gets 503 as soon as it opens. With ``log_refusals`` each of these
-answers gets an access log line.
+answers gets an access log line; one the app is still reading gets its line from the app's
+middleware when the app is done, with the refusal's status (``observed.REFUSED``).
 
 A request only stores its deadline (arming and cancelling timers costs microseconds per
 request); one sweeper task per server checks the open connections a few times per
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Set
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from rivetq.server.access_log import log_refusal
 from rivetq.server.coalesce import CoalescedWrites
+from rivetq.server.observed import REFUSED
 from rivetq.server.rest.errors import error_body
 
 __all__ = ["ConnectionLimits", "guarded_protocol"]
@@ -165,7 +167,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         cycle = self.cycle  # the previous request's while the next one's headers arrive
         if cycle is None or cycle.response_complete or not cycle.response_started:
             self.transport.write(refusal.response)
-            if self.limits.log_refusals:
+            if cycle is not None and not cycle.response_complete:  # the app is still at it and observes it
+                cast(dict[str, object], cycle.scope)[REFUSED] = (refusal.status, refusal.code)
+            elif self.limits.log_refusals:
                 log_refusal(self.scope, refusal.status, refusal.code, self.client)
         if not self.transport.can_write_eof():  # TLS
             self.transport.close()

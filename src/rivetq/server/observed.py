@@ -1,5 +1,9 @@
 """A base for ASGI middleware that observes each HTTP request once it has been answered:
-its scope, the response status (500 when no response started) and the time it took."""
+its scope, the response status (500 when no response started) and the time it took.
+
+When the HTTP protocol refuses a request while the app is still reading it (a body sent
+too slowly gets 408), the client sees the protocol's answer, not the app's: the protocol
+notes that answer in the scope under ``REFUSED`` and the status observed is its status."""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestObserver"]
+__all__ = ["REFUSED", "RequestObserver"]
+
+REFUSED = "rivetq.refused"  # scope key: (status, code) of the protocol's refusal
 
 
 class RequestObserver:
@@ -33,4 +39,5 @@ class RequestObserver:
         try:
             await self._app(scope, receive, send_and_note_status)
         finally:
-            self.observe(scope, status, time.perf_counter() - started)
+            refused = scope.get(REFUSED)
+            self.observe(scope, status if refused is None else refused[0], time.perf_counter() - started)
