@@ -49,6 +49,7 @@ class GrpcOptions:
     tls_key_file: str = ""
     max_message_bytes: int = 16_777_216  # largest request message (a batch enqueue)
     access_log: bool = False
+    max_connections: int = 10_000  # one more is closed before its handshake
 
 
 class GrpcServer:
@@ -91,7 +92,11 @@ async def serve(manager: QueueManager, options: GrpcOptions) -> GrpcServer:
     """Start serving on ``options.addr`` in the running event loop."""
     server = grpc.aio.server(
         interceptors=_interceptors(options),
-        options=[("grpc.max_receive_message_length", options.max_message_bytes), ("grpc.max_send_message_length", -1)],
+        options=[
+            ("grpc.max_receive_message_length", options.max_message_bytes),
+            ("grpc.max_send_message_length", -1),
+            ("grpc.max_allowed_incoming_connections", options.max_connections),
+        ],
     )
     streams = LeaseStreams(manager)
     # Generated code carries no annotations.
@@ -117,6 +122,7 @@ def grpc_options(settings: Settings) -> GrpcOptions:
         tls_key_file=settings.server.tls_key_file,
         max_message_bytes=max(limits.max_request_bytes, limits.max_payload_bytes + MESSAGE_OVERHEAD_BYTES),
         access_log=settings.logging.access_log,
+        max_connections=settings.server.max_connections,
     )
 
 
