@@ -16,6 +16,7 @@ import uvicorn
 
 from rivetq.errors import RivetQError
 from rivetq.server.app import Runtime
+from rivetq.server.file_limit import raise_open_file_limit
 from rivetq.server.grpc import GrpcServer, start_grpc_server
 from rivetq.server.http_protocol import ConnectionLimits, guarded_protocol
 from rivetq.settings import Settings, is_loopback_host, parse_addr
@@ -118,6 +119,11 @@ def _uvicorn_config(settings: Settings, runtime: Runtime) -> uvicorn.Config:
     )
 
 
+def _connection_caps(settings: Settings) -> int:
+    """Connections the server may hold open: the HTTP cap, and gRPC's of the same size."""
+    return settings.server.max_connections * (2 if settings.server.grpc_addr else 1)
+
+
 def _log_started(settings: Settings, sock: socket.socket, grpc: GrpcServer | None) -> None:
     tls = bool(settings.server.tls_cert_file)
     http_host, http_port = sock.getsockname()[:2]
@@ -154,6 +160,7 @@ async def serve(settings: Settings) -> int:
     or a background loop died."""
     fatal = _Fatal()
     async with contextlib.AsyncExitStack() as stack:
+        raise_open_file_limit(_connection_caps(settings))
         try:
             runtime = Runtime(settings, on_fatal=fatal)
             sock = _listen(settings.server.http_addr)
