@@ -111,6 +111,32 @@ async def test_async_worker_nacks_failures_until_the_dlq(client: AsyncClient) ->
     assert job.last_error is not None and "RuntimeError: broken on try 1" in job.last_error
 
 
+@pytest.mark.parametrize("error", [SystemExit(3), asyncio.CancelledError()], ids=["SystemExit", "CancelledError"])
+@pytest.mark.parametrize("kind", ["async", "plain"])
+async def test_a_handler_raising_a_base_exception_fails_only_its_job(
+    client: AsyncClient, error: BaseException, kind: str
+) -> None:
+    queue = new_queue()
+    bad = await client.enqueue(queue, "bad", max_retries=0, priority=9)
+    await client.enqueue(queue, "good", priority=1)
+
+    def fail(job: Job) -> None:
+        if job.payload == "bad":
+            raise error
+
+    async def fail_async(job: Job) -> None:
+        fail(job)
+
+    async def settled() -> bool:
+        stats = await client.stats(queue)
+        return (stats.acked_total, stats.dlq) == (1, 1)
+
+    async with running(_worker(client, queue, fail_async if kind == "async" else fail, concurrency=1)):
+        await _until(settled, "the good job acked and the bad one in the DLQ")
+    dead = await client.get_job(bad)
+    assert dead.last_error is not None and type(error).__name__ in dead.last_error
+
+
 async def test_async_worker_extends_the_lease_of_a_slow_handler(client: AsyncClient) -> None:
     queue = new_queue()
     job_id = await client.enqueue(queue, "slow")

@@ -96,6 +96,23 @@ def test_worker_nacks_failures_with_the_traceback_until_the_dlq(client: Client) 
     assert client.stats(queue).nacked_total == 2
 
 
+@pytest.mark.parametrize("error", [SystemExit(3), KeyboardInterrupt()], ids=["SystemExit", "KeyboardInterrupt"])
+def test_a_handler_raising_a_base_exception_fails_only_its_job(client: Client, error: BaseException) -> None:
+    queue = new_queue()
+    bad = client.enqueue(queue, "bad", max_retries=0, priority=9)
+    client.enqueue(queue, "good", priority=1)
+
+    def handle(job: Job) -> None:
+        if job.payload == "bad":
+            raise error
+
+    with running(_worker(client, queue, handle, concurrency=1)):
+        wait_until(lambda: client.stats(queue).acked_total == 1, "the good job acked")
+        wait_until(lambda: client.stats(queue).dlq == 1, "the bad job in the DLQ")
+    dead = client.get_job(bad)
+    assert dead.last_error is not None and type(error).__name__ in dead.last_error
+
+
 def test_worker_extends_the_lease_of_a_slow_handler(client: Client) -> None:
     queue = new_queue()
     job_id = client.enqueue(queue, "slow")

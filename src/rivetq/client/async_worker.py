@@ -145,12 +145,23 @@ class AsyncWorker:
     async def _process(self, entry: Running) -> None:
         try:
             await self._run_handler(entry.job)
-        except Exception as error:
+        except asyncio.CancelledError as error:
+            if self._being_cancelled():
+                raise
+            await self._settle(entry, error)
+        except BaseException as error:  # even SystemExit fails only its job, not the worker
             await self._settle(entry, error)
         else:
             await self._settle(entry, None)
 
-    async def _settle(self, entry: Running, failure: Exception | None) -> None:
+    @staticmethod
+    def _being_cancelled() -> bool:
+        """Whether this task is being cancelled (the drain, a quit), rather than its handler
+        having raised ``CancelledError`` of its own."""
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() > 0
+
+    async def _settle(self, entry: Running, failure: BaseException | None) -> None:
         if not self._book.settle(entry):
             return
         if failure is None and not entry.lost and not self._stop_requested and self._book.ack_with_next_lease(entry):
@@ -162,7 +173,7 @@ class AsyncWorker:
         finally:
             self._finish([entry])
 
-    async def _report(self, entry: Running, failure: Exception | None) -> None:
+    async def _report(self, entry: Running, failure: BaseException | None) -> None:
         call = outcome_call(entry, failure)
         if call is None:
             return

@@ -111,12 +111,12 @@ class Worker:
     def _process(self, entry: Running) -> None:
         try:
             self.handler(entry.job)
-        except Exception as error:
+        except BaseException as error:  # even SystemExit fails only its job, not the worker
             self._settle(entry, error)
         else:
             self._settle(entry, None)
 
-    def _settle(self, entry: Running, error: Exception | None) -> None:
+    def _settle(self, entry: Running, error: BaseException | None) -> None:
         with self._changed:
             if not self._book.settle(entry):
                 LOGGER.warning("job %s finished after the drain nacked it; result dropped", entry.job.id)
@@ -140,7 +140,7 @@ class Worker:
                 self._book.finish(entry)
             self._changed.notify_all()
 
-    def _report(self, entry: Running, failure: Exception | None) -> None:
+    def _report(self, entry: Running, failure: BaseException | None) -> None:
         call = outcome_call(entry, failure)
         if call is None:
             return
