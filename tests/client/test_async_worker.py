@@ -17,6 +17,7 @@ from tests.client.support import calls_to, new_queue
 from tests.e2e.server import RunningServer
 
 VISIBILITY_MS = 600
+IDLE_CALLS_PER_S = 20  # 4 at a 0.25 s pause; without one, thousands
 WAIT_TIMEOUT_S = 20.0
 
 
@@ -93,6 +94,16 @@ async def test_async_worker_runs_plain_handlers_in_threads(client: AsyncClient) 
     async with running(_worker(client, queue, lambda job: seen.append(job.payload))):
         await _until(lambda: _acked(client, queue, 1), "the ack")
     assert seen == ["x"]
+
+
+async def test_an_idle_async_worker_that_does_not_long_poll_pauses_between_lease_calls(
+    client: AsyncClient, server: RunningServer
+) -> None:
+    queue = new_queue()
+    before = calls_to(server, "/v1/queues/{queue}/lease")
+    async with running(_worker(client, queue, lambda job: None, wait_ms=0, idle_pause_s=0.25)):
+        await asyncio.sleep(1.0)
+    assert calls_to(server, "/v1/queues/{queue}/lease") - before <= IDLE_CALLS_PER_S
 
 
 async def test_async_worker_nacks_failures_until_the_dlq(client: AsyncClient) -> None:

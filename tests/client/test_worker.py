@@ -18,6 +18,7 @@ from tests.client.support import calls_to, new_queue, wait_until
 from tests.e2e.server import RunningServer
 
 VISIBILITY_MS = 600
+IDLE_CALLS_PER_S = 20  # 4 at a 0.25 s pause; without one, thousands
 
 
 @pytest.fixture
@@ -76,6 +77,16 @@ def test_a_busy_worker_acks_inside_its_next_lease_call(client: Client, server: R
     assert calls_to(server, "/v1/ack") == acks_before  # one slot: no lease call is out when a job ends
     stats = client.stats(queue)
     assert (stats.ready, stats.inflight, stats.acked_total, stats.nacked_total) == (0, 0, 20, 0)
+
+
+def test_an_idle_worker_that_does_not_long_poll_pauses_between_lease_calls(
+    client: Client, server: RunningServer
+) -> None:
+    queue = new_queue()
+    before = calls_to(server, "/v1/queues/{queue}/lease")
+    with running(_worker(client, queue, lambda job: None, wait_ms=0, idle_pause_s=0.25)):
+        time.sleep(1.0)
+    assert calls_to(server, "/v1/queues/{queue}/lease") - before <= IDLE_CALLS_PER_S
 
 
 def test_worker_nacks_failures_with_the_traceback_until_the_dlq(client: Client) -> None:

@@ -55,6 +55,7 @@ class WorkerOptions:
     grace_period_s: float = 30.0
     handle_signals: bool = True
     error_pause_s: float = 1.0  # after a lease fails on a network or storage error
+    idle_pause_s: float = 0.25  # after a lease comes back empty before its wait is over
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -65,6 +66,8 @@ class WorkerOptions:
             raise ValueError(f"wait_ms must be within 0..{_MAX_WAIT_MS}")
         if self.grace_period_s < 0:
             raise ValueError("grace_period_s must not be negative")
+        if self.idle_pause_s < 0:
+            raise ValueError("idle_pause_s must not be negative")
 
 
 def failure_reason(error: BaseException) -> str:
@@ -101,6 +104,13 @@ def lease_call(acks: list[Running], queue: str, max_jobs: int, options: WorkerOp
         visibility_ms=options.visibility_ms,
         wait_ms=0 if acks else options.wait_ms,
     )
+
+
+def came_back_early(acks: list[Running], leased: AckedLease, elapsed_s: float, options: WorkerOptions) -> bool:
+    """An empty answer to a lease call that could have waited (it carried no acks) and did
+    not wait it out: ``wait_ms`` is 0, or the queue is paused or rate limited. Leasing again
+    at once would spin, so the worker pauses ``idle_pause_s``."""
+    return not leased.jobs and not acks and (options.wait_ms == 0 or elapsed_s * 1000 < options.wait_ms)
 
 
 def log_failed_acks(acks: list[Running], results: list[AckItemResult]) -> None:

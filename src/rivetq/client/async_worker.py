@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,7 @@ from rivetq.client._lease_book import LeaseBook, Running
 from rivetq.client._worker_base import (
     LOGGER,
     WorkerOptions,
+    came_back_early,
     drain_reason,
     is_gone,
     is_transient,
@@ -107,8 +109,11 @@ class AsyncWorker:
             acks = self._book.take_acks()
             undelivered = acks
             try:
+                began = time.monotonic()
                 leased = await self.client.send(lease_call(acks, self.queue, free, self.options))
                 undelivered = []
+                if came_back_early(acks, leased, time.monotonic() - began, self.options):
+                    await self._pause(self.options.idle_pause_s)  # acks meanwhile go alone
             except RivetQError as error:
                 if not is_transient(error):
                     raise

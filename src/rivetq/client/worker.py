@@ -10,6 +10,7 @@ what is unfinished.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -18,6 +19,7 @@ from rivetq.client._lease_book import LeaseBook, Running
 from rivetq.client._worker_base import (
     LOGGER,
     WorkerOptions,
+    came_back_early,
     drain_reason,
     is_gone,
     is_transient,
@@ -81,8 +83,11 @@ class Worker:
                 acks = self._book.take_acks()
             undelivered = acks
             try:
+                began = time.monotonic()
                 leased = self.client.send(lease_call(acks, self.queue, free, self.options))
                 undelivered = []
+                if came_back_early(acks, leased, time.monotonic() - began, self.options):
+                    self._stopping.wait(self.options.idle_pause_s)  # acks meanwhile go alone
             except RivetQError as error:
                 if not is_transient(error):
                     raise
