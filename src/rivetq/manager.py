@@ -165,7 +165,7 @@ class QueueManager:
 
     async def _lease_checked(self, queue: str, max_jobs: int, visibility_ms: int, wait_ms: int) -> list[Job]:
         if wait_ms == 0 or self._waiters.closed:
-            return (await self._lease_once(queue, max_jobs, visibility_ms)).jobs
+            return (await self._lease_once(queue, max_jobs, visibility_ms, self.now_ms())).jobs
         return await self._long_poll(queue, max_jobs, visibility_ms, wait_ms)
 
     async def ack(self, job_id: str, lease_id: str) -> None:
@@ -312,8 +312,7 @@ class QueueManager:
             self._wake_for(queue, min(job.eta_ms for job in created), now_ms)
         return results
 
-    async def _lease_once(self, queue: str, max_jobs: int, visibility_ms: int) -> LeaseResult:
-        now_ms = self.now_ms()
+    async def _lease_once(self, queue: str, max_jobs: int, visibility_ms: int, now_ms: int) -> LeaseResult:
         result = await self._storage.lease(
             queue, max_jobs=max_jobs, visibility_ms=visibility_ms, now_ms=now_ms, new_lease_id=new_lease_id
         )
@@ -331,22 +330,28 @@ class QueueManager:
         try:
             while not self._waiters.closed:
                 waiter.consume()
-                result = await self._lease_once(queue, max_jobs, visibility_ms)
+                leased_at_ms = self.now_ms()
+                result = await self._lease_once(queue, max_jobs, visibility_ms, leased_at_ms)
                 if result.jobs:
                     if len(result.jobs) == max_jobs:
                         waiter.wake()  # more may be ready: leaving passes the wake-up on
                     return result.jobs
-                await self._arm_next_wake(queue, result)
+                await self._arm_next_wake(queue, result, leased_at_ms)
                 if not await waiter.wait(deadline - loop.time()):
                     break
             return []
         finally:
             self._waiters.leave(waiter)
 
-    async def _arm_next_wake(self, queue: str, result: LeaseResult) -> None:
-        """Arm the queue's timer at its next eta, or when the bucket has a token again."""
+    async def _arm_next_wake(self, queue: str, result: LeaseResult, leased_at_ms: int) -> None:
+        """Arm the queue's timer at its next eta, or when the bucket has a token again.
+
+        The next eta is the first after the empty lease's clock reading, not after now: a
+        job that became due since then is no longer "delayed" now, and nothing else would
+        wake the waiter for it (a timer may fire a little before the clock reaches the eta
+        it was armed for)."""
         now_ms = self.now_ms()
-        wake_at = await self._storage.next_eta_ms(queue, now_ms=now_ms)
+        wake_at = await self._storage.next_eta_ms(queue, now_ms=leased_at_ms)
         if result.rate_limited:
             limit = (await self._storage.get_queue_config(queue)).rate_limit
             if limit is not None:

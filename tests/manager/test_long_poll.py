@@ -4,12 +4,13 @@ bucket, another process; served oldest first; released by stop()."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from rivetq.clock import FakeClock
 from rivetq.manager import QueueManager
-from rivetq.models import Job, NewJob, RateLimit, RetryPolicy
+from rivetq.models import Job, LeaseResult, NewJob, RateLimit, RetryPolicy
 from rivetq.storage.base import WakeupCallback
 from rivetq.storage.memory import MemoryStorage
 from tests.manager.support import QUEUE, job, until_long_polls
@@ -105,6 +106,37 @@ async def test_long_poll_is_woken_when_the_bucket_refills(manager: QueueManager,
     await until_long_polls(manager, 1)
     clock.advance(25)
     assert len(await _result(task)) == 1
+
+
+class _ClockPassesTheEtaDuringTheFirstLease(MemoryStorage):
+    """The clock passes a delayed job's eta while an empty lease runs: a slow lease, or a
+    timer that fired a little before the eta it was armed for."""
+
+    def __init__(self, clock: FakeClock, by_ms: int) -> None:
+        super().__init__()
+        self._clock, self._by_ms, self._passed = clock, by_ms, False
+
+    async def lease(
+        self, queue: str, *, max_jobs: int, visibility_ms: int, now_ms: int, new_lease_id: Callable[[], str]
+    ) -> LeaseResult:
+        result = await super().lease(
+            queue, max_jobs=max_jobs, visibility_ms=visibility_ms, now_ms=now_ms, new_lease_id=new_lease_id
+        )
+        if not self._passed:
+            self._passed = True
+            self._clock.advance(self._by_ms)
+        return result
+
+
+async def test_long_poll_gets_a_job_that_became_due_while_its_empty_lease_ran(clock: FakeClock) -> None:
+    storage = _ClockPassesTheEtaDuringTheFirstLease(clock, by_ms=30)
+    manager = QueueManager(storage, clock=clock)
+    await manager.start()
+    eta_ms = clock.now_ms() + 30
+    delayed = NewJob(id="0190a000-0000-7000-8000-000000000002", payload=b"1", priority=5, eta_ms=eta_ms, max_retries=3)
+    await storage.insert(QUEUE, [delayed], now_ms=clock.now_ms(), dedup_window_ms=1000)  # no enqueue timer armed
+    assert [j.id for j in await _result(_long_poll(manager))] == [delayed.id]
+    await manager.stop()
 
 
 class _SharedStorage(MemoryStorage):
