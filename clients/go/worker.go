@@ -15,7 +15,8 @@ import (
 // A panic is recovered and nacks the job with the panic value and stack.
 //
 // ctx is cancelled when the job's lease is lost (another worker may now run it) or
-// when a stopping worker's DrainTimeout has passed.
+// when a stopping worker's DrainTimeout has passed. In both cases the handler's result
+// no longer counts: the job is not acked or nacked when it returns.
 type Handler func(ctx context.Context, job Job) error
 
 // WorkerOptions tune a Worker; zero values take the defaults below.
@@ -25,18 +26,26 @@ type WorkerOptions struct {
 	// VisibilityMs is the lease length (default 30000). The worker extends the lease
 	// every VisibilityMs/3 while the handler runs, so a slow job is not redelivered.
 	VisibilityMs int
-	// WaitMs is the long-poll wait of each lease call (default 5000, at most 20000).
+	// WaitMs is the long-poll wait of each lease call (default 5000, at most 20000:
+	// the server rejects more, and Run returns that ErrInvalidArgument).
 	WaitMs int
-	// DrainTimeout bounds a graceful stop: in-flight handlers get this long to finish
-	// before their contexts are cancelled. Zero waits for them however long they take.
+	// DrainTimeout bounds a graceful stop: in-flight handlers get this long to finish.
+	// Then the worker nacks the jobs whose handlers have not returned (a failed try,
+	// retried at once, the reason saying the drain timed out), cancels their contexts
+	// and Run returns without waiting for them; what such a handler returns later is
+	// dropped (it acks, nacks and extends nothing). Zero waits for handlers however
+	// long they take.
 	DrainTimeout time.Duration
-	// ErrorBackoff is the pause after a failed lease call (default 1 s).
+	// ErrorBackoff is the pause after a lease call that failed transiently (default 1 s).
 	ErrorBackoff time.Duration
 	// IdleBackoff is the pause after a lease that came back empty before its wait
 	// ended, as it does for a paused or rate-limited queue (default 250 ms).
 	IdleBackoff time.Duration
-	// OnError receives the errors that do not stop the worker: failed leases, acks,
-	// nacks and extends, and lost leases (errors.Is(err, ErrLeaseLost)). Default: log.
+	// OnError receives the errors that do not stop the worker: lease calls that failed
+	// transiently (no reply, ErrUnavailable or another 5xx status; retried after
+	// ErrorBackoff), failed acks, nacks and extends, and lost leases
+	// (errors.Is(err, ErrLeaseLost)). It is not called after Run has returned.
+	// Default: log.
 	OnError func(error)
 }
 
@@ -72,6 +81,7 @@ type Worker struct {
 	stopOnce sync.Once
 	stopping chan struct{}
 	acks     pendingAcks
+	running  runningJobs
 }
 
 // NewWorker returns a worker that runs handler on the jobs of queue.
@@ -86,8 +96,8 @@ func NewWorker(client *Client, queue string, handler Handler, opts WorkerOptions
 }
 
 // Stop asks Run to stop gracefully: no more leases; in-flight jobs finish and are
-// acked or nacked. It does not wait; Run returns when the worker has drained. Stop
-// is safe to call from any goroutine, more than once.
+// acked or nacked (within DrainTimeout, if set). It does not wait; Run returns when the
+// worker has drained. Stop is safe to call from any goroutine, more than once.
 func (w *Worker) Stop() {
 	w.stopOnce.Do(func() { close(w.stopping) })
 }
@@ -106,6 +116,13 @@ func (w *Worker) stopRequested() bool {
 // gracefully (as Stop describes) and returns nil. A long-poll cut short by the stop
 // may leave a job leased on the server; it is redelivered when its lease expires.
 // Handlers' contexts carry ctx's values but not its cancellation.
+//
+// A lease call that fails with an error that will not go away by retrying stops the
+// worker: Run drains as above and returns that error, e.g. one matching
+// ErrUnauthenticated (wrong token) or ErrInvalidArgument (an option the server
+// rejects, such as WaitMs over 20000). Only failures that may pass are retried after
+// ErrorBackoff, each passed to OnError: no reply (a network error or timeout), and
+// replies with ErrUnavailable or another 5xx status.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("rivetq: Worker.Run called more than once")
@@ -121,32 +138,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 	jobsCtx, abandonJobs := context.WithCancel(detached{ctx})
 	defer abandonJobs()
-	var inflight sync.WaitGroup
-	w.leaseLoop(leaseCtx, func(job Job, release func()) {
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			defer release()
-			w.process(jobsCtx, job)
-		}()
+	err := w.leaseLoop(leaseCtx, func(job Job, release func()) {
+		w.start(jobsCtx, job, release)
 	})
 	for _, ack := range w.acks.close() {
 		w.ackAlone(ack)
 	}
-	w.drain(&inflight, abandonJobs)
-	return nil
+	w.drain(abandonJobs)
+	return err
 }
 
 // leaseLoop leases as many jobs as there are free slots and starts each one, until
-// ctx is done; each lease call carries the acks of the jobs finished since the last
-// one. start must call release when the job is finished.
-func (w *Worker) leaseLoop(ctx context.Context, start func(job Job, release func())) {
+// ctx is done or a lease call fails with an error that is not transient, which it
+// returns; each lease call carries the acks of the jobs finished since the last one.
+// start must call release when the job is finished.
+func (w *Worker) leaseLoop(ctx context.Context, start func(job Job, release func())) error {
 	slots := make(chan struct{}, w.opts.Concurrency)
 	release := func() { <-slots }
 	for {
 		free := acquireSlots(ctx, slots)
 		if free == 0 || w.stopRequested() {
-			return
+			return nil
 		}
 		began := time.Now()
 		acks := w.acks.take()
@@ -166,6 +178,10 @@ func (w *Worker) leaseLoop(ctx context.Context, start func(job Job, release func
 		}
 		for unused := free - len(jobs); unused > 0; unused-- {
 			release()
+		}
+		if err != nil && ctx.Err() == nil && !transient(err) {
+			w.acks.leased(undelivered) // sent alone once the loop has ended
+			return fmt.Errorf("rivetq worker: lease %q: %w", w.queue, err)
 		}
 		switch { // only when no job came: the jobs below start after any backoff
 		case err != nil && ctx.Err() == nil:
@@ -201,26 +217,42 @@ func acquireSlots(ctx context.Context, slots chan struct{}) int {
 	return taken
 }
 
-// drain waits for in-flight jobs; after DrainTimeout (if set) it cancels their contexts
-// and keeps waiting for the handlers to return.
-func (w *Worker) drain(inflight *sync.WaitGroup, abandon context.CancelFunc) {
-	done := make(chan struct{})
-	go func() {
-		inflight.Wait()
-		close(done)
-	}()
+// transient reports whether a failed call may succeed when tried again: no reply came
+// (a network error or timeout), or the server or a proxy is unavailable (5xx).
+func transient(err error) bool {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		return true
+	}
+	return errors.Is(err, ErrUnavailable) || apiErr.Status >= 500
+}
+
+// drain waits until every started job is settled. After DrainTimeout (if set) it gives
+// up the jobs whose handlers are still running: it nacks them, cancels their contexts
+// and stops waiting for their handlers (it still waits for the acks and nacks of the
+// jobs whose handlers returned in time).
+func (w *Worker) drain(abandon context.CancelFunc) {
+	settled := w.running.allSettled()
 	if w.opts.DrainTimeout <= 0 {
-		<-done
+		<-settled
 		return
 	}
 	timer := time.NewTimer(w.opts.DrainTimeout)
 	defer timer.Stop()
 	select {
-	case <-done:
+	case <-settled:
+		return
 	case <-timer.C:
-		abandon()
-		<-done
 	}
+	givenUp := w.running.giveUp()
+	abandon() // only now, so that no handler returning ctx.Err() settles a job given up
+	for _, run := range givenUp {
+		go func(run *runningJob) {
+			defer w.running.settled()
+			w.nackGivenUp(run)
+		}(run)
+	}
+	<-settled
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

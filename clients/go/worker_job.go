@@ -27,17 +27,49 @@ type retryAfterError struct {
 func (e *retryAfterError) Error() string { return e.err.Error() }
 func (e *retryAfterError) Unwrap() error { return e.err }
 
-// process runs the handler on one job while keeping its lease, then acks or nacks it.
-func (w *Worker) process(parent context.Context, job Job) {
+// start runs the handler on a leased job in a goroutine of its own while keeping the
+// job's lease; release is called when the handler returns.
+func (w *Worker) start(parent context.Context, job Job, release func()) {
 	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	beat := w.startHeartbeat(job, cancel)
-	err := w.runHandler(ctx, job)
-	if beat.stop() {
-		w.opts.OnError(fmt.Errorf("rivetq worker: job %s: not acked: %w", job.ID, ErrLeaseLost))
+	run := &runningJob{job: job, cancel: cancel}
+	run.beat = w.startHeartbeat(job, cancel)
+	w.running.add(run) // before Run can drain: the lease loop calls start
+	go func() {
+		defer release()
+		w.process(ctx, run)
+	}()
+}
+
+// process runs the handler, then acks or nacks the job, unless the drain timeout gave
+// the job up first: then the handler's result is dropped and the server not called.
+func (w *Worker) process(ctx context.Context, run *runningJob) {
+	defer run.cancel()
+	err := w.runHandler(ctx, run.job)
+	if !w.running.finish(run) {
 		return
 	}
-	w.settle(job, err)
+	defer w.running.settled()
+	if run.beat.stop() {
+		w.opts.OnError(fmt.Errorf("rivetq worker: job %s: not acked: %w", run.job.ID, ErrLeaseLost))
+		return
+	}
+	w.settle(run.job, err)
+}
+
+// nackGivenUp nacks a job whose handler did not return within the drain timeout, for
+// another worker to run it at once.
+func (w *Worker) nackGivenUp(run *runningJob) {
+	job := run.job
+	if run.beat.stop() {
+		w.opts.OnError(fmt.Errorf("rivetq worker: job %s: not nacked: %w", job.ID, ErrLeaseLost))
+		return
+	}
+	reason := fmt.Sprintf("rivetq worker: drain timed out: the handler did not return within DrainTimeout (%s)",
+		w.opts.DrainTimeout)
+	opts := &NackOptions{Reason: reason, DelayMs: NoDelay}
+	if _, err := w.client.Nack(context.Background(), job.ID, job.LeaseID, opts); err != nil {
+		w.opts.OnError(fmt.Errorf("rivetq worker: job %s: nack: %w", job.ID, err))
+	}
 }
 
 func (w *Worker) runHandler(ctx context.Context, job Job) (err error) {

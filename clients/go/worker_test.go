@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,15 +148,30 @@ func (p *pathCounter) count(path string) int {
 	return p.paths[path]
 }
 
+func (p *pathCounter) snapshot() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	paths := make(map[string]int, len(p.paths))
+	for path, n := range p.paths {
+		paths[path] = n
+	}
+	return paths
+}
+
+// countedClient is a client for the test server whose requests calls counts.
+func countedClient(t *testing.T, calls *pathCounter) *rivetq.Client {
+	t.Helper()
+	return rivetq.NewClient(requireEnv(t, "RIVETQ_URL"), rivetq.WithToken(requireEnv(t, "RIVETQ_TEST_TOKEN")),
+		rivetq.WithHTTPClient(&http.Client{Transport: calls}))
+}
+
 func TestWorkerAcksInsideItsNextLeaseCall(t *testing.T) {
 	c, q := newClient(t), newQueue(t)
 	for i := 0; i < 20; i++ {
 		enqueue(t, c, q, i, nil)
 	}
 	calls := &pathCounter{paths: map[string]int{}}
-	counted := rivetq.NewClient(requireEnv(t, "RIVETQ_URL"), rivetq.WithToken(requireEnv(t, "RIVETQ_TEST_TOKEN")),
-		rivetq.WithHTTPClient(&http.Client{Transport: calls}))
-	w := rivetq.NewWorker(counted, q, func(ctx context.Context, job rivetq.Job) error {
+	w := rivetq.NewWorker(countedClient(t, calls), q, func(ctx context.Context, job rivetq.Job) error {
 		time.Sleep(5 * time.Millisecond)
 		return nil
 	}, rivetq.WorkerOptions{Concurrency: 1, WaitMs: 200})
@@ -281,14 +300,24 @@ func TestWorkerStopFinishesInFlightJobsAndLeasesNoMore(t *testing.T) {
 	}
 }
 
+// assertNackedByDrain checks that the drain timeout nacked the job (retried at once).
+func assertNackedByDrain(t *testing.T, c *rivetq.Client, id string) {
+	t.Helper()
+	job := must(c.GetJob(ctxFor(t), id))(t)
+	if job.State != rivetq.StateReady || job.Tries != 1 || !strings.Contains(job.LastError, "drain timed out") {
+		t.Fatalf("job after the drain timeout: state %s, tries %d, last error %q", job.State, job.Tries, job.LastError)
+	}
+}
+
 func TestWorkerDrainTimeoutCancelsHandlersAndNacks(t *testing.T) {
 	c, q := newClient(t), newQueue(t)
 	id := enqueue(t, c, q, 1, nil)
-	started := make(chan struct{})
+	started, cancelled := make(chan struct{}), make(chan struct{})
 	w := rivetq.NewWorker(c, q, func(ctx context.Context, job rivetq.Job) error {
 		close(started)
 		<-ctx.Done()
-		return ctx.Err()
+		close(cancelled)
+		return ctx.Err() // dropped: the job was nacked already
 	}, rivetq.WorkerOptions{WaitMs: 200, DrainTimeout: 100 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -298,10 +327,195 @@ func TestWorkerDrainTimeoutCancelsHandlersAndNacks(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	job := must(c.GetJob(ctxFor(t), id))(t)
-	if job.State == rivetq.StateInflight || job.Tries != 1 || job.LastError != context.Canceled.Error() {
-		t.Fatalf("job after drain timeout %+v", job)
+	receive(t, cancelled, "the handler's ctx is cancelled")
+	assertNackedByDrain(t, c, id)
+}
+
+func TestWorkerDrainTimeoutGivesUpAHandlerThatIgnoresCtx(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	id := enqueue(t, c, q, 1, nil)
+	calls := &pathCounter{paths: map[string]int{}}
+	var reported errorLog
+	started, release, returned := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	releaseHandler := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseHandler)
+	const drainTimeout = time.Second
+	w := rivetq.NewWorker(countedClient(t, calls), q, func(ctx context.Context, job rivetq.Job) error {
+		defer close(returned)
+		close(started)
+		<-release // ignores ctx
+		return nil
+	}, rivetq.WorkerOptions{VisibilityMs: 600, WaitMs: 200, DrainTimeout: drainTimeout, OnError: reported.add})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	receive(t, started, "the handler starts")
+	w.Stop()
+	select {
+	case err := <-done:
+		check(t, err)
+	case <-time.After(drainTimeout + 5*time.Second):
+		t.Fatal("Run still waits for the handler 5 s after DrainTimeout")
 	}
+	assertNackedByDrain(t, c, id)
+	before := calls.snapshot()
+	reported.mu.Lock()
+	errorsBefore := len(reported.errs)
+	reported.mu.Unlock()
+
+	// The abandoned handler no longer extends the lease (every 200 ms) and acks nothing.
+	time.Sleep(700 * time.Millisecond)
+	releaseHandler()
+	receive(t, returned, "the handler returns")
+	time.Sleep(300 * time.Millisecond)
+	if after := calls.snapshot(); !reflect.DeepEqual(after, before) {
+		t.Fatalf("requests after Run returned: %v, then %v", before, after)
+	}
+	reported.mu.Lock()
+	errorsAfter := reported.errs[errorsBefore:]
+	reported.mu.Unlock()
+	if len(errorsAfter) != 0 {
+		t.Fatalf("OnError called after Run returned: %v", errorsAfter)
+	}
+	assertNackedByDrain(t, c, id)
+	if acked := stats(t, c, q).AckedTotal; acked != 0 {
+		t.Fatalf("%d jobs acked", acked)
+	}
+}
+
+// runUntilItStops runs w and returns Run's error, failing the test if Run has not
+// returned by itself within 10 s.
+func runUntilItStops(t *testing.T, w *rivetq.Worker) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		w.Stop()
+		<-done
+		t.Fatal("Run did not stop by itself within 10 s")
+		return nil
+	}
+}
+
+func failJob(ctx context.Context, job rivetq.Job) error {
+	return errors.New("the handler ran")
+}
+
+func TestWorkerStopsOnAWrongToken(t *testing.T) {
+	q := newQueue(t)
+	wrong := rivetq.NewClient(requireEnv(t, "RIVETQ_URL"), rivetq.WithToken("not-"+requireEnv(t, "RIVETQ_TEST_TOKEN")))
+	var reported errorLog
+	w := rivetq.NewWorker(wrong, q, failJob, rivetq.WorkerOptions{WaitMs: 200, OnError: reported.add})
+	err := runUntilItStops(t, w)
+	assertIs(t, err, rivetq.ErrUnauthenticated)
+	if len(reported.errs) != 0 {
+		t.Fatalf("OnError got %v", reported.errs)
+	}
+}
+
+func TestWorkerStopsOnAnOptionTheServerRejects(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	enqueue(t, c, q, 1, nil)
+	w := rivetq.NewWorker(c, q, failJob, rivetq.WorkerOptions{WaitMs: 30000}) // at most 20000
+	err := runUntilItStops(t, w)
+	assertIs(t, err, rivetq.ErrInvalidArgument)
+	if s := stats(t, c, q); s.Ready != 1 {
+		t.Fatalf("queue after the failed lease: %+v", s)
+	}
+}
+
+func writeError(rw http.ResponseWriter, status int, code string) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(status)
+	_, _ = rw.Write([]byte(`{"error":{"code":"` + code + `","message":"from the test"}}`))
+}
+
+// Needs no rivetqd: a fake server answers the lease calls.
+func TestWorkerRetriesTransientLeaseFailuresOnly(t *testing.T) {
+	var leases atomic.Int32
+	fake := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch leases.Add(1) {
+		case 1: // no reply at all
+			conn, _, err := rw.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		case 2:
+			writeError(rw, http.StatusServiceUnavailable, "storage_unavailable")
+		case 3: // a proxy's page
+			rw.WriteHeader(http.StatusBadGateway)
+			_, _ = rw.Write([]byte("<html>bad gateway</html>"))
+		case 4:
+			writeError(rw, http.StatusInternalServerError, "internal")
+		default:
+			writeError(rw, http.StatusUnauthorized, "unauthenticated")
+		}
+	}))
+	t.Cleanup(fake.Close)
+	var reported errorLog
+	w := rivetq.NewWorker(rivetq.NewClient(fake.URL), "q", failJob,
+		rivetq.WorkerOptions{WaitMs: 200, ErrorBackoff: 10 * time.Millisecond, OnError: reported.add})
+	err := runUntilItStops(t, w)
+	assertIs(t, err, rivetq.ErrUnauthenticated)
+	if n := leases.Load(); n != 5 {
+		t.Fatalf("%d lease calls, want 5", n)
+	}
+	var apiErr *rivetq.APIError
+	if len(reported.errs) != 4 || errors.As(reported.errs[0], &apiErr) ||
+		!errors.Is(reported.errs[1], rivetq.ErrUnavailable) || !errors.Is(reported.errs[2], rivetq.ErrUnavailable) ||
+		!errors.As(reported.errs[3], &apiErr) || apiErr.Status != http.StatusInternalServerError {
+		t.Fatalf("OnError got %v", reported.errs)
+	}
+}
+
+func TestWorkerDrainsBeforeReturningALeaseError(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	id := enqueue(t, c, q, 1, nil)
+	target, err := url.Parse(requireEnv(t, "RIVETQ_URL"))
+	check(t, err)
+	server := httputil.NewSingleHostReverseProxy(target)
+	var revoked atomic.Bool
+	refused := make(chan struct{})
+	var refusedOnce sync.Once
+	proxy := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if revoked.Load() && strings.HasSuffix(r.URL.Path, "/lease") {
+			writeError(rw, http.StatusUnauthorized, "unauthenticated")
+			refusedOnce.Do(func() { close(refused) })
+			return
+		}
+		server.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(proxy.Close)
+	proxied := rivetq.NewClient(proxy.URL, rivetq.WithToken(requireEnv(t, "RIVETQ_TEST_TOKEN")))
+	started, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	releaseHandler := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseHandler)
+	w := rivetq.NewWorker(proxied, q, func(ctx context.Context, job rivetq.Job) error {
+		close(started)
+		return waitOrCancel(ctx, release)
+	}, rivetq.WorkerOptions{Concurrency: 2, WaitMs: 200, DrainTimeout: 10 * time.Second})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	receive(t, started, "the handler starts")
+	revoked.Store(true) // the lease call for the free slot now fails
+	receive(t, refused, "a lease call is refused")
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v while a handler was running", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	releaseHandler()
+	select {
+	case err := <-done:
+		assertIs(t, err, rivetq.ErrUnauthenticated)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the handler finished")
+	}
+	assertGone(t, c, id) // acked before Run returned
 }
 
 func TestWorkerCancelsTheHandlerWhenTheLeaseIsLost(t *testing.T) {
