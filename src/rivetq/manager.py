@@ -190,7 +190,7 @@ class QueueManager:
                 self._leased_queue.pop(result.job_id, None)
         for queue, count in acked.items():
             self._observer.jobs_acked(queue, count)
-        return results
+        return [_as_unknown_job(r) if r.error is not None and queues.get(r.job_id) is None else r for r in results]
 
     async def nack(
         self, job_id: str, lease_id: str, *, reason: str | None = None, delay_ms: int | None = None
@@ -221,7 +221,11 @@ class QueueManager:
         check_int(visibility_ms, "visibility_ms", 1, MAX_VISIBILITY_MS)
         now_ms = self.now_ms()
         expires_at_ms = now_ms + visibility_ms
-        await self._storage.extend(job_id, lease_id, expires_at_ms=expires_at_ms, now_ms=now_ms)
+        try:
+            await self._storage.extend(job_id, lease_id, expires_at_ms=expires_at_ms, now_ms=now_ms)
+        except LeaseLost:
+            await self._storage.get(job_id)  # an unknown job is JobNotFound, as for ack and nack
+            raise
         return expires_at_ms
 
     # -- jobs and queues ----------------------------------------------------------
@@ -390,10 +394,9 @@ class QueueManager:
             del self._leased_queue[next(iter(self._leased_queue))]
 
     async def _get_leased(self, job_id: str) -> Job:
-        try:
-            return await self._storage.get(job_id)
-        except JobNotFound:
-            raise LeaseLost(f"job {job_id} is not leased") from None
+        """The job an ack or nack names; ``JobNotFound`` (404) if there is none, which is
+        also what an already acked job is."""
+        return await self._storage.get(job_id)
 
     async def _queue_of(self, job_id: str) -> str:
         queue = self._leased_queue.get(job_id)
@@ -402,7 +405,7 @@ class QueueManager:
     async def _queue_or_none(self, job_id: str) -> str | None:
         try:
             return await self._queue_of(job_id)
-        except LeaseLost:
+        except JobNotFound:
             return None
 
     def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
@@ -425,6 +428,10 @@ def _check_lease(queue: str, max_jobs: int, visibility_ms: int, wait_ms: int) ->
     check_int(max_jobs, "max_jobs", 1, wire.MAX_BATCH)
     check_int(visibility_ms, "visibility_ms", 1, MAX_VISIBILITY_MS)
     check_int(wait_ms, "wait_ms", 0, MAX_WAIT_MS)
+
+
+def _as_unknown_job(result: AckResult) -> AckResult:
+    return AckResult(result.job_id, error=f"job {result.job_id} not found", error_code=JobNotFound.code)
 
 
 def _check_acks(acks: Sequence[tuple[str, str]]) -> None:

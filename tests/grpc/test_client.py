@@ -13,7 +13,7 @@ import pytest
 
 from rivetq.client.grpc_client import GrpcClient
 from rivetq.client.models import AckedLease, QueueSummary, RetryPolicy
-from rivetq.errors import InvalidArgument, JobNotFound, LeaseLost, PayloadTooLarge, QueueNotFound, StateConflict
+from rivetq.errors import InvalidArgument, JobNotFound, PayloadTooLarge, QueueNotFound, StateConflict
 from tests.e2e.server import RunningServer
 
 
@@ -43,7 +43,7 @@ def test_client_enqueue_lease_ack(client: GrpcClient) -> None:
     assert job.created_at <= job.lease_expires_at
     assert client.extend(job.id, job.lease_id, 60_000) > job.lease_expires_at
     client.ack(job.id, job.lease_id)
-    with pytest.raises(LeaseLost):
+    with pytest.raises(JobNotFound):  # acked: gone
         client.ack(job.id, job.lease_id)
     with pytest.raises(JobNotFound):
         client.get_job(job_id)

@@ -83,14 +83,14 @@ async def test_lease_long_polls_until_a_job_arrives(stub: Stub) -> None:
     assert [job.payload for job in (await poll).jobs] == [b"7"]
 
 
-async def test_ack_removes_the_job_and_a_second_ack_is_lease_lost(stub: Stub) -> None:
+async def test_ack_removes_the_job_and_a_second_ack_is_not_found(stub: Stub) -> None:
     queue = _queue()
     await stub.Enqueue(pb.EnqueueRequest(queue=queue, payload=b"1"))
     job = await _lease_one(stub, queue)
     await stub.Ack(pb.AckRequest(job_id=job.id, lease_id=job.lease_id))
     assert await _rpc_error(stub.Ack(pb.AckRequest(job_id=job.id, lease_id=job.lease_id))) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
-        "lease_lost",
+        grpc.StatusCode.NOT_FOUND,
+        "job_not_found",
     )
     assert await _rpc_error(stub.GetJob(pb.GetJobRequest(job_id=job.id))) == (
         grpc.StatusCode.NOT_FOUND,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rivetq.clock import FakeClock
-from rivetq.errors import InvalidArgument, LeaseLost
+from rivetq.errors import InvalidArgument, JobNotFound, LeaseLost
 from rivetq.manager import QueueManager
 from rivetq.models import Job, JobState, RetryPolicy
 from tests.manager.support import QUEUE, RecordingObserver, job
@@ -28,7 +28,7 @@ async def test_ack_removes_the_job(manager: QueueManager, observer: RecordingObs
     await manager.ack(leased.id, leased.lease_id or "")
     assert (await manager.stats(QUEUE)).inflight == 0
     assert observer.counts[("acked", QUEUE)] == 1
-    with pytest.raises(LeaseLost):
+    with pytest.raises(JobNotFound):  # an acked job is gone
         await manager.ack(leased.id, leased.lease_id or "")
 
 
@@ -42,16 +42,21 @@ async def test_ack_with_a_wrong_or_expired_lease_is_lease_lost(manager: QueueMan
     assert (await manager.get_job(leased.id)).state_at(clock.now_ms()) is JobState.INFLIGHT
 
 
-async def test_ack_of_an_unknown_job_is_lease_lost(manager: QueueManager) -> None:
-    with pytest.raises(LeaseLost):
-        await manager.ack("0190a000-0000-7000-8000-000000000000", "lease")
+async def test_ack_nack_and_extend_of_an_unknown_job_are_job_not_found(manager: QueueManager) -> None:
+    unknown = "0190a000-0000-7000-8000-000000000000"
+    with pytest.raises(JobNotFound):
+        await manager.ack(unknown, "lease")
+    with pytest.raises(JobNotFound):
+        await manager.nack(unknown, "lease")
+    with pytest.raises(JobNotFound):
+        await manager.extend(unknown, "lease", visibility_ms=1000)
 
 
 async def test_ack_batch_reports_each_ack(manager: QueueManager, observer: RecordingObserver) -> None:
     await manager.enqueue_batch(QUEUE, [job(), job()])
     first, second = await manager.lease(QUEUE, max_jobs=2)
     results = await manager.ack_batch([(first.id, first.lease_id or ""), (second.id, "wrong"), ("missing", "x")])
-    assert [r.error_code for r in results] == [None, "lease_lost", "lease_lost"]
+    assert [r.error_code for r in results] == [None, "lease_lost", "job_not_found"]
     assert observer.counts[("acked", QUEUE)] == 1
 
 
@@ -118,8 +123,6 @@ async def test_nack_with_a_wrong_lease_is_lease_lost_and_changes_nothing(manager
     leased = await _leased(manager)
     with pytest.raises(LeaseLost):
         await manager.nack(leased.id, "wrong")
-    with pytest.raises(LeaseLost):
-        await manager.nack("0190a000-0000-7000-8000-000000000000", "wrong")
     assert await manager.get_job(leased.id) == leased
 
 

@@ -88,14 +88,16 @@ async def test_delayed_job_is_leased_only_after_its_delay(client: ApiClient, clo
     assert (await lease_one(client))["id"] == job_id
 
 
-async def test_ack_removes_the_job_and_a_second_ack_is_a_409(client: ApiClient) -> None:
+async def test_ack_removes_the_job_and_a_second_ack_is_a_404(client: ApiClient) -> None:
     await enqueue(client)
     job = await lease_one(client)
     ack = {"job_id": job["id"], "lease_id": job["lease_id"]}
     response = await client.post("/v1/ack", json=ack)
     assert (response.status_code, response.json()) == (200, {"success": True})
-    assert _error(await client.post("/v1/ack", json=ack))[:2] == (409, "lease_lost")
+    assert _error(await client.post("/v1/ack", json=ack))[:2] == (404, "job_not_found")
     assert _error(await client.get(f"/v1/jobs/{job['id']}"))[:2] == (404, "job_not_found")
+    for path, body in (("/v1/nack", ack), ("/v1/extend", {**ack, "visibility_ms": 1000})):
+        assert _error(await client.post(path, json=body))[:2] == (404, "job_not_found")
 
 
 async def test_ack_with_a_wrong_lease_is_a_409_and_changes_nothing(client: ApiClient) -> None:

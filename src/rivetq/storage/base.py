@@ -15,7 +15,7 @@ Rules every backend follows:
   ``ack``, ``retry``, ``bury`` and ``extend`` raise ``LeaseLost`` otherwise and change
   nothing. ``JobNotFound`` is raised for an unknown job id (except in ``ack``/``retry``/
   ``bury``/``extend``, where an unknown id is also ``LeaseLost``: the job may have been
-  acked by an earlier holder).
+  acked by an earlier holder; the manager tells the two apart for its callers).
 * Write failures raise ``StorageUnavailable``; nothing is half-applied.
 * Counters (``QueueCounters``) are updated by the transition that causes them:
   insert → enqueued_total, lease → leased_total, ack → acked_total,
