@@ -84,17 +84,23 @@ def check_batch_size(items: Sequence[object], field: str) -> None:
 
 
 def check_rate_limit(limit: RateLimit) -> RateLimit:
-    for field, value in (("capacity", limit.capacity), ("refill_rate", limit.refill_rate)):
-        if not isinstance(value, int | float) or not math.isfinite(value) or not 0 < value <= _MAX_RATE:
-            raise InvalidArgument(f"{field} must be a number above 0 and at most {_MAX_RATE:g}", field=field)
+    if not _is_number(limit.capacity) or not 1 <= limit.capacity <= _MAX_RATE:
+        message = f"capacity must be a number from 1 to {_MAX_RATE:g} (a job takes a whole token)"
+        raise InvalidArgument(message, field="capacity")
+    if not _is_number(limit.refill_rate) or not 0 < limit.refill_rate <= _MAX_RATE:
+        raise InvalidArgument(f"refill_rate must be a number above 0 and at most {_MAX_RATE:g}", field="refill_rate")
     return limit
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def check_retry_policy(policy: RetryPolicy) -> RetryPolicy:
     check_int(policy.base_backoff_ms, "base_backoff_ms", 0, MAX_DELAY_MS)
     check_int(policy.max_backoff_ms, "max_backoff_ms", 0, MAX_DELAY_MS)
     multiplier = policy.multiplier
-    if not isinstance(multiplier, int | float) or not math.isfinite(multiplier) or not 1 <= multiplier <= 100:
+    if not _is_number(multiplier) or not 1 <= multiplier <= 100:
         raise InvalidArgument("multiplier must be a number from 1 to 100", field="multiplier")
     if policy.jitter not in _JITTERS:
         raise InvalidArgument(f"jitter must be one of {', '.join(_JITTERS)}", field="jitter")

@@ -155,7 +155,9 @@ async def test_rate_limit_round_trips(manager: QueueManager) -> None:
     ("limit", "field"),
     [
         (RateLimit(capacity=0, refill_rate=1), "capacity"),
+        (RateLimit(capacity=0.5, refill_rate=1), "capacity"),  # a job takes a whole token: it would never run
         (RateLimit(capacity=1, refill_rate=-1), "refill_rate"),
+        (RateLimit(capacity=1, refill_rate=0), "refill_rate"),
         (RateLimit(capacity=float("inf"), refill_rate=1), "capacity"),
     ],
 )
