@@ -8,6 +8,7 @@ the same types.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal, cast
 
 import msgspec
@@ -47,6 +48,7 @@ __all__ = [
     "RequeuedResponse",
     "RetryPolicyBody",
     "SuccessResponse",
+    "rfc3339_text",
 ]
 
 MAX_BATCH = 1000
@@ -280,3 +282,8 @@ class ErrorBody(msgspec.Struct):
 
 class ErrorResponse(msgspec.Struct):
     error: ErrorBody
+
+
+def rfc3339_text(moment: datetime) -> str:
+    """A time as the API writes it: RFC 3339 in UTC with milliseconds and ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

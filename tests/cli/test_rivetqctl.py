@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,8 @@ from tests.client.support import new_queue, server
 from tests.e2e.server import RunningServer
 
 __all__ = ["server"]
+
+API_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 @pytest.fixture
@@ -60,6 +63,7 @@ def test_ctl_nack_extend_and_dlq(ctl: Any) -> None:
         ctl("extend", "--job-id", job_id, "--lease-id", job["lease_id"], "--visibility", "60000", "--json")
     )
     assert extended["lease_expires_at"] > job["lease_expires_at"]
+    assert API_TIME.fullmatch(extended["lease_expires_at"]) and API_TIME.fullmatch(job["lease_expires_at"])
     assert ctl("nack", job_id, job["lease_id"], "--reason", "it broke").stdout.strip() == "dead"
     assert "it broke" in ctl("dlq", "list", "-q", queue).stdout
     assert [j["id"] for j in _json(ctl("--json", "dlq", "list", "-q", queue))["jobs"]] == [job_id]
@@ -81,9 +85,20 @@ def test_ctl_stats_jobs_and_job_commands(ctl: Any) -> None:
     assert [j["id"] for j in page["jobs"]] == [delayed] and page["next_cursor"] is None
     got = _json(ctl("--json", "job", "get", delayed))
     assert (got["state"], got["idempotency_key"], got["payload"]) == ("delayed", "k1", "b")
-    assert "state" in ctl("job", "get", ready).stdout
+    assert API_TIME.fullmatch(got["created_at"]) and API_TIME.fullmatch(got["eta"])  # as REST writes times
+    human = ctl("job", "get", ready).stdout
+    assert "state" in human and API_TIME.search(human)
     ctl("job", "cancel", ready)
     ctl("job", "get", ready, code=1)
+
+
+def test_ctl_enqueue_says_when_the_idempotency_key_made_a_duplicate(ctl: Any) -> None:
+    queue = new_queue()
+    first = _json(ctl("--json", "enqueue", "-q", queue, "-p", "1", "--idempotency-key", "once"))
+    again = _json(ctl("--json", "enqueue", "-q", queue, "-p", "2", "--idempotency-key", "once"))
+    assert "duplicate" not in first and again == {"job_id": first["job_id"], "duplicate": True}
+    human = ctl("enqueue", "-q", queue, "-p", "3", "--idempotency-key", "once").stdout.strip()
+    assert human.startswith(first["job_id"]) and "duplicate" in human
 
 
 def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:

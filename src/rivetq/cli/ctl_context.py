@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import msgspec
 
+from rivetq import wire
 from rivetq.errors import RivetQError
 
 if TYPE_CHECKING:
@@ -92,9 +94,20 @@ def payload_text(payload: Any) -> str:
 def emit(state: CtlState, value: Any, human: Callable[[], None]) -> None:
     """Print ``value`` as JSON with ``--json``, else call ``human`` to print it for people."""
     if state.json:
-        click.echo(msgspec.json.encode(value).decode())
+        click.echo(msgspec.json.encode(_api_times(msgspec.to_builtins(value, builtin_types=(datetime,)))).decode())
     else:
         human()
+
+
+def _api_times(value: Any) -> Any:
+    """Times written as the REST API writes them (milliseconds, ``Z``)."""
+    if isinstance(value, datetime):
+        return wire.rfc3339_text(value)
+    if isinstance(value, dict):
+        return {key: _api_times(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_api_times(item) for item in value]
+    return value
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -108,4 +121,4 @@ def print_rows(pairs: Sequence[tuple[str, object]]) -> None:
     """A two-column ``name  value`` listing (one object)."""
     width = max(len(name) for name, _ in pairs)
     for name, value in pairs:
-        click.echo(f"{name.ljust(width)}  {'-' if value is None else value}")
+        click.echo(f"{name.ljust(width)}  {'-' if value is None else _api_times(value)}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import msgspec
 
+from rivetq import wire
 from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, payload_text, print_rows, print_table
 
 if TYPE_CHECKING:
@@ -68,17 +69,20 @@ def enqueue(
     max_retries: int,
     idempotency_key: str | None,
 ) -> None:
-    """Enqueue a job; prints its id."""
-    job_id = state.client().enqueue(
-        queue,
-        payload,
+    """Enqueue a job; prints its id, and says so when the idempotency key made it a duplicate."""
+    from rivetq.client import JobSpec, _calls
+
+    spec = JobSpec(
+        payload=payload,
         priority=priority,
         delay_ms=delay_ms,
         max_retries=max_retries,
         idempotency_key=idempotency_key,
         run_at=run_at,
     )
-    emit(state, {"job_id": job_id}, lambda: click.echo(job_id))
+    answer = state.client().send(_calls.enqueue_answer(queue, spec))
+    note = " (duplicate: the job first enqueued with this idempotency key)" if answer.duplicate else ""
+    emit(state, answer, lambda: click.echo(answer.job_id + note))
 
 
 def print_jobs(jobs: Sequence[Job]) -> None:
@@ -150,7 +154,7 @@ def extend(
     """Extend a lease; prints the new expiry."""
     job, lease_ = _lease_args(job_id, lease_id, job_opt, lease_opt)
     expires = state.client().extend(job, lease_, visibility_ms)
-    emit(state, {"lease_expires_at": expires}, lambda: click.echo(expires.isoformat()))
+    emit(state, {"lease_expires_at": expires}, lambda: click.echo(wire.rfc3339_text(expires)))
 
 
 @click.group()

@@ -6,9 +6,9 @@ differ in how a ``Call`` is sent. Each function's docstring is the client method
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -74,6 +74,7 @@ def _decoder_of(kind: type[Any]) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(kind)
 
 
+T = TypeVar("T")
 _ENQUEUED = _decoder_of(wire.EnqueueResponse)
 _ENQUEUED_BATCH = _decoder_of(wire.EnqueueBatchResponse)
 _LEASED = _decoder_of(_Jobs)
@@ -140,12 +141,22 @@ def enqueue(
         idempotency_key=idempotency_key,
         run_at=run_at,
     )
+    return _enqueue_call(queue, spec, lambda body: _ENQUEUED.decode(body).job_id)
+
+
+def enqueue_answer(queue: str, spec: JobSpec) -> Call[wire.EnqueueResponse]:
+    """Enqueue one job; the server's whole answer, which says whether the idempotency key
+    made it a duplicate."""
+    return _enqueue_call(queue, spec, _ENQUEUED.decode)
+
+
+def _enqueue_call(queue: str, spec: JobSpec, parse: Callable[[bytes], T]) -> Call[T]:
     return Call(
         "POST",
         _queue_path(queue, "/enqueue"),
-        lambda body: _ENQUEUED.decode(body).job_id,
+        parse,
         body=_ENCODER.encode(_enqueue_request(spec)),
-        retry_safe=idempotency_key is not None,
+        retry_safe=spec.idempotency_key is not None,
     )
 
 

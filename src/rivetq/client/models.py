@@ -7,13 +7,13 @@ timezone-aware ``datetime`` objects in UTC.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from rivetq.models import RateLimit, RetryPolicy
-from rivetq.wire import AckItemResult, QueueSummary
+from rivetq.wire import AckItemResult, QueueSummary, rfc3339_text
 
 __all__ = [
     "AckItemResult",
@@ -97,4 +97,4 @@ def run_at_text(spec: JobSpec) -> str | None:
     """``run_at`` as both APIs take it: RFC 3339 in UTC with milliseconds (text as given)."""
     if spec.run_at is None or isinstance(spec.run_at, str):
         return spec.run_at
-    return spec.run_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339_text(spec.run_at)
