@@ -86,7 +86,7 @@ def test_client_queue_admin(client: GrpcClient) -> None:
     stats = client.stats(queue)
     assert (stats.ready, stats.paused, stats.rate_limit) == (1, True, rate_limit)
     summary = {q.name: q for q in client.list_queues()}[queue]
-    assert summary == QueueSummary(name=queue, ready=1, delayed=0, inflight=0, dlq=0, paused=True)
+    assert summary == QueueSummary(name=queue, ready=1, delayed=0, inflight=0, dlq=0, paused=True, enqueued_total=1)
     assert client.lease(queue) == []
     client.resume(queue)
     client.delete_rate_limit(queue)

@@ -115,7 +115,18 @@ def ack_result_from(message: pb.AckResult) -> AckItemResult:
 
 
 def summary_from(message: pb.QueueSummary) -> QueueSummary:
-    return QueueSummary(message.name, message.ready, message.delayed, message.inflight, message.dlq, message.paused)
+    return QueueSummary(
+        message.name,
+        message.ready,
+        message.delayed,
+        message.inflight,
+        message.dlq,
+        message.paused,
+        enqueued_total=message.enqueued_total,
+        leased_total=message.leased_total,
+        acked_total=message.acked_total,
+        nacked_total=message.nacked_total,
+    )
 
 
 def stats_from(message: pb.StatsResponse) -> QueueStats:

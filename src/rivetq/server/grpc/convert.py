@@ -113,6 +113,10 @@ def queue_summary(stats: QueueStats) -> pb.QueueSummary:
         inflight=stats.inflight,
         dlq=stats.dlq,
         paused=stats.config.paused,
+        enqueued_total=stats.counters.enqueued_total,
+        leased_total=stats.counters.leased_total,
+        acked_total=stats.counters.acked_total,
+        nacked_total=stats.counters.nacked_total,
     )
 
 

@@ -217,20 +217,28 @@ class ListQueuesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class QueueSummary(_message.Message):
-    __slots__ = ("name", "ready", "delayed", "inflight", "dlq", "paused")
+    __slots__ = ("name", "ready", "delayed", "inflight", "dlq", "paused", "enqueued_total", "leased_total", "acked_total", "nacked_total")
     NAME_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     DELAYED_FIELD_NUMBER: _ClassVar[int]
     INFLIGHT_FIELD_NUMBER: _ClassVar[int]
     DLQ_FIELD_NUMBER: _ClassVar[int]
     PAUSED_FIELD_NUMBER: _ClassVar[int]
+    ENQUEUED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    LEASED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ACKED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NACKED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     name: str
     ready: int
     delayed: int
     inflight: int
     dlq: int
     paused: bool
-    def __init__(self, name: _Optional[str] = ..., ready: _Optional[int] = ..., delayed: _Optional[int] = ..., inflight: _Optional[int] = ..., dlq: _Optional[int] = ..., paused: _Optional[bool] = ...) -> None: ...
+    enqueued_total: int
+    leased_total: int
+    acked_total: int
+    nacked_total: int
+    def __init__(self, name: _Optional[str] = ..., ready: _Optional[int] = ..., delayed: _Optional[int] = ..., inflight: _Optional[int] = ..., dlq: _Optional[int] = ..., paused: _Optional[bool] = ..., enqueued_total: _Optional[int] = ..., leased_total: _Optional[int] = ..., acked_total: _Optional[int] = ..., nacked_total: _Optional[int] = ...) -> None: ...
 
 class ListQueuesResponse(_message.Message):
     __slots__ = ("queues",)
