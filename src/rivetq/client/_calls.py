@@ -97,11 +97,22 @@ def _ignore(body: bytes) -> None:
 
 
 def _queue_path(queue: str, suffix: str = "") -> str:
-    return f"/v1/queues/{quote(queue, safe='')}{suffix}"
+    return f"/v1/queues/{_path_segment(queue, 'queue')}{suffix}"
 
 
 def _job_path(job_id: str) -> str:
-    return f"/v1/jobs/{quote(job_id, safe='')}"
+    return f"/v1/jobs/{_path_segment(job_id, 'job_id')}"
+
+
+def _path_segment(value: str, field: str) -> str:
+    """``value`` as one URL path segment. ``.`` and ``..`` are valid queue names, but an
+    HTTP client resolves them as relative paths unless they are percent-encoded; an empty
+    value would name no route at all."""
+    if not value:
+        raise InvalidArgument(f"{field} must not be empty", field=field)
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return quote(value, safe="")
 
 
 def _required_lease(lease_id: str | None) -> str:
