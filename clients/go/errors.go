@@ -48,6 +48,7 @@ type APIError struct {
 	Status  int    // HTTP status code; 0 for one item's error inside a batch reply
 	Code    string // stable error code, e.g. "lease_lost"; empty if the reply had none
 	Message string // human-readable message from the server
+	Field   string // the request field an invalid_argument is about, e.g. "priority"; may be empty
 }
 
 func (e *APIError) Error() string {
@@ -74,6 +75,7 @@ type errorEnvelope struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		Field   string `json:"field"`
 	} `json:"error"`
 }
 
@@ -82,7 +84,7 @@ type errorEnvelope struct {
 func errorFromBody(status int, body []byte) *APIError {
 	var envelope errorEnvelope
 	if err := json.Unmarshal(body, &envelope); err == nil && envelope.Error.Code != "" {
-		return &APIError{Status: status, Code: envelope.Error.Code, Message: envelope.Error.Message}
+		return &APIError{Status: status, Code: envelope.Error.Code, Message: envelope.Error.Message, Field: envelope.Error.Field}
 	}
 	message := strings.TrimSpace(string(body))
 	if len(message) > 512 {

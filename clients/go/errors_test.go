@@ -27,13 +27,14 @@ func TestServerErrorsMatchSentinelsAndCarryDetails(t *testing.T) {
 		target error
 		status int
 		code   string
+		field  string
 	}{
-		{"unknown job", missingErr, rivetq.ErrJobNotFound, http.StatusNotFound, "job_not_found"},
-		{"wrong lease", c.Ack(ctxFor(t), leased.ID, "wrong"), rivetq.ErrLeaseLost, http.StatusConflict, "lease_lost"},
-		{"cancel inflight", c.CancelJob(ctxFor(t), leased.ID), rivetq.ErrStateConflict, http.StatusConflict, "state_conflict"},
-		{"bad queue name", badQueueErr, rivetq.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
-		{"max_jobs out of range", badLeaseErr, rivetq.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument"},
-		{"payload over 1 MiB", tooLargeErr, rivetq.ErrPayloadTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+		{"unknown job", missingErr, rivetq.ErrJobNotFound, http.StatusNotFound, "job_not_found", ""},
+		{"wrong lease", c.Ack(ctxFor(t), leased.ID, "wrong"), rivetq.ErrLeaseLost, http.StatusConflict, "lease_lost", ""},
+		{"cancel inflight", c.CancelJob(ctxFor(t), leased.ID), rivetq.ErrStateConflict, http.StatusConflict, "state_conflict", ""},
+		{"bad queue name", badQueueErr, rivetq.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument", "queue"},
+		{"max_jobs out of range", badLeaseErr, rivetq.ErrInvalidArgument, http.StatusBadRequest, "invalid_argument", "max_jobs"},
+		{"payload over 1 MiB", tooLargeErr, rivetq.ErrPayloadTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,6 +42,9 @@ func TestServerErrorsMatchSentinelsAndCarryDetails(t *testing.T) {
 			var apiErr *rivetq.APIError
 			if !errors.As(tc.err, &apiErr) || apiErr.Status != tc.status || apiErr.Code != tc.code || apiErr.Message == "" {
 				t.Fatalf("error %#v, want status %d code %s and a message", tc.err, tc.status, tc.code)
+			}
+			if apiErr.Field != tc.field {
+				t.Fatalf("error %#v names field %q, want %q", tc.err, apiErr.Field, tc.field)
 			}
 		})
 	}

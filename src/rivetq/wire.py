@@ -275,9 +275,13 @@ class DeletedResponse(msgspec.Struct):
     job_id: str
 
 
-class ErrorBody(msgspec.Struct):
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """``field`` names the request field an ``invalid_argument`` is about, when there is one
+    (``priority``, ``jobs[3].payload``, ``queue``, the query parameter ``limit``)."""
+
     code: str
     message: str
+    field: str | None = None
 
 
 class ErrorResponse(msgspec.Struct):

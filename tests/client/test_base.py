@@ -18,8 +18,8 @@ from rivetq.client._base import Call, error_from_response, may_retry
 from rivetq.client.client import AsyncClient, Client
 
 
-def _error_json(code: str, message: str) -> bytes:
-    return msgspec.json.encode({"error": {"code": code, "message": message}})
+def _error_json(code: str, message: str, field: str | None = None) -> bytes:
+    return msgspec.json.encode({"error": {"code": code, "message": message, **({"field": field} if field else {})}})
 
 
 def test_error_from_response_uses_the_servers_code() -> None:
@@ -29,7 +29,8 @@ def test_error_from_response_uses_the_servers_code() -> None:
 
 
 def test_error_from_response_names_the_invalid_field() -> None:
-    error = error_from_response(400, _error_json("invalid_argument", "Expected `int` <= 9 - at `$.jobs[1].priority`"))
+    body = _error_json("invalid_argument", "Expected `int` <= 9 - at `$.jobs[1].priority`", "jobs[1].priority")
+    error = error_from_response(400, body)
     assert isinstance(error, rivetq.InvalidArgument)
     assert error.field == "jobs[1].priority"
 

@@ -12,6 +12,8 @@ import rivetq
 from rivetq import JobSpec
 from tests.client.support import new_queue
 
+QUEUE_FOR_ERRORS = "field-errors"
+
 
 def test_client_enqueue_lease_ack_round_trip(api: Any) -> None:
     queue = new_queue()
@@ -223,6 +225,26 @@ def test_client_refuses_an_empty_queue_or_job_id(api: Any, call: str, field: str
     arguments = ("", 1) if call == "enqueue" else ("",)
     with pytest.raises(rivetq.InvalidArgument) as refused:
         getattr(api, call)(*arguments)
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("call", "arguments", "field"),
+    [
+        ("enqueue", ("bad q!", 1), "queue"),
+        ("enqueue", (QUEUE_FOR_ERRORS, 1), "priority"),
+        ("enqueue", (QUEUE_FOR_ERRORS, 1), "run_at"),
+        ("list_jobs", (QUEUE_FOR_ERRORS,), "state"),
+        ("list_jobs", (QUEUE_FOR_ERRORS,), "limit"),
+        ("list_dlq", (QUEUE_FOR_ERRORS,), "limit"),
+    ],
+    ids=["queue", "priority", "run_at", "state", "limit", "dlq-limit"],
+)
+def test_client_invalid_argument_names_the_field(api: Any, call: str, arguments: tuple[Any, ...], field: str) -> None:
+    bad = {"priority": {"priority": 10}, "run_at": {"run_at": "soon"}, "state": {"state": "zombie"}}
+    options = {"limit": {"limit": 0}, **bad}.get(field, {})
+    with pytest.raises(rivetq.InvalidArgument) as refused:
+        getattr(api, call)(*arguments, **options)
     assert refused.value.field == field
 
 

@@ -40,7 +40,6 @@ _CODE_BY_STATUS = {
     415: "unsupported_media_type",
     503: "storage_unavailable",
 }
-_FIELD_MARKER = " - at `$."
 
 
 @dataclass(frozen=True)
@@ -70,24 +69,17 @@ def request_headers(token: str | None) -> dict[str, str]:
 def error_from_response(status: int, body: bytes) -> RivetQError:
     """The server's ``{"error": {"code", "message"}}`` as an exception of the one tree;
     a body in another shape (a proxy's page) still maps by status."""
+    field = None
     try:
         envelope = _ERROR_DECODER.decode(body)
-        code, message = envelope.error.code, envelope.error.message
+        code, message, field = envelope.error.code, envelope.error.message, envelope.error.field
     except (msgspec.DecodeError, msgspec.ValidationError):
         code = _CODE_BY_STATUS.get(status, "internal")
         message = f"HTTP {status}: {body[:200].decode('utf-8', 'replace').strip()}"
     error = error_for_code(code, message)
     error.code = code  # keep codes that have no class of their own (e.g. not_found)
-    error.field = _field_named_in(message)
+    error.field = field
     return error
-
-
-def _field_named_in(message: str) -> str | None:
-    """The server's validation messages end with ``- at `$.priority``` (msgspec's form)."""
-    _, marker, path = message.partition(_FIELD_MARKER)
-    if not marker:
-        return None
-    return path.rstrip("`") or None
 
 
 def connection_failed(call: Call[Any], error: httpx.TransportError) -> ConnectionFailed:

@@ -1,6 +1,7 @@
 """The one table from error codes to HTTP statuses, and the JSON error responses.
 
-Every error leaves the server as ``{"error": {"code": "...", "message": "..."}}``.
+Every error leaves the server as ``{"error": {"code": "...", "message": "..."}}``, with
+``"field"`` too when a request field is to blame.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ _ENCODER = msgspec.json.Encoder()
 _JSON = "application/json"
 
 
-def error_body(code: str, message: str) -> bytes:
-    return _ENCODER.encode(wire.ErrorResponse(wire.ErrorBody(code=code, message=message)))
+def error_body(code: str, message: str, field: str | None = None) -> bytes:
+    return _ENCODER.encode(wire.ErrorResponse(wire.ErrorBody(code=code, message=message, field=field)))
 
 
 def invalid_argument(error: msgspec.ValidationError | msgspec.DecodeError) -> InvalidArgument:
@@ -59,15 +60,17 @@ def invalid_argument(error: msgspec.ValidationError | msgspec.DecodeError) -> In
     return InvalidArgument(message, field=field)
 
 
-def _response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(error_body(code, message), status_code=status, media_type=_JSON, headers=headers)
+def _response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, field: str | None = None
+) -> Response:
+    return Response(error_body(code, message, field), status_code=status, media_type=_JSON, headers=headers)
 
 
 async def rivetq_error_response(request: Request, error: Exception) -> Response:
     assert isinstance(error, RivetQError)  # registered for RivetQError only
     status = STATUS_BY_CODE.get(error.code, 500)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return _response(status, error.code, error.message, headers)
+    return _response(status, error.code, error.message, headers, error.field)
 
 
 async def http_exception_response(request: Request, error: Exception) -> Response:
