@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from rivetq.client.client import Client
 from rivetq.client.grpc_client import GrpcClient
 from rivetq.client.models import AckedLease, QueueSummary, RetryPolicy
 from rivetq.errors import InvalidArgument, JobNotFound, PayloadTooLarge, QueueNotFound, StateConflict
@@ -25,6 +26,19 @@ def client(rivetqd: RunningServer) -> Iterator[GrpcClient]:
 
 def _queue() -> str:
     return f"c-{uuid.uuid4().hex[:12]}"
+
+
+def test_switching_from_the_rest_client_changes_only_the_class_and_address(rivetqd: RunningServer) -> None:
+    """The same keyword arguments and the same public methods as ``rivetq.Client``."""
+    with (
+        Client(rivetqd.url, token=None, timeout=5.0) as rest,
+        GrpcClient(str(rivetqd.grpc_target), token=None, timeout=5.0) as grpc_client,
+    ):
+        queue = _queue()
+        job_id = grpc_client.enqueue(queue, 1)
+        assert rest.get_job(job_id).id == grpc_client.get_job(job_id).id
+    public = {name for name in dir(Client) if not name.startswith("_")}
+    assert public - {"send", "healthz", "base_url"} <= {name for name in dir(GrpcClient) if not name.startswith("_")}
 
 
 def test_client_enqueue_lease_ack(client: GrpcClient) -> None:

@@ -78,7 +78,7 @@ class GrpcClient:
         token: str | None = None,
         tls: bool = False,
         root_certificates: bytes | None = None,
-        timeout_s: float = 30.0,
+        timeout: float = 30.0,
     ) -> None:
         options = [("grpc.max_receive_message_length", -1)]
         if tls or root_certificates is not None:
@@ -88,7 +88,7 @@ class GrpcClient:
             self._channel = grpc.insecure_channel(target, options=options)
         self._stub = pb_grpc.RivetQStub(self._channel)  # type: ignore[no-untyped-call]
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
-        self._timeout_s = timeout_s
+        self._timeout_s = timeout
 
     def close(self) -> None:
         self._channel.close()
