@@ -156,7 +156,12 @@ def _eta_ms(request: wire.EnqueueRequest, now_ms: int, at: str) -> int:
     if request.delay_ms is not None:
         return now_ms + check_int(request.delay_ms, f"{at}delay_ms", 0, MAX_DELAY_MS)
     if request.run_at is not None:
-        return _parse_rfc3339_ms(request.run_at, f"{at}run_at")
+        eta_ms = _parse_rfc3339_ms(request.run_at, f"{at}run_at")
+        if eta_ms - now_ms > MAX_DELAY_MS:
+            raise InvalidArgument(
+                f"{at}run_at must be at most {MAX_DELAY_MS} ms from now, as delay_ms", field=f"{at}run_at"
+            )
+        return eta_ms
     return now_ms
 
 
@@ -165,7 +170,7 @@ def _parse_rfc3339_ms(text: object, field: str) -> int:
     if not isinstance(text, str) or "T" not in text.upper():
         raise InvalidArgument(message, field=field)
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.upper())  # RFC 3339 allows a lower-case t and z
     except ValueError:
         raise InvalidArgument(message, field=field) from None
     if moment.tzinfo is None:

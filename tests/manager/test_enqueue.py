@@ -54,6 +54,7 @@ async def test_enqueue_delay_sets_eta(manager: QueueManager, clock: FakeClock) -
         ("2030-01-02T03:04:05Z", 1_893_553_445_000),
         ("2030-01-02T03:04:05.250Z", 1_893_553_445_250),
         ("2030-01-02T04:04:05+01:00", 1_893_553_445_000),
+        ("2030-01-02t03:04:05z", 1_893_553_445_000),  # RFC 3339 allows lower case
     ],
 )
 async def test_enqueue_run_at_sets_eta(manager: QueueManager, run_at: str, eta_ms: int) -> None:
@@ -75,6 +76,7 @@ async def test_enqueue_run_at_sets_eta(manager: QueueManager, run_at: str, eta_m
         ({"run_at": "2030-01-02T03:04:05"}, "run_at"),
         ({"run_at": "2030-01-02"}, "run_at"),
         ({"run_at": "2030-01-02T03:04:05Z", "delay_ms": 5}, "run_at"),
+        ({"run_at": "9999-12-31T23:59:59Z"}, "run_at"),  # further than delay_ms may reach
     ],
 )
 async def test_enqueue_rejects_bad_fields_naming_them(
