@@ -248,6 +248,17 @@ def test_client_invalid_argument_names_the_field(api: Any, call: str, arguments:
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+def test_client_refuses_a_payload_json_cannot_hold(api: Any, number: float) -> None:
+    queue = new_queue()
+    with pytest.raises(rivetq.InvalidArgument) as refused:
+        api.enqueue(queue, {"ok": None, "n": [1.5, number]})
+    assert refused.value.field == "payload"
+    with pytest.raises(rivetq.InvalidArgument):
+        api.enqueue_batch(queue, [{"payload": number}])
+    assert api.enqueue(queue, {"ok": None}) and api.stats(queue).ready == 1  # null itself is fine
+
+
 def test_client_healthz(api: Any) -> None:
     assert api.healthz() is True
 

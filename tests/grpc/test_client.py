@@ -188,3 +188,9 @@ def test_client_imports_no_server_code() -> None:
     assert "rivetq.server.grpc._pb.rivetq_pb2" in server_side
     packages = {"rivetq.server", "rivetq.server.grpc"}  # their __init__ modules import nothing
     assert [name for name in server_side if name not in packages and ".grpc._pb" not in name] == []
+
+
+def test_client_refuses_nan_in_a_payload(client: GrpcClient) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        client.enqueue(_queue(), [float("nan")])
+    assert refused.value.field == "payload"

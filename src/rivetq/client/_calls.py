@@ -26,6 +26,7 @@ from rivetq.client.models import (
     RateLimit,
     RetryPolicy,
     job_specs,
+    payload_json,
     run_at_text,
 )
 from rivetq.errors import InvalidArgument
@@ -125,7 +126,7 @@ def _required_lease(lease_id: str | None) -> str:
 
 def _enqueue_request(spec: JobSpec) -> wire.EnqueueRequest:
     return wire.EnqueueRequest(
-        payload=msgspec.Raw(_ENCODER.encode(spec.payload)),
+        payload=msgspec.Raw(payload_json(spec)),
         priority=spec.priority,
         delay_ms=spec.delay_ms or None,
         run_at=run_at_text(spec),

@@ -17,6 +17,7 @@ from rivetq.client.models import (
     QueueSummary,
     RateLimit,
     RetryPolicy,
+    payload_json,
     run_at_text,
 )
 from rivetq.errors import InvalidArgument
@@ -35,8 +36,6 @@ __all__ = [
     "time_from",
 ]
 
-_ENCODER = msgspec.json.Encoder()
-
 
 def time_from(at_ms: int) -> datetime:
     return datetime.fromtimestamp(at_ms / 1000, UTC)
@@ -44,7 +43,7 @@ def time_from(at_ms: int) -> datetime:
 
 def enqueue_message(spec: JobSpec) -> pb.EnqueueRequest:
     return pb.EnqueueRequest(
-        payload=_ENCODER.encode(spec.payload),
+        payload=payload_json(spec),
         priority=spec.priority,
         delay_ms=spec.delay_ms or None,
         run_at=run_at_text(spec),

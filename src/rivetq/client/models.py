@@ -6,12 +6,14 @@ timezone-aware ``datetime`` objects in UTC.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from rivetq.errors import InvalidArgument
 from rivetq.models import RateLimit, RetryPolicy
 from rivetq.wire import AckItemResult, QueueSummary, rfc3339_text
 
@@ -88,9 +90,35 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
     run_at: datetime | str | None = None
 
 
+_PAYLOAD_ENCODER = msgspec.json.Encoder()
+
+
 def job_specs(jobs: Iterable[JobSpec | Mapping[str, Any]]) -> list[JobSpec]:
     """The jobs of ``enqueue_batch``: ``JobSpec``s, or dicts of its fields."""
     return [job if isinstance(job, JobSpec) else JobSpec(**job) for job in jobs]
+
+
+def payload_json(spec: JobSpec) -> bytes:
+    """The payload as JSON, as both APIs take it. JSON has no NaN or infinity, and msgspec
+    would write them as ``null``: refused instead of changing the job's data."""
+    data = _PAYLOAD_ENCODER.encode(spec.payload)
+    if (
+        b"null" in data
+        and not isinstance(spec.payload, msgspec.Raw)
+        and _non_finite_in(msgspec.to_builtins(spec.payload))
+    ):
+        raise InvalidArgument("payload: NaN and infinity have no JSON form", field="payload")
+    return data
+
+
+def _non_finite_in(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite_in(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_non_finite_in(item) for item in value)
+    return False
 
 
 def run_at_text(spec: JobSpec) -> str | None:
