@@ -2,8 +2,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { eventually, screenshot, setUpApp } from "./harness.mjs";
-import { seed } from "./seed.mjs";
+import { eventually, newPage, screenshot, setUpApp } from "./harness.mjs";
+import { killJobs, seed } from "./seed.mjs";
 
 const app = setUpApp({ seedWith: seed });
 
@@ -86,5 +86,98 @@ describe("dead letter queue and job pages", () => {
     const { error } = await response.json();
     await app.open("/job/?id=no-such-job");
     await app.page.getByRole("alert").filter({ hasText: error.message }).waitFor();
+  });
+});
+
+describe("jobs that change or vanish while their page is open", () => {
+  it("the job page never scrolls sideways: a long payload line and a long error stay in their boxes", async () => {
+    const { server } = app;
+    const url = `https://hooks.example.test/v1/callbacks/order-created?signature=${"f0".repeat(60)}`;
+    const [id] = await killJobs(server, "wide", [`POST ${url} failed: HTTP 502`], () => ({ blob: "x".repeat(100_000) }));
+    const page = await newPage(app.browser);
+    try {
+      await page.goto(`${server.url}/ui/job/?id=${id}`);
+      await page.getByTestId("payload").waitFor();
+      for (const width of [390, 800, 1360]) {
+        await page.setViewportSize({ width, height: 800 });
+        const sizes = await page.evaluate(() => {
+          const box = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
+          const [payload, error] = [box("payload"), box("last-error")];
+          return { page: document.documentElement.scrollWidth, payload: payload.clientWidth, payloadContent: payload.scrollWidth, error: error.clientWidth, errorContent: error.scrollWidth };
+        });
+        assert.ok(sizes.page <= width, `${width} px: the page is ${sizes.page} px wide`);
+        assert.ok(sizes.payload < width && sizes.payloadContent > sizes.payload, `${width} px: the payload box does not scroll: ${JSON.stringify(sizes)}`);
+        assert.ok(sizes.errorContent <= sizes.error, `${width} px: the last error does not wrap: ${JSON.stringify(sizes)}`);
+      }
+      await page.setViewportSize({ width: 390, height: 800 });
+      await screenshot(page, "job-390px");
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it("requeue of a job deleted meanwhile says nothing was requeued and that the job is gone", async () => {
+    const { page, server } = app;
+    const [id] = await killJobs(server, "vanish", ["boom"]);
+    await app.open(`/job/?id=${id}`);
+    await page.getByRole("button", { name: "Requeue" }).waitFor();
+    await server.api("DELETE", `/v1/jobs/${id}`);
+    await page.getByRole("button", { name: "Requeue" }).click();
+    await page.getByRole("status").filter({ hasText: "Nothing was requeued: the job is no longer in the dead letter queue." }).waitFor();
+    await page.getByRole("alert").filter({ hasText: `job ${id} not found` }).waitFor();
+    assert.equal(await page.getByText(/^Requeued/).count(), 0);
+    assert.equal(await page.getByText("not found").count(), 1);
+    assert.equal(await page.getByRole("button").filter({ hasText: /Requeue|Cancel job/ }).count(), 0);
+    assert.equal(await page.getByRole("heading", { name: "Details" }).count(), 0);
+  });
+
+  it("requeue of a job someone else requeued meanwhile says nothing was requeued", async () => {
+    const { page, server } = app;
+    const [id] = await killJobs(server, "raced", ["boom"]);
+    await app.open(`/job/?id=${id}`);
+    await page.getByRole("button", { name: "Requeue" }).waitFor();
+    assert.deepEqual(await server.api("POST", "/v1/queues/raced/dlq/requeue", { job_ids: [id] }), { requeued: 1 });
+    await page.getByRole("button", { name: "Requeue" }).click();
+    await page.getByText("Nothing was requeued: the job is no longer in the dead letter queue.").waitFor();
+    await page.getByText("ready", { exact: true }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Requeue" }).count(), 0);
+  });
+
+  it("the job page says once that a job is gone after a worker acked it, and offers no actions", async () => {
+    const { page, server } = app;
+    const { job_id: id } = await server.api("POST", "/v1/queues/acked/enqueue", { payload: { work: 1 } });
+    await app.open(`/job/?id=${id}`);
+    await page.getByRole("button", { name: "Cancel job" }).waitFor();
+    const { jobs } = await server.api("POST", "/v1/queues/acked/lease", { max_jobs: 1 });
+    await server.api("POST", "/v1/ack", { job_id: id, lease_id: jobs[0].lease_id });
+    await page.getByRole("alert").filter({ hasText: `job ${id} not found` }).waitFor();
+    assert.equal(await page.getByText("not found").count(), 1);
+    assert.equal(await page.getByRole("button", { name: "Cancel job" }).count(), 0);
+    assert.equal(await page.getByRole("heading", { name: "Details" }).count(), 0);
+  });
+
+  it("DLQ requeue of a selected job deleted meanwhile says it was not requeued", async () => {
+    const { page, server } = app;
+    const [id] = await killJobs(server, "gone-requeue", ["boom"]);
+    await app.open("/dlq/?name=gone-requeue");
+    await page.getByLabel(`Select ${id}`).check();
+    await server.api("DELETE", `/v1/jobs/${id}`);
+    await page.getByRole("button", { name: "Requeue selected (1)" }).click();
+    await page.getByText("Requeued 0 of 1: the job is no longer in the dead letter queue.").waitFor();
+    await page.getByText("The dead letter queue is empty").waitFor();
+  });
+
+  it("DLQ delete of selected jobs carries on past one deleted meanwhile and says so", async () => {
+    const { page, server } = app;
+    const ids = await killJobs(server, "gone-delete", ["first", "second", "third"]);
+    await app.open("/dlq/?name=gone-delete");
+    for (const id of ids) await page.getByLabel(`Select ${id}`).check();
+    await server.api("DELETE", `/v1/jobs/${ids[1]}`);
+    await page.getByRole("button", { name: "Delete selected (3)" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete selected (3)" }).click();
+    await page.getByText("Deleted 2 jobs; 1 was already gone.").waitFor();
+    await page.getByText("The dead letter queue is empty").waitFor();
+    assert.equal(await page.getByRole("alert").filter({ hasText: /not found|could not/ }).count(), 0);
+    for (const id of ids) await assert.rejects(server.api("GET", `/v1/jobs/${id}`), /404/);
   });
 });

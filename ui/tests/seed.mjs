@@ -15,13 +15,26 @@ export async function seed(server, token) {
   await enqueue("reports", { payload: { report: "daily", day: "2026-11-27" } });
   await enqueue("reports", { payload: { report: "weekly" }, priority: 8 });
   const errors = ["HTTP 500 from https://hooks.example.test/a", "read timeout after 30s", "HTTP 410 Gone"];
-  for (const [i, error] of errors.entries()) {
-    await enqueue("webhooks", { payload: { hook: `hook-${i}`, event: "order.created" }, max_retries: 0 });
-    const leased = await server.api("POST", "/v1/queues/webhooks/lease", { max_jobs: 1 }, token);
-    const job = leased.jobs[0];
-    const nack = await server.api("POST", "/v1/nack", { job_id: job.id, lease_id: job.lease_id, reason: error }, token);
-    if (nack.state !== "dead") throw new Error(`seed: nack left the job ${nack.state}`);
-  }
+  await killJobs(server, "webhooks", errors, (i) => ({ hook: `hook-${i}`, event: "order.created" }), token);
   const dead = await server.api("GET", "/v1/queues/webhooks/dlq?limit=10", undefined, token);
   return { deadIds: dead.jobs.map((/** @type {{ id: string }} */ j) => j.id) };
+}
+
+/**
+ * Enqueues one job per reason into `queue` and fails each for good (no retries), one at a time.
+ * @param {import("./harness.mjs").RunningServer} server @param {string} queue @param {string[]} reasons
+ * @param {(i: number) => unknown} [payload] @param {string} [token]
+ * @returns {Promise<string[]>} the dead jobs' ids, in the order of `reasons`
+ */
+export async function killJobs(server, queue, reasons, payload = (i) => ({ n: i }), token) {
+  const ids = [];
+  for (const [i, reason] of reasons.entries()) {
+    await server.api("POST", `/v1/queues/${queue}/enqueue`, { payload: payload(i), max_retries: 0 }, token);
+    const leased = await server.api("POST", `/v1/queues/${queue}/lease`, { max_jobs: 1 }, token);
+    const job = leased.jobs[0];
+    const nack = await server.api("POST", "/v1/nack", { job_id: job.id, lease_id: job.lease_id, reason }, token);
+    if (nack.state !== "dead") throw new Error(`seed: nack left the job ${nack.state}`);
+    ids.push(job.id);
+  }
+  return ids;
 }

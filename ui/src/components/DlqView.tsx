@@ -3,9 +3,10 @@
 import { useState } from "react";
 import { api } from "@/lib/api";
 import { formatCount } from "@/lib/format";
+import { errorMessage, isJobGone } from "@/lib/http";
 import { overviewPath, queuePath } from "@/lib/paths";
 import type { JobView } from "@/lib/types";
-import { useAction } from "@/lib/useAction";
+import { Incomplete, useAction } from "@/lib/useAction";
 import { usePoll } from "@/lib/usePoll";
 import { useSelection } from "@/lib/useSelection";
 import { ConfirmButton } from "./ConfirmButton";
@@ -60,8 +61,10 @@ function DeadJobs({ queue, jobs, more, now, onChanged, onLoadMore }: { queue: st
   const selection = useSelection();
   const visible = jobs.filter((job) => !search || matches(job, search));
   const chosen = visible.filter((job) => selection.selected.has(job.id)).map((job) => job.id);
-  const changed = () => {
-    selection.clear();
+  /** `gone`: the jobs no longer dead (all selected ones when not given); they are unselected. */
+  const changed = (gone?: readonly string[]) => {
+    if (gone) selection.remove(gone);
+    else selection.clear();
     onChanged();
   };
   return (
@@ -90,20 +93,55 @@ function DeadJobs({ queue, jobs, more, now, onChanged, onLoadMore }: { queue: st
   );
 }
 
-function DlqActions({ queue, chosen, total, onChanged }: { queue: string; chosen: string[]; total: number; onChanged: () => void }) {
+const jobCount = (n: number) => `${n} ${n === 1 ? "job" : "jobs"}`;
+
+/** Requeues `ids`; the ones not requeued are not dead any more (requeued or deleted meanwhile). */
+async function requeueSome(queue: string, ids: string[]) {
+  const { requeued } = await api.requeueDlq(queue, ids);
+  if (requeued >= ids.length) return `Requeued ${requeued}.`;
+  const missing = ids.length - requeued;
+  const which = ids.length === 1 ? "the job is" : missing === 1 ? "1 job is" : `${missing} jobs are`;
+  return new Incomplete(`Requeued ${requeued} of ${ids.length}: ${which} no longer in the dead letter queue.`);
+}
+
+/**
+ * Deletes `ids` one by one, carrying on past failures. A job that is already gone counts as
+ * done; `gone` collects the ids that no longer exist. Throws when some could not be deleted.
+ */
+async function deleteSome(ids: string[], gone: string[]) {
+  let deleted = 0;
+  const failures: unknown[] = [];
+  for (const id of ids) {
+    try {
+      await api.cancelJob(id);
+      deleted++;
+      gone.push(id);
+    } catch (error) {
+      if (isJobGone(error)) gone.push(id);
+      else failures.push(error);
+    }
+  }
+  const missing = gone.length - deleted;
+  const summary = `Deleted ${jobCount(deleted)}${missing ? `; ${missing} ${missing === 1 ? "was" : "were"} already gone` : ""}`;
+  if (failures.length > 0) throw new Error(`${summary}; ${failures.length} could not be deleted: ${errorMessage(failures[0])}`);
+  return missing ? new Incomplete(`${summary}.`) : `${summary}.`;
+}
+
+function DlqActions({ queue, chosen, total, onChanged }: { queue: string; chosen: string[]; total: number; onChanged: (gone?: readonly string[]) => void }) {
   const action = useAction();
-  const act = (call: () => Promise<string>) => action.run(call).then((ok) => ok && onChanged());
-  const deleteChosen = async () => {
-    for (const id of chosen) await api.cancelJob(id);
-    return `Deleted ${chosen.length} ${chosen.length === 1 ? "job" : "jobs"}.`;
+  const act = (call: () => Promise<unknown>) => action.run(call).then((ok) => ok && onChanged());
+  const deleteChosen = () => {
+    const gone: string[] = [];
+    // Refreshes even after a failure: some of the jobs may be gone already.
+    return action.run(() => deleteSome(chosen, gone)).then(() => onChanged(gone));
   };
   return (
     <>
-      {action.error ? <ErrorBanner error={action.error} /> : action.notice && <Notice>{action.notice}</Notice>}
-      <Button variant="primary" disabled={action.busy || chosen.length === 0} onClick={() => act(() => api.requeueDlq(queue, chosen).then((r) => `Requeued ${r.requeued}.`))}>
+      {action.error ? <ErrorBanner error={action.error} /> : action.notice && <Notice tone={action.tone}>{action.notice}</Notice>}
+      <Button variant="primary" disabled={action.busy || chosen.length === 0} onClick={() => act(() => requeueSome(queue, chosen))}>
         Requeue selected ({chosen.length})
       </Button>
-      <ConfirmButton label={`Delete selected (${chosen.length})`} title="Delete the selected jobs?" busy={action.busy} disabled={chosen.length === 0} onConfirm={() => act(deleteChosen)}>
+      <ConfirmButton label={`Delete selected (${chosen.length})`} title="Delete the selected jobs?" busy={action.busy} disabled={chosen.length === 0} onConfirm={deleteChosen}>
         {chosen.length} dead {chosen.length === 1 ? "job is" : "jobs are"} deleted for good.
       </ConfirmButton>
       <Button disabled={action.busy || total === 0} onClick={() => act(() => api.requeueDlq(queue, null).then((r) => `Requeued ${r.requeued}.`))}>

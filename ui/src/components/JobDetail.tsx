@@ -4,18 +4,25 @@ import Link from "next/link";
 import { useState, type ReactNode } from "react";
 import { api } from "@/lib/api";
 import { prettyJson, relativeTime } from "@/lib/format";
+import { isJobGone } from "@/lib/http";
 import { dlqPath, overviewPath, queuePath } from "@/lib/paths";
 import type { JobView } from "@/lib/types";
-import { useAction } from "@/lib/useAction";
+import { Incomplete, useAction, type Action } from "@/lib/useAction";
 import { usePoll } from "@/lib/usePoll";
 import { ConfirmButton } from "./ConfirmButton";
 import { Button, Card, ErrorBanner, Notice, PageHeader, Spinner, StateBadge } from "./ui";
 
 export function JobDetail({ id }: { id: string }) {
   const [cancelled, setCancelled] = useState(false);
+  const action = useAction();
   const poll = usePoll(async () => ({ job: await api.getJob(id), now: Date.now() }), id);
-  const job = poll.data?.job;
-  const crumbs = [{ href: overviewPath(), label: "Queues" }, ...(job ? [{ href: queuePath(job.queue), label: job.queue }] : [])];
+  // Gone (acked, cancelled or deleted elsewhere): the banner says so; the last data is stale.
+  const gone = isJobGone(poll.error);
+  const job = gone ? undefined : poll.data?.job;
+  const queue = poll.data?.job.queue;
+  const crumbs = [{ href: overviewPath(), label: "Queues" }, ...(queue ? [{ href: queuePath(queue), label: queue }] : [])];
+  // An action's own "not found" would repeat the banner's.
+  const actionError = gone && isJobGone(action.error) ? null : action.error;
 
   if (cancelled) {
     return (
@@ -31,20 +38,27 @@ export function JobDetail({ id }: { id: string }) {
     <>
       <PageHeader
         crumbs={crumbs}
-        title={<span className="font-mono text-xl">{id}</span>}
-        actions={job && <JobActions job={job} onCancelled={() => setCancelled(true)} onRequeued={poll.refresh} />}
+        title={<span className="wrap-anywhere font-mono text-xl">{id}</span>}
+        actions={
+          <>
+            {actionError ? <ErrorBanner error={actionError} /> : action.notice && <Notice tone={action.tone}>{action.notice}</Notice>}
+            {job && <JobActions job={job} action={action} onCancelled={() => setCancelled(true)} onChanged={poll.refresh} />}
+          </>
+        }
       />
-      <ErrorBanner className="mb-4" error={poll.error} onRetry={poll.refresh} />
+      <ErrorBanner className="mb-4" error={poll.error} onRetry={gone ? undefined : poll.refresh} />
       {!poll.data && !poll.error && <Spinner />}
-      {poll.data && <JobBody job={poll.data.job} now={poll.data.now} />}
+      {job && poll.data && <JobBody job={job} now={poll.data.now} />}
     </>
   );
 }
 
 function JobBody({ job, now }: { job: JobView; now: number }) {
+  // grid-cols-1 (minmax(0, 1fr)) and min-w-0: a long payload line scrolls inside its box
+  // instead of widening the page at every width.
   return (
-    <div className="grid gap-6 lg:grid-cols-3">
-      <Card title="Details" className="lg:col-span-1">
+    <div className="grid grid-cols-1 gap-6 lg:grid-cols-3">
+      <Card title="Details" className="min-w-0 lg:col-span-1">
         <dl className="space-y-3 text-sm">
           <Row label="Queue">
             <Link className="text-indigo-600 hover:underline" href={queuePath(job.queue)}>
@@ -73,10 +87,10 @@ function JobBody({ job, now }: { job: JobView; now: number }) {
           {job.idempotency_key && <Row label="Idempotency key"><code className="break-all text-xs">{job.idempotency_key}</code></Row>}
         </dl>
       </Card>
-      <div className="space-y-6 lg:col-span-2">
+      <div className="min-w-0 space-y-6 lg:col-span-2">
         {job.last_error && (
           <Card title="Last error">
-            <pre className="overflow-x-auto whitespace-pre-wrap rounded-md bg-rose-50 p-3 font-mono text-xs text-rose-800" data-testid="last-error">
+            <pre className="overflow-x-auto whitespace-pre-wrap wrap-anywhere rounded-md bg-rose-50 p-3 font-mono text-xs text-rose-800" data-testid="last-error">
               {job.last_error}
             </pre>
           </Card>
@@ -95,7 +109,7 @@ function Row({ label, children }: { label: string; children: ReactNode }) {
   return (
     <div className="grid grid-cols-3 gap-2">
       <dt className="text-slate-500">{label}</dt>
-      <dd className="col-span-2 text-slate-900">{children}</dd>
+      <dd className="col-span-2 wrap-anywhere text-slate-900">{children}</dd>
     </div>
   );
 }
@@ -108,21 +122,24 @@ function Time({ iso, now }: { iso: string; now: number }) {
   );
 }
 
-function JobActions({ job, onCancelled, onRequeued }: { job: JobView; onCancelled: () => void; onRequeued: () => void }) {
-  const action = useAction();
+function JobActions({ job, action, onCancelled, onChanged }: { job: JobView; action: Action; onCancelled: () => void; onChanged: () => void }) {
+  // Whatever the outcome, the page then shows the job as it is now (or that it is gone).
+  const requeue = () =>
+    action
+      .run(() =>
+        api.requeueDlq(job.queue, [job.id]).then(({ requeued }) =>
+          requeued > 0 ? "Requeued: the job is ready again." : new Incomplete("Nothing was requeued: the job is no longer in the dead letter queue."),
+        ),
+      )
+      .then(onChanged);
   return (
     <>
-      {action.error ? <ErrorBanner error={action.error} /> : action.notice && <Notice>{action.notice}</Notice>}
       {job.state === "dead" && (
         <>
           <Link className="text-sm text-slate-600 hover:underline" href={dlqPath(job.queue)}>
             Dead letters of {job.queue}
           </Link>
-          <Button
-            variant="primary"
-            disabled={action.busy}
-            onClick={() => action.run(() => api.requeueDlq(job.queue, [job.id]).then(() => "Requeued: the job is ready again.")).then((ok) => ok && onRequeued())}
-          >
+          <Button variant="primary" disabled={action.busy} onClick={requeue}>
             Requeue
           </Button>
         </>
@@ -133,7 +150,7 @@ function JobActions({ job, onCancelled, onRequeued }: { job: JobView; onCancelle
         title="Cancel this job?"
         busy={action.busy}
         disabled={job.state === "inflight"}
-        onConfirm={() => action.run(() => api.cancelJob(job.id)).then((ok) => ok && onCancelled())}
+        onConfirm={() => action.run(() => api.cancelJob(job.id)).then((ok) => (ok ? onCancelled() : onChanged()))}
       >
         The job is deleted and will never run{job.state === "dead" ? " again" : ""}.
       </ConfirmButton>

@@ -61,6 +61,11 @@ export async function request<T>(method: Method, path: string, body?: unknown): 
   return (await response.json()) as T;
 }
 
+/** The API's 404 for a job id: a worker acked the job, or someone cancelled or deleted it. */
+export function isJobGone(error: unknown): boolean {
+  return error instanceof ApiError && error.code === "job_not_found";
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

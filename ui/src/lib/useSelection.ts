@@ -15,6 +15,9 @@ export function useSelection() {
       }),
     /** Selects all of `ids`, or clears the selection when they all are selected already. */
     toggleAll: (ids: string[]) => setSelected(ids.every((id) => selected.has(id)) ? new Set() : new Set(ids)),
+    /** Unselects `ids` (jobs that are gone), keeping the rest selected. */
+    remove: (ids: readonly string[]) =>
+      setSelected((current) => new Set([...current].filter((id) => !ids.includes(id)))),
     clear: () => setSelected(new Set()),
   };
 }
