@@ -79,7 +79,6 @@ class QueueManager:
         self._rng = rng or random.Random()
         self._on_fatal = on_fatal
         self._waiters = Waiters()
-        self._config_locks: dict[str, asyncio.Lock] = {}
         self._leased_queue: dict[str, str] = {}  # job id -> queue, for jobs leased here (oldest first)
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,7 +171,11 @@ class QueueManager:
         check_id(job_id, "job_id")
         check_id(lease_id, "lease_id")
         queue = await self._queue_of(job_id)
-        await self._storage.ack(job_id, lease_id, now_ms=self.now_ms())
+        try:
+            await self._storage.ack(job_id, lease_id, now_ms=self.now_ms())
+        except LeaseLost:
+            await self._storage.get(job_id)  # JobNotFound if another node acked it since
+            raise
         self._leased_queue.pop(job_id, None)
         self._observer.jobs_acked(queue, 1)
 
@@ -190,7 +193,20 @@ class QueueManager:
                 self._leased_queue.pop(result.job_id, None)
         for queue, count in acked.items():
             self._observer.jobs_acked(queue, count)
-        return [_as_unknown_job(r) if r.error is not None and queues.get(r.job_id) is None else r for r in results]
+        return [_as_unknown_job(r) if await self._gone(r, queues) else r for r in results]
+
+    async def _gone(self, result: AckResult, queues: dict[str, str | None]) -> bool:
+        """Whether a failed ack named a job that no longer exists (it was never leased here,
+        or another node acked it since)."""
+        if result.error_code != LeaseLost.code:
+            return False
+        if queues.get(result.job_id) is None:
+            return True
+        try:
+            await self._storage.get(result.job_id)
+        except JobNotFound:
+            return True
+        return False
 
     async def nack(
         self, job_id: str, lease_id: str, *, reason: str | None = None, delay_ms: int | None = None
@@ -381,10 +397,7 @@ class QueueManager:
 
     async def _update_config(self, queue: str, change: Callable[[QueueConfig], QueueConfig]) -> None:
         check_queue(queue)
-        lock = self._config_locks.setdefault(queue, asyncio.Lock())
-        async with lock:
-            config = await self._storage.get_queue_config(queue)
-            await self._storage.set_queue_config(queue, change(config), now_ms=self.now_ms())
+        await self._storage.update_queue_config(queue, change, now_ms=self.now_ms())
         self._waiters.notify(queue)
 
     def _remember_leased(self, queue: str, jobs: Sequence[Job]) -> None:

@@ -150,3 +150,17 @@ def test_killed_node_leases_come_back_through_another_node(nodes: list[RunningSe
     assert sorted(job["id"] for job in back) == sorted(enqueued)
     assert {job["tries"] for job in back} == {1}
     assert (stats["ready"], stats["inflight"], stats["acked_total"]) == (0, 0, 5)
+
+
+def test_a_job_acked_on_another_node_is_not_found_on_the_node_that_leased_it(nodes: list[RunningServer]) -> None:
+    """The leasing node remembers which queue its leased jobs are in; that must not turn
+    "acked elsewhere, gone" into "lease lost"."""
+    with nodes[0].client() as first, nodes[1].client() as second:
+        job_id = _post(first, "/v1/queues/acks/enqueue", {"payload": 1})["job_id"]
+        [job] = _lease(first, "acks")
+        ack = {"job_id": job_id, "lease_id": job["lease_id"]}
+        assert second.post("/v1/ack", json=ack).status_code == 200
+        again = first.post("/v1/ack", json=ack)
+        assert (again.status_code, again.json()["error"]["code"]) == (404, "job_not_found")
+        [result] = _post(first, "/v1/ack_batch", {"acks": [ack]})["results"]
+        assert (result["ok"], result["error_code"]) == (False, "job_not_found")

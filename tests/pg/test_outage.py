@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 
 from rivetq.errors import StorageUnavailable
 from rivetq.ids import new_lease_id
 from rivetq.models import NewJob
 from rivetq.storage.postgres import PostgresStorage
+from rivetq.storage.postgres.listen import LISTENER_APPLICATION_NAME
 from tests.pg.cluster import PgCluster
 
 T0 = 1_700_000_000_000
@@ -112,3 +115,23 @@ async def _recovered(storage: PostgresStorage) -> None:
         except StorageUnavailable:
             await asyncio.sleep(0.1)
     raise AssertionError("the storage did not recover after PostgreSQL came back")
+
+
+async def test_each_new_loss_of_the_listen_connection_is_retried_after_the_shortest_delay(
+    fresh_database: str, two_nodes: tuple[PostgresStorage, PostgresStorage, Wakeups], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reconnect backoff grows within one outage, not across separate ones: it used to
+    climb to 5 s over a few blips and leave long polls asleep that long after each."""
+    one, two, wakeups = two_nodes
+    await _listening(two, one, wakeups)
+    caplog.set_level(logging.WARNING, logger="rivetq.storage.postgres")
+    for _ in range(4):
+        async with await psycopg.AsyncConnection.connect(fresh_database, autocommit=True) as admin:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %s AND datname = current_database()",
+                (LISTENER_APPLICATION_NAME,),
+            )
+        await _listening(two, one, wakeups)
+    delays = [record.args[1] for record in caplog.records if "listener lost its connection" in record.getMessage()]
+    assert len(delays) >= 4 and set(delays) == {0.1}

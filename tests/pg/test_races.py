@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from rivetq.clock import SystemClock
 from rivetq.ids import new_lease_id
-from rivetq.models import NewJob
+from rivetq.manager import QueueManager
+from rivetq.models import NewJob, RateLimit, RetryPolicy
 from rivetq.storage.postgres import PostgresStorage
 
 T0 = 1_700_000_000_000
@@ -64,3 +66,18 @@ async def test_concurrent_leases_on_two_nodes_hand_out_each_job_once(nodes: list
     stats = await nodes[1].stats("emails", now_ms=T0)
     assert stats is not None
     assert (stats.inflight, stats.counters.leased_total) == (200, 200)
+
+
+async def test_settings_changed_on_two_nodes_at_once_are_both_kept(nodes: list[PostgresStorage]) -> None:
+    """Each node reads, changes one setting and writes the whole config: without the row
+    locked, the later write put back what the earlier one had just changed."""
+    managers = [QueueManager(storage, clock=SystemClock()) for storage in nodes]
+    policy = RetryPolicy(base_backoff_ms=5000)
+    limit = RateLimit(capacity=5, refill_rate=1)
+    for round_ in range(10):
+        queue = f"settings-{round_}"
+        await managers[0].pause(queue)
+        await asyncio.gather(managers[0].set_retry_policy(queue, policy), managers[1].resume(queue))
+        await asyncio.gather(managers[1].pause(queue), managers[0].set_rate_limit(queue, limit))
+        config = await nodes[1].get_queue_config(queue)
+        assert (config.paused, config.retry_policy, config.rate_limit) == (True, policy, limit)

@@ -109,13 +109,18 @@ async def test_ack_with_a_wrong_lease_is_a_409_and_changes_nothing(client: ApiCl
 
 
 async def test_ack_batch_reports_each_ack_on_its_own(client: ApiClient) -> None:
-    await enqueue(client)
-    job = await lease_one(client)
-    acks = [{"job_id": job["id"], "lease_id": job["lease_id"]}, {"job_id": job["id"], "lease_id": "stale"}]
+    await enqueue(client, payload=1)
+    await enqueue(client, payload=2)
+    job, other = await lease_one(client), await lease_one(client)
+    acks = [
+        {"job_id": job["id"], "lease_id": job["lease_id"]},
+        {"job_id": other["id"], "lease_id": "stale"},
+        {"job_id": job["id"], "lease_id": job["lease_id"]},  # acked just before: gone
+    ]
     results = (await client.post("/v1/ack_batch", json={"acks": acks})).json()["results"]
     assert results[0] == {"job_id": job["id"], "ok": True}
-    assert (results[1]["ok"], results[1]["error_code"]) == (False, "lease_lost")
-    assert results[1]["error"]
+    assert [(r["ok"], r["error_code"]) for r in results[1:]] == [(False, "lease_lost"), (False, "job_not_found")]
+    assert results[1]["error"] and results[2]["error"]
 
 
 async def test_lease_with_acks_acks_them_and_leases_the_next_jobs(client: ApiClient) -> None:

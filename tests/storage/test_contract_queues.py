@@ -96,16 +96,16 @@ async def test_queue_config_round_trips(storage: Storage) -> None:
         rate_limit=RateLimit(capacity=5.5, refill_rate=0.25),
         retry_policy=RetryPolicy(base_backoff_ms=10, multiplier=3.0, max_backoff_ms=100, jitter="full"),
     )
-    await storage.set_queue_config(QUEUE, config, now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: config, now_ms=T0)
     assert await storage.get_queue_config(QUEUE) == config
     stats = await storage.stats(QUEUE, now_ms=T0)
     assert stats is not None and stats.config == config
-    await storage.set_queue_config(QUEUE, QueueConfig(), now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: QueueConfig(), now_ms=T0)
     assert await storage.get_queue_config(QUEUE) == QueueConfig()
 
 
 async def test_rate_limit_bucket_starts_full_and_refills(storage: Storage) -> None:
-    await storage.set_queue_config(QUEUE, LIMITED, now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: LIMITED, now_ms=T0)
     await insert(storage, *(new_job(n) for n in range(1, 11)))
     assert await _lease_result(storage, 5, T0) == (2, True)
     assert await _lease_result(storage, 5, T0 + 999) == (0, True)
@@ -114,7 +114,7 @@ async def test_rate_limit_bucket_starts_full_and_refills(storage: Storage) -> No
 
 
 async def test_rate_limit_keeps_tokens_no_job_used(storage: Storage) -> None:
-    await storage.set_queue_config(QUEUE, LIMITED, now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: LIMITED, now_ms=T0)
     await insert(storage, new_job(1))
     assert await _lease_result(storage, 5, T0) == (1, False)
     assert await _lease_result(storage, 5, T0) == (0, False)
@@ -123,23 +123,24 @@ async def test_rate_limit_keeps_tokens_no_job_used(storage: Storage) -> None:
 
 
 async def test_unchanged_rate_limit_keeps_its_bucket(storage: Storage) -> None:
-    await storage.set_queue_config(QUEUE, LIMITED, now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: LIMITED, now_ms=T0)
     await insert(storage, *(new_job(n) for n in range(1, 11)))
     assert await _lease_result(storage, 5, T0) == (2, True)
-    await storage.set_queue_config(QUEUE, QueueConfig(paused=False, rate_limit=LIMITED.rate_limit), now_ms=T0)
+    same_limit = QueueConfig(paused=False, rate_limit=LIMITED.rate_limit)
+    await storage.update_queue_config(QUEUE, lambda _: same_limit, now_ms=T0)
     assert await _lease_result(storage, 5, T0) == (0, True)
     changed = QueueConfig(rate_limit=RateLimit(capacity=3, refill_rate=1))
-    await storage.set_queue_config(QUEUE, changed, now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: changed, now_ms=T0)
     assert await _lease_result(storage, 5, T0) == (3, True)
-    await storage.set_queue_config(QUEUE, QueueConfig(), now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: QueueConfig(), now_ms=T0)
     assert await _lease_result(storage, 10, T0) == (5, False)
 
 
 async def test_paused_queue_leases_nothing(storage: Storage) -> None:
     await insert(storage, new_job(1))
-    await storage.set_queue_config(QUEUE, QueueConfig(paused=True), now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: QueueConfig(paused=True), now_ms=T0)
     assert await lease(storage) == []
-    await storage.set_queue_config(QUEUE, QueueConfig(paused=False), now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: QueueConfig(paused=False), now_ms=T0)
     assert [j.id for j in await lease(storage)] == [job_id(1)]
 
 
@@ -164,7 +165,7 @@ async def test_stats_count_every_state(storage: Storage) -> None:
 async def test_list_queues_shows_queues_with_jobs_or_config_by_name(storage: Storage) -> None:
     assert await storage.list_queues(now_ms=T0) == []
     await insert(storage, new_job(1), queue="b")
-    await storage.set_queue_config("a", QueueConfig(paused=True), now_ms=T0)
+    await storage.update_queue_config("a", lambda _: QueueConfig(paused=True), now_ms=T0)
     await insert(storage, new_job(2), queue="c")
     await storage.purge("c", now_ms=T0)
     queues = await storage.list_queues(now_ms=T0)
@@ -216,7 +217,7 @@ async def test_next_eta_is_the_earliest_future_eta(storage: Storage) -> None:
 
 
 async def test_reopen_keeps_everything(storage_factory: BackendFactory, storage: Storage) -> None:
-    await storage.set_queue_config(QUEUE, LIMITED, now_ms=T0)
+    await storage.update_queue_config(QUEUE, lambda _: LIMITED, now_ms=T0)
     await insert(storage, new_job(1, key="k"), new_job(2), new_job(3), new_job(4, eta_ms=T0 + 5000))
     one, two = await lease(storage, max_jobs=5)
     dead = await storage.bury(two.id, two.lease_id or "", error="fatal", now_ms=T0)

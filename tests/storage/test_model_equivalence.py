@@ -124,7 +124,8 @@ class Scenario:
                 return storage.purge_dlq(queue, now_ms=now)
             case ("config", queue, paused, limit):
                 rate = None if limit is None else RateLimit(capacity=limit[0], refill_rate=limit[1])
-                return storage.set_queue_config(queue, QueueConfig(paused=paused, rate_limit=rate), now_ms=now)
+                config = QueueConfig(paused=paused, rate_limit=rate)
+                return storage.update_queue_config(queue, lambda _: config, now_ms=now)
         raise AssertionError(op)
 
     def number_jobs(self, op: Op) -> Op:

@@ -144,9 +144,12 @@ class Storage(Protocol):
         """Delete the queue's dead jobs; returns the count."""
         ...
 
-    async def set_queue_config(self, queue: str, config: QueueConfig, *, now_ms: int) -> None:
-        """Replace the queue's config. A rate limit that is new or changed starts with a
-        full bucket; an unchanged one keeps its bucket."""
+    async def update_queue_config(
+        self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int
+    ) -> None:
+        """Replace the queue's config with ``change(current config)``, atomically: two
+        changes at once (from two nodes, say) each see the other's. A rate limit that is
+        new or changed starts with a full bucket; an unchanged one keeps its bucket."""
         ...
 
     # -- reads ----------------------------------------------------------------

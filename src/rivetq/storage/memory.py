@@ -183,8 +183,11 @@ class MemoryStorage:
         q = self._queues.get(queue)
         return 0 if q is None else q.index.clear((StoredState.DEAD,))
 
-    async def set_queue_config(self, queue: str, config: QueueConfig, *, now_ms: int) -> None:
+    async def update_queue_config(
+        self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int
+    ) -> None:
         q = self._queue(queue)
+        config = change(q.config)
         if config.rate_limit is None:
             q.bucket = None
         elif config.rate_limit != q.config.rate_limit or q.bucket is None:

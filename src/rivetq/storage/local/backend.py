@@ -249,9 +249,12 @@ class LocalStorage(Reads):
 
         return await self._core.run(build)
 
-    async def set_queue_config(self, queue: str, config: QueueConfig, *, now_ms: int) -> None:
+    async def update_queue_config(
+        self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int
+    ) -> None:
         def build(txn: Txn) -> None:
             record = self._core.queue_record(queue) or QueueRecord()
+            config = change(record.config)
             bucket = new_bucket(record, config, now_ms)
             txn.put(queue_key(queue), encode(QueueRecord(config, record.counters, bucket)))
 

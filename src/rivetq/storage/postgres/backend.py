@@ -210,8 +210,10 @@ class PostgresStorage:
     async def purge_dlq(self, queue: str, *, now_ms: int) -> int:
         return await self._db.run(lambda conn: transitions.purge_jobs(conn, queue, dead_only=True), transaction=False)
 
-    async def set_queue_config(self, queue: str, config: QueueConfig, *, now_ms: int) -> None:
-        await self._db.run(lambda conn: queues.set_config(conn, queue, config, now_ms=now_ms))
+    async def update_queue_config(
+        self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int
+    ) -> None:
+        await self._db.run(lambda conn: queues.update_config(conn, queue, change, now_ms=now_ms))
         self._notifier.queue_changed(queue)
 
     # -- reads ----------------------------------------------------------------

@@ -22,10 +22,12 @@ import psycopg
 from rivetq.errors import StorageUnavailable
 from rivetq.storage.postgres.database import Connection, Database
 
-__all__ = ["CHANNEL", "Listener", "Notifier"]
+__all__ = ["CHANNEL", "LISTENER_APPLICATION_NAME", "Listener", "Notifier"]
 
 CHANNEL = "rivetq_wakeup"
+LISTENER_APPLICATION_NAME = "rivetq-listener"  # how the LISTEN connection shows in pg_stat_activity
 _MAX_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
+_RECONNECT_MIN_S = 0.1
 _RECONNECT_MAX_S = 5.0
 _COALESCE_S = 0.01
 
@@ -91,28 +93,40 @@ class Listener:
         self._node_id = node_id
         self._wake = wake
         self._stopped = False
+        self._listening = False
 
     def stop(self) -> None:
         self._stopped = True
 
     async def run(self) -> None:
-        delay_s = 0.1
+        """Listen until stopped. A lost connection is retried after a backoff that doubles
+        while connecting keeps failing and starts over once a connection has listened, so
+        each new outage costs the first retry's delay, not the last one's."""
+        delay_s = _RECONNECT_MIN_S
         while not self._stopped:
+            self._listening = False
             try:
                 await self._listen()
             except psycopg.Error as error:
+                if self._listening:
+                    delay_s = _RECONNECT_MIN_S
                 log.warning("rivetq postgres listener lost its connection (%s); retrying in %.1fs", error, delay_s)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, _RECONNECT_MAX_S)
-            else:
-                delay_s = 0.1
 
     async def _listen(self) -> None:
         conn = await psycopg.AsyncConnection.connect(
-            self._dsn, autocommit=True, keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3
+            self._dsn,
+            autocommit=True,
+            application_name=LISTENER_APPLICATION_NAME,
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
         )
         async with conn:
             await conn.execute(f"LISTEN {CHANNEL}")
+            self._listening = True
             for (queue,) in await (await conn.execute("SELECT queue FROM rivetq_queues")).fetchall():
                 self._wake(queue)  # changes made while this node was not listening
             async for note in conn.notifies():

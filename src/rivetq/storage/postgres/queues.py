@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from psycopg.rows import args_row
 
 from rivetq.models import QueueConfig, QueueCounters, QueueStats, RateLimit, RetryPolicy
 from rivetq.ratelimit import TokenBucket
 from rivetq.storage.postgres.database import Connection
 
-__all__ = ["queue_config", "queue_stats", "set_config"]
+__all__ = ["queue_config", "queue_stats", "update_config"]
 
 _CONFIG_COLUMNS = (
     "paused, rate_capacity, rate_refill, base_backoff_ms, backoff_multiplier, max_backoff_ms, backoff_jitter"
 )
 
 _CONFIG = f"SELECT {_CONFIG_COLUMNS} FROM rivetq_queues WHERE queue = %(queue)s"
-_OLD_LIMIT = "SELECT rate_capacity, rate_refill, bucket_tokens FROM rivetq_queues WHERE queue = %(queue)s FOR UPDATE"
+_ENSURE_ROW = "INSERT INTO rivetq_queues (queue) VALUES (%(queue)s) ON CONFLICT (queue) DO NOTHING"
+_LOCKED = f"SELECT {_CONFIG_COLUMNS}, bucket_tokens IS NOT NULL FROM rivetq_queues WHERE queue = %(queue)s FOR UPDATE"
 
 _SAVE = """
 INSERT INTO rivetq_queues AS q (queue, paused, rate_capacity, rate_refill, bucket_tokens, bucket_updated_at_ms,
@@ -69,6 +72,19 @@ def _config(
     return QueueConfig(paused=paused, rate_limit=limit, retry_policy=policy)
 
 
+def _config_and_bucket(
+    paused: bool,
+    capacity: float | None,
+    refill: float | None,
+    base_backoff_ms: int,
+    multiplier: float,
+    max_backoff_ms: int,
+    jitter: str,
+    has_bucket: bool,
+) -> tuple[QueueConfig, bool]:
+    return _config(paused, capacity, refill, base_backoff_ms, multiplier, max_backoff_ms, jitter), has_bucket
+
+
 def _stats(
     queue: str,
     paused: bool,
@@ -108,12 +124,25 @@ async def queue_stats(conn: Connection, queue: str | None, *, now_ms: int) -> li
         return await cursor.fetchall()
 
 
-async def set_config(conn: Connection, queue: str, config: QueueConfig, *, now_ms: int) -> None:
-    """Save ``config`` (in a transaction); a new or changed rate limit starts full."""
-    old = await (await conn.execute(_OLD_LIMIT, {"queue": queue})).fetchone()
+async def update_config(
+    conn: Connection, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int
+) -> None:
+    """Save ``change(current config)`` (in a transaction) with the queue's row locked, so
+    that nodes changing different settings at once keep each other's changes; a new or
+    changed rate limit starts full."""
+    await conn.execute(_ENSURE_ROW, {"queue": queue})
+    async with conn.cursor(row_factory=args_row(_config_and_bucket)) as cursor:
+        await cursor.execute(_LOCKED, {"queue": queue})
+        locked = await cursor.fetchone()
+    assert locked is not None  # the row was just ensured
+    old, has_bucket = locked
+    config = change(old)
     limit = config.rate_limit
     keep_bucket = (
-        limit is not None and old is not None and old[2] is not None and (old[0], old[1]) == _limit_pair(limit)
+        limit is not None
+        and has_bucket
+        and old.rate_limit is not None
+        and (_limit_pair(old.rate_limit) == _limit_pair(limit))
     )
     full = TokenBucket.full(limit, now_ms) if limit is not None else None
     policy = config.retry_policy
