@@ -23,7 +23,7 @@ __all__ = ["server"]
 RIVETQCTL = str(Path(sys.executable).parent / "rivetqctl")
 
 HANDLERS = """
-import asyncio, pathlib, time
+import asyncio, pathlib, signal, threading, time
 
 OUT = pathlib.Path(__file__).parent
 
@@ -36,6 +36,14 @@ def slow(job):
 
 def stuck(job):
     (OUT / f"started-{job.id}").touch()
+    time.sleep(600)
+
+
+def signals_its_own_thread(job):
+    (OUT / f"started-{job.id}").touch()
+    for _ in range(2):  # the kernel may deliver a SIGTERM to any thread: here, to this one
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        time.sleep(1)
     time.sleep(600)
 
 
@@ -144,6 +152,16 @@ def test_process_worker_second_sigterm_quits_without_draining(
         assert worker.returncode == 1, output
         assert "quitting without draining" in output
         assert client.get_job(job_id).state == "inflight"  # its lease expires on its own
+
+
+def test_process_worker_hears_signals_the_kernel_gave_another_thread(server: RunningServer, tmp_path: Path) -> None:
+    queue = new_queue()
+    with Client(server.url) as client:
+        with _worker_on_a_started_job(client, server, tmp_path, "signals_its_own_thread", queue) as (job_id, worker):
+            output, _ = worker.communicate(timeout=30)
+        assert worker.returncode == 1, output
+        assert "draining" in output and "quitting without draining" in output
+        assert client.get_job(job_id).state == "inflight"
 
 
 def test_process_wal_verify(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from rivetq.errors import RivetQError
 __all__ = ["Worker"]
 
 _SETTLE_TIMEOUT_S = 30.0  # for acks/nacks already sent when the drain ends
+_SIGNAL_CHECK_S = 0.1  # how soon the main thread runs a signal handler the kernel gave another thread
 
 
 class Worker:
@@ -102,10 +103,21 @@ class Worker:
             for job in leased.jobs:
                 self._start(job)
 
+    def _wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> None:
+        """``self._changed.wait_for`` (lock held) in short slices. The kernel may hand a
+        SIGTERM to a handler thread, and its Python handler then runs only when the main
+        thread next runs bytecode: a main thread asleep on a lock would not see it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not predicate():
+            left = _SIGNAL_CHECK_S if deadline is None else min(_SIGNAL_CHECK_S, deadline - time.monotonic())
+            if left <= 0:
+                return
+            self._changed.wait(left)
+
     def _wait_for_free_slots(self) -> int:
         """Free handler slots, once there is at least one; 0 when stopping."""
         with self._changed:
-            self._changed.wait_for(lambda: self._stopping.is_set() or self._book.busy() < self.options.concurrency)
+            self._wait_for(lambda: self._stopping.is_set() or self._book.busy() < self.options.concurrency)
             return 0 if self._stopping.is_set() else self.options.concurrency - self._book.busy()
 
     def _start(self, job: Job) -> None:
@@ -177,7 +189,7 @@ class Worker:
     def _drain(self) -> None:
         grace = self.options.grace_period_s
         with self._changed:
-            self._changed.wait_for(lambda: self._book.unsettled() == 0, timeout=grace)
+            self._wait_for(lambda: self._book.unsettled() == 0, timeout=grace)
             abandoned = self._book.abandon_unsettled()
         for entry in abandoned:
             self._nack_abandoned(entry, drain_reason(grace))
@@ -187,7 +199,7 @@ class Worker:
             self._report(entry, None)
         self._finish(acks)
         with self._changed:
-            self._changed.wait_for(lambda: len(self._book) == 0, timeout=_SETTLE_TIMEOUT_S)
+            self._wait_for(lambda: len(self._book) == 0, timeout=_SETTLE_TIMEOUT_S)
 
     def _nack_abandoned(self, entry: Running, reason: str) -> None:
         LOGGER.warning("job %s still running after the grace period: nacking it", entry.job.id)
