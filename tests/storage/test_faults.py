@@ -55,6 +55,8 @@ async def test_failed_write_changes_nothing_and_recovers(
     (leased,) = await lease(storage, max_jobs=1)
     before = await snapshot(storage)
     io.fail_write, io.partial = code, partial
+    if code == errno.ENOSPC:
+        io.free = 0
     with pytest.raises(StorageUnavailable):
         await insert(storage, new_job(2), new_job(3))
     with pytest.raises(StorageUnavailable):
@@ -128,3 +130,25 @@ async def test_failed_segment_allocation_fails_the_write_and_recovers(
     stats = await reopened.stats(QUEUE, now_ms=T0)
     assert stats is not None and stats.ready == inserted + 1
     await reopened.close()
+
+
+async def test_a_full_disk_reads_ready_again_once_space_returns_without_a_write(
+    storage: LocalStorage, io: FaultyIO
+) -> None:
+    io.fail_write, io.free = errno.ENOSPC, 0
+    with pytest.raises(StorageUnavailable):
+        await insert(storage, new_job(1))
+    assert "ENOSPC" in (storage.unavailable_reason() or "")
+    io.heal()  # space came back (a file deleted, the volume grown): nobody has written yet
+    assert storage.unavailable_reason() is None
+
+
+async def test_a_small_write_that_fits_on_a_full_disk_does_not_read_ready(storage: LocalStorage, io: FaultyIO) -> None:
+    io.fail_write, io.free = errno.ENOSPC, 0
+    with pytest.raises(StorageUnavailable):
+        await insert(storage, new_job(1))
+    io.fail_write = None  # a small record still fits in the current segment, the next segment would not
+    await insert(storage, new_job(2))
+    assert "ENOSPC" in (storage.unavailable_reason() or "")
+    io.free = None
+    assert storage.unavailable_reason() is None

@@ -68,9 +68,10 @@ def flip_byte(path: Path, offset: int) -> None:
 class FaultyIO(FileIO):
     """Fails chosen calls with an OSError until ``heal()``: ``fail_write`` (after
     writing ``partial`` bytes of the call), ``fail_sync``, ``fail_allocate``,
-    ``fail_dir_sync``."""
+    ``fail_dir_sync``; ``free``, when set, is the free space the file system reports."""
 
     def __init__(self) -> None:
+        self.free: int | None = None
         self.fail_write: int | None = None
         self.fail_sync: int | None = None
         self.fail_allocate: int | None = None
@@ -81,6 +82,7 @@ class FaultyIO(FileIO):
 
     def heal(self) -> None:
         self.fail_write = self.fail_sync = self.fail_allocate = self.fail_dir_sync = None
+        self.free = None
 
     def pwrite(self, fd: int, data: bytes, offset: int) -> int:
         self.writes += 1
@@ -104,6 +106,9 @@ class FaultyIO(FileIO):
         self.syncs += 1
         if self.fail_sync is not None:
             raise OSError(self.fail_sync, errno.errorcode[self.fail_sync])
+
+    def free_bytes(self, path: Path) -> int:
+        return super().free_bytes(path) if self.free is None else self.free
 
     def fsync_dir(self, path: Path) -> None:
         if self.fail_dir_sync is not None:

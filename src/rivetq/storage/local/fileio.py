@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Protocol
@@ -74,6 +75,10 @@ class FileIO:
 
     def unlink(self, path: Path) -> None:
         path.unlink()
+
+    def free_bytes(self, path: Path) -> int:
+        """Bytes an unprivileged writer may still use on ``path``'s file system."""
+        return shutil.disk_usage(path).free
 
     def fsync_dir(self, path: Path) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import threading
 import time
@@ -37,10 +38,11 @@ log = logging.getLogger("rivetq.storage.wal")
 
 
 class _WriteFailed(Exception):
-    def __init__(self, reason: str, *, fatal: bool) -> None:
+    def __init__(self, reason: str, *, fatal: bool, no_space: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.fatal = fatal
+        self.no_space = no_space
 
 
 class _Group:
@@ -90,6 +92,7 @@ class WalWriter:
         self._syncer: DataSyncer | None = io.data_syncer() if fsync else None
         self._fatal: str | None = None
         self._disk_error: str | None = None
+        self._space_needed = 0  # after ENOSPC: the free bytes that make the log writable again
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="rivetq-wal-files")  # segment create/delete
         self._loop = asyncio.get_running_loop()
         self._closing = False
@@ -111,6 +114,12 @@ class WalWriter:
         self._closing = True
 
     def unavailable_reason(self) -> str | None:
+        """Why writes fail, or None. After a full disk the answer follows the free space
+        (enough for a new segment), not the luck of the last write: a small write may
+        still fit while the next segment cannot be made, and space may come back while
+        nobody writes."""
+        if self._space_needed and self._io.free_bytes(self._dir) >= self._space_needed:
+            self._space_needed, self._disk_error = 0, None
         return self._fatal or self._disk_error
 
     def check_writable(self) -> None:
@@ -193,7 +202,8 @@ class WalWriter:
                 continue
             self._open.popleft()
             self._durable_lsn = group.last_lsn
-            self._disk_error = None
+            if not self._space_needed:
+                self._disk_error = None
             for waiter in group.waiters:
                 if not waiter.done():  # a cancelled caller
                     waiter.set_result(None)
@@ -205,6 +215,7 @@ class WalWriter:
             self._fatal = f"WAL fsync failed, writes refused until restart: {failure.reason}"
         else:
             self._disk_error = f"WAL write failed: {failure.reason}"
+            self._space_needed = self._segment_size if failure.no_space else 0
         self._on_failure()
         error = StorageUnavailable(self._fatal or self._disk_error or failure.reason)
         self._pending = None
@@ -251,7 +262,7 @@ class WalWriter:
             self._io.truncate(self._fd, start)
         except OSError as cut_error:
             raise _WriteFailed(f"write: {error}; cutting it back: {cut_error}", fatal=True) from error
-        raise _WriteFailed(f"write: {error}", fatal=False) from error
+        raise _WriteFailed(f"write: {error}", fatal=False, no_space=error.errno == errno.ENOSPC) from error
 
     async def _rotate(self, first_lsn: int) -> None:
         """Off the loop: a new segment is allocated and synced (milliseconds)."""
@@ -260,7 +271,8 @@ class WalWriter:
                 self._executor, create_segment, self._io, self._dir, first_lsn, self._segment_size
             )
         except OSError as error:
-            raise _WriteFailed(f"creating a WAL segment: {error}", fatal=False) from error
+            no_space = error.errno == errno.ENOSPC
+            raise _WriteFailed(f"creating a WAL segment: {error}", fatal=False, no_space=no_space) from error
         self._io.close(self._fd)
         self._fd = fd
         with self._lock:
