@@ -20,7 +20,7 @@ from rivetq import wire
 from rivetq.clock import Clock
 from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound, RivetQError
 from rivetq.ids import new_lease_id
-from rivetq.manager_options import ManagerOptions, NullObserver, Observer
+from rivetq.manager_options import LeaseListener, ManagerOptions, NullObserver, Observer
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
 from rivetq.manager_validation import (
     MAX_DELAY_MS,
@@ -80,11 +80,15 @@ class QueueManager:
         self._on_fatal = on_fatal
         self._waiters = Waiters()
         self._leased_queue: dict[str, str] = {}  # job id -> queue, for jobs leased here (oldest first)
+        self._lease_listeners: list[LeaseListener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reaper = LeaseReaper(
             storage, clock=clock, options=options, observer=self._observer, rng=self._rng, on_waiting=self._job_waiting
         )
+
+    def add_lease_listener(self, listener: LeaseListener) -> None:
+        self._lease_listeners.append(listener)
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -178,6 +182,7 @@ class QueueManager:
             raise
         self._leased_queue.pop(job_id, None)
         self._observer.jobs_acked(queue, 1)
+        self._released(job_id, lease_id)
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]]) -> list[AckResult]:
         _check_acks(acks)
@@ -186,11 +191,13 @@ class QueueManager:
             queues[job_id] = await self._queue_or_none(job_id)
         results = await self._storage.ack_batch(acks, now_ms=self.now_ms())
         acked: Counter[str] = Counter()
-        for result in results:
-            queue = queues.get(result.job_id)
+        for (job_id, lease_id), result in zip(acks, results, strict=True):
+            queue = queues.get(job_id)
+            if result.error is None:
+                self._released(job_id, lease_id)
             if result.error is None and queue is not None:
                 acked[queue] += 1
-                self._leased_queue.pop(result.job_id, None)
+                self._leased_queue.pop(job_id, None)
         for queue, count in acked.items():
             self._observer.jobs_acked(queue, count)
         return [_as_unknown_job(r) if await self._gone(r, queues) else r for r in results]
@@ -224,6 +231,7 @@ class QueueManager:
         )
         self._leased_queue.pop(job_id, None)
         self._observer.jobs_nacked(job.queue, 1)
+        self._released(job_id, lease_id)
         if after.state is StoredState.DEAD:
             self._observer.jobs_dead(job.queue, 1)
         else:
@@ -242,6 +250,8 @@ class QueueManager:
         except LeaseLost:
             await self._storage.get(job_id)  # an unknown job is JobNotFound, as for ack and nack
             raise
+        for listener in self._lease_listeners:
+            listener.extended(job_id, lease_id, expires_at_ms)
         return expires_at_ms
 
     # -- jobs and queues ----------------------------------------------------------
@@ -399,6 +409,10 @@ class QueueManager:
         check_queue(queue)
         await self._storage.update_queue_config(queue, change, now_ms=self.now_ms())
         self._waiters.notify(queue)
+
+    def _released(self, job_id: str, lease_id: str) -> None:
+        for listener in self._lease_listeners:
+            listener.released(job_id, lease_id)
 
     def _remember_leased(self, queue: str, jobs: Sequence[Job]) -> None:
         for job in jobs:

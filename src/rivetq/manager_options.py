@@ -8,7 +8,7 @@ from typing import Protocol
 
 from rivetq.models import Job
 
-__all__ = ["ManagerOptions", "NullObserver", "Observer"]
+__all__ = ["LeaseListener", "ManagerOptions", "NullObserver", "Observer"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,17 @@ class Observer(Protocol):
     def rate_limited(self, queue: str) -> None:
         """A lease the token bucket cut short."""
         ...
+
+
+class LeaseListener(Protocol):
+    """Told of every lease this node's manager ends or moves, whichever API the call came
+    through (gRPC's StreamLease keeps its slots with it)."""
+
+    def released(self, job_id: str, lease_id: str) -> None:
+        """The job was acked or nacked under this lease."""
+
+    def extended(self, job_id: str, lease_id: str, expires_at_ms: int) -> None:
+        """The lease now expires at ``expires_at_ms``."""
 
 
 class NullObserver:

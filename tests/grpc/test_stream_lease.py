@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
-from tests.e2e.server import start_server
+from tests.e2e.server import RunningServer, start_server
 
 Stub = Any
 DEADLINE_S = 10.0
+HELD_PAST_THE_FIRST_EXPIRY_S = 2.5
 
 
 def _queue() -> str:
@@ -92,6 +94,27 @@ async def test_stream_lease_holds_back_until_an_ack_or_nack_frees_a_slot(stub: S
         await stub.Nack(pb.NackRequest(job_id=second.id, lease_id=second.lease_id, delay_ms=600_000))
         (third,) = await _next_jobs(call)
         assert len({first.id, second.id, third.id}) == 3
+        assert (await stub.Stats(pb.StatsRequest(queue=queue))).inflight == 1
+    finally:
+        call.cancel()
+
+
+async def test_stream_slots_follow_acks_and_extends_sent_over_rest(stub: Stub, rivetqd: RunningServer) -> None:
+    queue = _queue()
+    await stub.EnqueueBatch(pb.EnqueueBatchRequest(queue=queue, jobs=[pb.EnqueueRequest(payload=b"1")] * 3))
+    call = stub.StreamLease(pb.StreamLeaseRequest(queue=queue, max_unacked=1, visibility_ms=1_000))
+    try:
+        async with httpx.AsyncClient(base_url=rivetqd.url) as rest:
+            (first,) = await _next_jobs(call)
+            acked = await rest.post("/v1/ack", json={"job_id": first.id, "lease_id": first.lease_id})
+            assert acked.status_code == 200
+            (second,) = await _next_jobs(call)
+            extend = {"job_id": second.id, "lease_id": second.lease_id, "visibility_ms": 60_000}
+            assert (await rest.post("/v1/extend", json=extend)).status_code == 200
+            read = asyncio.ensure_future(call.read())
+            done, _ = await asyncio.wait({read}, timeout=HELD_PAST_THE_FIRST_EXPIRY_S)  # 1 s lease, extended
+            assert not done, "a third job came while the second, extended over REST, was still leased"
+            read.cancel()
         assert (await stub.Stats(pb.StatsRequest(queue=queue))).inflight == 1
     finally:
         call.cancel()

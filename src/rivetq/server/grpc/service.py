@@ -65,24 +65,20 @@ class RivetQService:
             visibility_ms=_or(optional(request, "visibility_ms"), DEFAULT_VISIBILITY_MS),
             wait_ms=request.wait_ms,
         )
-        return pb.LeaseResponse(jobs=job_messages(jobs, self._manager.now_ms()), acks=self._acked(acks, results))
+        return pb.LeaseResponse(jobs=job_messages(jobs, self._manager.now_ms()), acks=self._acked(results))
 
     @maps_errors
     async def Ack(self, request: pb.AckRequest, context: Context) -> pb.AckResponse:
         await self._manager.ack(request.job_id, request.lease_id)
-        self._streams.released(request.job_id, request.lease_id)
         return pb.AckResponse()
 
     @maps_errors
     async def AckBatch(self, request: pb.AckBatchRequest, context: Context) -> pb.AckBatchResponse:
         acks = [(item.job_id, item.lease_id) for item in request.acks]
-        return pb.AckBatchResponse(results=self._acked(acks, await self._manager.ack_batch(acks)))
+        return pb.AckBatchResponse(results=self._acked(await self._manager.ack_batch(acks)))
 
-    def _acked(self, acks: list[tuple[str, str]], results: list[AckResult]) -> list[pb.AckResult]:
-        """Frees the stream slots of the jobs acked; the results as messages."""
-        for (job_id, lease_id), result in zip(acks, results, strict=True):
-            if result.error is None:
-                self._streams.released(job_id, lease_id)
+    @staticmethod
+    def _acked(results: list[AckResult]) -> list[pb.AckResult]:
         return [
             pb.AckResult(job_id=r.job_id, ok=r.error is None, error_code=r.error_code, error=r.error) for r in results
         ]
@@ -95,14 +91,12 @@ class RivetQService:
             reason=optional(request, "reason"),
             delay_ms=optional(request, "delay_ms"),
         )
-        self._streams.released(request.job_id, request.lease_id)
         return pb.NackResponse(state=state_message(state))
 
     @maps_errors
     async def Extend(self, request: pb.ExtendRequest, context: Context) -> pb.ExtendResponse:
         visibility_ms = request.visibility_ms
         expires_at_ms = await self._manager.extend(request.job_id, request.lease_id, visibility_ms=visibility_ms)
-        self._streams.extended(request.job_id, request.lease_id, expires_at_ms)
         return pb.ExtendResponse(lease_expires_at_ms=expires_at_ms)
 
     @maps_errors

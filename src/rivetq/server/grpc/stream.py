@@ -1,10 +1,12 @@
 """StreamLease: push jobs to a worker as they become ready, with at most ``max_unacked``
 of them leased and unacked at a time.
 
-A stream's slot frees when its job is acked or nacked over gRPC on this server (the
-service tells ``LeaseStreams``) or when the job's lease expires (an extend over gRPC
-moves that expiry). Jobs leased by a stream that ends stay leased until their leases
-expire; the manager's reaper then retries them."""
+A stream's slot frees when its job is acked or nacked through this server, over gRPC or
+REST (the manager tells ``LeaseStreams``, a ``LeaseListener``), or when the job's lease
+expires (an extend through this server moves that expiry). An ack on another node of a
+shared PostgreSQL frees the slot only when the lease would have expired. Jobs leased by
+a stream that ends stay leased until their leases expire; the manager's reaper then
+retries them."""
 
 from __future__ import annotations
 
@@ -68,10 +70,11 @@ class _Slots:
 
 
 class LeaseStreams:
-    """Every open StreamLease of this server, so that acks over gRPC free their slots."""
+    """Every open StreamLease of this server, so that acks through it free their slots."""
 
     def __init__(self, manager: QueueManager, *, poll_ms: int = 1_000) -> None:
         self._manager = manager
+        manager.add_lease_listener(self)
         self._poll_ms = poll_ms
         self._owner: dict[str, _Slots] = {}
         self._open: set[_Slots] = set()

@@ -319,8 +319,9 @@ class RivetQServicer:
     def StreamLease(self, request, context):
         """Pushes jobs as they become ready, each leased for visibility_ms, never more than
         max_unacked leased-and-unacked jobs of this stream at a time, within the queue's rate
-        limit. A slot frees when the job is acked or nacked over gRPC on this server, or when
-        its lease is no longer held (expired, or acked elsewhere). Cancelling the stream
+        limit. A slot frees when the job is acked or nacked through this server (gRPC or
+        REST), or when its lease would expire (an extend through this server moves that; an
+        ack on another node of a shared PostgreSQL frees it only then). Cancelling the stream
         leaves its unacked jobs leased until their leases expire; then they are retried.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
