@@ -66,6 +66,8 @@ async def test_auth_accepts_the_right_token_and_leaves_reflection_open(token_tar
         metadata = (("authorization", f"Bearer {TOKEN}"),)
         await stub.Enqueue(pb.EnqueueRequest(queue="auth", payload=b"1"), metadata=metadata)
         assert [q.name for q in (await stub.ListQueues(pb.ListQueuesRequest(), metadata=metadata)).queues] == ["auth"]
+        for scheme in ("bearer", "BEARER"):  # case-insensitive, as over REST (RFC 7235)
+            await stub.ListQueues(pb.ListQueuesRequest(), metadata=(("authorization", f"{scheme} {TOKEN}"),))
     services, _ = await asyncio.to_thread(_reflect, token_target)
     assert "rivetq.v1.RivetQ" in services
 

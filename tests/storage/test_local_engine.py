@@ -137,3 +137,9 @@ async def test_corrupt_wal_stops_open_with_file_and_offset_and_frees_the_lock(tm
     for _ in range(2):  # the second attempt is refused for the same reason, not by the lock
         with pytest.raises(CorruptWAL, match=str(segment)):
             await reopened(tmp_path)
+
+
+async def test_the_data_directory_is_private_to_its_owner(storage: LocalStorage, tmp_path: Path) -> None:
+    """Jobs' payloads live here: no other user of the machine may list or read them."""
+    for directory in (tmp_path, tmp_path / "wal", tmp_path / "kv"):
+        assert directory.stat().st_mode & 0o777 == 0o700, directory

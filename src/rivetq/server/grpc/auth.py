@@ -21,9 +21,11 @@ Check = Callable[[Context], RivetQError | None]
 
 
 def _bearer(context: Context) -> bytes:
+    """The token of ``authorization: Bearer <token>``; the scheme's case does not matter
+    (RFC 7235), as over REST."""
     for key, value in context.invocation_metadata() or ():
-        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
-            return value.removeprefix("Bearer ").encode()
+        if key == "authorization" and isinstance(value, str) and value[:7].lower() == "bearer ":
+            return value[7:].strip().encode()
     return b""
 
 

@@ -83,7 +83,7 @@ def scan_log(wal_dir: Path, *, after_lsn: int, replay: ReplayFn | None) -> _Foun
 def recover_log(io: FileIO, wal_dir: Path, *, after_lsn: int, segment_size: int, replay: ReplayFn) -> LogTail:
     """Replay, cut any torn tail (with a warning), and make sure a segment is open for
     appends. Leftover temp files of an interrupted rotation are removed first."""
-    wal_dir.mkdir(parents=True, exist_ok=True)
+    wal_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for temp in wal_dir.glob("*.wal.tmp"):
         temp.unlink()
     found = scan_log(wal_dir, after_lsn=after_lsn, replay=replay)
