@@ -196,4 +196,5 @@ async def test_rivetqd_sigterm_ends_open_streams_and_exits_cleanly(tmp_path: Pat
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await asyncio.wait_for(call.read(), DEADLINE_S)
             assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert ("rivetq-error-code", "storage_unavailable") in tuple(caught.value.trailing_metadata() or ())
         assert await asyncio.to_thread(server.process.wait, DEADLINE_S) == 0

@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Final
 
-import grpc
-
-from rivetq.errors import InvalidArgument
+from rivetq.errors import InvalidArgument, StorageUnavailable
 from rivetq.models import AckResult, RateLimit, RetryPolicy
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc.convert import (
@@ -23,7 +21,7 @@ from rivetq.server.grpc.convert import (
     stats_response,
     wire_enqueue,
 )
-from rivetq.server.grpc.errors import Context, maps_errors, maps_stream_errors
+from rivetq.server.grpc.errors import Context, abort_with, maps_errors, maps_stream_errors
 from rivetq.server.grpc.stream import LeaseStreams
 
 if TYPE_CHECKING:
@@ -210,4 +208,4 @@ class RivetQService:
         )
         async for jobs in batches:
             yield pb.StreamLeaseResponse(jobs=job_messages(jobs, self._manager.now_ms()))
-        await context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down: reconnect")
+        await abort_with(context, StorageUnavailable("the server is shutting down: reconnect"))
