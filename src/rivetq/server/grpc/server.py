@@ -3,6 +3,8 @@ auth gate, TLS and message size limits taken from ``GrpcOptions``."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -17,6 +19,7 @@ from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
 from rivetq.server.grpc.access_log import AccessLogInterceptor
 from rivetq.server.grpc.auth import GateInterceptor, bearer_check, loopback_check
+from rivetq.server.grpc.health import follow_storage
 from rivetq.server.grpc.service import RivetQService
 from rivetq.server.grpc.stream import LeaseStreams
 from rivetq.settings import is_loopback_host, parse_addr
@@ -55,14 +58,24 @@ class GrpcOptions:
 class GrpcServer:
     """A running gRPC server; ``port`` is the bound port (useful with port 0)."""
 
-    def __init__(self, server: grpc.aio.Server, streams: LeaseStreams, health: HealthServicer, port: int) -> None:
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        streams: LeaseStreams,
+        health: HealthServicer,
+        health_follower: asyncio.Task[None],
+        port: int,
+    ) -> None:
         self._server = server
         self._streams = streams
         self._health = health
+        self._health_follower = health_follower
         self.port = port
 
     async def stop(self, grace: float | None = None) -> None:
         """Refuse new calls, end open streams, let running calls finish within ``grace`` s."""
+        self._health_follower.cancel()
+        await asyncio.gather(self._health_follower, return_exceptions=True)
         await self._health.enter_graceful_shutdown()
         self._streams.close()
         await self._server.stop(grace)
@@ -88,8 +101,11 @@ def _bind(server: grpc.aio.Server, options: GrpcOptions) -> int:
     return server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
 
 
-async def serve(manager: QueueManager, options: GrpcOptions) -> GrpcServer:
-    """Start serving on ``options.addr`` in the running event loop."""
+async def serve(
+    manager: QueueManager, options: GrpcOptions, unavailable_reason: Callable[[], str | None] = lambda: None
+) -> GrpcServer:
+    """Start serving on ``options.addr`` in the running event loop; the health service
+    reports NOT_SERVING while ``unavailable_reason()`` gives a reason (the storage's)."""
     server = grpc.aio.server(
         interceptors=_interceptors(options),
         options=[
@@ -108,7 +124,10 @@ async def serve(manager: QueueManager, options: GrpcOptions) -> GrpcServer:
     port = _bind(server, options)
     await server.start()
     await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-    return GrpcServer(server, streams, health, port)
+    follower = asyncio.create_task(
+        follow_storage(health, [SERVICE_NAME], unavailable_reason), name="rivetq-grpc-health"
+    )
+    return GrpcServer(server, streams, health, follower, port)
 
 
 def grpc_options(settings: Settings) -> GrpcOptions:
@@ -126,6 +145,8 @@ def grpc_options(settings: Settings) -> GrpcOptions:
     )
 
 
-async def start_grpc_server(manager: QueueManager, settings: Settings) -> GrpcServer:
+async def start_grpc_server(
+    manager: QueueManager, settings: Settings, unavailable_reason: Callable[[], str | None]
+) -> GrpcServer:
     """Serve ``manager`` on ``server.grpc_addr``; stop it with ``await server.stop(grace_s)``."""
-    return await serve(manager, grpc_options(settings))
+    return await serve(manager, grpc_options(settings), unavailable_reason)
