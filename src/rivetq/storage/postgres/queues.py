@@ -72,19 +72,6 @@ def _config(
     return QueueConfig(paused=paused, rate_limit=limit, retry_policy=policy)
 
 
-def _config_and_bucket(
-    paused: bool,
-    capacity: float | None,
-    refill: float | None,
-    base_backoff_ms: int,
-    multiplier: float,
-    max_backoff_ms: int,
-    jitter: str,
-    has_bucket: bool,
-) -> tuple[QueueConfig, bool]:
-    return _config(paused, capacity, refill, base_backoff_ms, multiplier, max_backoff_ms, jitter), has_bucket
-
-
 def _stats(
     queue: str,
     paused: bool,
@@ -131,11 +118,10 @@ async def update_config(
     that nodes changing different settings at once keep each other's changes; a new or
     changed rate limit starts full."""
     await conn.execute(_ENSURE_ROW, {"queue": queue})
-    async with conn.cursor(row_factory=args_row(_config_and_bucket)) as cursor:
-        await cursor.execute(_LOCKED, {"queue": queue})
-        locked = await cursor.fetchone()
+    locked = await (await conn.execute(_LOCKED, {"queue": queue})).fetchone()
     assert locked is not None  # the row was just ensured
-    old, has_bucket = locked
+    *columns, has_bucket = locked
+    old = _config(*columns)
     config = change(old)
     limit = config.rate_limit
     keep_bucket = (
