@@ -23,9 +23,14 @@ asyncio.run(main())
 """
 
 
-def open_in_child(data_dir: Path) -> subprocess.CompletedProcess[str]:
+def open_in_child(data_dir: Path | str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", OPEN_IN_CHILD, str(data_dir)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", OPEN_IN_CHILD, str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
     )
 
 
@@ -40,3 +45,14 @@ async def test_second_process_fails_at_once_naming_dir_and_holder(tmp_path: Path
     assert "DataDirLocked" in child.stderr
     assert f"data directory {tmp_path} is already in use by process {os.getpid()}" in child.stderr
     assert open_in_child(tmp_path).returncode == 0  # released on close
+
+
+async def test_the_lock_message_names_the_directory_absolutely(tmp_path: Path) -> None:
+    storage = LocalStorage(LocalOptions(data_dir=tmp_path))
+    await storage.open()
+    try:
+        child = open_in_child(".", cwd=tmp_path)  # --data-dir .
+    finally:
+        await storage.close()
+    assert f"data directory {tmp_path} is already in use" in child.stderr
+    assert f"(lock file {tmp_path / 'LOCK'})" in child.stderr

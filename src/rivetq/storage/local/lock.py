@@ -32,9 +32,9 @@ class DataDirLock:
             if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
                 raise
             by = f" by process {holder}" if holder else ""
-            raise DataDirLocked(
-                f"data directory {self._path.parent} is already in use{by} (lock file {self._path})"
-            ) from error
+            lock_file = self._path.absolute()
+            message = f"data directory {lock_file.parent} is already in use{by} (lock file {lock_file})"
+            raise DataDirLocked(message) from error
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
