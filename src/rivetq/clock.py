@@ -15,8 +15,17 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """The wall clock as read at start, advanced by the monotonic clock. A step of the
+    wall clock while the server runs (NTP, an operator) then neither expires leases early
+    nor makes delayed jobs due at once nor stalls a rate limit; a restart reads the wall
+    clock again. (NTP's gradual corrections reach both clocks alike.)"""
+
+    def __init__(self) -> None:
+        self._wall_ns = time.time_ns()
+        self._monotonic_ns = time.monotonic_ns()
+
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
+        return (self._wall_ns + time.monotonic_ns() - self._monotonic_ns) // 1_000_000
 
 
 class FakeClock:

@@ -8,6 +8,8 @@ from rivetq.models import RateLimit
 
 __all__ = ["TokenBucket"]
 
+_CLOCK_STEP_MS = 1_000  # further behind than nodes' clocks drift apart
+
 
 class TokenBucket(msgspec.Struct, frozen=True):
     """Bucket level ``tokens`` as of ``updated_at_ms``."""
@@ -21,6 +23,11 @@ class TokenBucket(msgspec.Struct, frozen=True):
         return cls(tokens=float(limit.capacity), updated_at_ms=now_ms)
 
     def refilled(self, limit: RateLimit, now_ms: int) -> TokenBucket:
+        """The level at ``now_ms``. A clock slightly behind the last update (another
+        node's) refills nothing; one far behind was stepped back (between restarts): the
+        bucket counts on from ``now_ms`` instead of waiting for the clock to catch up."""
+        if now_ms < self.updated_at_ms - _CLOCK_STEP_MS:
+            return TokenBucket(tokens=self.tokens, updated_at_ms=now_ms)
         elapsed_s = max(now_ms - self.updated_at_ms, 0) / 1000.0
         tokens = min(float(limit.capacity), self.tokens + elapsed_s * limit.refill_rate)
         return TokenBucket(tokens=tokens, updated_at_ms=max(now_ms, self.updated_at_ms))
