@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -303,6 +304,21 @@ def _value_at(merged: Layer, path: str) -> object:
     return value
 
 
+def _check_tls_files(cert_file: str, key_file: str) -> None:
+    """Load the pair now, so that a missing, unreadable or mismatched file stops startup
+    as a configuration error naming the key, not as a traceback once serving began."""
+    for key, path in (("server.tls_cert_file", cert_file), ("server.tls_key_file", key_file)):
+        if not os.access(path, os.R_OK) or not Path(path).is_file():
+            raise InvalidArgument(f"config: {key}: cannot read {path}", field=key)
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_file, key_file)
+    except (ssl.SSLError, OSError) as error:
+        raise InvalidArgument(
+            f"config: server.tls_cert_file: {cert_file} and {key_file} are not a PEM certificate and its key: {error}",
+            field="server.tls_cert_file",
+        ) from None
+
+
 def _check(settings: Settings) -> None:
     """Rules that span keys or need parsing beyond a type."""
     server = settings.server
@@ -317,5 +333,7 @@ def _check(settings: Settings) -> None:
             "config: server.tls_cert_file: TLS needs both server.tls_cert_file and server.tls_key_file",
             field="server.tls_cert_file",
         )
+    if server.tls_cert_file:
+        _check_tls_files(server.tls_cert_file, server.tls_key_file)
     if settings.storage.backend == "postgres" and not settings.storage.dsn:
         raise InvalidArgument("config: storage.dsn: the postgres backend needs a DSN", field="storage.dsn")

@@ -3,11 +3,14 @@ loop that dies stops the server even while it is still starting."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import uvicorn
 from structlog.testing import capture_logs
 
 from rivetq.server.serve import _Fatal, _warn_exposure
+from tests.e2e.server import self_signed_certificate
 from tests.server.conftest import settings_with
 
 
@@ -18,10 +21,14 @@ from tests.server.conftest import settings_with
         ({"auth.protected_mode": False}, "10.0.0.1", "rivetqd_no_auth"),
         ({"auth.tokens": ["t"]}, "0.0.0.0", "rivetqd_tokens_without_tls"),
         ({}, "127.0.0.1", None),
-        ({"auth.tokens": ["t"], "server.tls_cert_file": "c", "server.tls_key_file": "k"}, "0.0.0.0", None),
+        ({"auth.tokens": ["t"], "server.tls_cert_file": "CERT", "server.tls_key_file": "KEY"}, "0.0.0.0", None),
     ],
 )
-def test_startup_warns_about_exposure(overrides: dict[str, object], host: str, event: str | None) -> None:
+def test_startup_warns_about_exposure(
+    overrides: dict[str, object], host: str, event: str | None, tmp_path: Path
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    overrides = {name: {"CERT": str(cert), "KEY": str(key)}.get(str(value), value) for name, value in overrides.items()}
     with capture_logs() as logs:
         _warn_exposure(settings_with(**overrides), host)
     assert [entry["event"] for entry in logs] == ([event] if event else [])

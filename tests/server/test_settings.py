@@ -8,6 +8,7 @@ import pytest
 
 from rivetq.errors import InvalidArgument
 from rivetq.settings import Settings, env_name, is_loopback_host, load_settings, parse_addr
+from tests.e2e.server import self_signed_certificate
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 
@@ -172,3 +173,18 @@ def test_parse_addr(addr: str, host_port: tuple[str, int]) -> None:
 )  # fmt: skip
 def test_is_loopback_host(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+def test_tls_files_that_cannot_be_loaded_are_an_error_naming_the_key(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    missing = str(tmp_path / "missing.pem")
+    tls = {"RIVETQ_SERVER_TLS_CERT_FILE": str(cert), "RIVETQ_SERVER_TLS_KEY_FILE": str(key)}
+    assert load_settings(env=tls).server.tls_cert_file == str(cert)
+    assert _error(env={**tls, "RIVETQ_SERVER_TLS_KEY_FILE": missing}) == (
+        f"config: server.tls_key_file: cannot read {missing}"
+    )
+    assert _error(env={**tls, "RIVETQ_SERVER_TLS_CERT_FILE": missing}) == (
+        f"config: server.tls_cert_file: cannot read {missing}"
+    )
+    swapped = _error(env={"RIVETQ_SERVER_TLS_CERT_FILE": str(key), "RIVETQ_SERVER_TLS_KEY_FILE": str(cert)})
+    assert swapped.startswith(f"config: server.tls_cert_file: {key} and {cert} are not a PEM certificate and its key")
