@@ -56,7 +56,7 @@ __all__ = ["ManagerOptions", "NullObserver", "Observer", "QueueManager"]
 logger = logging.getLogger("rivetq.manager")
 
 MAX_VISIBILITY_MS = 43_200_000
-MAX_WAIT_MS = 20_000
+MAX_WAIT_MS = wire.MAX_WAIT_MS
 _LEASED_CACHE_SIZE = 100_000
 _replace = msgspec.structs.replace
 

@@ -17,6 +17,7 @@ from rivetq.models import RetryPolicy
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_WAIT_MS",
     "AckBatchRequest",
     "AckBatchResponse",
     "AckItem",
@@ -59,7 +60,8 @@ MaxRetries = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 VisibilityMs = Annotated[int, msgspec.Meta(ge=1, le=43_200_000)]
-WaitMs = Annotated[int, msgspec.Meta(ge=0, le=20_000)]
+MAX_WAIT_MS = 20_000
+WaitMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_WAIT_MS)]
 MaxJobs = Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)]
 Reason = Annotated[str, msgspec.Meta(max_length=65_536)]
 

@@ -113,6 +113,15 @@ def test_failed_calls_are_reported_and_fail_the_run(server: RunningServer, tmp_p
     [
         (["phases", "--stream"], "--stream (StreamLease) needs --grpc"),
         (["--grpc", "127.0.0.1:1", "phases", "--ack-in-lease"], "--ack-in-lease is a REST option"),
+        (["phases", "--jobs", "0"], "--jobs"),
+        (["loop", "--consumers", "0"], "--consumers"),
+        (["loop", "--batch", "0"], "--batch"),
+        (["loop", "--wait-ms", "-1"], "--wait-ms"),
+        (["loop", "--rate", "-5"], "--rate"),
+        (["loop", "--duration", "0"], "--duration"),
+        (["--connections", "0", "loop"], "--connections"),
+        (["k6", "--time-scale", "0"], "--time-scale"),
+        (["--json-out", "/nonexistent/dir/x.json", "phases"], "--json-out"),
     ],
 )
 def test_options_the_transport_cannot_run_are_refused_up_front(args: list[str], message: str) -> None:

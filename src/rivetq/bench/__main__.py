@@ -19,11 +19,21 @@ import click
 from rivetq.bench.api import Api
 from rivetq.bench.scenarios import LoopOptions, run_k6, run_loop, run_phases
 from rivetq.bench.transport import Transport
+from rivetq.wire import MAX_BATCH, MAX_WAIT_MS
 
 __all__ = ["main"]
 
 Scenario = Callable[[Transport], Awaitable[dict[str, object]]]
+_AT_LEAST_ONE = click.IntRange(min=1)
+_ABOVE_ZERO = click.FloatRange(min=0, min_open=True)
 _OPERATIONS = ("enqueue", "lease", "ack", "enqueue_to_lease")
+
+
+def _writable_location(path: str | None) -> str | None:
+    """``--json-out`` is checked before the load runs, not after it: its directory must exist."""
+    if path is not None and not Path(path).absolute().parent.is_dir():
+        raise click.BadParameter(f"no directory {Path(path).absolute().parent}")
+    return path
 
 
 def _fmt(value: object) -> str:
@@ -100,8 +110,14 @@ def _run(ctx: click.Context, scenario: Scenario) -> None:
 @click.option("--url", envvar="RIVETQ_URL", default="http://127.0.0.1:8080", show_default=True)
 @click.option("--grpc", "grpc_target", default=None, metavar="HOST:PORT", help="Use gRPC at this address, not REST.")
 @click.option("--token", envvar="RIVETQ_TOKEN", default=None)
-@click.option("--json-out", type=click.Path(dir_okay=False), default=None, help="Write the results as JSON.")
-@click.option("--connections", default=64, show_default=True, help="HTTP keep-alive connections.")
+@click.option(
+    "--json-out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    callback=lambda ctx, param, value: _writable_location(value),
+    help="Write the results as JSON.",
+)
+@click.option("--connections", type=_AT_LEAST_ONE, default=64, show_default=True, help="HTTP keep-alive connections.")
 @click.pass_context
 def main(
     ctx: click.Context, url: str, grpc_target: str | None, token: str | None, json_out: str | None, connections: int
@@ -112,7 +128,9 @@ def main(
 
 @main.command()
 @click.option("--queue", default="load-test", show_default=True)
-@click.option("--time-scale", default=1.0, show_default=True, help="Shrink stages and think times (0.1 = 10x).")
+@click.option(
+    "--time-scale", type=_ABOVE_ZERO, default=1.0, show_default=True, help="Shrink stages and think times (0.1 = 10x)."
+)
 @click.pass_context
 def k6(ctx: click.Context, queue: str, time_scale: float) -> None:
     """The seed's k6 scenario: ramp to 10 then 50 virtual users doing enqueue → lease → ack."""
@@ -123,18 +141,42 @@ def _workers(command: Callable[..., None]) -> Callable[..., None]:
     """The options ``loop`` and ``phases`` share."""
     options = [
         click.option("--queue", default=None, help="Default: a fresh bench-<random> queue."),
-        click.option("--producers", default=8, show_default=True),
-        click.option("--consumers", default=8, show_default=True),
-        click.option("--batch", default=1, show_default=True, help="Jobs per enqueue_batch / lease / ack_batch."),
-        click.option("--wait-ms", default=0, show_default=True, help="Long-poll wait on lease."),
-        click.option("--rate", default=0.0, show_default=True, help="Total enqueue jobs/s (0 = as fast as possible)."),
+        click.option("--producers", type=_AT_LEAST_ONE, default=8, show_default=True),
+        click.option("--consumers", type=_AT_LEAST_ONE, default=8, show_default=True),
+        click.option(
+            "--batch",
+            type=click.IntRange(1, MAX_BATCH),
+            default=1,
+            show_default=True,
+            help="Jobs per enqueue_batch / lease / ack_batch.",
+        ),
+        click.option(
+            "--wait-ms",
+            type=click.IntRange(0, MAX_WAIT_MS),
+            default=0,
+            show_default=True,
+            help="Long-poll wait on lease.",
+        ),
+        click.option(
+            "--rate",
+            type=click.FloatRange(min=0),
+            default=0.0,
+            show_default=True,
+            help="Total enqueue jobs/s (0 = as fast as possible).",
+        ),
         click.option("--stream", is_flag=True, help="Consumers use StreamLease (gRPC only; max_unacked = batch)."),
         click.option(
             "--ack-in-lease",
             is_flag=True,
             help="Consumers ack a lease's jobs inside their next lease call (REST only).",
         ),
-        click.option("--drain-timeout", default=30.0, show_default=True, help="Seconds to wait for the last acks."),
+        click.option(
+            "--drain-timeout",
+            type=_ABOVE_ZERO,
+            default=30.0,
+            show_default=True,
+            help="Seconds to wait for the last acks.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -152,7 +194,7 @@ def _options(ctx: click.Context, queue: str | None, drain_timeout: float, **fiel
 
 
 @main.command()
-@click.option("--duration", default=10.0, show_default=True, help="Seconds of enqueueing.")
+@click.option("--duration", type=_ABOVE_ZERO, default=10.0, show_default=True, help="Seconds of enqueueing.")
 @_workers
 @click.pass_context
 def loop(ctx: click.Context, /, duration: float, **options: Any) -> None:
@@ -163,7 +205,7 @@ def loop(ctx: click.Context, /, duration: float, **options: Any) -> None:
 
 
 @main.command()
-@click.option("--jobs", default=20_000, show_default=True)
+@click.option("--jobs", type=_AT_LEAST_ONE, default=20_000, show_default=True)
 @_workers
 @click.pass_context
 def phases(ctx: click.Context, /, jobs: int, **options: Any) -> None:

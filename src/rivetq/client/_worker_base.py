@@ -19,6 +19,7 @@ from rivetq.client._base import Call
 from rivetq.client._lease_book import Running
 from rivetq.client.models import AckedLease, AckItemResult
 from rivetq.errors import ConnectionFailed, JobNotFound, LeaseLost, RivetQError, StorageUnavailable, error_for_code
+from rivetq.wire import MAX_WAIT_MS
 
 __all__ = [
     "LOGGER",
@@ -39,7 +40,6 @@ __all__ = [
 LOGGER = logging.getLogger("rivetq.worker")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _MAX_REASON_CHARS = 65_536  # the server's limit on a nack reason
-_MAX_WAIT_MS = 20_000
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ class WorkerOptions:
             raise ValueError("concurrency must be at least 1")
         if self.visibility_ms < 1:
             raise ValueError("visibility_ms must be at least 1")
-        if not 0 <= self.wait_ms <= _MAX_WAIT_MS:
-            raise ValueError(f"wait_ms must be within 0..{_MAX_WAIT_MS}")
+        if not 0 <= self.wait_ms <= MAX_WAIT_MS:
+            raise ValueError(f"wait_ms must be within 0..{MAX_WAIT_MS}")
         if self.grace_period_s < 0:
             raise ValueError("grace_period_s must not be negative")
         if self.idle_pause_s < 0:
