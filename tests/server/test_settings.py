@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
+import yaml
 
 from rivetq.errors import InvalidArgument
 from rivetq.settings import Settings, env_name, is_loopback_host, load_settings, parse_addr
@@ -34,6 +36,11 @@ def test_settings_defaults_match_the_documented_table() -> None:
 
 def test_the_sample_config_yaml_holds_every_default() -> None:
     assert load_settings(config_path=REPO_CONFIG, env={}) == Settings()
+    document = yaml.safe_load(REPO_CONFIG.read_text())
+    listed = {f"{section}.{key}" for section, keys in document.items() for key in keys}
+    every = {f"{section.encode_name}.{key.encode_name}" for section in msgspec.structs.fields(Settings)
+             for key in msgspec.structs.fields(section.type)}  # fmt: skip
+    assert every - listed == set()
 
 
 def test_flags_beat_env_beat_file_beat_defaults(tmp_path: Path) -> None:
