@@ -17,7 +17,7 @@ import os
 import re
 import ssl
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -118,6 +118,7 @@ _DURATION_KEYS = (
     "queue.dedup_window",
 )
 _SIZE_KEYS = ("wal.segment_size", "limits.max_payload_bytes", "limits.max_request_bytes")
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 _DURATION_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?", re.IGNORECASE)
@@ -197,13 +198,15 @@ def is_loopback_host(host: str) -> bool:
 
 def _keys() -> list[tuple[str, bool]]:
     """Every dotted key with whether it holds a list."""
-    keys = []
+    return [(key, typing.get_origin(kind) in (list, tuple)) for key, kind in _fields()]
+
+
+def _fields() -> Iterator[tuple[str, Any]]:
+    """Every dotted key with its type."""
     for section in msgspec.structs.fields(Settings):
         section_type = typing.cast(type[msgspec.Struct], section.type)
         for field in msgspec.structs.fields(section_type):
-            is_list = typing.get_origin(field.type) in (list, tuple)
-            keys.append((f"{section.encode_name}.{field.encode_name}", is_list))
-    return keys
+            yield f"{section.encode_name}.{field.encode_name}", field.type
 
 
 def _read_yaml(path: Path) -> Layer:
@@ -237,7 +240,11 @@ def _merge(base: Layer, layer: Layer) -> None:
 
 
 def _normalise_units(merged: Layer) -> None:
-    for keys, parse in ((_DURATION_KEYS, parse_duration_ms), (_SIZE_KEYS, parse_size_bytes)):
+    """Durations and sizes in words become numbers; booleans in words (``yes``, ``off``:
+    the words the ``--fsync`` flag and YAML take) become booleans, wherever they were set."""
+    bool_keys = tuple(key for key, kind in _fields() if kind is bool)
+    units = ((_DURATION_KEYS, parse_duration_ms), (_SIZE_KEYS, parse_size_bytes), (bool_keys, parse_bool))
+    for keys, parse in units:
         for key in keys:
             section, _, name = key.partition(".")
             values = merged.get(section)
@@ -246,6 +253,14 @@ def _normalise_units(merged: Layer) -> None:
                     values[name] = parse(values[name])
                 except ValueError as error:
                     raise InvalidArgument(f"config: {key}: {error}", field=key) from None
+
+
+def parse_bool(text: str) -> bool:
+    """``true``/``false``, ``yes``/``no``, ``on``/``off``, ``1``/``0`` (any case)."""
+    word = text.strip().lower()
+    if word not in _BOOL_WORDS:
+        raise ValueError(f"expected a boolean, got {text!r}")
+    return _BOOL_WORDS[word]
 
 
 def parse_duration_ms(text: str) -> int:

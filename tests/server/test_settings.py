@@ -195,3 +195,12 @@ def test_tls_files_that_cannot_be_loaded_are_an_error_naming_the_key(tmp_path: P
     )
     swapped = _error(env={"RIVETQ_SERVER_TLS_CERT_FILE": str(key), "RIVETQ_SERVER_TLS_KEY_FILE": str(cert)})
     assert swapped.startswith(f"config: server.tls_cert_file: {key} and {cert} are not a PEM certificate and its key")
+
+
+@pytest.mark.parametrize(("word", "value"), [("no", False), ("OFF", False), ("0", False), ("yes", True), ("On", True)])
+def test_booleans_take_the_same_words_from_env_and_file_as_the_flag(tmp_path: Path, word: str, value: bool) -> None:
+    assert load_settings(env={"RIVETQ_WAL_FSYNC": word}).wal.fsync is value
+    config = tmp_path / "config.yaml"
+    config.write_text(f'wal:\n  fsync: "{word}"\nlogging:\n  access_log: "{word}"\n')
+    settings = load_settings(config_path=config, env={})
+    assert (settings.wal.fsync, settings.logging.access_log) == (value, value)
