@@ -137,46 +137,26 @@ def k6(ctx: click.Context, queue: str, time_scale: float) -> None:
     _run(ctx, lambda api: run_k6(api, queue, time_scale=time_scale))
 
 
+def _number(name: str, kind: click.ParamType[Any], default: float, help_text: str) -> Callable[[Any], Any]:
+    return click.option(name, type=kind, default=default, show_default=True, help=help_text)
+
+
 def _workers(command: Callable[..., None]) -> Callable[..., None]:
     """The options ``loop`` and ``phases`` share."""
     options = [
         click.option("--queue", default=None, help="Default: a fresh bench-<random> queue."),
         click.option("--producers", type=_AT_LEAST_ONE, default=8, show_default=True),
         click.option("--consumers", type=_AT_LEAST_ONE, default=8, show_default=True),
-        click.option(
-            "--batch",
-            type=click.IntRange(1, MAX_BATCH),
-            default=1,
-            show_default=True,
-            help="Jobs per enqueue_batch / lease / ack_batch.",
-        ),
-        click.option(
-            "--wait-ms",
-            type=click.IntRange(0, MAX_WAIT_MS),
-            default=0,
-            show_default=True,
-            help="Long-poll wait on lease.",
-        ),
-        click.option(
-            "--rate",
-            type=click.FloatRange(min=0),
-            default=0.0,
-            show_default=True,
-            help="Total enqueue jobs/s (0 = as fast as possible).",
-        ),
+        _number("--batch", click.IntRange(1, MAX_BATCH), 1, "Jobs per enqueue_batch / lease / ack_batch."),
+        _number("--wait-ms", click.IntRange(0, MAX_WAIT_MS), 0, "Long-poll wait on lease."),
+        _number("--rate", click.FloatRange(min=0), 0.0, "Total enqueue jobs/s (0 = as fast as possible)."),
         click.option("--stream", is_flag=True, help="Consumers use StreamLease (gRPC only; max_unacked = batch)."),
         click.option(
             "--ack-in-lease",
             is_flag=True,
             help="Consumers ack a lease's jobs inside their next lease call (REST only).",
         ),
-        click.option(
-            "--drain-timeout",
-            type=_ABOVE_ZERO,
-            default=30.0,
-            show_default=True,
-            help="Seconds to wait for the last acks.",
-        ),
+        _number("--drain-timeout", _ABOVE_ZERO, 30.0, "Seconds to wait for the last acks."),
     ]
     for option in reversed(options):
         command = option(command)
