@@ -166,12 +166,18 @@ def env_name(key: str) -> str:
 
 def env_layer(env: Mapping[str, str]) -> Layer:
     """The settings that ``RIVETQ_*`` variables set (unknown ``RIVETQ_*`` names are other
-    tools' variables, e.g. the CLI's ``RIVETQ_URL``, and are ignored)."""
+    tools' variables, e.g. the CLI's ``RIVETQ_URL``, and are ignored). An empty list
+    variable counts as unset: ``RIVETQ_AUTH_TOKENS=${TOKENS}`` with ``TOKENS`` unset must
+    not switch off the tokens the file sets."""
     values: dict[str, object] = {}
     for key, is_list in _keys():
         raw = env.get(env_name(key))
-        if raw is not None:
-            values[key] = [item.strip() for item in raw.split(",") if item.strip()] if is_list else raw
+        if raw is None:
+            continue
+        if not is_list:
+            values[key] = raw
+        elif items := [item.strip() for item in raw.split(",") if item.strip()]:
+            values[key] = items
     return _dotted_layer(values)
 
 

@@ -204,3 +204,11 @@ def test_booleans_take_the_same_words_from_env_and_file_as_the_flag(tmp_path: Pa
     config.write_text(f'wal:\n  fsync: "{word}"\nlogging:\n  access_log: "{word}"\n')
     settings = load_settings(config_path=config, env={})
     assert (settings.wal.fsync, settings.logging.access_log) == (value, value)
+
+
+def test_an_empty_list_variable_does_not_clear_the_files_tokens(tmp_path: Path) -> None:
+    """As a container's ``RIVETQ_AUTH_TOKENS=${TOKENS}`` with TOKENS unset would: auth off."""
+    config = tmp_path / "config.yaml"
+    config.write_text("auth:\n  tokens: [from-file]\n")
+    assert load_settings(config_path=config, env={"RIVETQ_AUTH_TOKENS": ""}).auth.tokens == ("from-file",)
+    assert load_settings(config_path=config, env={"RIVETQ_AUTH_TOKENS": "a,b"}).auth.tokens == ("a", "b")
