@@ -192,12 +192,11 @@ class QueueManager:
         results = await self._storage.ack_batch(acks, now_ms=self.now_ms())
         acked: Counter[str] = Counter()
         for (job_id, lease_id), result in zip(acks, results, strict=True):
-            queue = queues.get(job_id)
             if result.error is None:
                 self._released(job_id, lease_id)
-            if result.error is None and queue is not None:
-                acked[queue] += 1
-                self._leased_queue.pop(job_id, None)
+                if (queue := queues.get(job_id)) is not None:
+                    acked[queue] += 1
+                    self._leased_queue.pop(job_id, None)
         for queue, count in acked.items():
             self._observer.jobs_acked(queue, count)
         return [_as_unknown_job(r) if await self._gone(r, queues) else r for r in results]
@@ -225,7 +224,7 @@ class QueueManager:
         if delay_ms is not None:
             check_int(delay_ms, "delay_ms", 0, MAX_DELAY_MS)
         now_ms = self.now_ms()
-        job = await self._get_leased(job_id)
+        job = await self._storage.get(job_id)  # JobNotFound (404) for an unknown or acked job
         after = await fail_attempt(
             self._storage, self._rng, job, lease_id, error=reason, now_ms=now_ms, delay_ms=delay_ms
         )
@@ -420,14 +419,9 @@ class QueueManager:
         while len(self._leased_queue) > _LEASED_CACHE_SIZE:
             del self._leased_queue[next(iter(self._leased_queue))]
 
-    async def _get_leased(self, job_id: str) -> Job:
-        """The job an ack or nack names; ``JobNotFound`` (404) if there is none, which is
-        also what an already acked job is."""
-        return await self._storage.get(job_id)
-
     async def _queue_of(self, job_id: str) -> str:
         queue = self._leased_queue.get(job_id)
-        return queue if queue is not None else (await self._get_leased(job_id)).queue
+        return queue if queue is not None else (await self._storage.get(job_id)).queue
 
     async def _queue_or_none(self, job_id: str) -> str | None:
         try:

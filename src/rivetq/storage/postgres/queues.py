@@ -21,16 +21,13 @@ _ENSURE_ROW = "INSERT INTO rivetq_queues (queue) VALUES (%(queue)s) ON CONFLICT 
 _LOCKED = f"SELECT {_CONFIG_COLUMNS}, bucket_tokens IS NOT NULL FROM rivetq_queues WHERE queue = %(queue)s FOR UPDATE"
 
 _SAVE = """
-INSERT INTO rivetq_queues AS q (queue, paused, rate_capacity, rate_refill, bucket_tokens, bucket_updated_at_ms,
-                                base_backoff_ms, backoff_multiplier, max_backoff_ms, backoff_jitter)
-VALUES (%(queue)s, %(paused)s, %(capacity)s, %(refill)s, %(tokens)s, %(at)s,
-        %(base)s, %(multiplier)s, %(max)s, %(jitter)s)
-ON CONFLICT (queue) DO UPDATE SET
-    paused = EXCLUDED.paused, rate_capacity = EXCLUDED.rate_capacity, rate_refill = EXCLUDED.rate_refill,
-    bucket_tokens = CASE WHEN %(keep_bucket)s THEN q.bucket_tokens ELSE EXCLUDED.bucket_tokens END,
-    bucket_updated_at_ms = CASE WHEN %(keep_bucket)s THEN q.bucket_updated_at_ms ELSE EXCLUDED.bucket_updated_at_ms END,
-    base_backoff_ms = EXCLUDED.base_backoff_ms, backoff_multiplier = EXCLUDED.backoff_multiplier,
-    max_backoff_ms = EXCLUDED.max_backoff_ms, backoff_jitter = EXCLUDED.backoff_jitter
+UPDATE rivetq_queues SET
+    paused = %(paused)s, rate_capacity = %(capacity)s, rate_refill = %(refill)s,
+    bucket_tokens = CASE WHEN %(keep_bucket)s THEN bucket_tokens ELSE %(tokens)s END,
+    bucket_updated_at_ms = CASE WHEN %(keep_bucket)s THEN bucket_updated_at_ms ELSE %(at)s END,
+    base_backoff_ms = %(base)s, backoff_multiplier = %(multiplier)s,
+    max_backoff_ms = %(max)s, backoff_jitter = %(jitter)s
+WHERE queue = %(queue)s
 """
 
 _STATS = f"""
