@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 
-__all__ = ["new_job_id", "new_lease_id"]
+__all__ = ["is_job_id", "new_job_id", "new_lease_id"]
 
 
 class _RandomBytes:
@@ -66,6 +67,14 @@ def new_job_id(now_ms: int) -> str:
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_job_id(text: str) -> bool:
+    """Whether ``text`` has the shape of the ids ``new_job_id`` makes."""
+    return _JOB_ID.fullmatch(text) is not None
 
 
 def new_lease_id() -> str:

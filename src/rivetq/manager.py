@@ -26,6 +26,7 @@ from rivetq.manager_validation import (
     MAX_DELAY_MS,
     build_jobs,
     check_batch_size,
+    check_cursor,
     check_id,
     check_id_list,
     check_int,
@@ -276,7 +277,7 @@ class QueueManager:
         check_int(limit, "limit", 1, wire.MAX_BATCH)
         check_state(state)
         if cursor is not None:
-            check_id(cursor, "cursor")
+            check_cursor(cursor)
         return await self._storage.list_jobs(queue, state=state, limit=limit, cursor=cursor, now_ms=self.now_ms())
 
     async def purge(self, queue: str) -> int:

@@ -13,13 +13,14 @@ import msgspec
 
 from rivetq import wire
 from rivetq.errors import InvalidArgument, PayloadTooLarge
-from rivetq.ids import new_job_id
+from rivetq.ids import is_job_id, new_job_id
 from rivetq.models import JobState, NewJob, RateLimit, RetryPolicy
 
 __all__ = [
     "MAX_DELAY_MS",
     "build_jobs",
     "check_batch_size",
+    "check_cursor",
     "check_id",
     "check_id_list",
     "check_int",
@@ -57,6 +58,14 @@ def check_id(value: object, field: str) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= _MAX_ID:
         raise InvalidArgument(f"{field} must be a string of 1 to {_MAX_ID} characters", field=field)
     return value
+
+
+def check_cursor(cursor: object) -> str:
+    """A page cursor is the ``next_cursor`` of an earlier page: a job id. Anything else
+    would page from an arbitrary point and answer an empty page instead of an error."""
+    if not isinstance(cursor, str) or not is_job_id(cursor):
+        raise InvalidArgument("cursor must be the next_cursor of an earlier page", field="cursor")
+    return cursor
 
 
 def check_id_list(values: Sequence[object], field: str) -> None:

@@ -76,10 +76,29 @@ async def test_list_jobs_pages_and_filters(manager: QueueManager) -> None:
     assert [j.id for j in inflight.jobs] == ids[:1]
 
 
-@pytest.mark.parametrize(("limit", "state"), [(0, None), (1001, None), (10, "ready")])
-async def test_list_jobs_rejects_bad_arguments(manager: QueueManager, limit: int, state: object) -> None:
-    with pytest.raises(InvalidArgument):
-        await manager.list_jobs(QUEUE, state=state, limit=limit, cursor=None)  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("limit", "state", "cursor", "field"),
+    [
+        (0, None, None, "limit"),
+        (1001, None, None, "limit"),
+        (10, "ready", None, "state"),
+        (10, None, "garbage", "cursor"),
+        (10, None, "0190A000-0000-7000-8000-000000000000", "cursor"),
+    ],
+)
+async def test_list_jobs_rejects_bad_arguments(
+    manager: QueueManager, limit: int, state: object, cursor: str | None, field: str
+) -> None:
+    await manager.enqueue(QUEUE, job())
+    with pytest.raises(InvalidArgument) as raised:
+        await manager.list_jobs(QUEUE, state=state, limit=limit, cursor=cursor)  # type: ignore[arg-type]
+    assert raised.value.field == field
+
+
+async def test_a_cursor_past_every_job_pages_to_nothing(manager: QueueManager) -> None:
+    await manager.enqueue(QUEUE, job())
+    page = await manager.list_jobs(QUEUE, state=None, limit=10, cursor="ffffffff-ffff-7fff-bfff-ffffffffffff")
+    assert (page.jobs, page.next_cursor) == ([], None)
 
 
 async def test_dlq_lists_dead_jobs_with_their_error(manager: QueueManager) -> None:

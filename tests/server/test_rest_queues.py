@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rivetq.clock import FakeClock
 from tests.server.conftest import ApiClient, enqueue, lease_one
 
@@ -114,6 +116,14 @@ async def test_dlq_requeue_of_some_or_all_makes_them_ready_with_tries_reset(clie
     assert (view["state"], view["tries"]) == ("ready", 0)
     assert (await client.post("/v1/queues/emails/dlq/requeue")).json() == {"requeued": 1}
     assert (await client.get(f"/v1/jobs/{second}")).json()["state"] == "ready"
+
+
+@pytest.mark.parametrize("path", ["/v1/queues/emails/jobs", "/v1/queues/emails/dlq"])
+async def test_a_cursor_that_no_page_gave_is_a_400_naming_it(client: ApiClient, path: str) -> None:
+    await _bury(client)
+    response = await client.get(path, params={"cursor": "garbage"})
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "cursor"
 
 
 async def test_dlq_purge_deletes_dead_jobs(client: ApiClient) -> None:
