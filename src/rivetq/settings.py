@@ -12,6 +12,7 @@ Environment names are ``RIVETQ_`` + the key path in capitals with ``_`` for the 
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -39,6 +40,7 @@ __all__ = [
     "is_loopback_host",
     "load_settings",
     "parse_addr",
+    "unknown_env_names",
 ]
 
 Origins = tuple[str, ...]
@@ -165,8 +167,8 @@ def env_name(key: str) -> str:
 
 
 def env_layer(env: Mapping[str, str]) -> Layer:
-    """The settings that ``RIVETQ_*`` variables set (unknown ``RIVETQ_*`` names are other
-    tools' variables, e.g. the CLI's ``RIVETQ_URL``, and are ignored). An empty list
+    """The settings that ``RIVETQ_*`` variables set (other ``RIVETQ_*`` names set nothing;
+    rivetqd warns about them at startup, see ``unknown_env_names``). An empty list
     variable counts as unset: ``RIVETQ_AUTH_TOKENS=${TOKENS}`` with ``TOKENS`` unset must
     not switch off the tokens the file sets."""
     values: dict[str, object] = {}
@@ -179,6 +181,18 @@ def env_layer(env: Mapping[str, str]) -> Layer:
         elif items := [item.strip() for item in raw.split(",") if item.strip()]:
             values[key] = items
     return _dotted_layer(values)
+
+
+# RIVETQ_* variables that are not settings but rivetqd's --config and the clients' options.
+_OTHER_VARIABLES = frozenset({"RIVETQ_CONFIG", "RIVETQ_URL", "RIVETQ_TOKEN"})
+
+
+def unknown_env_names(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """``RIVETQ_*`` variables that set nothing, each with the setting's variable it most
+    resembles (if any): ``RIVETQ_WAL_FSINC=false`` is ignored, which its author must hear."""
+    known = [env_name(key) for key, _ in _keys()]
+    unknown = sorted(name for name in env if name.startswith("RIVETQ_") and name not in (*known, *_OTHER_VARIABLES))
+    return [(name, next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.8)), None)) for name in unknown]
 
 
 def parse_addr(value: str) -> tuple[str, int]:

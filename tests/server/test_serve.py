@@ -1,5 +1,6 @@
-"""Startup warnings of rivetqd when it is reachable beyond this machine; a background
-loop that dies stops the server even while it is still starting."""
+"""Startup warnings of rivetqd when it is reachable beyond this machine or a ``RIVETQ_*``
+variable sets nothing; a background loop that dies stops the server even while it is
+still starting."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import uvicorn
 from structlog.testing import capture_logs
 
-from rivetq.server.serve import _Fatal, _warn_exposure
+from rivetq.server.serve import _Fatal, _warn_exposure, _warn_unknown_env
 from tests.e2e.server import self_signed_certificate
 from tests.server.conftest import settings_with
 
@@ -32,6 +33,25 @@ def test_startup_warns_about_exposure(
     with capture_logs() as logs:
         _warn_exposure(settings_with(**overrides), host)
     assert [entry["event"] for entry in logs] == ([event] if event else [])
+    assert all(entry["log_level"] == "warning" for entry in logs)
+
+
+def test_startup_warns_about_rivetq_variables_that_set_nothing() -> None:
+    env = {
+        "RIVETQ_WAL_FSINC": "false",
+        "RIVETQ_COLOUR": "blue",
+        "RIVETQ_WAL_FSYNC": "false",
+        "RIVETQ_URL": "http://q:8080",
+        "RIVETQ_TOKEN": "t",
+        "RIVETQ_CONFIG": "c.yaml",
+        "PATH": "/bin",
+    }
+    with capture_logs() as logs:
+        _warn_unknown_env(env)
+    assert [(entry["event"], entry["variable"], entry["did_you_mean"]) for entry in logs] == [
+        ("rivetqd_unknown_env", "RIVETQ_COLOUR", None),
+        ("rivetqd_unknown_env", "RIVETQ_WAL_FSINC", "RIVETQ_WAL_FSYNC"),
+    ]
     assert all(entry["log_level"] == "warning" for entry in logs)
 
 

@@ -7,9 +7,10 @@ close the storage (flushing the log), then return 0.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import structlog
 import uvicorn
@@ -19,7 +20,7 @@ from rivetq.server.app import Runtime
 from rivetq.server.file_limit import raise_open_file_limit
 from rivetq.server.grpc import GrpcServer, start_grpc_server
 from rivetq.server.http_protocol import ConnectionLimits, guarded_protocol
-from rivetq.settings import Settings, is_loopback_host, parse_addr
+from rivetq.settings import Settings, is_loopback_host, parse_addr, unknown_env_names
 
 __all__ = ["serve"]
 
@@ -139,6 +140,7 @@ def _log_started(settings: Settings, sock: socket.socket, grpc: GrpcServer | Non
         auth="tokens" if settings.auth.tokens else "none",
     )
     _warn_exposure(settings, http_host)
+    _warn_unknown_env(os.environ)
 
 
 def _warn_exposure(settings: Settings, http_host: str) -> None:
@@ -153,6 +155,11 @@ def _warn_exposure(settings: Settings, http_host: str) -> None:
         _log.warning("rivetqd_no_auth", detail="no auth.tokens and protected_mode off: anyone who can connect may call")
     elif not settings.server.tls_cert_file:
         _log.warning("rivetqd_tokens_without_tls", detail="bearer tokens travel in clear text; set server.tls_*")
+
+
+def _warn_unknown_env(env: Mapping[str, str]) -> None:
+    for name, resembles in unknown_env_names(env):
+        _log.warning("rivetqd_unknown_env", variable=name, detail="not a setting: ignored", did_you_mean=resembles)
 
 
 async def serve(settings: Settings) -> int:
