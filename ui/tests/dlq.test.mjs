@@ -143,17 +143,26 @@ describe("jobs that change or vanish while their page is open", () => {
     assert.equal(await page.getByRole("button", { name: "Requeue" }).count(), 0);
   });
 
-  it("the job page says once that a job is gone after a worker acked it, and offers no actions", async () => {
+  it("the job page says once that a job is gone after a worker acked it, offers no actions and stops polling", async () => {
     const { page, server } = app;
     const { job_id: id } = await server.api("POST", "/v1/queues/acked/enqueue", { payload: { work: 1 } });
     await app.open(`/job/?id=${id}`);
     await page.getByRole("button", { name: "Cancel job" }).waitFor();
     const { jobs } = await server.api("POST", "/v1/queues/acked/lease", { max_jobs: 1 });
     await server.api("POST", "/v1/ack", { job_id: id, lease_id: jobs[0].lease_id });
+    let reads = 0;
+    const countReads = (/** @type {import("playwright-core").Request} */ request) => {
+      if (request.url().endsWith(`/v1/jobs/${id}`)) reads += 1;
+    };
     await page.getByRole("alert").filter({ hasText: `job ${id} not found` }).waitFor();
+    page.on("request", countReads);
     assert.equal(await page.getByText("not found").count(), 1);
     assert.equal(await page.getByRole("button", { name: "Cancel job" }).count(), 0);
     assert.equal(await page.getByRole("heading", { name: "Details" }).count(), 0);
+    // A gone job never comes back: the page stops asking (it polls every 2 s otherwise).
+    await page.waitForTimeout(4500);
+    page.off("request", countReads);
+    assert.equal(reads, 0);
   });
 
   it("DLQ requeue of a selected job deleted meanwhile says it was not requeued", async () => {

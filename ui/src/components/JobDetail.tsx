@@ -15,8 +15,9 @@ import { Button, Card, ErrorBanner, Notice, PageHeader, Spinner, StateBadge } fr
 export function JobDetail({ id }: { id: string }) {
   const [cancelled, setCancelled] = useState(false);
   const action = useAction();
-  const poll = usePoll(async () => ({ job: await api.getJob(id), now: Date.now() }), id);
-  // Gone (acked, cancelled or deleted elsewhere): the banner says so; the last data is stale.
+  // Gone (acked, cancelled or deleted elsewhere): the banner says so, the last data is
+  // stale, and polling stops (a job id never comes back).
+  const poll = usePoll(async () => ({ job: await api.getJob(id), now: Date.now() }), id, { isFinal: isJobGone });
   const gone = isJobGone(poll.error);
   const job = gone ? undefined : poll.data?.job;
   const queue = poll.data?.job.queue;

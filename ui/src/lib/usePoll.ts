@@ -21,21 +21,29 @@ export interface Poll<T> {
 /**
  * Calls `load` now and every `intervalMs` while the document is visible, and again as soon
  * as it becomes visible. `key` names what is loaded: when it changes, the old data is
- * dropped (no stale page under a new heading) and polling restarts.
+ * dropped (no stale page under a new heading) and polling restarts. An error for which
+ * `isFinal` holds (what is loaded no longer exists) stops polling until `refresh`.
  */
-export function usePoll<T>(load: () => Promise<T>, key: string, intervalMs = POLL_MS): Poll<T> {
+export function usePoll<T>(
+  load: () => Promise<T>,
+  key: string,
+  { intervalMs = POLL_MS, isFinal = () => false }: { intervalMs?: number; isFinal?: (error: unknown) => boolean } = {},
+): Poll<T> {
   const [snapshot, setSnapshot] = useState<Snapshot<T>>({ key: "" });
   const [generation, setGeneration] = useState(0);
-  const fetchOnce = useEffectEvent(async () => {
+  /** Loads once; whether to go on polling. */
+  const fetchOnce = useEffectEvent(async (): Promise<boolean> => {
     try {
       const data = await load();
       setSnapshot({ key, data });
+      return true;
     } catch (error) {
       setSnapshot((previous) => ({
         key,
         data: previous.key === key ? previous.data : undefined,
         error,
       }));
+      return !isFinal(error);
     }
   });
 
@@ -48,7 +56,7 @@ export function usePoll<T>(load: () => Promise<T>, key: string, intervalMs = POL
       if (stopped || running) return;
       if (!document.hidden) {
         running = true;
-        await fetchOnce();
+        stopped = !(await fetchOnce());
         running = false;
       }
       if (!stopped) timer = setTimeout(run, intervalMs);

@@ -10,7 +10,7 @@ import { Field } from "./EnqueueForm";
 
 export function RateLimitEditor({ queue }: { queue: string }) {
   // The limit changes only through an editor like this one: a slow poll is enough.
-  const poll = usePoll(() => api.getRateLimit(queue), queue, 10_000);
+  const poll = usePoll(() => api.getRateLimit(queue), queue, { intervalMs: 10_000 });
   const action = useAction();
   return (
     <Card title="Rate limit">
