@@ -276,6 +276,7 @@ class QueueManager:
         check_queue(queue)
         check_int(limit, "limit", 1, wire.MAX_BATCH)
         check_state(state)
+        cursor = cursor or None  # an empty cursor (REST's ?cursor=, gRPC's cursor="") is the first page
         if cursor is not None:
             check_cursor(cursor)
         return await self._storage.list_jobs(queue, state=state, limit=limit, cursor=cursor, now_ms=self.now_ms())

@@ -204,6 +204,12 @@ async def test_list_jobs_filters_by_state_and_pages(stub: Stub) -> None:
     assert [j.payload for j in delayed.jobs] == [b"99"] and not delayed.HasField("next_cursor")
     everything = await stub.ListJobs(pb.ListJobsRequest(queue=queue))
     assert len(everything.jobs) == 6
+    empty_cursor = await stub.ListJobs(pb.ListJobsRequest(queue=queue, cursor=""))  # as REST's ?cursor=
+    assert empty_cursor.jobs == everything.jobs
+    assert await _rpc_error(stub.ListDLQ(pb.ListDLQRequest(queue=queue, cursor="garbage"))) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "invalid_argument",
+    )
 
 
 async def test_rate_limit_set_get_delete_and_lease_is_cut(stub: Stub) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from rivetq.clock import FakeClock
 from tests.server.conftest import ApiClient, enqueue, lease_one
@@ -212,15 +213,28 @@ async def test_cancel_deletes_a_waiting_job_and_refuses_an_inflight_one(client: 
     assert _error(await client.delete("/v1/jobs/no-such-job"))[:2] == (404, "job_not_found")
 
 
-async def test_invalid_field_is_a_400_that_names_the_field(client: ApiClient) -> None:
-    status, code, message = _error(await client.post("/v1/queues/q/enqueue", json={"payload": 1, "priority": 10}))
-    assert (status, code) == (400, "invalid_argument")
-    assert "priority" in message and "<= 9" in message
+_JOB = "0190a000-0000-7000-8000-000000000000"
 
 
-async def test_unknown_field_is_a_400_that_names_it(client: ApiClient) -> None:
-    status, _, message = _error(await client.post("/v1/queues/q/enqueue", json={"payload": 1, "prio": 1}))
-    assert status == 400 and "prio" in message
+@pytest.mark.parametrize(
+    ("path", "body", "field", "says"),
+    [
+        ("/v1/queues/q/enqueue", {"payload": 1, "priority": 10}, "priority", "<= 9"),
+        ("/v1/queues/q/enqueue", {"payload": 1, "prio": 1}, "prio", "unknown field `prio`"),
+        ("/v1/queues/q/enqueue", {}, "payload", "missing required field `payload`"),
+        ("/v1/queues/q/enqueue_batch", {"jobs": [{"payload": 1}, {}]}, "jobs[1].payload", "missing required"),
+        ("/v1/queues/q/enqueue_batch", {"jobs": [{"payload": 1, "x": 2}]}, "jobs[0].x", "unknown field `x`"),
+        ("/v1/extend", {"job_id": _JOB, "lease_id": "l"}, "visibility_ms", "missing required"),
+        ("/v1/queues/q/rate_limit", {"capacity": 5}, "refill_rate", "missing required"),
+    ],
+)
+async def test_a_bad_missing_or_unknown_field_is_a_400_that_names_it(
+    client: ApiClient, path: str, body: dict[str, object], field: str, says: str
+) -> None:
+    response = await client.post(path, json=body)
+    assert _error(response)[:2] == (400, "invalid_argument")
+    error = response.json()["error"]
+    assert (error["field"], says in error["message"]) == (field, True)
 
 
 async def test_malformed_json_is_a_400(client: ApiClient) -> None:

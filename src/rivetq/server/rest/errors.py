@@ -6,6 +6,7 @@ Every error leaves the server as ``{"error": {"code": "...", "message": "..."}}`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import msgspec
@@ -43,6 +44,7 @@ STATUS_BY_CODE: dict[str, int] = {
 _CODE_BY_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed"}
 _ENCODER = msgspec.json.Encoder()
 _JSON = "application/json"
+_NAMED_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `([^`]*)`")
 
 
 def error_body(code: str, message: str, field: str | None = None) -> bytes:
@@ -51,10 +53,14 @@ def error_body(code: str, message: str, field: str | None = None) -> bytes:
 
 def invalid_argument(error: msgspec.ValidationError | msgspec.DecodeError) -> InvalidArgument:
     """msgspec's message names the field (``Expected `int` <= 9 - at `$.priority```);
-    keep it, and keep the field path for SDKs."""
+    keep it, and keep the field path for SDKs. A missing or unknown field is named inside
+    the message (``Object missing required field `payload` - at `$.jobs[1]```), and its
+    path is the object's plus that name."""
     message = str(error)
     _, _, at = message.partition(" - at `$")
     field = at.rstrip("`").lstrip(".") or None
+    if named := _NAMED_FIELD.match(message):
+        field = f"{field}.{named[1]}" if field else named[1]
     if not isinstance(error, msgspec.ValidationError):  # a ValidationError is also a DecodeError
         message = f"malformed JSON: {message}"
     return InvalidArgument(message, field=field)

@@ -29,7 +29,7 @@ def limit_param(request: Request) -> int:
 
 
 def cursor_param(request: Request) -> str | None:
-    return request.query_params.get("cursor") or None
+    return request.query_params.get("cursor")
 
 
 def state_param(request: Request) -> JobState | None:
