@@ -69,6 +69,13 @@ class Metrics:
             buckets=_REQUEST_BUCKETS,
             registry=self.registry,
         )
+        self.grpc_request_duration = Histogram(
+            "rivetq_grpc_request_duration_seconds",
+            "gRPC call latency (a StreamLease's: the stream's life).",
+            ("method", "code"),
+            buckets=_REQUEST_BUCKETS,
+            registry=self.registry,
+        )
         self._fsync = Histogram(
             "rivetq_wal_fsync_duration_seconds",
             "WAL fdatasync latency.",

@@ -92,7 +92,9 @@ async def _start_grpc(settings: Settings, runtime: Runtime) -> GrpcServer | None
     if not settings.server.grpc_addr:
         return None
     try:
-        return await start_grpc_server(runtime.manager, settings, runtime.storage.unavailable_reason)
+        return await start_grpc_server(
+            runtime.manager, settings, runtime.storage.unavailable_reason, runtime.metrics.grpc_request_duration
+        )
     except RuntimeError as error:  # grpc reports a port it cannot bind as RuntimeError
         raise RivetQError(f"server.grpc_addr: cannot listen on {settings.server.grpc_addr}: {error}") from None
 

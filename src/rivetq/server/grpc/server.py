@@ -17,14 +17,16 @@ from grpc_reflection.v1alpha import reflection
 
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
-from rivetq.server.grpc.access_log import AccessLogInterceptor
 from rivetq.server.grpc.auth import GateInterceptor, bearer_check, loopback_check
 from rivetq.server.grpc.health import follow_storage
+from rivetq.server.grpc.observed import CallObserver, ObservingInterceptor, log_call, timed_calls
 from rivetq.server.grpc.service import RivetQService
 from rivetq.server.grpc.stream import LeaseStreams
 from rivetq.settings import is_loopback_host, parse_addr
 
 if TYPE_CHECKING:
+    from prometheus_client import Histogram
+
     from rivetq.manager import QueueManager
     from rivetq.settings import Settings
 
@@ -81,9 +83,12 @@ class GrpcServer:
         await self._server.stop(grace)
 
 
-def _interceptors(options: GrpcOptions) -> list[Any]:
-    """The access log first, so calls the gate refuses are logged too."""
-    interceptors: list[Any] = [AccessLogInterceptor()] if options.access_log else []
+def _interceptors(options: GrpcOptions, call_duration: Histogram | None) -> list[Any]:
+    """The observer first, so calls the gate refuses are timed and logged too."""
+    observers: list[CallObserver] = [timed_calls(call_duration)] if call_duration is not None else []
+    if options.access_log:
+        observers.append(log_call)
+    interceptors: list[Any] = [ObservingInterceptor(observers)] if observers else []
     if options.tokens:
         interceptors.append(GateInterceptor(bearer_check(options.tokens)))
     elif options.protected_mode and not is_loopback_host(parse_addr(options.addr)[0]):
@@ -102,12 +107,16 @@ def _bind(server: grpc.aio.Server, options: GrpcOptions) -> int:
 
 
 async def serve(
-    manager: QueueManager, options: GrpcOptions, unavailable_reason: Callable[[], str | None] = lambda: None
+    manager: QueueManager,
+    options: GrpcOptions,
+    unavailable_reason: Callable[[], str | None] = lambda: None,
+    call_duration: Histogram | None = None,
 ) -> GrpcServer:
     """Start serving on ``options.addr`` in the running event loop; the health service
-    reports NOT_SERVING while ``unavailable_reason()`` gives a reason (the storage's)."""
+    reports NOT_SERVING while ``unavailable_reason()`` gives a reason (the storage's), and
+    every call's latency goes into ``call_duration`` (labels: method, code)."""
     server = grpc.aio.server(
-        interceptors=_interceptors(options),
+        interceptors=_interceptors(options, call_duration),
         options=[
             ("grpc.max_receive_message_length", options.max_message_bytes),
             ("grpc.max_send_message_length", -1),
@@ -146,7 +155,10 @@ def grpc_options(settings: Settings) -> GrpcOptions:
 
 
 async def start_grpc_server(
-    manager: QueueManager, settings: Settings, unavailable_reason: Callable[[], str | None]
+    manager: QueueManager,
+    settings: Settings,
+    unavailable_reason: Callable[[], str | None],
+    call_duration: Histogram | None = None,
 ) -> GrpcServer:
     """Serve ``manager`` on ``server.grpc_addr``; stop it with ``await server.stop(grace_s)``."""
-    return await serve(manager, grpc_options(settings), unavailable_reason)
+    return await serve(manager, grpc_options(settings), unavailable_reason, call_duration)

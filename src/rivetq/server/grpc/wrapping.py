@@ -1,6 +1,6 @@
 """Rebuilding a method handler around new behaviour, for the interceptors: the RivetQ
-service has unary and server-streaming RPCs only. ``WrappingInterceptor`` does it once
-per method."""
+service has unary and server-streaming RPCs, reflection one bidirectional stream.
+``WrappingInterceptor`` does it once per method."""
 
 from __future__ import annotations
 
@@ -22,14 +22,17 @@ Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def wrapped(handler: Handler, *, unary: Wrapper, stream: Wrapper) -> Handler:
-    """``handler`` with its behaviour passed through ``unary`` or ``stream``."""
+    """``handler`` with its behaviour passed through ``unary`` or, for a call that answers
+    with a stream, ``stream`` (which gets the request, or the requests' iterator)."""
     serializers = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(stream(handler.unary_stream), **serializers)
-    assert handler.unary_unary is not None, "the RivetQ service has unary and server-streaming RPCs only"
+    if handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(stream(handler.stream_stream), **serializers)
+    assert handler.unary_unary is not None, "no service here has client-streaming RPCs"
     return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **serializers)
 
 

@@ -1,5 +1,7 @@
-"""The access log over gRPC: a line per call with its method, status code, duration and
-client, the gate's refusals included, never the token; nothing when the log is off."""
+"""Every gRPC call observed: its latency in ``rivetq_grpc_request_duration_seconds`` by
+method and status code, and with the access log on a line per call with its method, status
+code, duration and client, the gate's refusals included, never the token; no line when the
+log is off."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
@@ -52,8 +55,25 @@ async def test_every_call_is_logged_with_its_status_code(logged: RunningServer) 
                     ("StreamLease", "CANCELLED")}  # fmt: skip
     assert all(call["client"] == "127.0.0.1" and call["duration_ms"] >= 0 for call in calls)
     assert TOKEN not in logged.output() and "wrong" not in logged.output()
+    assert _timed_calls(logged) == {(METHOD + method, code): 1 for method, code in seen}
 
 
-async def test_no_grpc_access_log_unless_enabled(rivetqd: RunningServer, stub: pb_grpc.RivetQStub) -> None:
+def _timed_calls(server: RunningServer) -> dict[tuple[str, str], float]:
+    """(method, code) → calls counted by the latency histogram."""
+    with server.client() as http:
+        text = http.get("/metrics").text
+    return {
+        (sample.labels["method"], sample.labels["code"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "rivetq_grpc_request_duration_seconds_count"
+    }
+
+
+async def test_no_grpc_access_log_unless_enabled_but_calls_are_timed(
+    rivetqd: RunningServer, stub: pb_grpc.RivetQStub
+) -> None:
+    before = _timed_calls(rivetqd).get((METHOD + "ListQueues", "OK"), 0)
     await stub.ListQueues(pb.ListQueuesRequest())
     assert [e for e in rivetqd.log_events() if e["event"] == "grpc_request"] == []
+    assert _timed_calls(rivetqd)[(METHOD + "ListQueues", "OK")] == before + 1
