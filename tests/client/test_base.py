@@ -40,10 +40,11 @@ def test_error_from_response_keeps_codes_without_a_class() -> None:
     assert type(error) is rivetq.RivetQError and error.code == "not_found"
 
 
-def test_error_from_response_maps_a_foreign_body_by_status() -> None:
-    error = error_from_response(503, b"<html>Service Unavailable</html>")
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_error_from_response_maps_a_proxys_page_by_status(status: int) -> None:
+    error = error_from_response(status, b"<html>Service Unavailable</html>")
     assert isinstance(error, rivetq.StorageUnavailable)
-    assert "503" in error.message and "Service Unavailable" in error.message
+    assert str(status) in error.message and "Service Unavailable" in error.message
 
 
 def _request() -> httpx.Request:

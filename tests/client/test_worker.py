@@ -3,6 +3,7 @@ on failure up to the DLQ, lease heartbeats, lost leases, and the drain on stop()
 
 from __future__ import annotations
 
+import http.server
 import logging
 import threading
 import time
@@ -87,6 +88,51 @@ def test_an_idle_worker_that_does_not_long_poll_pauses_between_lease_calls(
     with running(_worker(client, queue, lambda job: None, wait_ms=0, idle_pause_s=0.25)):
         time.sleep(1.0)
     assert calls_to(server, "/v1/queues/{queue}/lease") - before <= IDLE_CALLS_PER_S
+
+
+class _BadGateway(http.server.BaseHTTPRequestHandler):
+    """A proxy whose upstream (rivetqd) is down: nginx's 502 page for every request."""
+
+    calls = 0
+
+    def do_POST(self) -> None:
+        type(self).calls += 1
+        body = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_worker_behind_a_proxy_retries_through_its_502s() -> None:
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadGateway)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    failures: list[BaseException] = []
+
+    def run(worker: Worker) -> None:
+        try:
+            worker.run()
+        except BaseException as error:
+            failures.append(error)
+            raise
+
+    try:
+        with Client(f"http://127.0.0.1:{proxy.server_port}") as sdk:
+            worker = _worker(sdk, new_queue(), lambda job: None)
+            thread = threading.Thread(target=run, args=(worker,), daemon=True)
+            thread.start()
+            wait_until(lambda: _BadGateway.calls >= 2 or not thread.is_alive(), "a second lease call")
+            assert (thread.is_alive(), failures) == (True, [])
+            worker.stop()
+            thread.join(30)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert not thread.is_alive() and failures == []
 
 
 def test_worker_nacks_failures_with_the_traceback_until_the_dlq(client: Client) -> None:

@@ -38,7 +38,11 @@ _CODE_BY_STATUS = {
     409: "state_conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    # A proxy or load balancer in front answers 502/504 while rivetqd restarts: as for
+    # 503, the call may succeed later (the Go SDK's ErrUnavailable maps them alike).
+    502: "storage_unavailable",
     503: "storage_unavailable",
+    504: "storage_unavailable",
 }
 
 
