@@ -18,7 +18,7 @@ import msgspec
 
 from rivetq import wire
 from rivetq.clock import Clock
-from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound, RivetQError
+from rivetq.errors import QueueNotFound, RivetQError
 from rivetq.ids import new_lease_id
 from rivetq.manager_options import LeaseListener, ManagerOptions, NullObserver, Observer
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
@@ -58,7 +58,6 @@ logger = logging.getLogger("rivetq.manager")
 
 MAX_VISIBILITY_MS = 43_200_000
 MAX_WAIT_MS = wire.MAX_WAIT_MS
-_LEASED_CACHE_SIZE = 100_000
 _replace = msgspec.structs.replace
 
 
@@ -80,7 +79,6 @@ class QueueManager:
         self._rng = rng or random.Random()
         self._on_fatal = on_fatal
         self._waiters = Waiters()
-        self._leased_queue: dict[str, str] = {}  # job id -> queue, for jobs leased here (oldest first)
         self._lease_listeners: list[LeaseListener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -175,45 +173,21 @@ class QueueManager:
     async def ack(self, job_id: str, lease_id: str) -> None:
         check_id(job_id, "job_id")
         check_id(lease_id, "lease_id")
-        queue = await self._queue_of(job_id)
-        try:
-            await self._storage.ack(job_id, lease_id, now_ms=self.now_ms())
-        except LeaseLost:
-            await self._storage.get(job_id)  # JobNotFound if another node acked it since
-            raise
-        self._leased_queue.pop(job_id, None)
+        queue = await self._storage.ack(job_id, lease_id, now_ms=self.now_ms())
         self._observer.jobs_acked(queue, 1)
         self._released(job_id, lease_id)
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]]) -> list[AckResult]:
         _check_acks(acks)
-        queues: dict[str, str | None] = {}
-        for job_id, _ in acks:
-            queues[job_id] = await self._queue_or_none(job_id)
         results = await self._storage.ack_batch(acks, now_ms=self.now_ms())
         acked: Counter[str] = Counter()
         for (job_id, lease_id), result in zip(acks, results, strict=True):
-            if result.error is None:
+            if result.queue is not None:
                 self._released(job_id, lease_id)
-                if (queue := queues.get(job_id)) is not None:
-                    acked[queue] += 1
-                    self._leased_queue.pop(job_id, None)
+                acked[result.queue] += 1
         for queue, count in acked.items():
             self._observer.jobs_acked(queue, count)
-        return [_as_unknown_job(r) if await self._gone(r, queues) else r for r in results]
-
-    async def _gone(self, result: AckResult, queues: dict[str, str | None]) -> bool:
-        """Whether a failed ack named a job that no longer exists (it was never leased here,
-        or another node acked it since)."""
-        if result.error_code != LeaseLost.code:
-            return False
-        if queues.get(result.job_id) is None:
-            return True
-        try:
-            await self._storage.get(result.job_id)
-        except JobNotFound:
-            return True
-        return False
+        return results
 
     async def nack(
         self, job_id: str, lease_id: str, *, reason: str | None = None, delay_ms: int | None = None
@@ -229,7 +203,6 @@ class QueueManager:
         after = await fail_attempt(
             self._storage, self._rng, job, lease_id, error=reason, now_ms=now_ms, delay_ms=delay_ms
         )
-        self._leased_queue.pop(job_id, None)
         self._observer.jobs_nacked(job.queue, 1)
         self._released(job_id, lease_id)
         if after.state is StoredState.DEAD:
@@ -245,11 +218,7 @@ class QueueManager:
         check_int(visibility_ms, "visibility_ms", 1, MAX_VISIBILITY_MS)
         now_ms = self.now_ms()
         expires_at_ms = now_ms + visibility_ms
-        try:
-            await self._storage.extend(job_id, lease_id, expires_at_ms=expires_at_ms, now_ms=now_ms)
-        except LeaseLost:
-            await self._storage.get(job_id)  # an unknown job is JobNotFound, as for ack and nack
-            raise
+        await self._storage.extend(job_id, lease_id, expires_at_ms=expires_at_ms, now_ms=now_ms)
         for listener in self._lease_listeners:
             listener.extended(job_id, lease_id, expires_at_ms)
         return expires_at_ms
@@ -350,7 +319,6 @@ class QueueManager:
         if result.rate_limited:
             self._observer.rate_limited(queue)
         if result.jobs:
-            self._remember_leased(queue, result.jobs)
             self._observer.jobs_leased(queue, result.jobs, now_ms)
         return result
 
@@ -415,22 +383,6 @@ class QueueManager:
         for listener in self._lease_listeners:
             listener.released(job_id, lease_id)
 
-    def _remember_leased(self, queue: str, jobs: Sequence[Job]) -> None:
-        for job in jobs:
-            self._leased_queue[job.id] = queue
-        while len(self._leased_queue) > _LEASED_CACHE_SIZE:
-            del self._leased_queue[next(iter(self._leased_queue))]
-
-    async def _queue_of(self, job_id: str) -> str:
-        queue = self._leased_queue.get(job_id)
-        return queue if queue is not None else (await self._storage.get(job_id)).queue
-
-    async def _queue_or_none(self, job_id: str) -> str | None:
-        try:
-            return await self._queue_of(job_id)
-        except JobNotFound:
-            return None
-
     def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
         async def supervised() -> None:
             try:
@@ -451,10 +403,6 @@ def _check_lease(queue: str, max_jobs: int, visibility_ms: int, wait_ms: int) ->
     check_int(max_jobs, "max_jobs", 1, wire.MAX_BATCH)
     check_int(visibility_ms, "visibility_ms", 1, MAX_VISIBILITY_MS)
     check_int(wait_ms, "wait_ms", 0, MAX_WAIT_MS)
-
-
-def _as_unknown_job(result: AckResult) -> AckResult:
-    return AckResult(result.job_id, error=f"job {result.job_id} not found", error_code=JobNotFound.code)
 
 
 def _check_acks(acks: Sequence[tuple[str, str]]) -> None:

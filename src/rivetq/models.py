@@ -100,11 +100,13 @@ class LeaseResult(msgspec.Struct, frozen=True):
 
 
 class AckResult(msgspec.Struct, frozen=True):
-    """One entry of a batch ack: ``error`` is None on success."""
+    """One entry of a batch ack: ``error`` is None on success, when ``queue`` is the
+    acked job's queue."""
 
     job_id: str
     error: str | None = None
     error_code: str | None = None
+    queue: str | None = None
 
 
 class RateLimit(msgspec.Struct, frozen=True):

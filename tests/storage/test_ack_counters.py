@@ -24,6 +24,7 @@ async def test_ack_batch_counts_each_successful_ack_in_its_own_queue(storage: St
          (five.id, five.lease_id or ""), (job_id(99), "x"), (two.id, two.lease_id or "")],
         now_ms=T0 + 1,
     )  # fmt: skip
-    assert [r.error_code for r in results] == [None, None, "lease_lost", None, "lease_lost", "lease_lost"]
+    assert [r.error_code for r in results] == [None, None, "lease_lost", None, "job_not_found", "job_not_found"]
+    assert [r.queue for r in results] == ["a", "b", None, "b", None, None]
     assert await _acked_total(storage, "a") == 2
     assert await _acked_total(storage, "b") == 2

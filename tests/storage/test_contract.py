@@ -155,17 +155,17 @@ async def test_expired_lease_is_rejected_and_changes_nothing(storage: Storage, o
 
 
 @LEASE_OPS
-async def test_unknown_job_is_lease_lost(storage: Storage, op: LeaseOp) -> None:
-    with pytest.raises(LeaseLost):
+async def test_unknown_job_is_job_not_found(storage: Storage, op: LeaseOp) -> None:
+    with pytest.raises(JobNotFound):
         await op(storage, job_id(99), "lease", T0)
 
 
 async def test_ack_removes_the_job(storage: Storage) -> None:
     job = await _leased_one(storage)
-    await storage.ack(job.id, job.lease_id or "", now_ms=T0 + 999)
+    assert await storage.ack(job.id, job.lease_id or "", now_ms=T0 + 999) == QUEUE
     with pytest.raises(JobNotFound):
         await storage.get(job.id)
-    with pytest.raises(LeaseLost):
+    with pytest.raises(JobNotFound):
         await storage.ack(job.id, job.lease_id or "", now_ms=T0 + 1000)
     stats = await storage.stats(QUEUE, now_ms=T0)
     assert stats is not None and (stats.inflight, stats.ready, stats.counters.acked_total) == (0, 0, 1)
@@ -179,7 +179,8 @@ async def test_ack_batch_reports_each_ack_on_its_own(storage: Storage) -> None:
         now_ms=T0 + 1,
     )
     assert [r.job_id for r in results] == [one.id, two.id, job_id(99), three.id]
-    assert [r.error_code for r in results] == [None, "lease_lost", "lease_lost", None]
+    assert [r.error_code for r in results] == [None, "lease_lost", "job_not_found", None]
+    assert [r.queue for r in results] == [QUEUE, None, None, QUEUE]
     assert results[1].error and results[0].error is None
     assert await storage.get(two.id) == two
     with pytest.raises(JobNotFound):

@@ -13,9 +13,9 @@ Rules every backend follows:
   then ``eta_ms`` ascending, then ``seq`` (enqueue order) ascending. Exact.
 * A lease is valid while ``lease_id`` matches and ``now_ms < lease_expires_at_ms``;
   ``ack``, ``retry``, ``bury`` and ``extend`` raise ``LeaseLost`` otherwise and change
-  nothing. ``JobNotFound`` is raised for an unknown job id (except in ``ack``/``retry``/
-  ``bury``/``extend``, where an unknown id is also ``LeaseLost``: the job may have been
-  acked by an earlier holder; the manager tells the two apart for its callers).
+  nothing. ``JobNotFound`` is raised for an unknown job id (acked, deleted or never
+  there), except by the reaper's ``retry``/``bury`` (``expired=True``), where it is
+  ``LeaseLost`` too: whoever removed the job settled the lease.
 * Write failures raise ``StorageUnavailable``; nothing is half-applied.
 * Counters (``QueueCounters``) are updated by the transition that causes them:
   insert → enqueued_total, lease → leased_total, ack → acked_total,
@@ -98,13 +98,14 @@ class Storage(Protocol):
         ``lease_expires_at_ms = now_ms + visibility_ms``; ``tries`` is unchanged."""
         ...
 
-    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> None:
-        """Remove a leased job (done)."""
+    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
+        """Remove a leased job (done); returns its queue."""
         ...
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
-        """Each (job_id, lease_id) acked on its own; failures are reported, not raised
-        (except ``StorageUnavailable``). One durable write for the whole batch."""
+        """Each (job_id, lease_id) acked on its own (a success carries the job's queue);
+        failures are reported, not raised (except ``StorageUnavailable``). One durable
+        write for the whole batch."""
         ...
 
     async def extend(self, job_id: str, lease_id: str, *, expires_at_ms: int, now_ms: int) -> Job:

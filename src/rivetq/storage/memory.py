@@ -115,21 +115,22 @@ class MemoryStorage:
         q.leased += len(leased)
         return LeaseResult(jobs=leased, rate_limited=held_back)
 
-    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> None:
+    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
         job = self._live_lease(job_id, lease_id, now_ms)
         q = self._queues[job.queue]
         q.index.remove(job)
         q.acked += 1
+        return job.queue
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
         results: list[AckResult] = []
         for job_id, lease_id in acks:
             try:
-                await self.ack(job_id, lease_id, now_ms=now_ms)
+                queue = await self.ack(job_id, lease_id, now_ms=now_ms)
             except RivetQError as error:
                 results.append(AckResult(job_id=job_id, error=error.message, error_code=error.code))
             else:
-                results.append(AckResult(job_id=job_id))
+                results.append(AckResult(job_id=job_id, queue=queue))
         return results
 
     async def extend(self, job_id: str, lease_id: str, *, expires_at_ms: int, now_ms: int) -> Job:
@@ -317,7 +318,9 @@ class MemoryStorage:
 
     def _live_lease(self, job_id: str, lease_id: str, now_ms: int) -> Job:
         job = self._jobs.get(job_id)
-        if job is None or job.state is not StoredState.INFLIGHT or job.lease_id != lease_id:
+        if job is None:
+            raise JobNotFound(f"job {job_id} not found")
+        if job.state is not StoredState.INFLIGHT or job.lease_id != lease_id:
             raise LeaseLost(f"job {job_id} is not leased with lease {lease_id}")
         if job.lease_expires_at_ms is None or now_ms >= job.lease_expires_at_ms:
             raise LeaseLost(f"the lease {lease_id} of job {job_id} expired")

@@ -155,11 +155,13 @@ class LocalStorage(Reads):
             lambda txn: lease_from(self._core, txn, queue, max_jobs, now_ms + visibility_ms, now_ms, new_lease_id)
         )
 
-    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> None:
-        def build(txn: Txn) -> None:
-            self._count(txn, self._ack(txn, job_id, lease_id, now_ms), "acked_total")
+    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
+        def build(txn: Txn) -> str:
+            queue = self._ack(txn, job_id, lease_id, now_ms)
+            self._count(txn, queue, "acked_total")
+            return queue
 
-        await self._core.run(build)
+        return await self._core.run(build)
 
     def _ack(self, txn: Txn, job_id: str, lease_id: str, now_ms: int) -> str:
         """Delete the leased job; returns its queue (the caller counts the ack)."""
@@ -180,10 +182,11 @@ class LocalStorage(Reads):
 
     def _ack_one(self, txn: Txn, job_id: str, lease_id: str, now_ms: int, acked: Counter[str]) -> AckResult:
         try:
-            acked[self._ack(txn, job_id, lease_id, now_ms)] += 1
+            queue = self._ack(txn, job_id, lease_id, now_ms)
         except RivetQError as error:
             return AckResult(job_id=job_id, error=error.message, error_code=error.code)
-        return AckResult(job_id=job_id)
+        acked[queue] += 1
+        return AckResult(job_id=job_id, queue=queue)
 
     async def extend(self, job_id: str, lease_id: str, *, expires_at_ms: int, now_ms: int) -> Job:
         def build(txn: Txn) -> Job:
@@ -279,7 +282,9 @@ class LocalStorage(Reads):
 
     def _live_lease(self, job_id: str, lease_id: str, now_ms: int) -> JobMeta:
         meta = self._core.meta(job_id)
-        if meta is None or meta.state is not StoredState.INFLIGHT or meta.lease_id != lease_id:
+        if meta is None:
+            raise JobNotFound(f"job {job_id} not found")
+        if meta.state is not StoredState.INFLIGHT or meta.lease_id != lease_id:
             raise LeaseLost(f"job {job_id} is not leased with lease {lease_id}")
         if meta.lease_expires_at_ms is None or now_ms >= meta.lease_expires_at_ms:
             raise LeaseLost(f"the lease {lease_id} of job {job_id} expired")

@@ -8,7 +8,7 @@ import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 
-from rivetq.errors import LeaseLost, StorageUnavailable
+from rivetq.errors import LeaseLost, StorageUnavailable, error_for_code
 from rivetq.models import (
     AckResult,
     InsertResult,
@@ -140,10 +140,11 @@ class PostgresStorage:
             )
         )
 
-    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> None:
+    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
         (result,) = await self.ack_batch([(job_id, lease_id)], now_ms=now_ms)
-        if result.error is not None:
-            raise LeaseLost(result.error)
+        if result.queue is None:
+            raise error_for_code(result.error_code or LeaseLost.code, result.error or "")
+        return result.queue
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
         if not acks:

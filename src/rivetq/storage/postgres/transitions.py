@@ -27,7 +27,7 @@ WITH done AS (
     WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.state = 'inflight' AND j.lease_expires_at_ms > %(now)s
     RETURNING j.id, a.lease_id, j.queue
 ), counted AS ({add_count("acked_total", "done")})
-SELECT id, lease_id FROM done
+SELECT id, lease_id, queue FROM done
 """
 
 _EXTEND = f"""
@@ -73,16 +73,17 @@ _PURGE_DEAD = _PURGE_ALL + " AND state = 'dead'"
 
 async def ack_jobs(conn: Connection, acks: Sequence[tuple[str, str]], *, now_ms: int, slot: int) -> list[AckResult]:
     params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks], "now": now_ms, "slot": slot}
-    done = {(row[0], row[1]) for row in await (await conn.execute(_ACK, params)).fetchall()}
+    rows = await (await conn.execute(_ACK, params)).fetchall()
+    done: dict[tuple[str, str], str] = {(job_id, lease_id): queue for job_id, lease_id, queue in rows}
     failed = [job_id for job_id, lease_id in acks if (job_id, lease_id) not in done]
     leases = await _leases_of(conn, failed) if failed else {}
     results: list[AckResult] = []
     for job_id, lease_id in acks:
-        if (job_id, lease_id) in done:
-            done.discard((job_id, lease_id))  # the same ack twice in a batch: only the first succeeds
-            results.append(AckResult(job_id=job_id))
+        # The same ack twice in a batch: only the first succeeds.
+        if (queue := done.pop((job_id, lease_id), None)) is not None:
+            results.append(AckResult(job_id=job_id, queue=queue))
         else:
-            error = _lease_lost(job_id, lease_id, leases.get(job_id), expired=False)
+            error = _refusal(job_id, lease_id, leases.get(job_id), expired=False)
             results.append(AckResult(job_id=job_id, error=error.message, error_code=error.code))
     return results
 
@@ -148,15 +149,17 @@ async def _leases_of(conn: Connection, job_ids: list[str]) -> dict[str, tuple[st
 
 async def _refuse(conn: Connection, job_id: str, lease_id: str, *, expired: bool) -> Job:
     lease = (await _leases_of(conn, [job_id])).get(job_id)
-    raise _lease_lost(job_id, lease_id, lease, expired=expired)
+    raise _refusal(job_id, lease_id, lease, expired=expired)
 
 
-def _lease_lost(
+def _refusal(
     job_id: str, lease_id: str, lease: tuple[str, str | None, int | None] | None, *, expired: bool
-) -> LeaseLost:
+) -> LeaseLost | JobNotFound:
     """The reference backend's words for each way a lease check fails."""
     if expired:
         return LeaseLost(f"job {job_id} has no expired lease {lease_id}")
-    if lease is None or lease[0] != StoredState.INFLIGHT.value or lease[1] != lease_id:
+    if lease is None:
+        return JobNotFound(f"job {job_id} not found")
+    if lease[0] != StoredState.INFLIGHT.value or lease[1] != lease_id:
         return LeaseLost(f"job {job_id} is not leased with lease {lease_id}")
     return LeaseLost(f"the lease {lease_id} of job {job_id} expired")
