@@ -106,3 +106,12 @@ def test_rivetqd_exits_1_naming_the_address_when_the_port_is_taken(tmp_path: Pat
         process, log_path, _, _ = spawn_server(tmp_path, "--http-addr", addr, grpc=False)
         assert process.wait(20) == 1
     assert f"server.http_addr: cannot listen on {addr}" in log_path.read_text()
+
+
+def test_rivetqd_dumps_its_stacks_with_grpc_serving(servers: ServerFactory) -> None:
+    """grpc's Cython coroutines have frames without a line number; the dump must not fail on them."""
+    server = servers.start(env={"RIVETQ_SERVER_DEBUG_ENDPOINTS": "true"})
+    with server.client() as http:
+        stacks = http.get("/debug/stacks")
+    assert stacks.status_code == 200, stacks.text
+    assert "--- thread MainThread" in stacks.text and "--- task" in stacks.text

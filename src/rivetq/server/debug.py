@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import linecache
 import sys
 import threading
 import traceback
@@ -26,10 +27,20 @@ async def _stacks(request: Request) -> Response:
     for ident, frame in sys._current_frames().items():
         out.write(f"--- thread {names.get(ident, ident)}\n{''.join(traceback.format_stack(frame))}\n")
     for task in asyncio.all_tasks():
-        out.write(f"--- task {task.get_name()} ({task.get_coro()!r})\n")
-        task.print_stack(file=out)
-        out.write("\n")
+        out.write(f"--- task {task.get_name()} ({task.get_coro()!r})\n{_task_stack(task)}\n")
     return PlainTextResponse(out.getvalue())
+
+
+def _task_stack(task: asyncio.Task[object]) -> str:
+    """``Task.print_stack`` without its failure on frames that have no line number (those
+    of grpc's Cython coroutines)."""
+    lines = []
+    for frame in task.get_stack():
+        code, lineno = frame.f_code, frame.f_lineno
+        lines.append(f'  File "{code.co_filename}", line {lineno}, in {code.co_name}\n')
+        if lineno is not None and (source := linecache.getline(code.co_filename, lineno, frame.f_globals).strip()):
+            lines.append(f"    {source}\n")
+    return "".join(lines)
 
 
 async def _tracemalloc(request: Request) -> Response:
