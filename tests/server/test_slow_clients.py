@@ -132,6 +132,37 @@ def test_oversized_headers_get_431(rivetqd: RunningServer) -> None:
     _wait_for_refusal(rivetqd, 431, "headers_too_large")
 
 
+_BIG_HEADER = b"X-Big: " + b"a" * 70_000 + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + _BIG_HEADER + b"\r\n",
+        b"POST /v1/queues/big/enqueue HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + b"Content-Length: 14\r\n"
+        + b"X-Filler: 1234567\r\n" * 5_000
+        + b"\r\n"
+        + b'{"payload": 1}',
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n" + _BIG_HEADER + b"\r\n",
+    ],
+    ids=["one-header", "many-headers-and-a-body", "second-request"],
+)
+def test_oversized_headers_sent_in_one_write_get_431(rivetqd: RunningServer, request_bytes: bytes) -> None:
+    with _connect(rivetqd) as sock:
+        sock.sendall(request_bytes)
+        answer = _read_until_closed(sock)
+    assert answer.rsplit(b"HTTP/1.1 ", 1)[1].startswith(b"431"), answer[:300]
+    with rivetqd.client() as http:
+        assert http.get("/v1/queues/big/stats").status_code == 404  # the enqueue never ran
+
+
+def test_headers_just_under_the_cap_are_served(rivetqd: RunningServer) -> None:
+    with _connect(rivetqd) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " + b"a" * 60_000 + b"\r\n\r\n")
+        assert _read_until_closed(sock).startswith(b"HTTP/1.1 200")
+
+
 def test_access_log_has_method_path_status_and_duration_but_no_token(rivetqd: RunningServer) -> None:
     with rivetqd.client() as http:
         assert http.post("/v1/queues/logged/enqueue", json={"payload": 1}).status_code == 201

@@ -83,7 +83,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     _deadline_at: float | None = None  # loop time by which the current read must be done
     _reading_headers = False
-    _header_bytes = 0
+    _header_bytes = 0  # of the current request's headers in earlier reads
+    _read_size = 0  # of the read being parsed
     _received_any = False
     _discarding = False
     _linger: asyncio.TimerHandle | None = None
@@ -108,6 +109,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._discarding:
             return
         self._received_any = True
+        self._read_size = len(data)
         super().data_received(data)
         # Counted after parsing, so a body that arrives with its headers is no header byte.
         if self._reading_headers:
@@ -124,14 +126,28 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
+        if self._header_bytes + self._read_size > self.limits.max_header_bytes and self._headers_too_large():
+            self._refuse(_HEADERS_TOO_LARGE)  # the app never sees the request
+            return
         self._deadline_at = self.loop.time() + self.limits.body_timeout_s
         super().on_headers_complete()
         if self.pipeline:  # queued behind a running request, with reading paused: our wait, not the client's
             self._deadline_at = None
 
+    def _headers_too_large(self) -> bool:
+        """Whether the headers parsed exceed the limit: those that came in one read with
+        their end were not counted as they arrived."""
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        return size > self.limits.max_header_bytes
+
+    def on_body(self, body: bytes) -> None:
+        if not self._discarding:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
         self._deadline_at = None
-        super().on_message_complete()
+        if not self._discarding:
+            super().on_message_complete()
 
     @classmethod
     async def _sweep(cls, connections: Set[object]) -> None:
@@ -171,9 +187,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 cast(dict[str, object], cycle.scope)[REFUSED] = (refusal.status, refusal.code)
             elif self.limits.log_refusals:
                 log_refusal(self.scope, refusal.status, refusal.code, self.client)
+        self._discarding = True
         if not self.transport.can_write_eof():  # TLS
             self.transport.close()
             return
-        self._discarding = True
         self.transport.write_eof()
         self._linger = self.loop.call_later(_LINGER_S, self.transport.close)
