@@ -354,6 +354,22 @@ def _check_tls_files(cert_file: str, key_file: str) -> None:
         ) from None
 
 
+def _check_dsn(dsn: str) -> None:
+    if not dsn:
+        raise InvalidArgument("config: storage.dsn: the postgres backend needs a DSN", field="storage.dsn")
+    import psycopg.conninfo  # the postgres backend's driver: only when it is chosen
+
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        # psycopg's message quotes the DSN, password and all.
+        raise InvalidArgument(
+            "config: storage.dsn: not a PostgreSQL connection string "
+            "(postgresql://user:password@host:port/dbname, or key=value pairs such as host=db dbname=rivetq)",
+            field="storage.dsn",
+        ) from None
+
+
 def _check(settings: Settings) -> None:
     """Rules that span keys or need parsing beyond a type."""
     server = settings.server
@@ -370,5 +386,5 @@ def _check(settings: Settings) -> None:
         )
     if server.tls_cert_file:
         _check_tls_files(server.tls_cert_file, server.tls_key_file)
-    if settings.storage.backend == "postgres" and not settings.storage.dsn:
-        raise InvalidArgument("config: storage.dsn: the postgres backend needs a DSN", field="storage.dsn")
+    if settings.storage.backend == "postgres":
+        _check_dsn(settings.storage.dsn)

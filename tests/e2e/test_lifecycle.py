@@ -55,10 +55,22 @@ def test_a_second_rivetqd_on_the_same_data_dir_exits_with_the_lock_message(
         assert client.get("/readyz").status_code == 200
 
 
-def test_rivetqd_refuses_a_bad_config_value_naming_the_key(tmp_path: Path) -> None:
-    process, log_path, _, _ = spawn_server(tmp_path, env={"RIVETQ_WAL_FSYNC": "maybe"})
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RIVETQ_WAL_FSYNC": "maybe"}, "config: wal.fsync: expected a boolean, got 'maybe'"),
+        (
+            {"RIVETQ_STORAGE_BACKEND": "postgres", "RIVETQ_STORAGE_DSN": "postgresql://u:s3cretXYZ@[::1:5432/db"},
+            "config: storage.dsn: not a PostgreSQL connection string",
+        ),
+    ],
+    ids=["fsync", "dsn"],
+)
+def test_rivetqd_refuses_a_bad_config_value_naming_the_key(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    process, log_path, _, _ = spawn_server(tmp_path, env=env)
     assert process.wait(20) == 2
-    assert "config: wal.fsync: expected a boolean, got 'maybe'" in log_path.read_text()
+    output = log_path.read_text()
+    assert message in output and "s3cretXYZ" not in output and "Traceback" not in output
 
 
 def test_rivetqd_with_tokens_refuses_calls_without_one(servers: ServerFactory) -> None:

@@ -121,6 +121,15 @@ def test_a_bad_value_is_an_error_naming_the_key(env: dict[str, str], message: st
     assert _error(env=env) == message
 
 
+@pytest.mark.parametrize(
+    "dsn", ["postgresql://rivetq:s3cretXYZ@[::1:5432/rivetq", "postgresql://rivetq:s3cretXYZ@db/q?foo=1", "s3cretXYZ"]
+)
+def test_a_malformed_dsn_is_an_error_naming_the_key_but_never_the_password(dsn: str) -> None:
+    message = _error(env={"RIVETQ_STORAGE_BACKEND": "postgres", "RIVETQ_STORAGE_DSN": dsn})
+    assert message.startswith("config: storage.dsn: not a PostgreSQL connection string")
+    assert "s3cretXYZ" not in message
+
+
 def test_a_bad_yaml_value_names_the_key(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("wal:\n  fsync: sometimes\n")
