@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rivetq.errors import StorageUnavailable
 from rivetq.manager import QueueManager
 from rivetq.server.metrics import CONTENT_TYPE, Metrics
 from rivetq.server.rest.views import json_response
@@ -37,7 +38,12 @@ class HealthEndpoints:
         return json_response(_OK)
 
     async def metrics(self, request: Request) -> Response:
-        queues = await self._manager.list_queues()
+        """While the storage cannot answer, the scrape still succeeds without the per-queue
+        gauges: the counters and latency histograms show the outage."""
+        try:
+            queues = await self._manager.list_queues()
+        except StorageUnavailable:
+            queues = []
         body = self._metrics.render(queues, self._storage.gauges())
         return Response(body, media_type=CONTENT_TYPE)
 

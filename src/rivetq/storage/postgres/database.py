@@ -21,6 +21,14 @@ Connection = psycopg.AsyncConnection[TupleRow]
 # again is safe; anything else that breaks the connection is reported as unavailable.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 _ATTEMPTS = 3
+# psycopg_pool doubles the delay between reconnect attempts, without a cap, until it gives
+# up after reconnect_timeout; the next request then starts a fresh attempt at once. Giving
+# up early keeps the delays at 1-2 s, so a node is back within ~2 s of the database rather
+# than after as long again as the outage lasted.
+_RECONNECT_GIVE_UP_S = 5.0
+# While the database is known to be away, a request waits this long for a connection (not
+# the full pool timeout) before its 503.
+_OUTAGE_WAIT_S = 1.0
 
 
 class Database:
@@ -32,6 +40,7 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             timeout=timeout_s,
+            reconnect_timeout=_RECONNECT_GIVE_UP_S,
             open=False,
             kwargs={"autocommit": True},
             name="rivetq",
@@ -82,7 +91,8 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(self, work: Callable[[Connection], Awaitable[T]], transaction: bool) -> T:
-        async with self._pool.connection() as conn:
+        wait_s = min(_OUTAGE_WAIT_S, self._timeout_s) if self._unavailable else self._timeout_s
+        async with self._pool.connection(timeout=wait_s) as conn:
             if not transaction:
                 return await work(conn)
             # Pipeline mode sends BEGIN with the first statement and COMMIT with the
