@@ -304,6 +304,9 @@ def parse_size_bytes(text: str) -> int:
     return int(float(number) * _SIZE_UNITS[(unit or "").lower()])
 
 
+_SECRET_KEYS = ("auth.tokens", "storage.dsn")
+
+
 def _config_error(error: msgspec.ValidationError, merged: Layer) -> InvalidArgument:
     """Rewrite msgspec's ``Expected `bool`, got `str` - at `$.wal.fsync``` as
     ``config: wal.fsync: expected a boolean, got 'maybe'``."""
@@ -313,13 +316,13 @@ def _config_error(error: msgspec.ValidationError, merged: Layer) -> InvalidArgum
     if unknown:
         key = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
         return InvalidArgument(f"config: {key}: unknown key", field=key)
-    got = f"got {_value_at(merged, path)!r}"
+    got = "a secret value (not shown)" if path.startswith(_SECRET_KEYS) else repr(_value_at(merged, path))
     if what.startswith("Invalid enum value"):
         what = "expected one of " + ", ".join(repr(choice) for choice in _choices(path))
     for word, phrase in _TYPE_WORDS.items():
         what = what.replace(f"Expected {word}", f"expected {phrase}", 1)
     what = re.sub(r", got `\w+`$", "", what)
-    return InvalidArgument(f"config: {path}: {what}, {got}", field=path)
+    return InvalidArgument(f"config: {path}: {what}, got {got}", field=path)
 
 
 def _choices(path: str) -> tuple[object, ...]:
@@ -388,3 +391,6 @@ def _check(settings: Settings) -> None:
         _check_tls_files(server.tls_cert_file, server.tls_key_file)
     if settings.storage.backend == "postgres":
         _check_dsn(settings.storage.dsn)
+    if any(not token.strip() for token in settings.auth.tokens):
+        # An empty token would match "Authorization: Bearer " and let anyone in.
+        raise InvalidArgument("config: auth.tokens: a token must not be empty or blank", field="auth.tokens")

@@ -85,6 +85,8 @@ class _Peer:
     [
         ("ipv4:127.0.0.1:5000", True),
         ("ipv6:[::1]:5000", True),
+        ("ipv6:%5B::1%5D:5000", True),
+        ("ipv6:%5B2001:db8::1%5D:5000", False),
         ("ipv6:[::ffff:127.0.0.1]:5000", True),
         ("unix:/tmp/rivetq.sock", True),
         ("ipv4:10.1.2.3:5000", False),
@@ -95,9 +97,10 @@ def test_protected_mode_answers_only_loopback_peers(peer: str, allowed: bool) ->
     assert (loopback_check(_Peer(peer)) is None) == allowed  # type: ignore[arg-type]
 
 
-async def test_protected_mode_lets_loopback_clients_in(start_grpc: StartServer) -> None:
-    server = await start_grpc(GrpcOptions(addr="0.0.0.0:0"))
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+@pytest.mark.parametrize(("addr", "target"), [("0.0.0.0", "127.0.0.1"), ("[::]", "[::1]")], ids=["ipv4", "ipv6"])
+async def test_protected_mode_lets_loopback_clients_in(start_grpc: StartServer, addr: str, target: str) -> None:
+    server = await start_grpc(GrpcOptions(addr=f"{addr}:0"))
+    async with grpc.aio.insecure_channel(f"{target}:{server.port}") as channel:
         await pb_grpc.RivetQStub(channel).ListQueues(pb.ListQueuesRequest())
 
 

@@ -130,6 +130,28 @@ def test_a_malformed_dsn_is_an_error_naming_the_key_but_never_the_password(dsn: 
     assert "s3cretXYZ" not in message
 
 
+@pytest.mark.parametrize("tokens", ['[""]', '["ok", "  "]'])
+def test_a_blank_token_in_the_file_is_refused(tmp_path: Path, tokens: str) -> None:
+    """It would match "Authorization: Bearer " and let anyone in."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"auth:\n  tokens: {tokens}\n")
+    assert _error(config_path=config, env={}) == "config: auth.tokens: a token must not be empty or blank"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("auth:\n  tokens: SUPERSECRET1\n", "auth.tokens"),
+        ("storage:\n  dsn: {password: SUPERSECRET1}\n", "storage.dsn"),
+    ],
+)
+def test_a_secret_of_the_wrong_type_is_named_but_never_shown(tmp_path: Path, text: str, key: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    message = _error(config_path=config, env={})
+    assert message.startswith(f"config: {key}: expected ") and "SUPERSECRET1" not in message
+
+
 def test_a_bad_yaml_value_names_the_key(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("wal:\n  fsync: sometimes\n")
@@ -142,7 +164,7 @@ def test_a_bad_yaml_value_names_the_key(tmp_path: Path) -> None:
         ("wal:\n  fsnyc: true\n", "config: wal.fsnyc: unknown key"),
         ("wall:\n  fsync: true\n", "config: wall: unknown key"),
         ("wal: [1, 2]\n", "config: wal: expected a mapping, got [1, 2]"),
-        ("auth:\n  tokens: abc\n", "config: auth.tokens: expected a list, got 'abc'"),
+        ("auth:\n  tokens: abc\n", "config: auth.tokens: expected a list, got a secret value (not shown)"),
     ],
 )
 def test_a_misshapen_yaml_file_names_the_key(tmp_path: Path, text: str, message: str) -> None:

@@ -5,6 +5,7 @@ loopback peers. Reflection and health stay open (they reveal only the public sch
 from __future__ import annotations
 
 import hmac
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Final
 
@@ -45,12 +46,12 @@ def bearer_check(tokens: Sequence[str]) -> Check:
 
 
 def peer_host(peer: str) -> str | None:
-    """The address of ``peer`` (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``); None for
-    ``unix:...``."""
+    """The address of ``peer`` (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``, which grpc
+    also writes percent-encoded: ``ipv6:%5B::1%5D:5000``); None for ``unix:...``."""
     kind, _, address = peer.partition(":")
     if kind == "unix":
         return None
-    return address.rpartition(":")[0].strip("[]")
+    return urllib.parse.unquote(address).rpartition(":")[0].strip("[]")
 
 
 def _peer_is_loopback(peer: str) -> bool:
