@@ -47,6 +47,8 @@ async def test_docs_page_loads_swagger_ui_from_this_server(client: ApiClient) ->
     assert "//cdn" not in page.text and "unpkg" not in page.text
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert (await client.get(f"/docs/static/{asset}")).status_code == 200
+    for stock in ("index.html", "swagger-initializer.js", "swagger-editor.js"):  # a demo page that calls out
+        assert (await client.get(f"/docs/static/{stock}")).status_code == 404
 
 
 async def test_root_redirects_to_the_ui(client: ApiClient) -> None:

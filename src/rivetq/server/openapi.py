@@ -1,18 +1,18 @@
 """The OpenAPI document, generated from the operation table and the ``rivetq.wire``
-types the handlers decode with, and the Swagger UI page served from the
-``swagger-ui-bundle`` package (no CDN: the machine may be offline)."""
+types the handlers decode with, and the Swagger UI page: Swagger UI 5 (it reads OpenAPI
+3.1) from the ``swagger-ui-py`` package's files, no CDN (the machine may be offline)."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
-import swagger_ui_bundle
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from rivetq import wire
 from rivetq.server.rest.operations import Operation
@@ -25,6 +25,9 @@ _PATH_PARAMS: dict[str, dict[str, Any]] = {
     "queue": {"type": "string", "pattern": QUEUE_NAME_PATTERN},
     "job_id": {"type": "string", "minLength": 1, "maxLength": 128},
 }
+# Only the two files the page needs: the package also holds a stock page that loads a
+# demo API from the internet, and the Swagger Editor.
+_SWAGGER_FILES = ("swagger-ui.css", "swagger-ui-bundle.js")
 _DOCS_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>RivetQ API</title>
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
@@ -93,5 +96,22 @@ def openapi_routes(document: dict[str, Any]) -> list[BaseRoute]:
     return [
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        Mount("/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path)),
+        *(_static_file(name) for name in _SWAGGER_FILES),
     ]
+
+
+def _static_file(name: str) -> Route:
+    path = _swagger_ui_dir() / name
+
+    async def serve(request: Request) -> Response:
+        return FileResponse(path)
+
+    return Route(f"/docs/static/{name}", serve, methods=["GET", "HEAD"])
+
+
+def _swagger_ui_dir() -> Path:
+    """The package's ``static`` directory, found without importing it (its ``__init__``
+    pulls in the web-framework adapters we do not use)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    assert spec is not None and spec.submodule_search_locations, "swagger-ui-py is a server dependency"
+    return Path(spec.submodule_search_locations[0]) / "static"
