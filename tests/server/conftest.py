@@ -25,7 +25,7 @@ class ApiClient(httpx.AsyncClient):
 
     def __init__(self, runtime: Runtime, client: tuple[str, int]) -> None:
         transport = httpx.ASGITransport(app=runtime.app, client=client)
-        super().__init__(transport=transport, base_url="http://rivetq.test", headers=JSON)
+        super().__init__(transport=transport, base_url="http://localhost:8080", headers=JSON)
         self.runtime = runtime
 
 

@@ -4,11 +4,12 @@ CORS and the error shape of unknown routes."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
 
-from rivetq.server.rest.auth import PROTECTED_MODE_MESSAGE
+from rivetq.server.rest.auth import FOREIGN_HOST_MESSAGE, PROTECTED_MODE_MESSAGE
 from tests.server.conftest import ClientFactory, settings_with
 
 REMOTE_CLIENT = ("203.0.113.7", 40_000)
@@ -49,6 +50,42 @@ async def test_protected_mode_answers_remote_clients_403_explaining_the_fix(make
     assert response.json()["error"]["message"] == PROTECTED_MODE_MESSAGE
     assert "auth.tokens" in PROTECTED_MODE_MESSAGE and "auth.protected_mode: false" in PROTECTED_MODE_MESSAGE
     assert (await client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("localhost:8080", True),
+        ("127.0.0.1:8080", True),
+        ("[::1]:8080", True),
+        ("10.1.2.3", True),
+        ("app.localhost:8080", True),
+        (socket.gethostname(), True),
+        ("attacker.example:8080", False),
+        ("ATTACKER.example", False),
+    ],
+)
+async def test_without_tokens_a_loopback_call_must_name_this_machine(
+    make_client: ClientFactory, host: str, allowed: bool
+) -> None:
+    """A page re-pointed at 127.0.0.1 by DNS rebinding sends its own name as Host."""
+    client = await make_client(settings_with(**{"server.http_addr": "127.0.0.1:8080"}))
+    response = await client.post("/v1/queues/rebound/enqueue", json={"payload": 1}, headers={"Host": host})
+    if allowed:
+        assert response.status_code == 201
+    else:
+        assert (response.status_code, response.json()["error"]["message"]) == (403, FOREIGN_HOST_MESSAGE)
+        assert (await client.get("/v1/queues/rebound/stats")).status_code == 404
+
+
+async def test_with_tokens_or_from_afar_the_host_header_is_not_checked(make_client: ClientFactory) -> None:
+    with_tokens = await make_client(settings_with(**TOKENS))
+    headers = {"Host": "attacker.example", "Authorization": "Bearer tok-one"}
+    assert (await with_tokens.get("/v1/queues", headers=headers)).status_code == 200
+    open_mode = await make_client(
+        settings_with(**{"server.http_addr": "0.0.0.0:8080", "auth.protected_mode": False}), client=REMOTE_CLIENT
+    )
+    assert (await open_mode.get("/v1/queues", headers={"Host": "queues.internal"})).status_code == 200
 
 
 async def test_protected_mode_still_answers_loopback_clients(make_client: ClientFactory) -> None:

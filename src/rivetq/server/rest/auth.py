@@ -3,12 +3,19 @@
 Only ``/v1/`` and ``/debug/`` are guarded: health, metrics, the OpenAPI document, the
 docs page and the UI's static files stay open (the UI asks for a token before it calls
 the API). Tokens are compared in constant time and never logged.
+
+Without tokens, a call from this machine must also name this machine in its ``Host``
+header (``localhost``, an IP address, the machine's hostname): a web page whose own name
+an attacker re-points at 127.0.0.1 (DNS rebinding) is same-origin with the server, so the
+JSON content-type rule cannot stop it, but its requests carry the attacker's name.
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import ipaddress
+import socket
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -16,13 +23,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivetq.server.rest.errors import send_error
 from rivetq.settings import is_loopback_host
 
-__all__ = ["PROTECTED_MODE_MESSAGE", "AuthMiddleware"]
+__all__ = ["FOREIGN_HOST_MESSAGE", "PROTECTED_MODE_MESSAGE", "AuthMiddleware"]
 
 PROTECTED_MODE_MESSAGE = (
     "RivetQ is running in protected mode: it listens beyond loopback without auth tokens, so it only "
     "answers clients on this machine. Either set bearer tokens (auth.tokens in config.yaml, or "
     "RIVETQ_AUTH_TOKENS=token1,token2) and send 'Authorization: Bearer <token>', or, if every client "
     "that can reach this address is trusted, set auth.protected_mode: false (RIVETQ_AUTH_PROTECTED_MODE=false)."
+)
+FOREIGN_HOST_MESSAGE = (
+    "the Host header names another machine, as when a web page reaches this server through DNS "
+    "rebinding: call it as localhost or by IP address, or set auth.tokens (RIVETQ_AUTH_TOKENS)"
 )
 _GUARDED = ("/v1/", "/debug/")
 _BEARER = b"bearer "
@@ -42,6 +53,9 @@ class AuthMiddleware:
         if scope["type"] == "http" and scope["path"].startswith(_GUARDED):
             if self._tokens and not self._authorized(scope):
                 await send_error(send, "unauthenticated", "missing or invalid bearer token", _CHALLENGE)
+                return
+            if not self._tokens and _from_loopback(scope) and not _names_this_machine(scope):
+                await send_error(send, "forbidden", FOREIGN_HOST_MESSAGE)
                 return
             if self._protected and not _from_loopback(scope):
                 await send_error(send, "forbidden", PROTECTED_MODE_MESSAGE)
@@ -68,6 +82,29 @@ def _bearer_token(scope: Scope) -> bytes | None:
 def _from_loopback(scope: Scope) -> bool:
     client = scope.get("client")
     return client is not None and _is_loopback_client(client[0])
+
+
+def _names_this_machine(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return _is_local_host_header(value)
+    return True  # HTTP/1.0 without Host: not a browser
+
+
+@functools.lru_cache(maxsize=256)
+def _is_local_host_header(value: bytes) -> bool:
+    host = value.decode("latin-1").strip().lower()
+    if host.startswith("["):  # an IPv6 literal
+        return True
+    host = host.rpartition(":")[0] if ":" in host else host
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return host in ("localhost", _HOSTNAME) or host.endswith(".localhost")
+
+
+_HOSTNAME = socket.gethostname().lower()
 
 
 @functools.lru_cache(maxsize=4096)
