@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.server.conftest import ApiClient, ClientFactory, settings_with
 
 SPEC_OPERATIONS = {
@@ -71,6 +73,17 @@ async def test_ui_serves_the_static_export(make_client: ClientFactory, tmp_path:
     assert "RivetQ overview" in (await client.get("/ui/")).text
     assert "queues" in (await client.get("/ui/queues/")).text
     assert (await client.get("/ui", follow_redirects=True)).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/ui/", "/ui/queues/", "/docs"])
+async def test_pages_cannot_be_framed_by_other_sites(make_client: ClientFactory, tmp_path: Path, path: str) -> None:
+    (tmp_path / "queues").mkdir()
+    (tmp_path / "index.html").write_text("<h1>RivetQ overview</h1>")
+    (tmp_path / "queues" / "index.html").write_text("<h1>queues</h1>")
+    response = await (await make_client(ui_static_dir=tmp_path)).get(path)
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert (response.headers["x-frame-options"], response.headers["x-content-type-options"]) == ("DENY", "nosniff")
 
 
 async def test_debug_endpoints_are_off_by_default(client: ApiClient) -> None:

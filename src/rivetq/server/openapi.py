@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rivetq import wire
+from rivetq.server.page_headers import PAGE_HEADERS
 from rivetq.server.rest.operations import Operation
 
 __all__ = ["QUEUE_NAME_PATTERN", "openapi_document", "openapi_routes"]
@@ -91,7 +92,7 @@ def openapi_routes(document: dict[str, Any]) -> list[BaseRoute]:
         return Response(body, media_type="application/json")
 
     async def docs(request: Request) -> Response:
-        return HTMLResponse(_DOCS_PAGE)
+        return HTMLResponse(_DOCS_PAGE, headers=PAGE_HEADERS)
 
     return [
         Route("/openapi.json", openapi_json, methods=["GET"]),

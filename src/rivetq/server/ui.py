@@ -10,6 +10,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from rivetq.server.page_headers import PAGE_HEADERS, with_page_headers
+
 __all__ = ["UI_STATIC_DIR", "ui_routes"]
 
 UI_STATIC_DIR = Path(__file__).resolve().parent / "ui_static"
@@ -28,11 +30,11 @@ async def _to_ui(request: Request) -> Response:
 
 
 async def _ui_missing(request: Request) -> Response:
-    return HTMLResponse(_MISSING_PAGE, status_code=404)
+    return HTMLResponse(_MISSING_PAGE, status_code=404, headers=PAGE_HEADERS)
 
 
 def ui_routes(static_dir: Path = UI_STATIC_DIR) -> list[BaseRoute]:
     redirects: list[BaseRoute] = [Route("/", _to_ui, methods=["GET"]), Route("/ui", _to_ui, methods=["GET"])]
     if static_dir.is_dir():
-        return [*redirects, Mount("/ui", StaticFiles(directory=static_dir, html=True))]
+        return [*redirects, Mount("/ui", with_page_headers(StaticFiles(directory=static_dir, html=True)))]
     return [*redirects, Route("/ui/{path:path}", _ui_missing, methods=["GET"])]
