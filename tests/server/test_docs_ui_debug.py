@@ -94,8 +94,9 @@ async def test_debug_endpoints_dump_stacks_and_allocations_when_enabled(make_cli
     client = await make_client(settings_with(**{"server.debug_endpoints": True}))
     stacks = await client.get("/debug/stacks")
     assert stacks.status_code == 200 and "--- thread" in stacks.text and "--- task" in stacks.text
-    started = await client.get("/debug/tracemalloc")
-    assert "tracemalloc started" in started.text
+    assert "tracemalloc is off" in (await client.get("/debug/tracemalloc")).text  # a GET changes nothing
+    started = await client.post("/debug/tracemalloc")
+    assert "tracemalloc is tracing" in started.text
     try:
         summary = await client.get("/debug/tracemalloc")
         assert summary.text.startswith("traced:")

@@ -43,10 +43,17 @@ def _task_stack(task: asyncio.Task[object]) -> str:
     return "".join(lines)
 
 
-async def _tracemalloc(request: Request) -> Response:
+async def _start_tracemalloc(request: Request) -> Response:
+    """A POST, not a GET: tracing slows every request until a restart, and another site's
+    page can make a browser GET any URL (an <img>), never POST JSON."""
     if not tracemalloc.is_tracing():
         tracemalloc.start()
-        return PlainTextResponse("tracemalloc started; call again later for the allocations since now\n")
+    return PlainTextResponse("tracemalloc is tracing; GET /debug/tracemalloc for the allocations since it started\n")
+
+
+async def _tracemalloc(request: Request) -> Response:
+    if not tracemalloc.is_tracing():
+        return PlainTextResponse("tracemalloc is off; POST /debug/tracemalloc starts it (it slows every request)\n")
     snapshot = tracemalloc.take_snapshot()
     current, peak = tracemalloc.get_traced_memory()
     lines = [f"traced: {current / 1e6:.1f} MB now, {peak / 1e6:.1f} MB peak", ""]
@@ -58,4 +65,5 @@ def debug_routes() -> list[BaseRoute]:
     return [
         Route("/debug/stacks", _stacks, methods=["GET"]),
         Route("/debug/tracemalloc", _tracemalloc, methods=["GET"]),
+        Route("/debug/tracemalloc", _start_tracemalloc, methods=["POST"]),
     ]
