@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { eventually, newPage, screenshot, setUpApp } from "./harness.mjs";
-import { killJobs, seed } from "./seed.mjs";
+import { killJobs, killMany, seed } from "./seed.mjs";
 
 const app = setUpApp({ seedWith: seed });
 
@@ -66,19 +66,49 @@ describe("dead letter queue and job pages", () => {
 
   it("loads more dead jobs past the first page, keeping the search", async () => {
     const { page, server } = app;
-    const jobs = Array.from({ length: 101 }, (_, n) => ({ payload: { n }, max_retries: 0 }));
-    await server.api("POST", "/v1/queues/many/enqueue_batch", { jobs });
-    const { jobs: leased } = await server.api("POST", "/v1/queues/many/lease", { max_jobs: 101 });
-    for (const job of leased) {
-      await server.api("POST", "/v1/nack", { job_id: job.id, lease_id: job.lease_id, reason: `poison pill ${job.payload.n}` });
-    }
+    await killMany(server, "many", 101);
     await app.open("/dlq/?name=many");
-    await page.getByRole("heading", { name: "100+ dead jobs" }).waitFor();
+    const rows = page.locator("tr[data-job-id]");
+    await page.getByRole("heading", { name: "101 dead jobs, showing 100", exact: true }).waitFor();
+    assert.equal(await rows.count(), 100);
+    await page.getByLabel(`Select ${await rows.first().getAttribute("data-job-id")}`).check();
+    // A search loads every dead job, then polls go on: the search and the selection stay.
     await page.getByLabel("Search dead jobs").fill("pill");
-    await page.getByRole("button", { name: "Load more" }).click();
-    await page.getByRole("heading", { name: "101 dead jobs" }).waitFor();
-    assert.equal(await page.locator("tr[data-job-id]").count(), 101);
+    await page.getByRole("heading", { name: "101 dead jobs", exact: true }).waitFor();
+    await eventually(async () => assert.equal(await rows.count(), 101));
+    await page.waitForTimeout(2500);
     assert.equal(await page.getByLabel("Search dead jobs").inputValue(), "pill");
+    await page.getByRole("button", { name: "Requeue selected (1)" }).waitFor();
+    await page.getByLabel("Search dead jobs").fill("");
+    await page.getByRole("heading", { name: "101 dead jobs, showing 100", exact: true }).waitFor();
+    await page.getByRole("button", { name: "Load more" }).click();
+    await page.getByRole("heading", { name: "101 dead jobs", exact: true }).waitFor();
+    assert.equal(await rows.count(), 101);
+    await page.getByRole("button", { name: "Requeue selected (1)" }).waitFor();
+  });
+
+  it("DLQ search covers every dead job of the queue, and finds text copied from the job page's payload", async () => {
+    const { page, server } = app;
+    await killMany(server, "deep", 1050);
+    const first = await server.api("GET", "/v1/queues/deep/dlq?limit=1000");
+    const rest = await server.api("GET", `/v1/queues/deep/dlq?limit=1000&cursor=${first.next_cursor}`);
+    const last = rest.jobs[rest.jobs.length - 1]; // far past the 100 shown at first
+    const lists = /** @type {string[]} */ ([]);
+    const recordList = (/** @type {import("playwright-core").Request} */ request) => request.url().includes("/v1/queues/deep/dlq") && lists.push(request.url());
+    page.on("request", recordList);
+    await app.open("/dlq/?name=deep");
+    await page.getByRole("heading", { name: "1,050 dead jobs, showing 100", exact: true }).waitFor();
+    await app.open(`/job/?id=${last.id}`);
+    const tagLine = (await page.getByTestId("payload").innerText()).split("\n").find((line) => line.includes('"tag"'));
+    assert.equal(tagLine?.trim(), `"tag": "needle-${last.payload.n}"`);
+    await app.open("/dlq/?name=deep");
+    await page.getByLabel("Search dead jobs").fill(tagLine?.trim().toUpperCase() ?? "");
+    await eventually(async () => assert.deepEqual(await page.locator("tr[data-job-id]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-job-id"))), [last.id]));
+    await page.getByRole("heading", { name: "1,050 dead jobs", exact: true }).waitFor();
+    page.off("request", recordList);
+    assert.ok(lists.some((url) => url.includes("limit=1000") && url.includes("cursor=")), `no page of 1,000 after a cursor: ${lists.join(" ")}`);
+    await page.getByLabel("Search dead jobs").fill("needle-does-not-exist");
+    await page.getByText("No dead job matches “needle-does-not-exist”").waitFor();
   });
 
   it("shows the API's error message for an unknown job verbatim", async () => {

@@ -38,7 +38,7 @@ function freePort() {
 }
 
 /**
- * @typedef {{ url: string, stop: () => Promise<void>, api: (method: string, path: string, body?: unknown, token?: string) => Promise<any> }} RunningServer
+ * @typedef {{ url: string, stop: () => Promise<void>, restart: () => Promise<void>, api: (method: string, path: string, body?: unknown, token?: string) => Promise<any> }} RunningServer
  */
 
 /**
@@ -48,6 +48,26 @@ function freePort() {
  */
 export async function startServer(env = {}) {
   const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let stopCurrent = await spawnRivetqd(port, env);
+  return {
+    url,
+    stop: () => stopCurrent(),
+    /** Stops the server and starts a new one, empty, on the same port (an in-memory server's restart). */
+    restart: async () => {
+      await stopCurrent();
+      stopCurrent = await spawnRivetqd(port, env);
+    },
+    api: (method, path, body, token) => callApi(url, method, path, body, token),
+  };
+}
+
+/**
+ * One rivetqd process on `port`, healthy; resolves to the function that stops it.
+ * @param {number} port @param {Record<string, string>} env
+ * @returns {Promise<() => Promise<void>>}
+ */
+async function spawnRivetqd(port, env) {
   const dataDir = mkdtempSync(join(tmpdir(), "rivetq-ui-"));
   const args = ["--http-addr", `127.0.0.1:${port}`, "--grpc-addr", "", "--data-dir", dataDir, "--log-level", "warning"];
   // cwd: the temp dir, so that no ./config.yaml of the caller's directory is picked up.
@@ -59,7 +79,6 @@ export async function startServer(env = {}) {
   let stderr = "";
   child.stderr?.on("data", (chunk) => (stderr += chunk));
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
-  const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode === null) child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
@@ -68,12 +87,12 @@ export async function startServer(env = {}) {
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitForHealth(url, exited, () => stderr);
+    await waitForHealth(`http://127.0.0.1:${port}`, exited, () => stderr);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url, stop, api: (method, path, body, token) => callApi(url, method, path, body, token) };
+  return stop;
 }
 
 /**

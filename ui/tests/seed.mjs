@@ -38,3 +38,27 @@ export async function killJobs(server, queue, reasons, payload = (i) => ({ n: i 
   }
   return ids;
 }
+
+/**
+ * Makes `count` dead jobs in `queue` fast: batches of up to 1,000 enqueued and leased at once,
+ * then nacked for good, 50 at a time. Job n has the payload { n, tag: "needle-n" } and the
+ * error "poison pill n".
+ * @param {import("./harness.mjs").RunningServer} server @param {string} queue @param {number} count
+ */
+export async function killMany(server, queue, count) {
+  for (let start = 0; start < count; start += 1000) {
+    const jobs = Array.from({ length: Math.min(1000, count - start) }, (_, i) => ({
+      payload: { n: start + i, tag: `needle-${start + i}` },
+      max_retries: 0,
+    }));
+    await server.api("POST", `/v1/queues/${queue}/enqueue_batch`, { jobs });
+    const { jobs: leased } = await server.api("POST", `/v1/queues/${queue}/lease`, { max_jobs: jobs.length });
+    if (leased.length !== jobs.length) throw new Error(`seed: leased ${leased.length} of ${jobs.length}`);
+    for (let i = 0; i < leased.length; i += 50) {
+      const nacks = leased.slice(i, i + 50).map((/** @type {{ id: string, lease_id: string, payload: { n: number } }} */ job) =>
+        server.api("POST", "/v1/nack", { job_id: job.id, lease_id: job.lease_id, reason: `poison pill ${job.payload.n}` }),
+      );
+      await Promise.all(nacks);
+    }
+  }
+}

@@ -2,8 +2,8 @@
 
 import { useState } from "react";
 import { api } from "@/lib/api";
-import { formatCount } from "@/lib/format";
-import { errorMessage, isJobGone } from "@/lib/http";
+import { formatCount, prettyJson } from "@/lib/format";
+import { errorMessage, isJobGone, isQueueGone } from "@/lib/http";
 import { overviewPath, queuePath } from "@/lib/paths";
 import type { JobView } from "@/lib/types";
 import { Incomplete, useAction } from "@/lib/useAction";
@@ -13,32 +13,49 @@ import { ConfirmButton } from "./ConfirmButton";
 import { JobsTable } from "./JobsTable";
 import { Button, Card, EmptyState, ErrorBanner, inputClass, LiveBadge, Notice, PageHeader, Spinner } from "./ui";
 
+/** Dead jobs shown at first and added by "Load more" while nothing is searched. */
 const PAGE_SIZE = 100;
+/** The API's largest page. */
+const MAX_PAGE = 1000;
 
-/** Follows cursors until `limit` dead jobs are loaded: search and select work on all of them. */
-async function loadDead(queue: string, limit: number) {
+/** Follows cursors until `limit` dead jobs are loaded (Infinity: all of them). */
+async function loadDeadJobs(queue: string, limit: number) {
   const jobs: JobView[] = [];
   let cursor: string | null = null;
   do {
-    const page = await api.listDlq(queue, PAGE_SIZE, cursor);
+    const page = await api.listDlq(queue, Math.min(MAX_PAGE, limit - jobs.length), cursor);
     jobs.push(...page.jobs);
     cursor = page.next_cursor;
   } while (cursor && jobs.length < limit);
-  return { jobs, more: cursor !== null, now: Date.now() };
+  return { jobs, complete: cursor === null };
 }
 
+/** The queue's exact dead-job count (from its stats) and its first `limit` dead jobs. */
+async function loadDlq(queue: string, limit: number) {
+  const [stats, dead] = await Promise.all([api.stats(queue), loadDeadJobs(queue, limit)]);
+  return { count: stats.dlq, ...dead, now: Date.now() };
+}
+
+/** Case-insensitive, in the error and in the payload as compact JSON or as the job page prints it. */
 function matches(job: JobView, needle: string): boolean {
   const text = needle.toLowerCase();
-  return (job.last_error ?? "").toLowerCase().includes(text) || JSON.stringify(job.payload).toLowerCase().includes(text);
+  return [job.last_error ?? "", JSON.stringify(job.payload), prettyJson(job.payload)].some((hay) => hay.toLowerCase().includes(text));
 }
 
 export function DlqView({ queue }: { queue: string }) {
   const [limit, setLimit] = useState(PAGE_SIZE);
-  // `limit` stays out of the key: loading more keeps the list, the search and the selection.
-  const poll = usePoll(() => loadDead(queue, limit), queue);
+  const [search, setSearch] = useState("");
+  // A search covers every dead job, so it loads them all.
+  const searching = search !== "";
+  // `limit` and `search` stay out of the key: loading more or searching keeps the list and the selection.
+  const poll = usePoll(() => loadDlq(queue, searching ? Infinity : limit), queue, { dropsData: isQueueGone });
   const loadMore = () => {
     setLimit((l) => l + PAGE_SIZE);
     poll.refresh();
+  };
+  const changeSearch = (text: string) => {
+    setSearch(text);
+    if ((text !== "") !== searching) poll.refresh();
   };
   return (
     <>
@@ -50,17 +67,45 @@ export function DlqView({ queue }: { queue: string }) {
       <ErrorBanner className="mb-4" error={poll.error} onRetry={poll.refresh} />
       {!poll.data && !poll.error && <Spinner />}
       {poll.data && (
-        <DeadJobs queue={queue} {...poll.data} onChanged={poll.refresh} onLoadMore={loadMore} />
+        <DeadJobs queue={queue} {...poll.data} search={search} onSearch={changeSearch} onChanged={poll.refresh} onLoadMore={loadMore} />
       )}
     </>
   );
 }
 
-function DeadJobs({ queue, jobs, more, now, onChanged, onLoadMore }: { queue: string; jobs: JobView[]; more: boolean; now: number; onChanged: () => void; onLoadMore: () => void }) {
-  const [search, setSearch] = useState("");
+function cardTitle(count: number, shown: number, partial: boolean): string {
+  const title = `${formatCount(count)} dead ${count === 1 ? "job" : "jobs"}`;
+  return partial ? `${title}, showing ${formatCount(shown)}` : title;
+}
+
+function DeadJobs({
+  queue,
+  count,
+  jobs,
+  complete,
+  now,
+  search,
+  onSearch,
+  onChanged,
+  onLoadMore,
+}: {
+  queue: string;
+  count: number;
+  jobs: JobView[];
+  /** Whether `jobs` holds every dead job of the queue. */
+  complete: boolean;
+  now: number;
+  search: string;
+  onSearch: (text: string) => void;
+  onChanged: () => void;
+  onLoadMore: () => void;
+}) {
   const selection = useSelection();
-  const visible = jobs.filter((job) => !search || matches(job, search));
+  const visible = search ? jobs.filter((job) => matches(job, search)) : jobs;
   const chosen = visible.filter((job) => selection.selected.has(job.id)).map((job) => job.id);
+  // Not every dead job is loaded yet: a search waits for the rest; otherwise "Load more" offers them.
+  const searchPending = !complete && search !== "";
+  const partial = !complete && search === "";
   /** `gone`: the jobs no longer dead (all selected ones when not given); they are unselected. */
   const changed = (gone?: readonly string[]) => {
     if (gone) selection.remove(gone);
@@ -69,22 +114,27 @@ function DeadJobs({ queue, jobs, more, now, onChanged, onLoadMore }: { queue: st
   };
   return (
     <Card
-      title={`${formatCount(jobs.length)}${more ? "+" : ""} dead ${jobs.length === 1 ? "job" : "jobs"}`}
-      actions={<DlqActions queue={queue} chosen={chosen} total={jobs.length} onChanged={changed} />}
+      title={cardTitle(count, jobs.length, partial)}
+      actions={<DlqActions queue={queue} chosen={chosen} total={count} onChanged={changed} />}
     >
-      <input type="search" aria-label="Search dead jobs" placeholder="Search error text or payload…" className={`${inputClass} mb-4 max-w-md`} value={search} onChange={(e) => setSearch(e.target.value)} />
-      {visible.length === 0 ? (
-        <EmptyState title={search ? `No dead job matches “${search}”` : "The dead letter queue is empty"}>
-          {!search && "Jobs land here after failing more than max_retries times."}
-        </EmptyState>
-      ) : (
+      <input type="search" aria-label="Search dead jobs" placeholder="Search error text or payload…" className={`${inputClass} mb-4 max-w-md`} value={search} onChange={(e) => onSearch(e.target.value)} />
+      {visible.length > 0 && (
         <JobsTable
           jobs={visible}
           now={now}
           selection={{ selected: selection.selected, toggle: selection.toggle, toggleAll: () => selection.toggleAll(visible.map((j) => j.id)) }}
         />
       )}
-      {more && (
+      {searchPending ? (
+        <Spinner label={`Searching all ${formatCount(count)} dead jobs…`} />
+      ) : (
+        visible.length === 0 && (
+          <EmptyState title={search ? `No dead job matches “${search}”` : "The dead letter queue is empty"}>
+            {!search && "Jobs land here after failing more than max_retries times."}
+          </EmptyState>
+        )
+      )}
+      {partial && (
         <div className="mt-4 text-center">
           <Button onClick={onLoadMore}>Load more</Button>
         </div>

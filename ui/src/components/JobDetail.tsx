@@ -137,7 +137,7 @@ function JobActions({ job, action, onCancelled, onChanged }: { job: JobView; act
     <>
       {job.state === "dead" && (
         <>
-          <Link className="text-sm text-slate-600 hover:underline" href={dlqPath(job.queue)}>
+          <Link className="wrap-anywhere text-sm text-slate-600 hover:underline" href={dlqPath(job.queue)}>
             Dead letters of {job.queue}
           </Link>
           <Button variant="primary" disabled={action.busy} onClick={requeue}>

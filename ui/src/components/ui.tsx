@@ -79,7 +79,7 @@ export function PausedBadge({ paused }: { paused: boolean }) {
 
 function Pill({ className, children }: { className: string; children: ReactNode }) {
   return (
-    <span className={`inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${className}`}>
+    <span className={`inline-flex shrink-0 items-center rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${className}`}>
       {children}
     </span>
   );
@@ -99,7 +99,7 @@ export function ErrorBanner({ error, onRetry, className = "" }: { error: unknown
   if (!error) return null;
   return (
     <div role="alert" className={`${className} flex items-start justify-between gap-3 rounded-md bg-rose-50 px-4 py-3 text-sm text-rose-800 ring-1 ring-rose-200`}>
-      <span className="break-words">{errorMessage(error)}</span>
+      <span className="min-w-0 wrap-anywhere">{errorMessage(error)}</span>
       {onRetry && (
         <button type="button" className="shrink-0 font-medium underline" onClick={onRetry}>
           Retry
@@ -130,9 +130,10 @@ export function EmptyState({ title, children }: { title: string; children?: Reac
 export function PageHeader({ title, crumbs, actions }: { title: ReactNode; crumbs?: { href: string; label: string }[]; actions?: ReactNode }) {
   return (
     <div className="mb-6 flex flex-wrap items-end justify-between gap-4">
-      <div>
+      {/* A queue name has up to 128 characters and no spaces: it wraps anywhere, not past the screen. */}
+      <div className="min-w-0 wrap-anywhere">
         {crumbs && (
-          <nav className="mb-1 flex gap-1 text-sm text-slate-500">
+          <nav className="mb-1 flex flex-wrap gap-1 text-sm text-slate-500">
             {crumbs.map((crumb) => (
               <span key={crumb.href}>
                 <Link className="hover:text-indigo-600" href={crumb.href}>

@@ -66,6 +66,11 @@ export function isJobGone(error: unknown): boolean {
   return error instanceof ApiError && error.code === "job_not_found";
 }
 
+/** The API's 404 for a queue name: the queue holds no jobs and no config (e.g. after an in-memory server restarted). */
+export function isQueueGone(error: unknown): boolean {
+  return error instanceof ApiError && error.code === "queue_not_found";
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

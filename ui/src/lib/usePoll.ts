@@ -19,28 +19,30 @@ export interface Poll<T> {
 }
 
 /**
- * Calls `load` now and every `intervalMs` while the document is visible, and again as soon
+ * Calls `load` now and every POLL_MS while the document is visible, and again as soon
  * as it becomes visible. `key` names what is loaded: when it changes, the old data is
  * dropped (no stale page under a new heading) and polling restarts. An error for which
- * `isFinal` holds (what is loaded no longer exists) stops polling until `refresh`.
+ * `isFinal` holds (what is loaded no longer exists) stops polling until `refresh`. One for
+ * which `dropsData` holds drops the data loaded before (it is stale) and polling goes on.
  */
 export function usePoll<T>(
   load: () => Promise<T>,
   key: string,
-  { intervalMs = POLL_MS, isFinal = () => false }: { intervalMs?: number; isFinal?: (error: unknown) => boolean } = {},
+  { isFinal = () => false, dropsData = () => false }: { isFinal?: (error: unknown) => boolean; dropsData?: (error: unknown) => boolean } = {},
 ): Poll<T> {
   const [snapshot, setSnapshot] = useState<Snapshot<T>>({ key: "" });
   const [generation, setGeneration] = useState(0);
-  /** Loads once; whether to go on polling. */
-  const fetchOnce = useEffectEvent(async (): Promise<boolean> => {
+  /** Loads once; whether to go on polling. A load that `isStale` (a refresh started another) is dropped. */
+  const fetchOnce = useEffectEvent(async (isStale: () => boolean): Promise<boolean> => {
     try {
       const data = await load();
-      setSnapshot({ key, data });
+      if (!isStale()) setSnapshot({ key, data });
       return true;
     } catch (error) {
+      if (isStale()) return true;
       setSnapshot((previous) => ({
         key,
-        data: previous.key === key ? previous.data : undefined,
+        data: previous.key === key && !dropsData(error) ? previous.data : undefined,
         error,
       }));
       return !isFinal(error);
@@ -56,10 +58,11 @@ export function usePoll<T>(
       if (stopped || running) return;
       if (!document.hidden) {
         running = true;
-        stopped = !(await fetchOnce());
+        // Not `stopped = !…`: a cleanup during the load has stopped this loop for good.
+        if (!(await fetchOnce(() => stopped))) stopped = true;
         running = false;
       }
-      if (!stopped) timer = setTimeout(run, intervalMs);
+      if (!stopped) timer = setTimeout(run, POLL_MS);
     };
     const onVisibility = () => {
       if (!document.hidden) void run();
@@ -71,7 +74,7 @@ export function usePoll<T>(
       clearTimeout(timer);
       document.removeEventListener("visibilitychange", onVisibility);
     };
-  }, [key, intervalMs, generation]);
+  }, [key, generation]);
 
   const refresh = useCallback(() => setGeneration((value) => value + 1), []);
   const current = snapshot.key === key;

@@ -1,6 +1,6 @@
 "use client";
 
-import { useState } from "react";
+import { useState, type KeyboardEvent } from "react";
 import { api } from "@/lib/api";
 import type { JobState } from "@/lib/types";
 import { useCursorPages } from "@/lib/useCursorPages";
@@ -50,15 +50,27 @@ export function JobsBrowser({ queue, version }: { queue: string; version: number
   );
 }
 
+const ARROW_STEPS: Partial<Record<string, number>> = { ArrowLeft: -1, ArrowRight: 1 };
+
+/** WAI-ARIA tabs: one Tab stop (the selected tab); Left and Right select the previous or next tab. */
 function Tabs({ current, onChoose }: { current: JobState | null; onChoose: (state: JobState | null) => void }) {
+  const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
+    const step = ARROW_STEPS[event.key];
+    if (step === undefined) return;
+    event.preventDefault();
+    const index = (TABS.findIndex((tab) => tab.state === current) + step + TABS.length) % TABS.length;
+    onChoose(TABS[index]!.state);
+    event.currentTarget.querySelectorAll<HTMLElement>('[role="tab"]')[index]?.focus();
+  };
   return (
-    <div role="tablist" className="flex rounded-md bg-slate-100 p-0.5 text-xs">
+    <div role="tablist" aria-label="Job state" className="flex rounded-md bg-slate-100 p-0.5 text-xs" onKeyDown={onKeyDown}>
       {TABS.map((tab) => (
         <button
           key={tab.label}
           type="button"
           role="tab"
           aria-selected={tab.state === current}
+          tabIndex={tab.state === current ? 0 : -1}
           onClick={() => onChoose(tab.state)}
           className={`rounded px-2.5 py-1 font-medium ${tab.state === current ? "bg-white text-slate-900 shadow-sm" : "text-slate-500 hover:text-slate-700"}`}
         >

@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useRef, useState } from "react";
 import { api } from "@/lib/api";
 import { formatCount } from "@/lib/format";
+import { isQueueGone } from "@/lib/http";
 import { dlqPath, overviewPath } from "@/lib/paths";
 import { RateHistory, type RateSeries } from "@/lib/rates";
 import type { QueueStats } from "@/lib/types";
@@ -58,7 +59,10 @@ export function QueueView({ queue }: { queue: string }) {
   );
 }
 
-/** The queue's stats, polled, with the per-second rates derived from successive polls. */
+/**
+ * The queue's stats, polled, with the per-second rates derived from successive polls. None
+ * while the queue is not found (an in-memory server restarted empty): the old ones are stale.
+ */
 function useQueueStats(queue: string) {
   const history = useRef<RateHistory | null>(null);
   return usePoll(async () => {
@@ -66,7 +70,7 @@ function useQueueStats(queue: string) {
     const rates = (history.current ??= new RateHistory());
     rates.record(stats.queue, stats, Date.now());
     return { stats, rates: rates.series(queue) };
-  }, queue);
+  }, queue, { dropsData: isQueueGone });
 }
 
 function ThroughputCard({ rates }: { rates: RateSeries }) {

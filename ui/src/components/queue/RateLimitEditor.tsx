@@ -9,15 +9,13 @@ import { Button, Card, ErrorBanner, inputClass, Notice, Spinner } from "../ui";
 import { Field } from "./EnqueueForm";
 
 export function RateLimitEditor({ queue }: { queue: string }) {
-  // The limit changes only through an editor like this one: a slow poll is enough.
-  const poll = usePoll(() => api.getRateLimit(queue), queue, { intervalMs: 10_000 });
+  const poll = usePoll(() => api.getRateLimit(queue), queue);
   const action = useAction();
   return (
     <Card title="Rate limit">
       <ErrorBanner className="mb-4" error={poll.error} onRetry={poll.refresh} />
       {poll.data ? (
-        // Keyed by the saved values, so the inputs start again from what the server holds.
-        <RateLimitForm key={JSON.stringify(poll.data)} queue={queue} current={poll.data} action={action} onSaved={poll.refresh} />
+        <RateLimitForm queue={queue} current={poll.data} action={action} onSaved={poll.refresh} />
       ) : (
         !poll.error && <Spinner />
       )}
@@ -29,18 +27,32 @@ export function RateLimitEditor({ queue }: { queue: string }) {
   );
 }
 
+interface Draft {
+  capacity: string;
+  refill: string;
+}
+
 function RateLimitForm({ queue, current, action, onSaved }: { queue: string; current: RateLimitView; action: Action; onSaved: () => void }) {
-  const [capacity, setCapacity] = useState(current.exists ? String(current.capacity) : "");
-  const [refill, setRefill] = useState(current.exists ? String(current.refill_rate) : "");
+  // Null until the user types: the inputs follow the server's values, polled, and stop
+  // following them (no input overwritten) once edited, until saved or removed.
+  const [draft, setDraft] = useState<Draft | null>(null);
+  const { capacity, refill } = draft ?? {
+    capacity: current.exists ? String(current.capacity) : "",
+    refill: current.exists ? String(current.refill_rate) : "",
+  };
+  const edit = (change: Partial<Draft>) => setDraft({ capacity, refill, ...change });
   const valid = Number(capacity) > 0 && Number(refill) > 0;
 
+  const done = (ok: boolean) => {
+    if (!ok) return;
+    setDraft(null);
+    onSaved();
+  };
   const save = async (event: FormEvent) => {
     event.preventDefault();
-    if (await action.run(() => api.setRateLimit(queue, Number(capacity), Number(refill)).then(() => "Rate limit saved."))) onSaved();
+    done(await action.run(() => api.setRateLimit(queue, Number(capacity), Number(refill)).then(() => "Rate limit saved.")));
   };
-  const remove = async () => {
-    if (await action.run(() => api.deleteRateLimit(queue).then(() => "Rate limit removed."))) onSaved();
-  };
+  const remove = async () => done(await action.run(() => api.deleteRateLimit(queue).then(() => "Rate limit removed.")));
 
   return (
     <form className="space-y-3" onSubmit={save} aria-label="Rate limit">
@@ -51,10 +63,10 @@ function RateLimitForm({ queue, current, action, onSaved }: { queue: string; cur
       </p>
       <div className="grid grid-cols-2 gap-3">
         <Field label="Capacity (tokens)" htmlFor="rl-capacity">
-          <input id="rl-capacity" type="number" min={0} step="any" className={inputClass} value={capacity} onChange={(e) => setCapacity(e.target.value)} />
+          <input id="rl-capacity" type="number" min={0} step="any" className={inputClass} value={capacity} onChange={(e) => edit({ capacity: e.target.value })} />
         </Field>
         <Field label="Refill rate (tokens/s)" htmlFor="rl-refill">
-          <input id="rl-refill" type="number" min={0} step="any" className={inputClass} value={refill} onChange={(e) => setRefill(e.target.value)} />
+          <input id="rl-refill" type="number" min={0} step="any" className={inputClass} value={refill} onChange={(e) => edit({ refill: e.target.value })} />
         </Field>
       </div>
       <div className="flex gap-2">
