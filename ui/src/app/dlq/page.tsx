@@ -1,8 +1,8 @@
 "use client";
 
 import { DlqView } from "@/components/DlqView";
-import { QueryParamPage } from "@/components/QueryParamPage";
+import { QueueParamPage } from "@/components/QueueParamPage";
 
 export default function DlqPage() {
-  return <QueryParamPage param="name" missing="No queue given" render={(name) => <DlqView key={name} queue={name} />} />;
+  return <QueueParamPage render={(name) => <DlqView key={name} queue={name} />} />;
 }

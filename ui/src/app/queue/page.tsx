@@ -1,8 +1,8 @@
 "use client";
 
-import { QueryParamPage } from "@/components/QueryParamPage";
+import { QueueParamPage } from "@/components/QueueParamPage";
 import { QueueView } from "@/components/queue/QueueView";
 
 export default function QueuePage() {
-  return <QueryParamPage param="name" missing="No queue given" render={(name) => <QueueView key={name} queue={name} />} />;
+  return <QueueParamPage render={(name) => <QueueView key={name} queue={name} />} />;
 }
