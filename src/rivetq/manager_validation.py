@@ -31,7 +31,9 @@ __all__ = [
     "check_state",
 ]
 
-_QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+# "." and ".." match the SPEC's pattern but cannot be a URL path segment: HTTP clients,
+# curl and browsers resolve them away (a DELETE of /v1/queues/./dlq purges queue "dlq").
+_QUEUE_NAME = re.compile(r"(?!\.\.?$)[A-Za-z0-9_.-]{1,128}")
 MAX_DELAY_MS = 10 * 365 * 86_400_000  # ten years: keeps every eta a 64-bit millisecond count
 _MAX_KEY = 256
 _MAX_ID = 128
@@ -44,7 +46,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def check_queue(name: object) -> str:
     if not isinstance(name, str) or not _QUEUE_NAME.fullmatch(name):
-        raise InvalidArgument("queue name must match [A-Za-z0-9_.-]{1,128}", field="queue")
+        raise InvalidArgument("queue name must match [A-Za-z0-9_.-]{1,128} and not be . or ..", field="queue")
     return name
 
 

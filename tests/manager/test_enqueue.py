@@ -111,7 +111,7 @@ async def test_enqueue_rejects_payload_above_the_limit(manager: QueueManager) ->
     assert caught.value.field == "payload"
 
 
-@pytest.mark.parametrize("name", ["", "a" * 129, "with space", "slash/name", "ünï"])
+@pytest.mark.parametrize("name", ["", "a" * 129, "with space", "slash/name", "ünï", ".", ".."])
 async def test_enqueue_rejects_bad_queue_names(manager: QueueManager, name: str) -> None:
     assert await _invalid_field(manager.enqueue(name, job())) == "queue"
 

@@ -254,6 +254,7 @@ async def test_invalid_utf8_in_a_payload_is_a_400(client: ApiClient) -> None:
     assert _error(response) == (400, "invalid_argument", "malformed JSON: invalid UTF-8 at byte 19")
 
 
-async def test_invalid_queue_name_is_a_400(client: ApiClient) -> None:
-    response = await client.post("/v1/queues/bad%20name/enqueue", json={"payload": 1})
+@pytest.mark.parametrize("name", ["bad%20name", "%2E", "%2E%2E"])
+async def test_invalid_queue_name_is_a_400(client: ApiClient, name: str) -> None:
+    response = await client.post(f"/v1/queues/{name}/enqueue", json={"payload": 1})
     assert _error(response)[:2] == (400, "invalid_argument")

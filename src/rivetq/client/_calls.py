@@ -106,13 +106,10 @@ def _job_path(job_id: str) -> str:
 
 
 def _path_segment(value: str, field: str) -> str:
-    """``value`` as one URL path segment. ``.`` and ``..`` are valid queue names, but an
-    HTTP client resolves them as relative paths unless they are percent-encoded; an empty
-    value would name no route at all."""
-    if not value:
-        raise InvalidArgument(f"{field} must not be empty", field=field)
-    if value in (".", ".."):
-        return value.replace(".", "%2E")
+    """``value`` as one URL path segment. An empty value, or ``.`` or ``..`` (which an
+    HTTP client would resolve as a relative path), would name another route."""
+    if not value or value in (".", ".."):
+        raise InvalidArgument(f"{field} must not be empty, . or ..", field=field)
     return quote(value, safe="")
 
 

@@ -20,7 +20,7 @@ from rivetq.server.rest.operations import Operation
 
 __all__ = ["QUEUE_NAME_PATTERN", "openapi_document", "openapi_routes"]
 
-QUEUE_NAME_PATTERN = "^[A-Za-z0-9_.-]{1,128}$"
+QUEUE_NAME_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,128}$"
 _REF = "#/components/schemas/{name}"
 _PATH_PARAMS: dict[str, dict[str, Any]] = {
     "queue": {"type": "string", "pattern": QUEUE_NAME_PATTERN},

@@ -1,8 +1,8 @@
 "use client";
 
 import { DlqView } from "@/components/DlqView";
-import { QueueParamPage } from "@/components/QueueParamPage";
+import { QueryParamPage } from "@/components/QueryParamPage";
 
 export default function DlqPage() {
-  return <QueueParamPage render={(name) => <DlqView key={name} queue={name} />} />;
+  return <QueryParamPage param="name" missing="No queue given" render={(name) => <DlqView key={name} queue={name} />} />;
 }

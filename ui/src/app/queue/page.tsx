@@ -1,8 +1,8 @@
 "use client";
 
-import { QueueParamPage } from "@/components/QueueParamPage";
+import { QueryParamPage } from "@/components/QueryParamPage";
 import { QueueView } from "@/components/queue/QueueView";
 
 export default function QueuePage() {
-  return <QueueParamPage render={(name) => <QueueView key={name} queue={name} />} />;
+  return <QueryParamPage param="name" missing="No queue given" render={(name) => <QueueView key={name} queue={name} />} />;
 }
