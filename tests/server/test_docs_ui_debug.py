@@ -31,6 +31,15 @@ async def test_openapi_documents_every_operation_of_the_spec(client: ApiClient) 
     assert len(operation_ids) == len(set(operation_ids))
 
 
+@pytest.mark.parametrize("action", ["pause", "resume"])
+async def test_a_post_without_fields_documents_the_json_body_it_needs(client: ApiClient, action: str) -> None:
+    """A client generated from the document must send a JSON content type, as every POST needs."""
+    document = (await client.get("/openapi.json")).json()
+    body = document["paths"][f"/v1/queues/{{queue}}/{action}"]["post"]["requestBody"]
+    assert body["required"] and body["content"]["application/json"]["schema"] == {"type": "object", "maxProperties": 0}
+    assert (await client.post(f"/v1/queues/q/{action}", json={})).status_code == 200
+
+
 async def test_openapi_schemas_are_the_wire_types(client: ApiClient) -> None:
     document = (await client.get("/openapi.json")).json()
     enqueue = document["paths"]["/v1/queues/{queue}/enqueue"]["post"]

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from rivetq.server.rest.auth import FOREIGN_HOST_MESSAGE, PROTECTED_MODE_MESSAGE
-from tests.server.conftest import ClientFactory, settings_with
+from tests.server.conftest import ApiClient, ClientFactory, settings_with
 
 REMOTE_CLIENT = ("203.0.113.7", 40_000)
 TOKENS = {"auth.tokens": ["tok-one", "tok-two"]}
@@ -122,6 +122,24 @@ async def test_a_write_without_json_content_type_is_a_415(make_client: ClientFac
     assert (await client.post("/v1/queues/q/lease", headers={"Content-Type": "application/json"})).json() == {
         "jobs": []
     }, "the rejected enqueue created a job"
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/v1/queues/q/rate_limit", {"GET", "HEAD", "POST", "DELETE"}),
+        ("/v1/queues/q/dlq", {"GET", "HEAD", "DELETE"}),
+        ("/v1/jobs/0190a000-0000-7000-8000-000000000000", {"GET", "HEAD", "DELETE"}),
+        ("/v1/queues/q/enqueue", {"POST"}),
+    ],
+)
+async def test_a_method_a_path_lacks_is_a_405_listing_all_it_has(
+    client: ApiClient, path: str, methods: set[str]
+) -> None:
+    client.headers.pop("Content-Type")
+    response = await client.put(path)  # a PUT without a body: 405, not a 415 about its content type
+    assert (response.status_code, response.json()["error"]["code"]) == (405, "method_not_allowed")
+    assert set(response.headers["allow"].split(", ")) == methods
 
 
 async def test_json_content_type_with_parameters_is_accepted(make_client: ClientFactory) -> None:

@@ -9,12 +9,13 @@ from rivetq.server.rest.errors import send_error
 
 __all__ = ["JsonContentTypeMiddleware"]
 
-_ALWAYS = frozenset({"POST", "PUT", "PATCH"})
+# Only POST: a browser sends PUT and PATCH across sites only after a CORS preflight, and
+# no route takes them (they get 405).
 _JSON = b"application/json"
 
 
 class JsonContentTypeMiddleware:
-    """POST/PUT/PATCH always, and DELETE when it carries a body, need a JSON content type."""
+    """POST always, and DELETE when it carries a body, need a JSON content type."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
@@ -30,7 +31,7 @@ class JsonContentTypeMiddleware:
 
 def _needs_json(scope: Scope) -> bool:
     method: str = scope["method"]
-    if method in _ALWAYS:
+    if method == "POST":
         return True
     if method != "DELETE":
         return False

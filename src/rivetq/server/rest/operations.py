@@ -40,4 +40,20 @@ class Operation:
 
 
 def routes_for(operations: Sequence[Operation]) -> list[Route]:
-    return [Route(path, op.endpoint, methods=[op.method]) for op in operations for path in (op.path, *op.also_paths)]
+    """One route per path, so that a 405 lists every method the path has in ``Allow``."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for op in operations:
+        for path in (op.path, *op.also_paths):
+            by_path.setdefault(path, {})[op.method] = op.endpoint
+    return [_route(path, endpoints) for path, endpoints in by_path.items()]
+
+
+def _route(path: str, endpoints: dict[str, Endpoint]) -> Route:
+    if len(endpoints) == 1:
+        [(method, endpoint)] = endpoints.items()
+        return Route(path, endpoint, methods=[method])
+
+    async def by_method(request: Request) -> Response:
+        return await endpoints["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, by_method, methods=list(endpoints))
