@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import msgspec
@@ -140,6 +140,31 @@ def test_client_maps_errors(client: GrpcClient) -> None:
         client.cancel(job.id)
     with pytest.raises(InvalidArgument):
         client.list_jobs(queue, state="bogus")
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c, q: c.enqueue(q, 1, priority=2**40), "priority"),
+        (lambda c, q: c.enqueue(q, 1, priority="7"), "priority"),
+        (
+            lambda c, q: c.enqueue_batch(q, [{"payload": 1}, {"payload": 2, "max_retries": 2**31}]),
+            "jobs[1].max_retries",
+        ),
+        (lambda c, q: c.lease(q, visibility_ms=2**63), "visibility_ms"),
+        (lambda c, q: c.list_jobs(q, limit=2**31), "limit"),
+        (lambda c, q: c.list_dlq(q, limit=1.5), "limit"),
+        (lambda c, q: c.extend("job", "lease", visibility_ms=2**63), "visibility_ms"),
+        (lambda c, q: c.ack("job", None), "lease_id"),
+    ],
+)
+def test_a_value_that_fits_no_protobuf_field_is_invalid_argument_naming_it(
+    client: GrpcClient, call: Callable[[GrpcClient, str], object], field: str
+) -> None:
+    """As the REST client says it (the server names the field), not protobuf's ValueError."""
+    with pytest.raises(InvalidArgument) as invalid:
+        call(client, _queue())
+    assert invalid.value.field == field
 
 
 def test_client_stream_lease(client: GrpcClient) -> None:

@@ -27,6 +27,7 @@ from rivetq.client.models import (
     RetryPolicy,
     job_specs,
     payload_json,
+    required_lease,
     run_at_text,
 )
 from rivetq.errors import InvalidArgument
@@ -111,14 +112,6 @@ def _path_segment(value: str, field: str) -> str:
     if not value or value in (".", ".."):
         raise InvalidArgument(f"{field} must not be empty, . or ..", field=field)
     return quote(value, safe="")
-
-
-def _required_lease(lease_id: str | None) -> str:
-    """``Job.lease_id`` is optional (a looked-up job may not be leased); the calls that
-    need one accept it as is, so that ``client.ack(job.id, job.lease_id)`` type-checks."""
-    if not lease_id:
-        raise InvalidArgument("lease_id is required (the job is not leased)", field="lease_id")
-    return lease_id
 
 
 def _enqueue_request(spec: JobSpec) -> wire.EnqueueRequest:
@@ -214,7 +207,7 @@ def ack_and_lease(
 
 def ack(job_id: str, lease_id: str | None) -> Call[None]:
     """Mark a leased job done (it is removed). ``LeaseLost`` if the lease is not current."""
-    request = wire.AckRequest(job_id, _required_lease(lease_id))
+    request = wire.AckRequest(job_id, required_lease(lease_id))
     return Call("POST", "/v1/ack", _ignore, body=_ENCODER.encode(request))
 
 
@@ -229,12 +222,12 @@ def ack_batch(acks: Iterable[tuple[str, str | None]]) -> Call[list[AckItemResult
 
 
 def _ack_items(acks: Iterable[tuple[str, str | None]]) -> list[wire.AckItem]:
-    return [wire.AckItem(job_id, _required_lease(lease_id)) for job_id, lease_id in acks]
+    return [wire.AckItem(job_id, required_lease(lease_id)) for job_id, lease_id in acks]
 
 
 def nack(job_id: str, lease_id: str | None, reason: str | None = None, delay_ms: int | None = None) -> Call[str]:
     """Report a failed attempt; returns the job's new state: ``delayed``, ``ready`` or ``dead``."""
-    request = wire.NackRequest(job_id=job_id, lease_id=_required_lease(lease_id), reason=reason, delay_ms=delay_ms)
+    request = wire.NackRequest(job_id=job_id, lease_id=required_lease(lease_id), reason=reason, delay_ms=delay_ms)
     return Call("POST", "/v1/nack", lambda body: _NACKED.decode(body).state, body=_ENCODER.encode(request))
 
 
@@ -244,7 +237,7 @@ def extend(job_id: str, lease_id: str | None, visibility_ms: int) -> Call[dateti
         "POST",
         "/v1/extend",
         lambda body: _EXTENDED.decode(body).lease_expires_at,
-        body=_ENCODER.encode(wire.ExtendRequest(job_id, _required_lease(lease_id), visibility_ms)),
+        body=_ENCODER.encode(wire.ExtendRequest(job_id, required_lease(lease_id), visibility_ms)),
         retry_safe=True,
     )
 

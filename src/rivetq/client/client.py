@@ -137,6 +137,7 @@ class Client(_ClientBase[httpx.Client]):
             return _result(call, response)
 
     def close(self) -> None:
+        """Close the connections; calls after this fail."""
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -195,6 +196,7 @@ class AsyncClient(_ClientBase[httpx.AsyncClient]):
             return _result(call, response)
 
     async def aclose(self) -> None:
+        """Close the connections; calls after this fail."""
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:

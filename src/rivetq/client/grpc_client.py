@@ -16,6 +16,7 @@ import grpc
 
 from rivetq.client.grpc_convert import (
     ack_result_from,
+    build,
     enqueue_message,
     job_from,
     page_from,
@@ -37,6 +38,7 @@ from rivetq.client.models import (
     RateLimit,
     RetryPolicy,
     job_specs,
+    required_lease,
 )
 from rivetq.errors import ConnectionFailed, RivetQError, error_for_code
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
@@ -91,6 +93,7 @@ class GrpcClient:
         self._timeout_s = timeout
 
     def close(self) -> None:
+        """Close the channel; calls after this fail."""
         self._channel.close()
 
     def __enter__(self) -> GrpcClient:
@@ -137,17 +140,18 @@ class GrpcClient:
     def enqueue_batch(self, queue: str, jobs: Iterable[JobSpec | Mapping[str, Any]]) -> list[str]:
         """Enqueue jobs atomically (all or none); ``jobs`` are ``JobSpec``s or dicts of its fields."""
         specs = job_specs(jobs)
-        request = pb.EnqueueBatchRequest(queue=queue, jobs=[enqueue_message(spec) for spec in specs])
+        messages = [enqueue_message(spec, f"jobs[{i}].") for i, spec in enumerate(specs)]
+        request = pb.EnqueueBatchRequest(queue=queue, jobs=messages)
         return list(self._call(self._stub.EnqueueBatch, request).job_ids)
 
     def lease(self, queue: str, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[Job]:
         """Lease up to ``max_jobs`` ready jobs for ``visibility_ms``; ``wait_ms`` > 0 long-polls."""
-        request = pb.LeaseRequest(queue=queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
+        request = build(pb.LeaseRequest, queue=queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
         return [job_from(job) for job in self._call(self._stub.Lease, request, wait_ms / 1000).jobs]
 
     def ack_and_lease(
         self,
-        acks: Iterable[tuple[str, str]],
+        acks: Iterable[tuple[str, str | None]],
         queue: str,
         max_jobs: int = 1,
         visibility_ms: int = 30_000,
@@ -155,8 +159,13 @@ class GrpcClient:
     ) -> AckedLease:
         """Ack finished ``(job_id, lease_id)`` pairs (each stands alone, as in ``ack_batch``)
         and lease the next jobs, in one round trip (and usually one fsync)."""
-        request = pb.LeaseRequest(
-            queue=queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms, acks=_ack_items(acks)
+        request = build(
+            pb.LeaseRequest,
+            queue=queue,
+            max_jobs=max_jobs,
+            visibility_ms=visibility_ms,
+            wait_ms=wait_ms,
+            acks=_ack_items(acks),
         )
         reply = self._call(self._stub.Lease, request, wait_ms / 1000)
         return AckedLease(acks=[ack_result_from(r) for r in reply.acks], jobs=[job_from(job) for job in reply.jobs])
@@ -165,7 +174,7 @@ class GrpcClient:
         """Jobs as they become ready, at most ``max_unacked`` unacked at a time (ack or nack
         each with this client). Leaving the loop ends the stream; jobs not acked by then
         return to the queue when their leases expire."""
-        request = pb.StreamLeaseRequest(queue=queue, max_unacked=max_unacked, visibility_ms=visibility_ms)
+        request = build(pb.StreamLeaseRequest, queue=queue, max_unacked=max_unacked, visibility_ms=visibility_ms)
         call = self._stub.StreamLease(request, metadata=self._metadata)
         try:
             for message in call:
@@ -175,23 +184,25 @@ class GrpcClient:
         finally:
             call.cancel()
 
-    def ack(self, job_id: str, lease_id: str) -> None:
+    def ack(self, job_id: str, lease_id: str | None) -> None:
         """Mark a leased job done (it is removed). ``LeaseLost`` if the lease is not current."""
-        self._call(self._stub.Ack, pb.AckRequest(job_id=job_id, lease_id=lease_id))
+        self._call(self._stub.Ack, pb.AckRequest(job_id=job_id, lease_id=required_lease(lease_id)))
 
-    def ack_batch(self, acks: Iterable[tuple[str, str]]) -> list[AckItemResult]:
+    def ack_batch(self, acks: Iterable[tuple[str, str | None]]) -> list[AckItemResult]:
         """Ack many ``(job_id, lease_id)`` pairs; each stands alone (see each result's ``ok``)."""
         results = self._call(self._stub.AckBatch, pb.AckBatchRequest(acks=_ack_items(acks))).results
         return [ack_result_from(result) for result in results]
 
-    def nack(self, job_id: str, lease_id: str, reason: str | None = None, delay_ms: int | None = None) -> str:
+    def nack(self, job_id: str, lease_id: str | None, reason: str | None = None, delay_ms: int | None = None) -> str:
         """Report a failed attempt; returns the job's new state: ``delayed``, ``ready`` or ``dead``."""
-        request = pb.NackRequest(job_id=job_id, lease_id=lease_id, reason=reason, delay_ms=delay_ms)
+        lease = required_lease(lease_id)
+        request = build(pb.NackRequest, job_id=job_id, lease_id=lease, reason=reason, delay_ms=delay_ms)
         return state_name(self._call(self._stub.Nack, request).state)
 
-    def extend(self, job_id: str, lease_id: str, visibility_ms: int) -> datetime:
+    def extend(self, job_id: str, lease_id: str | None, visibility_ms: int) -> datetime:
         """Renew a lease for ``visibility_ms`` from now; returns the new expiry."""
-        request = pb.ExtendRequest(job_id=job_id, lease_id=lease_id, visibility_ms=visibility_ms)
+        lease = required_lease(lease_id)
+        request = build(pb.ExtendRequest, job_id=job_id, lease_id=lease, visibility_ms=visibility_ms)
         return time_from(self._call(self._stub.Extend, request).lease_expires_at_ms)
 
     def get_job(self, job_id: str) -> Job:
@@ -214,12 +225,12 @@ class GrpcClient:
 
     def list_jobs(self, queue: str, state: str | None = None, limit: int = 100, cursor: str | None = None) -> JobPage:
         """One page of a queue's jobs, optionally of one state (ready, delayed, inflight, dead)."""
-        request = pb.ListJobsRequest(queue=queue, state=state_value(state), limit=limit, cursor=cursor)
+        request = build(pb.ListJobsRequest, queue=queue, state=state_value(state), limit=limit, cursor=cursor)
         return page_from(self._call(self._stub.ListJobs, request))
 
     def set_rate_limit(self, queue: str, capacity: float, refill_rate: float) -> None:
         """Limit dispatch to a token bucket of ``capacity`` tokens refilled at ``refill_rate``/s."""
-        limit = pb.RateLimit(capacity=capacity, refill_rate=refill_rate)
+        limit = build(pb.RateLimit, capacity=capacity, refill_rate=refill_rate)
         self._call(self._stub.SetRateLimit, pb.SetRateLimitRequest(queue=queue, rate_limit=limit))
 
     def get_rate_limit(self, queue: str) -> RateLimit | None:
@@ -230,6 +241,7 @@ class GrpcClient:
         return RateLimit(capacity=response.rate_limit.capacity, refill_rate=response.rate_limit.refill_rate)
 
     def delete_rate_limit(self, queue: str) -> None:
+        """Remove the queue's rate limit (dispatch is unlimited again)."""
         self._call(self._stub.DeleteRateLimit, pb.DeleteRateLimitRequest(queue=queue))
 
     def set_retry_policy(
@@ -244,8 +256,12 @@ class GrpcClient:
         """Set the queue's backoff after a failed attempt, ``min(max_backoff_ms, base_backoff_ms *
         multiplier^(tries-1))`` with ``jitter`` ``equal``, ``full`` or ``none``; fields left None
         take the defaults (not their current values). Returns the policy now in force."""
-        policy = pb.RetryPolicy(
-            base_backoff_ms=base_backoff_ms, multiplier=multiplier, max_backoff_ms=max_backoff_ms, jitter=jitter
+        policy = build(
+            pb.RetryPolicy,
+            base_backoff_ms=base_backoff_ms,
+            multiplier=multiplier,
+            max_backoff_ms=max_backoff_ms,
+            jitter=jitter,
         )
         request = pb.SetRetryPolicyRequest(queue=queue, retry_policy=policy)
         return retry_policy_from(self._call(self._stub.SetRetryPolicy, request).retry_policy)
@@ -264,6 +280,7 @@ class GrpcClient:
         self._call(self._stub.Pause, pb.PauseRequest(queue=queue))
 
     def resume(self, queue: str) -> None:
+        """Hand out the queue's jobs again after ``pause``."""
         self._call(self._stub.Resume, pb.ResumeRequest(queue=queue))
 
     def purge(self, queue: str) -> int:
@@ -275,7 +292,8 @@ class GrpcClient:
 
     def list_dlq(self, queue: str, limit: int = 100, cursor: str | None = None) -> JobPage:
         """One page of the queue's dead letter queue (jobs with their ``last_error``)."""
-        return page_from(self._call(self._stub.ListDLQ, pb.ListDLQRequest(queue=queue, limit=limit, cursor=cursor)))
+        request = build(pb.ListDLQRequest, queue=queue, limit=limit, cursor=cursor)
+        return page_from(self._call(self._stub.ListDLQ, request))
 
     def requeue_dlq(self, queue: str, job_ids: Iterable[str] | None = None) -> int:
         """Make dead jobs ready again with ``tries`` reset (all when ``job_ids`` is None)."""
@@ -290,5 +308,5 @@ class GrpcClient:
         return purged
 
 
-def _ack_items(acks: Iterable[tuple[str, str]]) -> list[pb.AckItem]:
-    return [pb.AckItem(job_id=job_id, lease_id=lease_id) for job_id, lease_id in acks]
+def _ack_items(acks: Iterable[tuple[str, str | None]]) -> list[pb.AckItem]:
+    return [pb.AckItem(job_id=job_id, lease_id=required_lease(lease_id)) for job_id, lease_id in acks]

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -25,6 +26,7 @@ from rivetq.server.grpc._pb import rivetq_pb2 as pb
 
 __all__ = [
     "ack_result_from",
+    "build",
     "enqueue_message",
     "job_from",
     "page_from",
@@ -37,12 +39,33 @@ __all__ = [
 ]
 
 
+Message = TypeVar("Message")
+
+
+def build(message_type: Callable[..., Message], field_prefix: str = "", **fields: Any) -> Message:
+    """``message_type(**fields)``, where a value that does not fit its protobuf field (out
+    of range, wrong type) is ``InvalidArgument`` naming the field, as the server (and the
+    REST client) would say, rather than protobuf's ValueError or TypeError."""
+    try:
+        return message_type(**fields)
+    except (ValueError, TypeError):
+        for name, value in fields.items():
+            try:
+                message_type(**{name: value})
+            except (ValueError, TypeError) as error:
+                field = f"{field_prefix}{name}"
+                raise InvalidArgument(f"{field}: {error}", field=field) from None
+        raise
+
+
 def time_from(at_ms: int) -> datetime:
     return datetime.fromtimestamp(at_ms / 1000, UTC)
 
 
-def enqueue_message(spec: JobSpec) -> pb.EnqueueRequest:
-    return pb.EnqueueRequest(
+def enqueue_message(spec: JobSpec, field_prefix: str = "") -> pb.EnqueueRequest:
+    return build(
+        pb.EnqueueRequest,
+        field_prefix,
         payload=payload_json(spec),
         priority=spec.priority,
         delay_ms=spec.delay_ms or None,

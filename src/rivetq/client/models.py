@@ -98,6 +98,14 @@ def job_specs(jobs: Iterable[JobSpec | Mapping[str, Any]]) -> list[JobSpec]:
     return [job if isinstance(job, JobSpec) else JobSpec(**job) for job in jobs]
 
 
+def required_lease(lease_id: str | None) -> str:
+    """``Job.lease_id`` is optional (a looked-up job may not be leased); the calls that
+    need one accept it as is, so that ``client.ack(job.id, job.lease_id)`` type-checks."""
+    if not lease_id:
+        raise InvalidArgument("lease_id is required (the job is not leased)", field="lease_id")
+    return lease_id
+
+
 def payload_json(spec: JobSpec) -> bytes:
     """The payload as JSON, as both APIs take it. JSON has no NaN or infinity, and msgspec
     would write them as ``null``: refused instead of changing the job's data."""
