@@ -117,6 +117,8 @@ class LeasedJob(msgspec.Struct, kw_only=True):
     lease_id: str
     lease_expires_at: str  # RFC 3339 with milliseconds, UTC
     created_at: str
+    eta: str
+    idempotency_key: str | None
 
 
 class AckItemResult(msgspec.Struct, omit_defaults=True):

@@ -203,6 +203,15 @@ def test_client_retry_policy(api: Any) -> None:
     assert api.get_retry_policy(queue) == defaults
 
 
+def test_a_leased_job_says_what_a_lookup_does(api: Any) -> None:
+    queue = new_queue()
+    job_id = api.enqueue(queue, "keyed", idempotency_key="key-1")
+    [leased] = api.lease(queue)
+    looked_up = api.get_job(job_id)
+    assert (leased.idempotency_key, leased.eta) == ("key-1", looked_up.eta)
+    assert leased == looked_up
+
+
 def test_client_long_poll_outlasts_the_client_timeout(server: Any) -> None:
     from rivetq import Client
 

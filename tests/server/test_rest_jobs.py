@@ -50,17 +50,20 @@ async def test_enqueue_batch_with_one_invalid_job_creates_nothing(client: ApiCli
 
 
 async def test_lease_returns_the_seed_shape_with_rfc3339_times(client: ApiClient, clock: FakeClock) -> None:
+    """The seed's fields, plus eta and idempotency_key, so a leased job says all a lookup does."""
     clock.set(1_764_352_200_123)
-    job_id = await enqueue(client, priority=7)
+    job_id = await enqueue(client, priority=7, delay_ms=1000, idempotency_key="key-1")
+    clock.advance(1000)
     job = await lease_one(client, visibility_ms=30_000)
     assert set(job) == {
-        "id", "queue", "payload", "priority", "tries", "max_retries", "lease_id", "lease_expires_at", "created_at"
+        "id", "queue", "payload", "priority", "tries", "max_retries", "lease_id", "lease_expires_at", "created_at",
+        "eta", "idempotency_key",
     }  # fmt: skip
-    assert (job["id"], job["queue"], job["payload"], job["priority"], job["tries"]) == (
-        job_id, "emails", {"to": "a@example.com"}, 7, 0
+    assert (job["id"], job["queue"], job["payload"], job["priority"], job["tries"], job["idempotency_key"]) == (
+        job_id, "emails", {"to": "a@example.com"}, 7, 0, "key-1"
     )  # fmt: skip
-    assert job["created_at"] == "2025-11-28T17:50:00.123Z"
-    assert job["lease_expires_at"] == "2025-11-28T17:50:30.123Z"
+    assert (job["created_at"], job["eta"]) == ("2025-11-28T17:50:00.123Z", "2025-11-28T17:50:01.123Z")
+    assert job["lease_expires_at"] == "2025-11-28T17:50:31.123Z"
 
 
 async def test_lease_keeps_the_payload_bytes_exactly(client: ApiClient) -> None:

@@ -57,6 +57,8 @@ def leased_job(job: Job) -> wire.LeasedJob:
         lease_id=job.lease_id or "",
         lease_expires_at=rfc3339_ms(job.lease_expires_at_ms or 0),
         created_at=rfc3339_ms(job.created_at_ms),
+        eta=rfc3339_ms(job.eta_ms),
+        idempotency_key=job.idempotency_key,
     )
 
 
