@@ -65,6 +65,9 @@ func (c *Client) do(ctx context.Context, r call) error {
 		ctx, cancel = context.WithTimeout(ctx, c.timeout+r.extra)
 		defer cancel()
 	}
+	if err := checkPath(r.path); err != nil {
+		return err
+	}
 	req, err := c.newRequest(ctx, r)
 	if err != nil {
 		return err
@@ -123,4 +126,22 @@ func queuePath(queue, suffix string) string {
 
 func jobPath(jobID string) string {
 	return "/v1/jobs/" + url.PathEscape(jobID)
+}
+
+// namedPaths are the paths that name a queue or a job in their next segment.
+var namedPaths = [...]struct{ prefix, field string }{{"/v1/queues/", "queue"}, {"/v1/jobs/", "job_id"}}
+
+// checkPath refuses a path whose queue or job segment is empty, "." or "..": sent as is, it
+// would name another route (an empty queue in /v1/queues//stats, or "." in
+// /v1/queues/./dlq, which proxies and servers may resolve to /v1/queues/dlq).
+func checkPath(path string) error {
+	for _, named := range namedPaths {
+		if !strings.HasPrefix(path, named.prefix) {
+			continue
+		}
+		if name, _, _ := strings.Cut(strings.TrimPrefix(path, named.prefix), "/"); name == "" || name == "." || name == ".." {
+			return &APIError{Code: "invalid_argument", Message: named.field + " must not be empty, . or ..", Field: named.field}
+		}
+	}
+	return nil
 }

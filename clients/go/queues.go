@@ -53,7 +53,7 @@ func (c *Client) listPage(ctx context.Context, path string, query url.Values) (*
 
 func pageQuery(limit int, cursor string) url.Values {
 	query := url.Values{}
-	if limit > 0 {
+	if limit != 0 { // a negative limit goes to the server, which refuses it naming the field
 		query.Set("limit", strconv.Itoa(limit))
 	}
 	if cursor != "" {

@@ -1,6 +1,7 @@
 package rivetq_test
 
 import (
+	"errors"
 	"reflect"
 	"sort"
 	"strings"
@@ -206,4 +207,27 @@ func TestDeadLetterQueueListRequeuePurge(t *testing.T) {
 		t.Fatalf("purged %d, want 3", n)
 	}
 	assertGone(t, c, dead[2])
+}
+
+func TestANameThatWouldReachAnotherRouteIsAnInvalidArgument(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	ctx := ctxFor(t)
+	calls := map[string]func() error{
+		`Stats("")`:       func() error { _, err := c.Stats(ctx, ""); return err },
+		`PurgeQueue("")`:  func() error { _, err := c.PurgeQueue(ctx, ""); return err },
+		`PurgeDLQ(".")`:   func() error { _, err := c.PurgeDLQ(ctx, "."); return err },
+		`Pause("..")`:     func() error { return c.Pause(ctx, "..") },
+		`GetJob("")`:      func() error { _, err := c.GetJob(ctx, ""); return err },
+		`CancelJob("..")`: func() error { return c.CancelJob(ctx, "..") },
+	}
+	for name, call := range calls {
+		err := call()
+		assertIs(t, err, rivetq.ErrInvalidArgument)
+		var apiErr *rivetq.APIError
+		if !errors.As(err, &apiErr) || (apiErr.Field != "queue" && apiErr.Field != "job_id") {
+			t.Fatalf("%s: %v names no field", name, err)
+		}
+	}
+	_, err := c.ListJobs(ctx, q, rivetq.ListJobsOptions{Limit: -1})
+	assertIs(t, err, rivetq.ErrInvalidArgument)
 }
