@@ -34,7 +34,7 @@ __all__ = [
 # "." and ".." match the SPEC's pattern but cannot be a URL path segment: HTTP clients,
 # curl and browsers resolve them away (a DELETE of /v1/queues/./dlq purges queue "dlq").
 _QUEUE_NAME = re.compile(r"(?!\.\.?$)[A-Za-z0-9_.-]{1,128}")
-MAX_DELAY_MS = 10 * 365 * 86_400_000  # ten years: keeps every eta a 64-bit millisecond count
+MAX_DELAY_MS = wire.MAX_DELAY_MS
 _MAX_KEY = 256
 _MAX_ID = 128
 _MAX_REASON = 65_536

@@ -17,6 +17,7 @@ from rivetq.models import RetryPolicy
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_DELAY_MS",
     "MAX_WAIT_MS",
     "AckBatchRequest",
     "AckBatchResponse",
@@ -54,8 +55,11 @@ __all__ = [
 
 MAX_BATCH = 1000
 
+MAX_DELAY_MS = 10 * 365 * 86_400_000  # ten years: keeps every eta a 64-bit millisecond count
 Priority = Annotated[int, msgspec.Meta(ge=0, le=9)]
-NonNegativeMs = Annotated[int, msgspec.Meta(ge=0)]
+DelayMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_DELAY_MS)]
+Rfc3339 = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]  # with ms, UTC: ...T17:50:00.123Z
+JobStateName = Literal["delayed", "ready", "inflight", "dead"]
 MaxRetries = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -73,8 +77,8 @@ class _Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 class EnqueueRequest(_Body, kw_only=True):
     payload: msgspec.Raw
     priority: Priority = 5
-    delay_ms: NonNegativeMs | None = None
-    run_at: str | None = None  # RFC 3339; exclusive with delay_ms
+    delay_ms: DelayMs | None = None
+    run_at: Rfc3339 | None = None  # exclusive with delay_ms
     max_retries: MaxRetries = 3
     idempotency_key: IdempotencyKey | None = None
 
@@ -115,9 +119,9 @@ class LeasedJob(msgspec.Struct, kw_only=True):
     tries: int
     max_retries: int
     lease_id: str
-    lease_expires_at: str  # RFC 3339 with milliseconds, UTC
-    created_at: str
-    eta: str
+    lease_expires_at: Rfc3339
+    created_at: Rfc3339
+    eta: Rfc3339
     idempotency_key: str | None
 
 
@@ -155,12 +159,12 @@ class NackRequest(_Body, kw_only=True):
     job_id: Id
     lease_id: Id
     reason: Reason | None = None
-    delay_ms: NonNegativeMs | None = None
+    delay_ms: DelayMs | None = None
 
 
 class NackResponse(msgspec.Struct):
     success: bool
-    state: str
+    state: JobStateName
 
 
 class ExtendRequest(_Body):
@@ -170,7 +174,7 @@ class ExtendRequest(_Body):
 
 
 class ExtendResponse(msgspec.Struct):
-    lease_expires_at: str
+    lease_expires_at: Rfc3339
 
 
 class SuccessResponse(msgspec.Struct):
@@ -184,15 +188,15 @@ class JobView(msgspec.Struct, kw_only=True):
     queue: str
     payload: msgspec.Raw
     priority: int
-    state: str
+    state: JobStateName
     tries: int
     max_retries: int
-    eta: str
-    created_at: str
+    eta: Rfc3339
+    created_at: Rfc3339
     idempotency_key: str | None = None
     last_error: str | None = None
     lease_id: str | None = None
-    lease_expires_at: str | None = None
+    lease_expires_at: Rfc3339 | None = None
 
 
 class JobListResponse(msgspec.Struct):
@@ -221,7 +225,7 @@ class QueueListResponse(msgspec.Struct):
 
 
 class RateLimitBody(_Body):
-    capacity: Annotated[float, msgspec.Meta(gt=0, le=1e9)]
+    capacity: Annotated[float, msgspec.Meta(ge=1, le=1e9)]  # a job takes a whole token
     refill_rate: Annotated[float, msgspec.Meta(gt=0, le=1e9)]
 
 
@@ -231,7 +235,6 @@ class RateLimitView(msgspec.Struct):
     exists: bool
 
 
-BackoffMs = Annotated[int, msgspec.Meta(ge=0, le=315_360_000_000)]  # ten years
 Jitter = Literal["equal", "full", "none"]
 
 
@@ -242,9 +245,9 @@ class RetryPolicyBody(_Body, kw_only=True):
     """A queue's backoff after a failed attempt; omitted fields take their defaults. The
     reply is the policy in force, a ``rivetq.models.RetryPolicy``."""
 
-    base_backoff_ms: BackoffMs = _DEFAULT_RETRY_POLICY.base_backoff_ms
+    base_backoff_ms: DelayMs = _DEFAULT_RETRY_POLICY.base_backoff_ms
     multiplier: Annotated[float, msgspec.Meta(ge=1, le=100)] = _DEFAULT_RETRY_POLICY.multiplier
-    max_backoff_ms: BackoffMs = _DEFAULT_RETRY_POLICY.max_backoff_ms
+    max_backoff_ms: DelayMs = _DEFAULT_RETRY_POLICY.max_backoff_ms
     jitter: Jitter = cast(Jitter, _DEFAULT_RETRY_POLICY.jitter)
 
 

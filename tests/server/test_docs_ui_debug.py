@@ -31,6 +31,18 @@ async def test_openapi_documents_every_operation_of_the_spec(client: ApiClient) 
     assert len(operation_ids) == len(set(operation_ids))
 
 
+async def test_openapi_states_the_limits_and_formats_the_server_holds_to(client: ApiClient) -> None:
+    """A generated client must not be told it may send what the server refuses."""
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    job = schemas["JobView"]["properties"]
+    assert set(job["state"]["enum"]) == {"delayed", "ready", "inflight", "dead"}
+    assert job["created_at"]["format"] == job["eta"]["format"] == "date-time"
+    assert schemas["RateLimitBody"]["properties"]["capacity"]["minimum"] == 1
+    enqueue = schemas["EnqueueRequest"]["properties"]
+    assert enqueue["delay_ms"]["anyOf"][0]["maximum"] == 315_360_000_000
+    assert enqueue["run_at"]["anyOf"][0]["format"] == "date-time"
+
+
 @pytest.mark.parametrize("action", ["pause", "resume"])
 async def test_a_post_without_fields_documents_the_json_body_it_needs(client: ApiClient, action: str) -> None:
     """A client generated from the document must send a JSON content type, as every POST needs."""
