@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -287,3 +288,12 @@ def test_client_errors_map_to_the_error_tree(api: Any) -> None:
         api.stats(new_queue())
     with pytest.raises(rivetq.InvalidArgument):
         api.lease("bad queue name!")
+
+
+@pytest.mark.parametrize(("method", "result"), [("enqueue", "str"), ("stats", "QueueStats"), ("ack", "None")])
+def test_help_shows_what_a_method_returns(method: str, result: str) -> None:
+    """Not the ``Call[...]`` the method is built from; an async method's result is awaited."""
+    from rivetq import AsyncClient, Client
+
+    for client in (Client("http://127.0.0.1:9"), AsyncClient("http://127.0.0.1:9")):
+        assert inspect.signature(getattr(client, method)).return_annotation == result

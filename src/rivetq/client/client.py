@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
+import re
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -73,6 +75,10 @@ class _Op(Generic[P, T]):
     def __init__(self, build: Callable[P, Call[T]]) -> None:
         self._build = build
         self.__doc__ = build.__doc__
+        # help() and IDEs show the method's result, not the builder's Call[...].
+        signature = inspect.signature(build)
+        result = re.fullmatch(r"Call\[(.*)\]", str(signature.return_annotation))
+        self.signature = signature.replace(return_annotation=result[1] if result else signature.return_annotation)
 
 
 class _SyncOp(_Op[P, T]):
@@ -91,6 +97,7 @@ class _SyncOp(_Op[P, T]):
         def method(*args: P.args, **kwargs: P.kwargs) -> T:
             return client.send(build(*args, **kwargs))
 
+        method.__signature__ = self.signature  # type: ignore[attr-defined]
         return method
 
 
@@ -110,6 +117,7 @@ class _AsyncOp(_Op[P, T]):
         async def method(*args: P.args, **kwargs: P.kwargs) -> T:
             return await client.send(build(*args, **kwargs))
 
+        method.__signature__ = self.signature  # type: ignore[attr-defined]
         return method
 
 
