@@ -101,6 +101,17 @@ async def test_close_twice_is_safe(storage: LocalStorage) -> None:
     await storage.close()
 
 
+async def test_every_expired_idempotency_key_goes_after_a_checkpoint_however_many(storage: LocalStorage) -> None:
+    """Deleting at most one batch per checkpoint let keys pile up once more arrived per
+    checkpoint interval than a batch held."""
+    await insert(storage, *(new_job(n, key=f"old-{n}") for n in range(25)), window_ms=1000)
+    await insert(storage, new_job(99, key="new"), now_ms=T0 + 5000, window_ms=1000)
+    await storage.checkpoint()
+    assert await storage._core.forget_expired_keys(batch=10) == 25
+    await storage.checkpoint()
+    assert await storage._core.forget_expired_keys(batch=10) == 0
+
+
 async def test_expired_idempotency_keys_are_deleted(storage: LocalStorage, tmp_path: Path) -> None:
     await insert(storage, new_job(1, key="old"), window_ms=1000)
     await insert(storage, new_job(2, key="new"), now_ms=T0 + 5000, window_ms=1000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -257,14 +258,22 @@ class Core:
         if self._key_cutoff_ms is None or cutoff_ms > self._key_cutoff_ms:
             self._key_cutoff_ms = cutoff_ms
 
-    async def forget_expired_keys(self, limit: int = 10_000) -> int:
-        """Delete up to ``limit`` checkpointed idempotency keys older than the dedup
-        window the latest insert used (one write, like any other)."""
+    async def forget_expired_keys(self, batch: int = 10_000) -> int:
+        """Delete every checkpointed idempotency key older than the dedup window the latest
+        insert used, ``batch`` per write (each like any other write). A cap per checkpoint
+        instead let keys pile up for good once more arrived per interval than it allowed."""
         cutoff, store = self._key_cutoff_ms, self._store
-        if cutoff is None or store is None or self.wal.unavailable_reason() is not None:
+        if cutoff is None or store is None:
             return 0
-        stale = await asyncio.to_thread(expired_time_keys, store, cutoff, limit)
-        return await self.run(lambda txn: forget(txn, stale)) if stale else 0
+        forgotten, after = 0, b""
+        while self.wal.unavailable_reason() is None:
+            stale = await asyncio.to_thread(expired_time_keys, store, cutoff, batch, after)
+            if stale:
+                forgotten += await self.run(functools.partial(forget, stale=stale))
+            if len(stale) < batch:
+                break
+            after = stale[-1]
+        return forgotten
 
     def stop_checkpoints(self) -> None:
         """Make ``run_checkpoints`` return after the checkpoint it may be writing.

@@ -18,10 +18,11 @@ def time_key(recorded_at_ms: int, record_key: bytes) -> bytes:
     return _TIME + recorded_at_ms.to_bytes(8, "big") + record_key
 
 
-def expired_time_keys(store: KVStore, cutoff_ms: int, limit: int) -> list[bytes]:
-    """Up to ``limit`` checkpointed time-index entries recorded at or before ``cutoff_ms``."""
+def expired_time_keys(store: KVStore, cutoff_ms: int, limit: int, after: bytes = b"") -> list[bytes]:
+    """Up to ``limit`` checkpointed time-index entries recorded at or before ``cutoff_ms``
+    (after the entry ``after``, when given)."""
     found: list[bytes] = []
-    for key, _ in store.scan(_TIME):
+    for key, _ in store.scan(_TIME, after):
         if int.from_bytes(key[1:9], "big") > cutoff_ms or len(found) >= limit:
             break
         found.append(key)

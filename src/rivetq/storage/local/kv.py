@@ -46,16 +46,18 @@ class KVStore:
         raw = self.get(APPLIED_LSN_KEY)
         return 0 if raw is None else int(_U64.unpack(raw)[0])
 
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """Every (key, value) whose key starts with ``prefix``, in key order."""
+    def scan(self, prefix: bytes, after: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) whose key starts with ``prefix``, in key order (those after
+        ``after`` only, when given)."""
         with self._env.begin(buffers=False) as txn:
             cursor = txn.cursor()
-            if not cursor.set_range(prefix):
+            if not cursor.set_range(max(prefix, after)):
                 return
             for key, value in cursor:
                 if not key.startswith(prefix):
                     return
-                yield key, value
+                if key != after:
+                    yield key, value
 
     def write(self, changes: Mapping[bytes, bytes | None], applied_lsn: int) -> None:
         """Apply ``changes`` (None deletes) and record ``applied_lsn`` in one synced
