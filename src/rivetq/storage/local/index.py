@@ -23,6 +23,9 @@ from rivetq.storage.local.codec import JobMeta, QueueRecord
 __all__ = ["Index", "QueueIndex"]
 
 _BEFORE_TIME = -(2**62)
+# The lease heap drops an acked or extended lease only when its expiry comes round; it is
+# rebuilt from the live leases once it has grown past twice their number plus this.
+_LEASE_HEAP_SLACK = 4096
 ReadyEntry = tuple[int, int, int, str]  # (-priority, eta, seq, id)
 DelayedEntry = tuple[int, int, str, int]  # (eta, seq, id, -priority)
 LeaseEntry = tuple[int, str, str]  # (expires at, id, queue)
@@ -148,6 +151,7 @@ class Index:
     def __init__(self) -> None:
         self.queues: dict[str, QueueIndex] = {}
         self.leases: list[LeaseEntry] = []
+        self._compact_leases_at = _LEASE_HEAP_SLACK
 
     def queue(self, name: str) -> QueueIndex:
         found = self.queues.get(name)
@@ -170,17 +174,29 @@ class Index:
             q.add(job_id, new, self.leases)
             if old is None or new.queue != old.queue:
                 q.ids.add(job_id)
+            if len(self.leases) > self._compact_leases_at:
+                self._compact_leases()
 
     def on_queue(self, name: str, record: QueueRecord | None) -> None:
         self.queue(name).record = record
+
+    def _is_live(self, lease: LeaseEntry) -> bool:
+        q = self.queues.get(lease[2])
+        return q is not None and q.inflight.get(lease[1]) is lease
+
+    def _compact_leases(self) -> None:
+        """Memory follows the leases held, not lease and extend traffic times visibility
+        (200 acked leases/s at 12 h visibility kept ~8.6 M entries)."""
+        self.leases = [lease for lease in self.leases if self._is_live(lease)]
+        heapq.heapify(self.leases)
+        self._compact_leases_at = 2 * len(self.leases) + _LEASE_HEAP_SLACK
 
     def expired(self, now_ms: int, limit: int) -> list[str]:
         """Ids of inflight jobs whose lease expired, soonest first."""
         found: list[LeaseEntry] = []
         while self.leases and self.leases[0][0] <= now_ms and len(found) < limit:
             entry = heapq.heappop(self.leases)
-            q = self.queues.get(entry[2])
-            if q is not None and q.inflight.get(entry[1]) is entry:
+            if self._is_live(entry):
                 found.append(entry)
         for entry in found:
             heapq.heappush(self.leases, entry)
@@ -206,7 +222,7 @@ class Index:
             q.ids = SortedList(ids.get(name, ()))
             heapq.heapify(q.ready)
             heapq.heapify(q.delayed)
-        heapq.heapify(self.leases)
+        self._compact_leases()
 
     @staticmethod
     def _load_waiting(q: QueueIndex, job_id: str, meta: JobMeta, cutoff: int) -> None:
