@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
+from rivetq import wire
 from rivetq.clock import FakeClock
 from tests.server.conftest import ApiClient, enqueue, lease_one
 
@@ -117,3 +121,21 @@ async def test_metrics_gauges_drop_a_purged_queue_to_zero(client: ApiClient) -> 
     await client.delete("/v1/queues/emails")
     samples = await _samples(client)
     assert _value(samples, "rivetq_jobs_ready", queue="emails") == 0
+
+
+async def test_a_scrape_of_many_queues_does_not_hold_up_other_requests(client: ApiClient) -> None:
+    """Rendering 2,000 queues' series takes a good part of a second: off the event loop."""
+    for n in range(2000):
+        await client.runtime.manager.enqueue(f"q{n}", wire.EnqueueRequest(payload=msgspec.Raw(b"1")))
+        await client.runtime.manager.lease(f"q{n}")
+    finished: list[str] = []
+
+    async def get(path: str) -> None:
+        assert (await client.get(path)).status_code == 200
+        finished.append(path)
+
+    scrape = asyncio.create_task(get("/metrics"))
+    await asyncio.sleep(0.05)
+    await get("/healthz")
+    await scrape
+    assert finished == ["/healthz", "/metrics"]

@@ -7,6 +7,7 @@ Queue gauges (ready, inflight, dlq) and WAL gauges are computed at scrape time f
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
@@ -55,6 +56,7 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._gauges = _ScrapeGauges()
         self.registry.register(self._gauges)
+        self._render_lock = threading.Lock()
         self._enqueued = self._counter("rivetq_jobs_enqueued", "Jobs enqueued.")
         self._leased = self._counter("rivetq_jobs_leased", "Jobs handed out by leases.")
         self._acked = self._counter("rivetq_jobs_acked", "Jobs acked (done).")
@@ -94,9 +96,11 @@ class Metrics:
         return Counter(name, documentation, _QUEUE, registry=self.registry)
 
     def render(self, queues: Sequence[QueueStats], storage_gauges: dict[str, float]) -> bytes:
-        """The exposition text, with gauges from this snapshot."""
-        self._gauges.queues, self._gauges.storage = queues, storage_gauges
-        return generate_latest(self.registry)
+        """The exposition text, with gauges from this snapshot (thread-safe: scrapes render
+        off the event loop, since thousands of queues take a good part of a second)."""
+        with self._render_lock:
+            self._gauges.queues, self._gauges.storage = queues, storage_gauges
+            return generate_latest(self.registry)
 
     def observe_fsync(self, seconds: float) -> None:
         self._fsync.observe(seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -44,7 +45,7 @@ class HealthEndpoints:
             queues = await self._manager.list_queues()
         except StorageUnavailable:
             queues = []
-        body = self._metrics.render(queues, self._storage.gauges())
+        body = await asyncio.to_thread(self._metrics.render, queues, self._storage.gauges())
         return Response(body, media_type=CONTENT_TYPE)
 
     def routes(self) -> list[Route]:
