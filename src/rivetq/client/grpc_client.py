@@ -146,8 +146,7 @@ class GrpcClient:
 
     def lease(self, queue: str, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[Job]:
         """Lease up to ``max_jobs`` ready jobs for ``visibility_ms``; ``wait_ms`` > 0 long-polls."""
-        request = build(pb.LeaseRequest, queue=queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
-        return [job_from(job) for job in self._call(self._stub.Lease, request, wait_ms / 1000).jobs]
+        return self.ack_and_lease((), queue, max_jobs, visibility_ms, wait_ms).jobs
 
     def ack_and_lease(
         self,
