@@ -76,10 +76,22 @@ class ObservingInterceptor(WrappingInterceptor):
             return observed
 
         def stream(behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+            # A stream the client cancels leaves this generator suspended at its yield,
+            # never resumed (closed only when collected): the call's end is its done callback.
             async def observed(request: Any, context: Context) -> AsyncIterator[Any]:
-                with self._observed(method, context):
+                started, failures = time.perf_counter(), list[BaseException]()
+
+                def ended(done: Context) -> None:
+                    cancelled = asyncio.CancelledError() if done.cancelled() else None
+                    self._ended(method, done, started, failures[0] if failures else cancelled)
+
+                context.add_done_callback(ended)  # type: ignore[arg-type]  # stubs want a class; any callable works
+                try:
                     async for response in behavior(request, context):
                         yield response
+                except BaseException as error:
+                    failures.append(error)
+                    raise
 
             return observed
 
