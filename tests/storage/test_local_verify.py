@@ -64,3 +64,14 @@ async def test_verify_treats_a_torn_tail_as_a_note(tmp_path: Path) -> None:
 
 def test_verify_missing_dir(tmp_path: Path) -> None:
     assert verify_data_dir(tmp_path / "nope") == [f"{tmp_path / 'nope'} is not a directory"]
+
+
+async def test_verify_reports_a_log_directory_it_cannot_list(tmp_path: Path) -> None:
+    """It said "OK" for a log it could not list (and startup then took the log for empty)."""
+    await make_data_dir(tmp_path, 3)
+    wal = tmp_path / "wal"
+    wal.rename(tmp_path / "wal.moved")
+    wal.write_bytes(b"")  # no directory where the log should be
+    (problem,) = verify_data_dir(tmp_path)
+    assert problem.startswith("WAL cannot be read:") and str(wal) in problem
+    assert run_tool(tmp_path).returncode == 1

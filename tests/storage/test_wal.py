@@ -15,7 +15,7 @@ from rivetq.errors import StorageUnavailable
 from rivetq.storage.local.fileio import DataSyncer, FileIO
 from rivetq.storage.local.record import FRAME_HEADER, CorruptWAL, Frame, encode_frame, read_frame
 from rivetq.storage.local.recovery import recover_log
-from rivetq.storage.local.segment import HEADER_SIZE, create_segment
+from rivetq.storage.local.segment import HEADER_SIZE, create_segment, list_segments
 from tests.storage.wal_support import FaultyIO, flip_byte, open_wal, segments, write_records
 
 BODY = b"0123456789"
@@ -227,6 +227,28 @@ async def test_wal_empty_segment_left_by_a_failed_rotation_is_removed(
         assert [body for _, body in await reopen(tmp_path, segment_size=size)] == bodies(3)
     assert "interrupted rotation" in caplog.text
     assert [path.name for path in segments(tmp_path)] == [f"{1:020d}.wal"]
+
+
+async def test_wal_a_new_segment_never_replaces_one_that_exists(tmp_path: Path) -> None:
+    """A log that merely looked empty (its directory could not be listed) had its first
+    segment replaced by a new one, then deleted when the startup failed."""
+    wal = open_wal(tmp_path)
+    await write_records(wal, bodies(3))
+    await wal.close()
+    [first] = segments(tmp_path)
+    before = first.read_bytes()
+    with pytest.raises(FileExistsError):
+        create_segment(FileIO(), tmp_path, 1, HEADER_SIZE + GROUP)
+    assert first.read_bytes() == before
+    assert [body for _, body in await reopen(tmp_path)] == bodies(3)
+
+
+def test_wal_segments_of_a_path_that_is_no_directory_raise(tmp_path: Path) -> None:
+    """Path.glob said "no segments" for whatever it could not list (a file, no permission)."""
+    not_a_dir = tmp_path / "wal"
+    not_a_dir.write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        list_segments(not_a_dir)
 
 
 async def test_wal_rotation_failing_after_rename_leaves_no_segment(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ to the preallocated size."""
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 from pathlib import Path
 from typing import NamedTuple
@@ -39,12 +41,14 @@ def segment_path(wal_dir: Path, first_lsn: int) -> Path:
 
 
 def list_segments(wal_dir: Path) -> list[tuple[int, Path]]:
-    """(first LSN, path) of every segment, in replay order."""
+    """(first LSN, path) of every segment, in replay order. A directory that cannot be
+    listed raises (``Path.glob`` would say "no segments", and the log would look empty)."""
     found = []
-    for path in wal_dir.glob(f"*{_SUFFIX}"):
-        stem = path.name[: -len(_SUFFIX)]
-        if len(stem) == 20 and stem.isdigit():
-            found.append((int(stem), path))
+    with os.scandir(wal_dir) as entries:
+        for entry in entries:
+            stem = entry.name.removesuffix(_SUFFIX)
+            if entry.name.endswith(_SUFFIX) and len(stem) == 20 and stem.isdigit():
+                found.append((int(stem), wal_dir / entry.name))
     return sorted(found)
 
 
@@ -52,6 +56,8 @@ def create_segment(io: FileIO, wal_dir: Path, first_lsn: int, size: int) -> int:
     """A new preallocated segment, made visible under its name only once complete
     (temp file, fsync, rename, fsync of the directory). Returns its open fd."""
     final = segment_path(wal_dir, first_lsn)
+    if final.exists():  # never replace a segment (its records would be gone)
+        raise FileExistsError(errno.EEXIST, "WAL segment already exists", str(final))
     temp = final.with_name(final.name + ".tmp")
     if temp.exists():
         temp.unlink()

@@ -46,6 +46,8 @@ def verify_data_dir(data_dir: Path) -> list[str]:
         found = scan_log(data_dir / "wal", after_lsn=applied_lsn, replay=check_record)
     except CorruptWAL as error:
         return [*problems, str(error)]
+    except OSError as error:  # an unreadable segment, or a log directory that cannot be listed
+        return [*problems, f"WAL cannot be read: {error}"]
     for path, cut_at, damage_at, reason in found.torn:
         log.warning(
             "note: torn tail in %s at offset %d (%s); startup cuts it back to %d", path, damage_at, reason, cut_at
@@ -69,6 +71,9 @@ def _check_kv(path: Path, problems: list[str]) -> int | None:
             except msgspec.DecodeError as error:
                 problems.append(f"KV record {key!r} does not decode: {error}")
         return store.applied_lsn()
+    except lmdb.Error as error:
+        problems.append(f"KV store {path} is damaged: {error}")
+        return None
     finally:
         store.close()
 
