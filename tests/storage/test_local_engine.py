@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from rivetq.storage.local import CorruptWAL, LocalOptions, LocalStorage
-from rivetq.storage.local.kv import KVStore
+from rivetq.storage.local.codec import META
+from rivetq.storage.local.kv import CorruptStore, KVStore
+from rivetq.storage.local.verify import verify_data_dir
 from tests.storage.contract_support import QUEUE, T0, insert, job_id, lease, new_job
 
 
@@ -154,3 +156,32 @@ async def test_the_data_directory_is_private_to_its_owner(storage: LocalStorage,
     """Jobs' payloads live here: no other user of the machine may list or read them."""
     for directory in (tmp_path, tmp_path / "wal", tmp_path / "kv"):
         assert directory.stat().st_mode & 0o777 == 0o700, directory
+
+
+async def _checkpointed(tmp_path: Path, jobs: int) -> Path:
+    """A closed data dir whose ``jobs`` jobs are all in the key-value store; its data file."""
+    storage = LocalStorage(LocalOptions(data_dir=tmp_path, segment_size=1 << 20))
+    await storage.open()
+    await insert(storage, *(new_job(n) for n in range(jobs)))
+    await storage.close()  # closing checkpoints
+    return tmp_path / "kv" / "data.mdb"
+
+
+async def test_a_truncated_key_value_store_stops_startup_naming_its_file(tmp_path: Path) -> None:
+    """LMDB maps the file: reading past a truncated end killed rivetqd with SIGBUS, silently."""
+    data_file = await _checkpointed(tmp_path, 2000)
+    with data_file.open("r+b") as handle:
+        handle.truncate(data_file.stat().st_size // 2)
+    with pytest.raises(CorruptStore, match=f"{data_file} is truncated"):
+        await reopened(tmp_path)
+    (problem,) = verify_data_dir(tmp_path)
+    assert f"{data_file} is truncated" in problem
+
+
+async def test_a_record_that_does_not_read_back_stops_startup_naming_the_store(tmp_path: Path) -> None:
+    data_file = await _checkpointed(tmp_path, 3)
+    store = KVStore(data_file.parent, map_size=1 << 30)
+    store.write({META + job_id(1).encode(): b"\xffnot a job"}, store.applied_lsn())
+    store.close()
+    with pytest.raises(CorruptStore, match="a record does not read back"):
+        await reopened(tmp_path)

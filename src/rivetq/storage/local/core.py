@@ -16,6 +16,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
+import lmdb
+import msgspec
+
 from rivetq.errors import StorageUnavailable
 from rivetq.models import Job
 from rivetq.storage.local.codec import (
@@ -34,7 +37,7 @@ from rivetq.storage.local.codec import (
 )
 from rivetq.storage.local.index import Index
 from rivetq.storage.local.keys import expired_time_keys, forget
-from rivetq.storage.local.kv import KVStore
+from rivetq.storage.local.kv import CorruptStore, KVStore
 from rivetq.storage.local.layers import Layers, Txn
 from rivetq.storage.local.lock import DataDirLock
 from rivetq.storage.local.options import LocalOptions
@@ -103,7 +106,10 @@ class Core:
         )
         metas = ((key[1:].decode(), meta_decoder.decode(value)) for key, value in layers.scan(META))
         queues = ((key[1:].decode(), queue_decoder.decode(value)) for key, value in layers.scan(QUEUE))
-        self.index.load(metas, queues)
+        try:
+            self.index.load(metas, queues)
+        except (lmdb.Error, msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
+            raise CorruptStore(self.options.data_dir / "kv", f"a record does not read back: {error!r}") from None
         return tail
 
     async def close(self) -> None:

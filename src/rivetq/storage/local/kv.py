@@ -10,29 +10,53 @@ from pathlib import Path
 
 import lmdb
 
-from rivetq.errors import StorageUnavailable
+from rivetq.errors import RivetQError, StorageUnavailable
 
-__all__ = ["APPLIED_LSN_KEY", "KVStore"]
+__all__ = ["APPLIED_LSN_KEY", "CorruptStore", "KVStore"]
 
 APPLIED_LSN_KEY = b"\x00applied_lsn"
 _U64 = struct.Struct("<Q")
+
+
+class CorruptStore(RivetQError):
+    """The key-value store cannot be opened or read: damaged, truncated, or not writable."""
+
+    code = "storage_corrupt"
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"key-value store {path}: {reason}")
 
 
 class KVStore:
     def __init__(self, path: Path, *, map_size: int, readonly: bool = False) -> None:
         if not readonly:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._env = lmdb.open(
-            str(path),
-            map_size=map_size,
-            readonly=readonly,
-            lock=not readonly,
-            sync=True,
-            metasync=True,
-            readahead=False,
-            max_readers=64,
-            mode=0o600,
-        )
+        try:
+            self._env = lmdb.open(
+                str(path),
+                map_size=map_size,
+                readonly=readonly,
+                lock=not readonly,
+                sync=True,
+                metasync=True,
+                readahead=False,
+                max_readers=64,
+                mode=0o600,
+            )
+        except lmdb.Error as error:
+            raise CorruptStore(path, f"cannot be opened: {error}") from None
+        self._check_size(path / "data.mdb")
+
+    def _check_size(self, data_file: Path) -> None:
+        """LMDB maps the file: reading a page past a truncated end kills the process with
+        SIGBUS, before any error could name the file."""
+        needed = (self._env.info()["last_pgno"] + 1) * self._env.stat()["psize"]
+        actual = data_file.stat().st_size
+        if actual < needed:
+            self._env.close()
+            raise CorruptStore(
+                data_file.parent, f"{data_file} is truncated: {actual} bytes of the {needed} its pages take"
+            )
 
     def close(self) -> None:
         self._env.close()

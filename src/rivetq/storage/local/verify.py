@@ -15,7 +15,7 @@ import lmdb
 import msgspec
 
 from rivetq.storage.local.codec import META, decode_changes, meta_decoder
-from rivetq.storage.local.kv import KVStore
+from rivetq.storage.local.kv import CorruptStore, KVStore
 from rivetq.storage.local.record import TYPE_CHANGES, CorruptWAL, Frame
 from rivetq.storage.local.recovery import scan_log
 
@@ -61,8 +61,8 @@ def _check_kv(path: Path, problems: list[str]) -> int | None:
         return 0  # never checkpointed: the whole WAL is checked
     try:
         store = KVStore(path, map_size=1 << 20, readonly=True)
-    except lmdb.Error as error:
-        problems.append(f"KV store {path} cannot be opened: {error}")
+    except CorruptStore as error:
+        problems.append(str(error))
         return None
     try:
         for key, value in store.scan(META):
