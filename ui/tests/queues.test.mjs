@@ -118,7 +118,7 @@ describe("overview and queue pages", () => {
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "detached" });
     assert.equal((await focused()).text, "Purge queue");
-    await page.keyboard.press("Enter");
+    await opener.click();
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await dialog.waitFor({ state: "detached" });
     assert.equal((await focused()).text, "Purge queue");
