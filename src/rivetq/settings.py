@@ -191,7 +191,8 @@ def unknown_env_names(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     """``RIVETQ_*`` variables that set nothing, each with the setting's variable it most
     resembles (if any): ``RIVETQ_WAL_FSINC=false`` is ignored, which its author must hear."""
     known = [env_name(key) for key, _ in _keys()]
-    unknown = sorted(name for name in env if name.startswith("RIVETQ_") and name not in (*known, *_OTHER_VARIABLES))
+    used = {*known, *_OTHER_VARIABLES}
+    unknown = sorted(name for name in env if name.startswith("RIVETQ_") and name not in used)
     return [(name, next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.8)), None)) for name in unknown]
 
 

@@ -54,11 +54,8 @@ class AuthMiddleware:
             if self._tokens and not self._authorized(scope):
                 await send_error(send, "unauthenticated", "missing or invalid bearer token", _CHALLENGE)
                 return
-            if not self._tokens and _from_loopback(scope) and not _names_this_machine(scope):
-                await send_error(send, "forbidden", FOREIGN_HOST_MESSAGE)
-                return
-            if self._protected and not _from_loopback(scope):
-                await send_error(send, "forbidden", PROTECTED_MODE_MESSAGE)
+            if not self._tokens and (refusal := _tokenless_refusal(scope, self._protected)):
+                await send_error(send, "forbidden", refusal)
                 return
         await self._app(scope, receive, send)
 
@@ -84,11 +81,22 @@ def _from_loopback(scope: Scope) -> bool:
     return client is not None and _is_loopback_client(client[0])
 
 
+def _tokenless_refusal(scope: Scope, protected: bool) -> str | None:
+    """Why a call to a server without tokens is refused: a local one must name this machine
+    (DNS rebinding), a remote one must not come at all in protected mode."""
+    if _from_loopback(scope):
+        return None if _names_this_machine(scope) else FOREIGN_HOST_MESSAGE
+    return PROTECTED_MODE_MESSAGE if protected else None
+
+
 def _names_this_machine(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"host":
             return _is_local_host_header(value)
     return True  # HTTP/1.0 without Host: not a browser
+
+
+_HOSTNAME = socket.gethostname().lower()
 
 
 @functools.lru_cache(maxsize=256)
@@ -102,9 +110,6 @@ def _is_local_host_header(value: bytes) -> bool:
         return True
     except ValueError:
         return host in ("localhost", _HOSTNAME) or host.endswith(".localhost")
-
-
-_HOSTNAME = socket.gethostname().lower()
 
 
 @functools.lru_cache(maxsize=4096)
