@@ -24,11 +24,11 @@ from rivetq.manager_options import LeaseListener, ManagerOptions, NullObserver, 
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
 from rivetq.manager_validation import (
     MAX_DELAY_MS,
-    build_jobs,
     check_batch_size,
     check_cursor,
     check_id,
     check_id_list,
+    check_insert,
     check_int,
     check_queue,
     check_rate_limit,
@@ -123,7 +123,6 @@ class QueueManager:
         return result
 
     async def enqueue_batch(self, queue: str, requests: Sequence[wire.EnqueueRequest]) -> list[InsertResult]:
-        check_batch_size(requests, "jobs")
         return await self._insert(queue, requests, prefix="jobs")
 
     # -- consuming --------------------------------------------------------------
@@ -302,9 +301,10 @@ class QueueManager:
     async def _insert(
         self, queue: str, requests: Sequence[wire.EnqueueRequest], *, prefix: str | None
     ) -> list[InsertResult]:
-        check_queue(queue)
         now_ms = self.now_ms()
-        jobs = build_jobs(requests, now_ms=now_ms, max_payload_bytes=self._options.max_payload_bytes, prefix=prefix)
+        jobs = check_insert(
+            queue, requests, now_ms=now_ms, max_payload_bytes=self._options.max_payload_bytes, prefix=prefix
+        )
         results = await self._storage.insert(queue, jobs, now_ms=now_ms, dedup_window_ms=self._options.dedup_window_ms)
         created = [job for job, result in zip(jobs, results, strict=True) if not result.duplicate]
         if created:

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_DELAY_MS",
     "build_jobs",
     "check_batch_size",
+    "check_insert",
     "check_cursor",
     "check_id",
     "check_id_list",
@@ -126,6 +127,17 @@ def build_jobs(
         _build_job(request, now_ms, max_payload_bytes, "" if prefix is None else f"{prefix}[{i}].")
         for i, request in enumerate(requests)
     ]
+
+
+def check_insert(
+    queue: str, requests: Sequence[wire.EnqueueRequest], *, now_ms: int, max_payload_bytes: int, prefix: str | None
+) -> list[NewJob]:
+    """The jobs an enqueue (``prefix`` None) or a batch (``prefix`` "jobs") inserts, every
+    field checked in the order the errors are reported."""
+    if prefix is not None:
+        check_batch_size(requests, prefix)
+    check_queue(queue)
+    return build_jobs(requests, now_ms=now_ms, max_payload_bytes=max_payload_bytes, prefix=prefix)
 
 
 def _build_job(request: wire.EnqueueRequest, now_ms: int, max_payload_bytes: int, at: str) -> NewJob:

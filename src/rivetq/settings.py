@@ -36,6 +36,7 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "WalSettings",
+    "effective_workers",
     "env_name",
     "is_loopback_host",
     "load_settings",
@@ -61,6 +62,9 @@ class ServerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     read_body_timeout_ms: PositiveInt = msgspec.field(default=60_000, name="read_body_timeout")
     keep_alive_timeout_ms: PositiveInt = msgspec.field(default=5_000, name="keep_alive_timeout")
     max_connections: PositiveInt = 10_000
+    # Processes serving HTTP and gRPC; 0: one per core. With more than one, a supervisor
+    # runs one storage owner and this many front processes (docs/architecture.md).
+    workers: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class StorageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -203,6 +207,11 @@ def parse_addr(value: str) -> tuple[str, int]:
         raise ValueError(f"expected host:port, got {value!r}")
     host = host.removeprefix("[").removesuffix("]")
     return host or "0.0.0.0", int(port_text)
+
+
+def effective_workers(settings: Settings) -> int:
+    """``server.workers``, with 0 meaning the cores this process may run on."""
+    return settings.server.workers or len(os.sched_getaffinity(0))
 
 
 def is_loopback_host(host: str) -> bool:

@@ -12,6 +12,7 @@ from rivetq.clock import SystemClock
 from rivetq.manager import ManagerOptions, QueueManager
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
 from rivetq.server.grpc.server import GrpcOptions, GrpcServer, serve
+from rivetq.service import LocalStorageView
 from rivetq.storage.memory import MemoryStorage
 from tests.e2e.server import RunningServer, start_server
 
@@ -54,7 +55,7 @@ async def start_grpc() -> AsyncIterator[StartServer]:
     servers: list[GrpcServer] = []
 
     async def start(options: GrpcOptions) -> GrpcServer:
-        servers.append(await serve(manager, options))
+        servers.append(await serve(manager, options, LocalStorageView(storage)))
         return servers[-1]
 
     yield start

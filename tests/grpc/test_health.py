@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rivetq.clock import SystemClock
 from rivetq.manager import QueueManager
 from rivetq.server.grpc.server import SERVICE_NAME, GrpcOptions, serve
+from rivetq.service import StorageStatus
 from rivetq.storage.memory import MemoryStorage
 
 WITHIN_S = 10.0  # a hang guard: the status is checked every second
@@ -31,7 +32,12 @@ async def test_health_is_not_serving_while_the_storage_cannot_write() -> None:
     manager = QueueManager(storage, clock=SystemClock())
     await manager.start()
     reason: list[str] = []
-    server = await serve(manager, GrpcOptions(addr="127.0.0.1:0"), lambda: reason[0] if reason else None)
+
+    class Storage:
+        async def storage_status(self) -> StorageStatus:
+            return StorageStatus(reason[0] if reason else None, {})
+
+    server = await serve(manager, GrpcOptions(addr="127.0.0.1:0"), Storage())
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stub = health_pb2_grpc.HealthStub(channel)

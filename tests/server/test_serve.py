@@ -10,7 +10,7 @@ import pytest
 import uvicorn
 from structlog.testing import capture_logs
 
-from rivetq.server.serve import _Fatal, _warn_exposure, _warn_unknown_env
+from rivetq.server.serve import Fatal, _warn_exposure, _warn_unknown_env
 from tests.e2e.server import self_signed_certificate
 from tests.server.conftest import settings_with
 
@@ -57,7 +57,7 @@ def test_startup_warns_about_rivetq_variables_that_set_nothing() -> None:
 
 @pytest.mark.parametrize("dies_before_attach", [True, False], ids=["during-startup", "while-serving"])
 def test_a_dead_background_loop_stops_the_server(dies_before_attach: bool) -> None:
-    fatal, server = _Fatal(), uvicorn.Server(uvicorn.Config("unused:app"))
+    fatal, server = Fatal(), uvicorn.Server(uvicorn.Config("unused:app"))
     boom = RuntimeError("reaper died")
     with capture_logs() as logs:
         if dies_before_attach:

@@ -53,6 +53,11 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
 )
 @click.option("--no-fsync", is_flag=True, help="Same as --fsync=false.")
 @click.option("--storage-backend", help="local, memory or postgres (storage.backend).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Processes serving HTTP and gRPC; 0 (the default): one per core; 1: a single process (server.workers).",
+)
 @click.argument("command", required=False, type=click.Choice(["migrate"]))
 @click.version_option(package_name="rivetq")
 def main(
@@ -66,6 +71,7 @@ def main(
     fsync: bool | None,
     no_fsync: bool,
     storage_backend: str | None,
+    workers: int | None,
     command: str | None,
 ) -> None:
     """Run the RivetQ server until SIGTERM or SIGINT. ``rivetqd migrate`` instead brings
@@ -82,6 +88,7 @@ def main(
         "logging.access_log": access_log,
         "wal.fsync": _fsync_flag(fsync, no_fsync),
         "storage.backend": storage_backend,
+        "server.workers": workers,
     }
     try:
         settings = load_settings(config_path=_config_path(config), overrides=overrides)

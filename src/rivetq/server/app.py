@@ -3,14 +3,18 @@
 ``Runtime`` owns the parts and their life (``start`` opens storage and starts the
 manager's loops; ``stop`` undoes both). ``rivetqd`` serves ``runtime.app`` with uvicorn;
 tests drive it in-process (``httpx.ASGITransport``) inside ``async with runtime``.
+``FrontRuntime`` is a front process's: the same app over a ``ManagerProxy`` that calls
+the storage owner (``rivetqd --workers N``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -27,6 +31,7 @@ from rivetq.server.access_log import AccessLogMiddleware
 from rivetq.server.debug import debug_routes
 from rivetq.server.metrics import Metrics
 from rivetq.server.openapi import openapi_document, openapi_routes
+from rivetq.server.procs.proxy import ManagerProxy
 from rivetq.server.rest.auth import AuthMiddleware
 from rivetq.server.rest.bodies import BodyLimits
 from rivetq.server.rest.dlq import DlqEndpoints
@@ -40,10 +45,11 @@ from rivetq.server.rest.ratelimit import RateLimitEndpoints
 from rivetq.server.rest.retrypolicy import RetryPolicyEndpoints
 from rivetq.server.rest.timing import RequestTimingMiddleware
 from rivetq.server.ui import UI_STATIC_DIR, ui_routes
+from rivetq.service import LocalStorageView, QueueService, StorageView
 from rivetq.settings import Settings, is_loopback_host, parse_addr
 from rivetq.storage.base import Storage
 
-__all__ = ["Runtime", "build_storage", "manager_options", "server_version"]
+__all__ = ["FrontRuntime", "Runtime", "ServedRuntime", "build_storage", "manager_options", "server_version"]
 
 
 def server_version() -> str:
@@ -93,6 +99,22 @@ def manager_options(settings: Settings) -> ManagerOptions:
     )
 
 
+class ServedRuntime(Protocol):
+    """What ``serve`` needs of a runtime, in one process or in a front."""
+
+    settings: Settings
+    metrics: Metrics
+    service: QueueService
+    storage_view: StorageView
+    app: Starlette
+
+    async def start(self) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Runtime:
     """The server's parts, wired. ``storage`` and ``clock`` may be injected (tests)."""
 
@@ -115,9 +137,12 @@ class Runtime:
             observer=self.metrics,
             on_fatal=on_fatal,
         )
+        self.service: QueueService = self.manager
+        self.storage_view: StorageView = LocalStorageView(self.storage)
         self.ready = False
-        self.operations = self._operations()
-        self.app = self._build_app(ui_static_dir)
+        self.app = _App(settings, self.manager, self.storage_view, self.metrics, lambda: self.ready).build(
+            ui_static_dir
+        )
 
     async def start(self) -> None:
         await self.storage.open()
@@ -150,24 +175,71 @@ class Runtime:
     ) -> None:
         await self.stop()
 
-    def _operations(self) -> list[Operation]:
+
+class FrontRuntime:
+    """A front process's parts: the app over a proxy of the owner's manager at
+    ``owner_socket``. ``on_owner_lost`` is called if the owner goes away."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        owner_socket: Path,
+        *,
+        on_owner_lost: Callable[[], None],
+        ui_static_dir: Path = UI_STATIC_DIR,
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.proxy = ManagerProxy(max_payload_bytes=settings.limits.max_payload_bytes)
+        self.service: QueueService = self.proxy  # type: ignore[assignment]  # methods made from the call table
+        self.storage_view: StorageView = self.proxy  # type: ignore[assignment]
+        self._owner_socket = owner_socket
+        self._on_owner_lost = on_owner_lost
+        self.ready = False
+        app = _App(settings, self.service, self.storage_view, self.metrics, lambda: self.ready)
+        self.app = app.build(ui_static_dir)
+
+    async def start(self) -> None:
+        await self.proxy.connect(self._owner_socket, self._on_owner_lost)
+        self.ready = True
+
+    async def drain(self) -> None:
+        self.ready = False
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.proxy.close()
+
+
+@dataclass(frozen=True)
+class _App:
+    """The Starlette app over a ``QueueService``."""
+
+    settings: Settings
+    service: QueueService
+    storage_view: StorageView
+    metrics: Metrics
+    is_ready: Callable[[], bool]
+
+    def operations(self) -> list[Operation]:
         limits = BodyLimits.from_settings(
             self.settings.limits.max_payload_bytes, self.settings.limits.max_request_bytes
         )
         return [
-            *JobEndpoints(self.manager, limits).operations(),
-            *QueueEndpoints(self.manager).operations(),
-            *DlqEndpoints(self.manager, limits).operations(),
-            *RateLimitEndpoints(self.manager, limits).operations(),
-            *RetryPolicyEndpoints(self.manager, limits).operations(),
+            *JobEndpoints(self.service, limits).operations(),
+            *QueueEndpoints(self.service).operations(),
+            *DlqEndpoints(self.service, limits).operations(),
+            *RateLimitEndpoints(self.service, limits).operations(),
+            *RetryPolicyEndpoints(self.service, limits).operations(),
         ]
 
-    def _build_app(self, ui_static_dir: Path) -> Starlette:
-        health = HealthEndpoints(self.manager, self.storage, self.metrics, lambda: self.ready)
+    def build(self, ui_static_dir: Path) -> Starlette:
+        operations = self.operations()
+        health = HealthEndpoints(self.service, self.storage_view, self.metrics, self.is_ready)
         routes: list[BaseRoute] = [
-            *routes_for(self.operations),
+            *routes_for(operations),
             *health.routes(),
-            *openapi_routes(openapi_document(self.operations, server_version())),
+            *openapi_routes(openapi_document(operations, server_version())),
             *ui_routes(ui_static_dir),
         ]
         if self.settings.server.debug_endpoints:

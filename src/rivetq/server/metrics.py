@@ -3,22 +3,29 @@
 ``Metrics`` is the manager's ``Observer``: counters move as the manager reports events.
 Queue gauges (ready, inflight, dlq) and WAL gauges are computed at scrape time from
 ``manager.list_queues()`` and ``storage.gauges()``, so they never drift or go stale.
+
+With ``rivetqd --workers N`` every process counts into files under
+``PROMETHEUS_MULTIPROC_DIR`` (the supervisor sets it for its children), and a scrape
+through any front sums them all: one set of series for the server.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from rivetq.models import Job, QueueStats
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "MULTIPROCESS_DIR_ENV", "Metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when imported
 _QUEUE = ("queue",)
 _REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25)
 _FSYNC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
@@ -55,7 +62,12 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         self._gauges = _ScrapeGauges()
-        self.registry.register(self._gauges)
+        self._exposed = self.registry
+        multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
+        if multiprocess_dir:  # expose every process's files, not this process's own metrics
+            self._exposed = CollectorRegistry(auto_describe=True)
+            MultiProcessCollector(self._exposed, multiprocess_dir)  # type: ignore[no-untyped-call]
+        self._exposed.register(self._gauges)
         self._render_lock = threading.Lock()
         self._enqueued = self._counter("rivetq_jobs_enqueued", "Jobs enqueued.")
         self._leased = self._counter("rivetq_jobs_leased", "Jobs handed out by leases.")
@@ -100,7 +112,7 @@ class Metrics:
         off the event loop, since thousands of queues take a good part of a second)."""
         with self._render_lock:
             self._gauges.queues, self._gauges.storage = queues, storage_gauges
-            return generate_latest(self.registry)
+            return generate_latest(self._exposed)
 
     def observe_fsync(self, seconds: float) -> None:
         self._fsync.observe(seconds)

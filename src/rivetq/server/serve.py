@@ -1,4 +1,6 @@
-"""Serving a ``Runtime`` over HTTP with uvicorn (uvloop, httptools) until SIGTERM/SIGINT.
+"""Serving a runtime over HTTP with uvicorn (uvloop, httptools) and gRPC until
+SIGTERM/SIGINT: the whole server in one process (``server.workers: 1``), or one front
+process of ``rivetqd --workers N`` (``serve_runtime`` with a ``FrontRuntime``).
 
 Shutdown order: stop accepting, let in-flight requests finish, then stop the manager and
 close the storage (flushing the log), then return 0.
@@ -10,25 +12,26 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import structlog
 import uvicorn
 
 from rivetq.errors import RivetQError
-from rivetq.server.app import Runtime
+from rivetq.server.app import Runtime, ServedRuntime
 from rivetq.server.file_limit import raise_open_file_limit
 from rivetq.server.grpc import GrpcServer, start_grpc_server
 from rivetq.server.http_protocol import ConnectionLimits, guarded_protocol
-from rivetq.settings import Settings, is_loopback_host, parse_addr, unknown_env_names
+from rivetq.server.listeners import listen_http, url
+from rivetq.settings import Settings, effective_workers, is_loopback_host, parse_addr, unknown_env_names
 
-__all__ = ["serve"]
+__all__ = ["Fatal", "log_started", "serve", "serve_runtime"]
 
 _GRACEFUL_SHUTDOWN_S = 30  # above the longest long-poll (wait_ms ≤ 20 s)
 _log = structlog.get_logger("rivetq.server")
 
 
-class _Fatal:
+class Fatal:
     """The manager's ``on_fatal``: a dead background loop stops the server, loudly."""
 
     def __init__(self) -> None:
@@ -53,7 +56,7 @@ class _Server(uvicorn.Server):
     the process before the storage is closed and make it exit non-zero; here a signal
     only ends ``serve``."""
 
-    def __init__(self, config: uvicorn.Config, runtime: Runtime, grpc: GrpcServer | None) -> None:
+    def __init__(self, config: uvicorn.Config, runtime: ServedRuntime, grpc: GrpcServer | None) -> None:
         super().__init__(config)
         self._runtime = runtime
         self._grpc = grpc
@@ -75,31 +78,22 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def _listen(addr: str) -> socket.socket:
-    host, port = parse_addr(addr)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        return socket.create_server((host, port), family=family, backlog=2048)
-    except OSError as error:
-        raise RivetQError(f"server.http_addr: cannot listen on {addr}: {error.strerror}") from None
-
-
-def _url(scheme: str, host: str, port: int) -> str:
-    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
-
-
-async def _start_grpc(settings: Settings, runtime: Runtime) -> GrpcServer | None:
+async def _start_grpc(settings: Settings, runtime: ServedRuntime, reuse_port: bool) -> GrpcServer | None:
     if not settings.server.grpc_addr:
         return None
     try:
         return await start_grpc_server(
-            runtime.manager, settings, runtime.storage.unavailable_reason, runtime.metrics.grpc_request_duration
+            runtime.service,
+            settings,
+            runtime.storage_view,
+            runtime.metrics.grpc_request_duration,
+            reuse_port=reuse_port,
         )
     except RuntimeError as error:  # grpc reports a port it cannot bind as RuntimeError
         raise RivetQError(f"server.grpc_addr: cannot listen on {settings.server.grpc_addr}: {error}") from None
 
 
-def _uvicorn_config(settings: Settings, runtime: Runtime) -> uvicorn.Config:
+def _uvicorn_config(settings: Settings, runtime: ServedRuntime) -> uvicorn.Config:
     server = settings.server
     limits = ConnectionLimits(
         header_timeout_s=server.read_header_timeout_ms / 1000,
@@ -127,15 +121,16 @@ def _connection_caps(settings: Settings) -> int:
     return settings.server.max_connections * (2 if settings.server.grpc_addr else 1)
 
 
-def _log_started(settings: Settings, sock: socket.socket, grpc: GrpcServer | None) -> None:
+def log_started(settings: Settings, sock: socket.socket, grpc_port: int | None, workers: int = 1) -> None:
     tls = bool(settings.server.tls_cert_file)
     http_host, http_port = sock.getsockname()[:2]
-    grpc_host = parse_addr(settings.server.grpc_addr)[0] if grpc is not None else ""
+    grpc_host = parse_addr(settings.server.grpc_addr)[0] if grpc_port is not None else ""
     local = settings.storage.backend == "local"
     _log.info(
         "rivetqd_started",
-        http=_url("https" if tls else "http", http_host, http_port),
-        grpc=_url("grpcs" if tls else "grpc", grpc_host, grpc.port) if grpc is not None else "disabled",
+        http=url("https" if tls else "http", http_host, http_port),
+        grpc=url("grpcs" if tls else "grpc", grpc_host, grpc_port) if grpc_port is not None else "disabled",
+        workers=workers,
         storage=settings.storage.backend,
         data_dir=settings.storage.data_dir if local else None,
         fsync=settings.wal.fsync if local else None,
@@ -166,23 +161,46 @@ def _warn_unknown_env(env: Mapping[str, str]) -> None:
 
 async def serve(settings: Settings) -> int:
     """Run until a signal; the exit status: 0 after a clean shutdown, 1 if startup failed
-    or a background loop died."""
-    fatal = _Fatal()
+    or a background loop (or, with several workers, the storage owner) died."""
+    workers = effective_workers(settings)
+    if workers > 1:
+        from rivetq.server.procs.supervisor import supervise
+
+        return await supervise(settings, workers)
+    return await serve_runtime(
+        settings,
+        lambda fatal: Runtime(settings, on_fatal=fatal),
+        lambda: listen_http(settings.server.http_addr),
+        on_started=lambda sock, grpc: log_started(settings, sock, grpc.port if grpc else None),
+    )
+
+
+async def serve_runtime(
+    settings: Settings,
+    make_runtime: Callable[[Fatal], ServedRuntime],
+    listen: Callable[[], socket.socket],
+    *,
+    on_started: Callable[[socket.socket, GrpcServer | None], None],
+    reuse_port: bool = False,
+) -> int:
+    """Serve the runtime ``make_runtime`` builds on the socket ``listen`` gives (and gRPC,
+    sharing its port with other processes when ``reuse_port``) until a signal."""
+    fatal = Fatal()
     async with contextlib.AsyncExitStack() as stack:
         raise_open_file_limit(_connection_caps(settings))
         try:
-            runtime = Runtime(settings, on_fatal=fatal)
-            sock = _listen(settings.server.http_addr)
+            runtime = make_runtime(fatal)
+            sock = listen()
             stack.callback(sock.close)
             await runtime.start()
             stack.push_async_callback(runtime.stop)
-            grpc = await _start_grpc(settings, runtime)
+            grpc = await _start_grpc(settings, runtime, reuse_port)
         except (RivetQError, OSError) as error:
             _log.error("rivetqd_startup_failed", error=str(error))
             return 1
         server = _Server(_uvicorn_config(settings, runtime), runtime, grpc)
         fatal.attach(server)
-        _log_started(settings, sock, grpc)
+        on_started(sock, grpc)
         await server.serve(sockets=[sock])
     _log.info("rivetqd_stopped")
     return 0 if fatal.error is None else 1

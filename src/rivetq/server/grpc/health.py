@@ -4,10 +4,13 @@ writes fail (a full disk, a lost database), SERVING again once they can succeed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from grpc_health.v1 import health_pb2
 from grpc_health.v1._async import HealthServicer
+
+from rivetq.errors import StorageUnavailable
+from rivetq.service import StorageView
 
 __all__ = ["follow_storage"]
 
@@ -18,7 +21,7 @@ _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 async def follow_storage(
     health: HealthServicer,
     services: Sequence[str],
-    unavailable_reason: Callable[[], str | None],
+    storage: StorageView,
     *,
     period_s: float = 1.0,
 ) -> None:
@@ -26,7 +29,10 @@ async def follow_storage(
     the storage's state, checked every ``period_s``; runs until cancelled."""
     serving = True
     while True:
-        now_serving = unavailable_reason() is None
+        try:
+            now_serving = (await storage.storage_status()).unavailable_reason is None
+        except StorageUnavailable:
+            now_serving = False
         if now_serving != serving:
             for name in ("", *services):
                 await health.set(name, _SERVING if now_serving else _NOT_SERVING)

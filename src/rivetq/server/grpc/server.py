@@ -4,7 +4,6 @@ auth gate, TLS and message size limits taken from ``GrpcOptions``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -27,7 +26,7 @@ from rivetq.settings import is_loopback_host, parse_addr
 if TYPE_CHECKING:
     from prometheus_client import Histogram
 
-    from rivetq.manager import QueueManager
+    from rivetq.service import QueueService, StorageView
     from rivetq.settings import Settings
 
 __all__ = [
@@ -55,6 +54,9 @@ class GrpcOptions:
     max_message_bytes: int = 16_777_216  # largest request message (a batch enqueue)
     access_log: bool = False
     max_connections: int = 10_000  # one more is closed before its handshake
+    # Several front processes share the port only with SO_REUSEPORT; one process binds
+    # without it, so that no other server can join its port and take half its calls.
+    reuse_port: bool = False
 
 
 class GrpcServer:
@@ -107,20 +109,21 @@ def _bind(server: grpc.aio.Server, options: GrpcOptions) -> int:
 
 
 async def serve(
-    manager: QueueManager,
+    manager: QueueService,
     options: GrpcOptions,
-    unavailable_reason: Callable[[], str | None] = lambda: None,
+    storage: StorageView,
     call_duration: Histogram | None = None,
 ) -> GrpcServer:
     """Start serving on ``options.addr`` in the running event loop; the health service
-    reports NOT_SERVING while ``unavailable_reason()`` gives a reason (the storage's), and
-    every call's latency goes into ``call_duration`` (labels: method, code)."""
+    reports NOT_SERVING while the storage gives a reason it is unavailable, and every
+    call's latency goes into ``call_duration`` (labels: method, code)."""
     server = grpc.aio.server(
         interceptors=_interceptors(options, call_duration),
         options=[
             ("grpc.max_receive_message_length", options.max_message_bytes),
             ("grpc.max_send_message_length", -1),
             ("grpc.max_allowed_incoming_connections", options.max_connections),
+            ("grpc.so_reuseport", int(options.reuse_port)),
         ],
     )
     streams = LeaseStreams(manager)
@@ -133,13 +136,11 @@ async def serve(
     port = _bind(server, options)
     await server.start()
     await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-    follower = asyncio.create_task(
-        follow_storage(health, [SERVICE_NAME], unavailable_reason), name="rivetq-grpc-health"
-    )
+    follower = asyncio.create_task(follow_storage(health, [SERVICE_NAME], storage), name="rivetq-grpc-health")
     return GrpcServer(server, streams, health, follower, port)
 
 
-def grpc_options(settings: Settings) -> GrpcOptions:
+def grpc_options(settings: Settings, *, reuse_port: bool = False) -> GrpcOptions:
     """The gRPC server's options from the same config keys as REST."""
     limits = settings.limits
     return GrpcOptions(
@@ -151,14 +152,17 @@ def grpc_options(settings: Settings) -> GrpcOptions:
         max_message_bytes=max(limits.max_request_bytes, limits.max_payload_bytes + MESSAGE_OVERHEAD_BYTES),
         access_log=settings.logging.access_log,
         max_connections=settings.server.max_connections,
+        reuse_port=reuse_port,
     )
 
 
 async def start_grpc_server(
-    manager: QueueManager,
+    manager: QueueService,
     settings: Settings,
-    unavailable_reason: Callable[[], str | None],
+    storage: StorageView,
     call_duration: Histogram | None = None,
+    *,
+    reuse_port: bool = False,
 ) -> GrpcServer:
     """Serve ``manager`` on ``server.grpc_addr``; stop it with ``await server.stop(grace_s)``."""
-    return await serve(manager, grpc_options(settings), unavailable_reason, call_duration)
+    return await serve(manager, grpc_options(settings, reuse_port=reuse_port), storage, call_duration)

@@ -1,4 +1,4 @@
-"""The ``rivetq.v1.RivetQ`` servicer: each RPC is one QueueManager call, translated by
+"""The ``rivetq.v1.RivetQ`` servicer: each RPC is one QueueService call, translated by
 ``convert`` and with errors mapped by ``errors``."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rivetq.server.grpc.errors import Context, abort_with, maps_errors, maps_str
 from rivetq.server.grpc.stream import LeaseStreams
 
 if TYPE_CHECKING:
-    from rivetq.manager import QueueManager
+    from rivetq.service import QueueService
 
 __all__ = ["RivetQService"]
 
@@ -38,7 +38,7 @@ def _or(value: int | None, default: int) -> int:
 
 
 class RivetQService:
-    def __init__(self, manager: QueueManager, streams: LeaseStreams) -> None:
+    def __init__(self, manager: QueueService, streams: LeaseStreams) -> None:
         self._manager = manager
         self._streams = streams
 

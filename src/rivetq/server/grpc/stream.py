@@ -19,7 +19,7 @@ from rivetq.errors import InvalidArgument
 from rivetq.models import Job
 
 if TYPE_CHECKING:
-    from rivetq.manager import QueueManager
+    from rivetq.service import QueueService
 
 __all__ = ["MAX_UNACKED", "LeaseStreams"]
 
@@ -72,7 +72,7 @@ class _Slots:
 class LeaseStreams:
     """Every open StreamLease of this server, so that acks through it free their slots."""
 
-    def __init__(self, manager: QueueManager, *, poll_ms: int = 1_000) -> None:
+    def __init__(self, manager: QueueService, *, poll_ms: int = 1_000) -> None:
         self._manager = manager
         manager.add_lease_listener(self)
         self._poll_ms = poll_ms

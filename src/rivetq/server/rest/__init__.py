@@ -1,1 +1,1 @@
-"""The REST edge: thin handlers over ``QueueManager``, routes by noun."""
+"""The REST edge: thin handlers over ``QueueService``, routes by noun."""

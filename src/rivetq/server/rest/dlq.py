@@ -7,11 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rivetq import wire
-from rivetq.manager import QueueManager
 from rivetq.server.rest.bodies import BodyLimits, decode_body
 from rivetq.server.rest.operations import Operation
 from rivetq.server.rest.params import CURSOR, LIMIT, cursor_param, limit_param
 from rivetq.server.rest.views import job_list, json_response
+from rivetq.service import QueueService
 
 __all__ = ["DlqEndpoints"]
 
@@ -19,7 +19,7 @@ _REQUEUE = msgspec.json.Decoder(wire.RequeueRequest)
 
 
 class DlqEndpoints:
-    def __init__(self, manager: QueueManager, limits: BodyLimits) -> None:
+    def __init__(self, manager: QueueService, limits: BodyLimits) -> None:
         self._manager = manager
         self._limits = limits
 

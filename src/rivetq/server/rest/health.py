@@ -10,10 +10,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from rivetq.errors import StorageUnavailable
-from rivetq.manager import QueueManager
 from rivetq.server.metrics import CONTENT_TYPE, Metrics
 from rivetq.server.rest.views import json_response
-from rivetq.storage.base import Storage
+from rivetq.service import QueueService, StorageView
 
 __all__ = ["HealthEndpoints"]
 
@@ -21,7 +20,9 @@ _OK = {"status": "ok"}
 
 
 class HealthEndpoints:
-    def __init__(self, manager: QueueManager, storage: Storage, metrics: Metrics, is_ready: Callable[[], bool]) -> None:
+    def __init__(
+        self, manager: QueueService, storage: StorageView, metrics: Metrics, is_ready: Callable[[], bool]
+    ) -> None:
         self._manager = manager
         self._storage = storage
         self._metrics = metrics
@@ -33,7 +34,7 @@ class HealthEndpoints:
     async def readyz(self, request: Request) -> Response:
         if not self._is_ready():
             return json_response({"status": "unavailable", "reason": "starting or stopping"}, 503)
-        reason = self._storage.unavailable_reason()
+        reason = (await self._storage.storage_status()).unavailable_reason
         if reason is not None:
             return json_response({"status": "unavailable", "reason": reason}, 503)
         return json_response(_OK)
@@ -45,7 +46,11 @@ class HealthEndpoints:
             queues = await self._manager.list_queues()
         except StorageUnavailable:
             queues = []
-        body = await asyncio.to_thread(self._metrics.render, queues, self._storage.gauges())
+        try:
+            gauges = (await self._storage.storage_status()).gauges
+        except StorageUnavailable:
+            gauges = {}
+        body = await asyncio.to_thread(self._metrics.render, queues, gauges)
         return Response(body, media_type=CONTENT_TYPE)
 
     def routes(self) -> list[Route]:

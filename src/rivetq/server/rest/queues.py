@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rivetq import wire
-from rivetq.manager import QueueManager
 from rivetq.server.rest.operations import Operation
 from rivetq.server.rest.params import CURSOR, LIMIT, STATE, cursor_param, limit_param, state_param
 from rivetq.server.rest.views import job_list, json_response, queue_stats, queue_summary
+from rivetq.service import QueueService
 
 __all__ = ["QueueEndpoints"]
 
@@ -17,7 +17,7 @@ _SUCCESS = wire.SuccessResponse()
 
 
 class QueueEndpoints:
-    def __init__(self, manager: QueueManager) -> None:
+    def __init__(self, manager: QueueService) -> None:
         self._manager = manager
 
     async def list_queues(self, request: Request) -> Response:

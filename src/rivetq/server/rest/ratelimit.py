@@ -7,11 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rivetq import wire
-from rivetq.manager import QueueManager
 from rivetq.models import RateLimit
 from rivetq.server.rest.bodies import BodyLimits, decode_body
 from rivetq.server.rest.operations import Operation
 from rivetq.server.rest.views import json_response, rate_limit_view
+from rivetq.service import QueueService
 
 __all__ = ["RateLimitEndpoints"]
 
@@ -20,7 +20,7 @@ _SUCCESS = wire.SuccessResponse()
 
 
 class RateLimitEndpoints:
-    def __init__(self, manager: QueueManager, limits: BodyLimits) -> None:
+    def __init__(self, manager: QueueService, limits: BodyLimits) -> None:
         self._manager = manager
         self._limits = limits
 

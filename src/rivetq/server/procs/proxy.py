@@ -1,0 +1,172 @@
+"""A front's stand-in for the ``QueueManager``: every ``QueueService`` call goes to the
+storage owner over its Unix socket. Calls made in one event-loop pass go out in one
+write; replies come back by call id, in any order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import msgspec
+
+from rivetq import wire
+from rivetq.clock import Clock, SystemClock
+from rivetq.errors import StorageUnavailable, error_for_code
+from rivetq.manager_options import LeaseListener
+from rivetq.manager_validation import check_insert
+from rivetq.models import InsertResult
+from rivetq.server.procs.calls import CALLS, CALLS_BY_NAME, Call
+from rivetq.server.procs.frames import EVENT, OK, FrameReader, frame
+from rivetq.server.procs.owner import SUBSCRIBE
+
+__all__ = ["ManagerProxy", "OwnerLink"]
+
+_OWNER_GONE = "the storage owner process is not answering"
+_decode_error = msgspec.msgpack.Decoder(tuple[str, str, str | None]).decode
+_decode_event = msgspec.msgpack.Decoder(list[str | int]).decode
+
+
+class OwnerLink(asyncio.Protocol):
+    """The connection to the owner: pending calls by id, lease events to ``on_event``."""
+
+    def __init__(self, on_event: Callable[[list[Any]], None], on_lost: Callable[[], None]) -> None:
+        self._on_event = on_event
+        self._on_lost = on_lost
+        self._loop = asyncio.get_running_loop()
+        self._reader = FrameReader()
+        self._pending: dict[int, asyncio.Future[bytes]] = {}
+        self._next_id = 0
+        self._out: list[bytes] = []
+        self._transport: asyncio.Transport | None = None
+
+    @classmethod
+    async def connect(cls, path: Path, on_event: Callable[[list[Any]], None], on_lost: Callable[[], None]) -> OwnerLink:
+        loop = asyncio.get_running_loop()
+        _, link = await loop.create_unix_connection(lambda: cls(on_event, on_lost), str(path))
+        return link
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass of it
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._transport = None
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(StorageUnavailable(_OWNER_GONE))
+        self._on_lost()
+
+    def data_received(self, data: bytes) -> None:
+        for call_id, tag, body in self._reader.feed(data):
+            if tag == EVENT:
+                self._on_event(_decode_event(body))
+                continue
+            future = self._pending.pop(call_id, None)
+            if future is None or future.done():  # its caller went away
+                continue
+            if tag == OK:
+                future.set_result(body)
+            else:
+                code, message, field = _decode_error(body)
+                error = error_for_code(code, message)
+                error.field = field
+                future.set_exception(error)
+
+    def request(self, tag: int, body: bytes) -> asyncio.Future[bytes]:
+        future = self._loop.create_future()
+        if self._transport is None:
+            future.set_exception(StorageUnavailable(_OWNER_GONE))
+            return future
+        self._next_id = call_id = (self._next_id + 1) & 0xFFFFFFFF
+        self._pending[call_id] = future
+        self._send(frame(call_id, tag, body))
+        return future
+
+    def subscribe(self) -> None:
+        self._send(frame(0, SUBSCRIBE, b""))
+
+    def close(self) -> None:
+        """Hang up (after sending what is queued); not a loss of the owner."""
+        self._on_lost = lambda: None
+        if self._transport is not None:
+            self._flush()
+            self._transport.close()
+
+    def _send(self, data: bytes) -> None:
+        if not self._out:
+            self._loop.call_soon(self._flush)
+        self._out.append(data)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and self._transport is not None:
+            self._transport.write(b"".join(out))
+
+
+def _remote(call: Call) -> Callable[..., Any]:
+    encode = msgspec.json.Encoder().encode
+    params, index, decode = call.params, call.index, call.result_decoder.decode
+
+    async def method(self: ManagerProxy, *args: Any, **kwargs: Any) -> Any:
+        return decode(await self.link.request(index, encode(params(*args, **kwargs))))
+
+    method.__name__ = call.name
+    return method
+
+
+class ManagerProxy:
+    """Implements ``QueueService`` and ``StorageView`` (methods added below from the call
+    table). Enqueues are validated here first, so a payload that is not JSON (possible
+    over gRPC) gets the manager's own error and never breaks a frame."""
+
+    def __init__(self, link: OwnerLink | None = None, *, max_payload_bytes: int, clock: Clock | None = None) -> None:
+        self.link: OwnerLink = link  # type: ignore[assignment]  # set by connect() before any call
+        self._max_payload_bytes = max_payload_bytes
+        self._clock = clock or SystemClock()
+        self._listeners: list[LeaseListener] = []
+
+    async def connect(self, path: Path, on_lost: Callable[[], None]) -> None:
+        self.link = await OwnerLink.connect(path, self._on_event, on_lost)
+        if self._listeners:
+            self.link.subscribe()
+
+    def close(self) -> None:
+        self.link.close()
+
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
+    def add_lease_listener(self, listener: LeaseListener) -> None:
+        self._listeners.append(listener)
+        if len(self._listeners) == 1 and self.link is not None:
+            self.link.subscribe()
+
+    async def enqueue(self, queue: str, request: wire.EnqueueRequest) -> InsertResult:
+        self._check(queue, [request], None)
+        result: InsertResult = await _ENQUEUE(self, queue, request)
+        return result
+
+    async def enqueue_batch(self, queue: str, requests: Sequence[wire.EnqueueRequest]) -> list[InsertResult]:
+        self._check(queue, requests, "jobs")
+        results: list[InsertResult] = await _ENQUEUE_BATCH(self, queue, requests)
+        return results
+
+    def _check(self, queue: str, requests: Sequence[wire.EnqueueRequest], prefix: str | None) -> None:
+        check_insert(queue, requests, now_ms=self.now_ms(), max_payload_bytes=self._max_payload_bytes, prefix=prefix)
+
+    def _on_event(self, event: list[Any]) -> None:
+        kind, job_id, lease_id, *rest = event
+        for listener in self._listeners:
+            if kind == "released":
+                listener.released(job_id, lease_id)
+            else:
+                listener.extended(job_id, lease_id, rest[0])
+
+
+_ENQUEUE = _remote(CALLS_BY_NAME["enqueue"])
+_ENQUEUE_BATCH = _remote(CALLS_BY_NAME["enqueue_batch"])
+for _call in CALLS:
+    if not hasattr(ManagerProxy, _call.name):
+        setattr(ManagerProxy, _call.name, _remote(_call))

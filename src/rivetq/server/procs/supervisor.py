@@ -1,0 +1,179 @@
+"""``rivetqd --workers N``: binds the ports, starts one storage owner and N fronts,
+restarts a front that dies, stops everything (exit 1) if the owner dies, and on
+SIGTERM/SIGINT shuts them all down gracefully (fronts first finish their requests, then
+the owner flushes and closes the storage).
+
+On PostgreSQL there is no owner: each worker is a full node on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import structlog
+
+from rivetq.errors import RivetQError
+from rivetq.server.listeners import listen_http, reserve_grpc_port
+from rivetq.server.metrics import MULTIPROCESS_DIR_ENV
+from rivetq.server.serve import log_started
+from rivetq.settings import ServerSettings, Settings, parse_addr
+
+__all__ = ["supervise"]
+
+_STOP_GRACE_S = 40  # the fronts' graceful shutdown (30 s) and the owner's flush
+_RESTART_BACKOFF_S = 1.0  # a front that dies within this of its start waits this long first
+_log = structlog.get_logger("rivetq.server")
+
+
+@dataclass(eq=False)  # compared and hashed by identity
+class _Child:
+    name: str
+    args: list[str]
+    process: subprocess.Popen[bytes]
+    ready_read: int
+    exit_status: asyncio.Future[int]
+    started_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def watch(cls, name: str, args: list[str], process: subprocess.Popen[bytes], ready_read: int) -> _Child:
+        """Its exit sets ``exit_status`` (a pidfd becomes readable when it exits)."""
+        loop = asyncio.get_running_loop()
+        pidfd = os.pidfd_open(process.pid)
+        exit_status: asyncio.Future[int] = loop.create_future()
+
+        def exited() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            exit_status.set_result(process.wait())
+
+        loop.add_reader(pidfd, exited)
+        return cls(name, args, process, ready_read, exit_status)
+
+    async def ready(self) -> bool:
+        """True once the child serves; False if it exited first."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(None, os.read, self.ready_read, 1) == b"r"
+        finally:
+            os.close(self.ready_read)
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+
+
+class _Supervisor:
+    def __init__(self, settings: Settings, workers: int, http: socket.socket, run_dir: Path) -> None:
+        self._settings = settings
+        self._workers = workers
+        self._http = http
+        self._run_dir = run_dir
+        self._owner_socket = run_dir / "owner.sock"
+        self._events: asyncio.Queue[_Child | signal.Signals] = asyncio.Queue()
+        self._env = {
+            **os.environ,
+            MULTIPROCESS_DIR_ENV: str(run_dir / "metrics"),
+            "RIVETQ_SUPERVISOR_PID": str(os.getpid()),
+        }
+        (run_dir / "metrics").mkdir()
+
+    def _spawn(self, name: str, args: list[str]) -> _Child:
+        ready_read, ready_write = os.pipe()
+        fds = [ready_write, self._http.fileno()]
+        argv = [sys.executable, "-m", "rivetq.server.procs.child", *args]
+        argv = [part.replace("{ready}", str(ready_write)).replace("{http}", str(self._http.fileno())) for part in argv]
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, pass_fds=fds, env=self._env)
+        os.close(ready_write)
+        assert process.stdin is not None
+        process.stdin.write(msgspec.json.encode(self._settings))
+        process.stdin.close()
+        child = _Child.watch(name, args, process, ready_read)
+        child.exit_status.add_done_callback(lambda _: self._events.put_nowait(child))
+        return child
+
+    def _front_args(self, index: int) -> list[str]:
+        name = f"front-{index}"
+        if self._settings.storage.backend == "postgres":
+            return ["node", name, "{ready}", "{http}"]
+        return ["front", name, str(self._owner_socket), "{ready}", "{http}"]
+
+    async def run(self) -> int:
+        owner: _Child | None = None
+        if self._settings.storage.backend != "postgres":
+            owner = self._spawn("owner", ["owner", str(self._owner_socket), "{ready}"])
+            if not await owner.ready():
+                return 1  # the owner said why
+        fronts = {self._spawn(f"front-{i}", self._front_args(i)) for i in range(self._workers)}
+        children = {*fronts, *([owner] if owner else [])}
+        if not all(await asyncio.gather(*(front.ready() for front in fronts))):
+            await self._stop(children)
+            return 1
+        grpc = self._settings.server.grpc_addr
+        log_started(self._settings, self._http, parse_addr(grpc)[1] if grpc else None, self._workers)
+        return await self._serve(owner, children)
+
+    async def _serve(self, owner: _Child | None, children: set[_Child]) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._events.put_nowait, sig)
+        while True:
+            event = await self._events.get()
+            if isinstance(event, signal.Signals):
+                _log.info("rivetqd_stopping", signal=event.name)
+                return await self._stop(children)
+            if event not in children:
+                continue
+            children.discard(event)
+            status = event.process.returncode
+            if event is owner:
+                _log.error("rivetqd_owner_died", status=status, detail="stopping every process")
+                await self._stop(children)
+                return 1
+            _log.warning("rivetqd_worker_died", process=event.name, status=status, detail="starting it again")
+            if time.monotonic() - event.started_at < _RESTART_BACKOFF_S:
+                await asyncio.sleep(_RESTART_BACKOFF_S)
+            children.add(self._spawn(event.name, event.args))
+
+    async def _stop(self, children: set[_Child]) -> int:
+        """SIGTERM to all; fronts finish first, then the owner (it waits for them); a
+        child still there after the grace period is killed."""
+        for child in children:
+            child.signal(signal.SIGTERM)
+        statuses = []
+        for child in sorted(children, key=lambda child: child.name == "owner"):
+            try:
+                statuses.append(await asyncio.wait_for(asyncio.shield(child.exit_status), _STOP_GRACE_S))
+            except TimeoutError:
+                _log.error("rivetqd_stop_timeout", process=child.name, detail="killed")
+                child.signal(signal.SIGKILL)
+                statuses.append(await child.exit_status)
+        _log.info("rivetqd_stopped")
+        return 0 if all(status == 0 for status in statuses) else 1
+
+
+def _child_settings(settings: Settings, grpc_addr: str) -> Settings:
+    server: ServerSettings = msgspec.structs.replace(settings.server, grpc_addr=grpc_addr)
+    return msgspec.structs.replace(settings, server=server)
+
+
+async def supervise(settings: Settings, workers: int) -> int:
+    """Run ``workers`` front processes (and the storage owner) until a signal."""
+    try:
+        http = listen_http(settings.server.http_addr)
+        grpc_addr = reserve_grpc_port(settings.server.grpc_addr) if settings.server.grpc_addr else ""
+    except RivetQError as error:
+        _log.error("rivetqd_startup_failed", error=str(error))
+        return 1
+    with http, tempfile.TemporaryDirectory(prefix="rivetqd-") as run_dir:
+        supervisor = _Supervisor(_child_settings(settings, grpc_addr), workers, http, Path(run_dir))
+        return await supervisor.run()
