@@ -59,6 +59,9 @@ __all__ = [
 ]
 
 READY_TIMEOUT_S = 20.0
+# ``make pytest`` runs the process-level tests with several workers (the default on a
+# multi-core machine) and again with one: every test of a real server runs in both shapes.
+WORKERS_ENV = "RIVETQ_TEST_WORKERS"
 STOP_TIMEOUT_S = 20.0
 
 
@@ -112,6 +115,19 @@ class RunningServer:
     def returncode(self) -> int | None:
         return self.process.poll()
 
+    def processes(self) -> dict[str, int]:
+        """PIDs by role: ``server`` (the supervisor, or the single process), ``owner``,
+        ``front-0``... (from /proc; a multi-process server's children)."""
+        found = {"server": self.pid}
+        with contextlib.suppress(FileNotFoundError):
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+            for pid in map(int, children):
+                with contextlib.suppress(FileNotFoundError, ValueError):
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+                    role = argv[argv.index("rivetq.server.procs.child") + 1]
+                    found["owner" if role == "owner" else argv[argv.index("rivetq.server.procs.child") + 2]] = pid
+        return found
+
     def output(self) -> str:
         """Everything the server wrote to stdout and stderr so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -158,6 +174,11 @@ def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
     return {**base, "RIVETQ_LOGGING_FORMAT": "json", **(env or {})}
 
 
+def _workers_args(extra_args: tuple[str, ...]) -> list[str]:
+    workers = os.environ.get(WORKERS_ENV)
+    return ["--workers", workers] if workers and "--workers" not in extra_args else []
+
+
 def spawn_server(
     directory: Path,
     *extra_args: str,
@@ -165,11 +186,12 @@ def spawn_server(
     data_dir: Path | None = None,
     grpc: bool = True,
     tls: tuple[Path, Path] | None = None,
+    http_port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path, str, str | None]:
     """Start ``rivetqd`` without waiting for it (for tests of failing startups):
     returns (process, log path, url, grpc target). ``tls`` = (cert file, key file)."""
     directory.mkdir(parents=True, exist_ok=True)
-    http_port = free_port()
+    http_port = http_port or free_port()
     grpc_target = f"127.0.0.1:{free_port()}" if grpc else None
     args = [
         rivetqd_path(),
@@ -179,6 +201,7 @@ def spawn_server(
         grpc_target or "",
         "--data-dir",
         str(data_dir or directory / "data"),
+        *_workers_args(extra_args),
         *extra_args,
     ]
     if tls is not None:
@@ -222,6 +245,7 @@ def start_server(
     grpc: bool = True,
     token: str | None = None,
     tls: tuple[Path, Path] | None = None,
+    http_port: int | None = None,
 ) -> RunningServer:
     """Start ``rivetqd`` in ``directory`` (data in ``data_dir``, default ``directory/data``)
     with ``extra_args`` after the address flags, and wait until it is ready. With
@@ -230,7 +254,7 @@ def start_server(
     and ``server.client()`` trusts that certificate."""
     env = {**(env or {}), **({"RIVETQ_AUTH_TOKENS": token} if token else {})}
     process, log_path, url, grpc_target = spawn_server(
-        directory, *extra_args, env=env, data_dir=data_dir, grpc=grpc, tls=tls
+        directory, *extra_args, env=env, data_dir=data_dir, grpc=grpc, tls=tls, http_port=http_port
     )
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(tls[0])) if tls is not None else True
     try:

@@ -27,7 +27,8 @@ def _check(channel: grpc.Channel, *, wait_for_ready: bool = False) -> int:
 
 def test_a_connection_beyond_max_connections_is_refused_until_one_closes(tmp_path: Path) -> None:
     env = {"RIVETQ_SERVER_MAX_CONNECTIONS": "2"}
-    with start_server(tmp_path, "--storage-backend", "memory", env=env) as server:
+    # One process: with several, each front holds its share and the kernel picks the front.
+    with start_server(tmp_path, "--storage-backend", "memory", "--workers", "1", env=env) as server:
         assert server.grpc_target is not None
         first, second = _channel(server.grpc_target), _channel(server.grpc_target)
         assert _check(first) == _check(second) == health_pb2.HealthCheckResponse.SERVING

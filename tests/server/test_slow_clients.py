@@ -191,7 +191,9 @@ def test_no_access_log_unless_enabled(tmp_path: Path) -> None:
 
 def test_connections_above_max_connections_get_503(tmp_path: Path) -> None:
     env = {"RIVETQ_SERVER_MAX_CONNECTIONS": "3", "RIVETQ_LOGGING_ACCESS_LOG": "true"}
-    with start_server(tmp_path, "--storage-backend", "memory", env=env, grpc=False) as server, ExitStack() as idle:
+    # One process: with several, each front holds its share and the kernel picks the front.
+    args = ("--storage-backend", "memory", "--workers", "1")
+    with start_server(tmp_path, *args, env=env, grpc=False) as server, ExitStack() as idle:
         for _ in range(3):  # kept alive after one answered request, so surely counted
             sock = idle.enter_context(_connect(server))
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -67,6 +67,12 @@ class _Child:
         finally:
             os.close(self.ready_read)
 
+    def go(self) -> None:
+        """A ready front may start serving."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"g")
+        self.process.stdin.flush()
+
     def signal(self, sig: signal.Signals) -> None:
         if self.process.poll() is None:
             self.process.send_signal(sig)
@@ -80,6 +86,7 @@ class _Supervisor:
         self._run_dir = run_dir
         self._owner_socket = run_dir / "owner.sock"
         self._events: asyncio.Queue[_Child | signal.Signals] = asyncio.Queue()
+        self._starting: set[asyncio.Task[None]] = set()
         self._env = {
             **os.environ,
             MULTIPROCESS_DIR_ENV: str(run_dir / "metrics"),
@@ -89,14 +96,14 @@ class _Supervisor:
 
     def _spawn(self, name: str, args: list[str]) -> _Child:
         ready_read, ready_write = os.pipe()
-        fds = [ready_write, self._http.fileno()]
+        fds = [ready_write, *([self._http.fileno()] if "{http}" in args else [])]
         argv = [sys.executable, "-m", "rivetq.server.procs.child", *args]
         argv = [part.replace("{ready}", str(ready_write)).replace("{http}", str(self._http.fileno())) for part in argv]
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, pass_fds=fds, env=self._env)
         os.close(ready_write)
         assert process.stdin is not None
-        process.stdin.write(msgspec.json.encode(self._settings))
-        process.stdin.close()
+        process.stdin.write(msgspec.json.encode(self._settings) + b"\n")
+        process.stdin.flush()
         child = _Child.watch(name, args, process, ready_read)
         child.exit_status.add_done_callback(lambda _: self._events.put_nowait(child))
         return child
@@ -120,6 +127,8 @@ class _Supervisor:
             return 1
         grpc = self._settings.server.grpc_addr
         log_started(self._settings, self._http, parse_addr(grpc)[1] if grpc else None, self._workers)
+        for front in fronts:
+            front.go()
         return await self._serve(owner, children)
 
     async def _serve(self, owner: _Child | None, children: set[_Child]) -> int:
@@ -142,7 +151,16 @@ class _Supervisor:
             _log.warning("rivetqd_worker_died", process=event.name, status=status, detail="starting it again")
             if time.monotonic() - event.started_at < _RESTART_BACKOFF_S:
                 await asyncio.sleep(_RESTART_BACKOFF_S)
-            children.add(self._spawn(event.name, event.args))
+            front = self._spawn(event.name, event.args)
+            children.add(front)
+            starting = loop.create_task(self._start_again(front))
+            self._starting.add(starting)
+            starting.add_done_callback(self._starting.discard)
+
+    async def _start_again(self, front: _Child) -> None:
+        if await front.ready():
+            front.go()
+            _log.info("rivetqd_worker_started", process=front.name)
 
     async def _stop(self, children: set[_Child]) -> int:
         """SIGTERM to all; fronts finish first, then the owner (it waits for them); a
@@ -161,8 +179,12 @@ class _Supervisor:
         return 0 if all(status == 0 for status in statuses) else 1
 
 
-def _child_settings(settings: Settings, grpc_addr: str) -> Settings:
-    server: ServerSettings = msgspec.structs.replace(settings.server, grpc_addr=grpc_addr)
+def _child_settings(settings: Settings, grpc_addr: str, workers: int) -> Settings:
+    """The fronts' settings: the gRPC port made concrete, and each front's share of
+    ``server.max_connections`` (rounded up)."""
+    server: ServerSettings = msgspec.structs.replace(
+        settings.server, grpc_addr=grpc_addr, max_connections=-(-settings.server.max_connections // workers)
+    )
     return msgspec.structs.replace(settings, server=server)
 
 
@@ -175,5 +197,5 @@ async def supervise(settings: Settings, workers: int) -> int:
         _log.error("rivetqd_startup_failed", error=str(error))
         return 1
     with http, tempfile.TemporaryDirectory(prefix="rivetqd-") as run_dir:
-        supervisor = _Supervisor(_child_settings(settings, grpc_addr), workers, http, Path(run_dir))
+        supervisor = _Supervisor(_child_settings(settings, grpc_addr, workers), workers, http, Path(run_dir))
         return await supervisor.run()
