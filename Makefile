@@ -27,8 +27,11 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# Every test of a real rivetqd runs with two workers (a storage owner behind two front
+# processes), then the end-to-end suite again with one process.
 pytest: install
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	RIVETQ_TEST_WORKERS=2 $(VENV)/bin/pytest -q -p no:cacheprovider
+	RIVETQ_TEST_WORKERS=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e --ignore=tests/e2e/test_workers.py
 
 test-go: install
 	bash scripts/test-go.sh

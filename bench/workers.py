@@ -41,7 +41,7 @@ def _processes(root: int) -> dict[str, int]:
     return found
 
 
-def _load(server: RunningServer, clients: int, jobs: int, out: Path) -> dict[str, dict[str, float]]:
+def _load(server: RunningServer, clients: int, jobs: int, out: Path) -> dict[str, float]:
     bench = Path(sys.executable).parent / "rivetq-bench"
     subprocess.run(
         [str(bench), "--url", server.url, "--connections", str(clients), "--json-out", str(out), "phases",
@@ -49,7 +49,7 @@ def _load(server: RunningServer, clients: int, jobs: int, out: Path) -> dict[str
         check=True,
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    result: dict[str, dict[str, float]] = json.loads(out.read_text())
+    result: dict[str, float] = json.loads(out.read_text())
     return result
 
 
@@ -62,15 +62,8 @@ def run(workers: int, clients: int, jobs: int) -> None:
             after = {role: _cpu_s(pid) for role, pid in processes.items()}
     calls = 3 * jobs
     cpu = ", ".join(f"{role} {(after[role] - before[role]) / calls * 1e6:.0f}" for role in sorted(processes))
-    phases = result["phases"] if "phases" in result else result
-    print(f"| {workers} | {clients} / {clients} | {_rate(phases, 'enqueue')} | {_rate(phases, 'lease_ack')} | {cpu} |")
-
-
-def _rate(phases: dict[str, object], name: str) -> str:
-    for key, value in phases.items():
-        if key.startswith(name) and isinstance(value, dict):
-            return f"{value.get('jobs_per_s', 0):,.0f}"
-    return "?"
+    enqueue, lease_ack = result["enqueue_jobs_per_s"], result["acked_jobs_per_s"]
+    print(f"| {workers} | {clients} / {clients} | {enqueue:,.0f} | {lease_ack:,.0f} | {cpu} |", flush=True)
 
 
 def main() -> None:
