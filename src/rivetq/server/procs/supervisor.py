@@ -1,5 +1,6 @@
 """``rivetqd --workers N``: binds the ports, starts one storage owner and N fronts,
-restarts a front that dies, stops everything (exit 1) if the owner dies, and on
+restarts a front that is killed, stops everything (exit 1) if the owner dies or a front
+stops on an error of its own (a dead background loop, a lost owner), and on
 SIGTERM/SIGINT shuts them all down gracefully (fronts first finish their requests, then
 the owner flushes and closes the storage).
 
@@ -146,6 +147,10 @@ class _Supervisor:
             status = event.process.returncode
             if event is owner:
                 _log.error("rivetqd_owner_died", status=status, detail="stopping every process")
+                await self._stop(children)
+                return 1
+            if status == 1:  # it stopped itself on an error it logged, as one process would
+                _log.error("rivetqd_worker_failed", process=event.name, detail="stopping every process")
                 await self._stop(children)
                 return 1
             _log.warning("rivetqd_worker_died", process=event.name, status=status, detail="starting it again")
