@@ -18,7 +18,9 @@ from rivetq.models import RetryPolicy
 __all__ = [
     "MAX_BATCH",
     "MAX_DELAY_MS",
+    "MAX_RATE",
     "MAX_WAIT_MS",
+    "MIN_REFILL_RATE",
     "AckBatchRequest",
     "AckBatchResponse",
     "AckItem",
@@ -54,6 +56,8 @@ __all__ = [
 ]
 
 MAX_BATCH = 1000
+MAX_RATE = 1e9
+MIN_REFILL_RATE = 1e-9  # a token every ~32 years: every refill time stays a 64-bit millisecond count
 
 MAX_DELAY_MS = 10 * 365 * 86_400_000  # ten years: keeps every eta a 64-bit millisecond count
 Priority = Annotated[int, msgspec.Meta(ge=0, le=9)]
@@ -225,8 +229,8 @@ class QueueListResponse(msgspec.Struct):
 
 
 class RateLimitBody(_Body):
-    capacity: Annotated[float, msgspec.Meta(ge=1, le=1e9)]  # a job takes a whole token
-    refill_rate: Annotated[float, msgspec.Meta(gt=0, le=1e9)]
+    capacity: Annotated[float, msgspec.Meta(ge=1, le=MAX_RATE)]  # a job takes a whole token
+    refill_rate: Annotated[float, msgspec.Meta(ge=MIN_REFILL_RATE, le=MAX_RATE)]  # tokens per second
 
 
 class RateLimitView(msgspec.Struct):

@@ -38,6 +38,7 @@ async def test_openapi_states_the_limits_and_formats_the_server_holds_to(client:
     assert set(job["state"]["enum"]) == {"delayed", "ready", "inflight", "dead"}
     assert job["created_at"]["format"] == job["eta"]["format"] == "date-time"
     assert schemas["RateLimitBody"]["properties"]["capacity"]["minimum"] == 1
+    assert schemas["RateLimitBody"]["properties"]["refill_rate"]["minimum"] == 1e-9
     enqueue = schemas["EnqueueRequest"]["properties"]
     assert enqueue["delay_ms"]["anyOf"][0]["maximum"] == 315_360_000_000
     assert enqueue["run_at"]["anyOf"][0]["format"] == "date-time"

@@ -157,3 +157,15 @@ async def test_rate_limit_rejects_a_non_positive_capacity_naming_it(client: ApiC
     response = await client.post("/v1/queues/emails/rate_limit", json={"capacity": 0, "refill_rate": 1})
     assert response.status_code == 400
     assert "capacity" in response.json()["error"]["message"]
+
+
+async def test_a_tiny_refill_rate_is_a_400_naming_it_and_long_polls_still_answer(client: ApiClient) -> None:
+    """1e-306 tokens/s made the long-poll's wake-up time infinite: a 500."""
+    response = await client.post("/v1/queues/emails/rate_limit", json={"capacity": 1, "refill_rate": 1e-306})
+    assert (response.status_code, response.json()["error"]["field"]) == (400, "refill_rate")
+    await client.post("/v1/queues/emails/rate_limit", json={"capacity": 1, "refill_rate": 1e-9})
+    await enqueue(client)
+    await enqueue(client)
+    await lease_one(client)
+    response = await client.post("/v1/queues/emails/lease", json={"wait_ms": 10})
+    assert (response.status_code, response.json()) == (200, {"jobs": []})
