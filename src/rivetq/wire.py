@@ -27,6 +27,7 @@ __all__ = [
     "AckItemResult",
     "AckRequest",
     "DeletedResponse",
+    "EmptyRequest",
     "EnqueueBatchRequest",
     "EnqueueBatchResponse",
     "EnqueueRequest",
@@ -76,6 +77,10 @@ Reason = Annotated[str, msgspec.Meta(max_length=65_536)]
 
 class _Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Request bodies reject unknown fields so a typo is an error, not a silent default."""
+
+
+class EmptyRequest(_Body):
+    """The body of a call that takes no fields (pause, resume): ``{}``, or none at all."""
 
 
 class EnqueueRequest(_Body, kw_only=True):

@@ -156,7 +156,7 @@ class Runtime:
         )
         return [
             *JobEndpoints(self.manager, limits).operations(),
-            *QueueEndpoints(self.manager).operations(),
+            *QueueEndpoints(self.manager, limits).operations(),
             *DlqEndpoints(self.manager, limits).operations(),
             *RateLimitEndpoints(self.manager, limits).operations(),
             *RetryPolicyEndpoints(self.manager, limits).operations(),
@@ -174,7 +174,7 @@ class Runtime:
             routes += debug_routes()
         return Starlette(
             routes=routes,
-            middleware=self._middleware(),
+            middleware=self._middleware(routes),
             exception_handlers={
                 RivetQError: rivetq_error_response,
                 HTTPException: http_exception_response,
@@ -182,7 +182,7 @@ class Runtime:
             },
         )
 
-    def _middleware(self) -> list[Middleware]:
+    def _middleware(self, routes: list[BaseRoute]) -> list[Middleware]:
         server, auth = self.settings.server, self.settings.auth
         host, _ = parse_addr(server.http_addr)
         middleware = [Middleware(RequestTimingMiddleware, histogram=self.metrics.http_request_duration)]
@@ -200,5 +200,5 @@ class Runtime:
             )
         protected = auth.protected_mode and not is_loopback_host(host)
         middleware.append(Middleware(AuthMiddleware, tokens=auth.tokens, protected=protected))
-        middleware.append(Middleware(JsonContentTypeMiddleware))
+        middleware.append(Middleware(JsonContentTypeMiddleware, routes=routes))
         return middleware

@@ -82,12 +82,6 @@ def _operation(op: Operation, ref_of: dict[type, Any]) -> dict[str, Any]:
         result["parameters"] = params
     if op.body is not None:
         result["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref_of[op.body]}}}
-    elif op.method == "POST":  # every POST needs a JSON content type, so a client must send a body
-        result["requestBody"] = {
-            "required": True,
-            "description": "{} (every POST says Content-Type: application/json)",
-            "content": {"application/json": {"schema": {"type": "object", "maxProperties": 0}}},
-        }
     return result
 
 
