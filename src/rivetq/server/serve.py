@@ -122,9 +122,10 @@ def _uvicorn_config(settings: Settings, runtime: Runtime) -> uvicorn.Config:
     )
 
 
-def _connection_caps(settings: Settings) -> int:
-    """Connections the server may hold open: the HTTP cap, and gRPC's of the same size."""
-    return settings.server.max_connections * (2 if settings.server.grpc_addr else 1)
+def _raise_open_file_limit(settings: Settings) -> None:
+    """Room for the HTTP cap, and for gRPC's of the same size when gRPC listens."""
+    cap = settings.server.max_connections
+    raise_open_file_limit(cap, cap if settings.server.grpc_addr else 0)
 
 
 def _log_started(settings: Settings, sock: socket.socket, grpc: GrpcServer | None) -> None:
@@ -169,7 +170,7 @@ async def serve(settings: Settings) -> int:
     or a background loop died."""
     fatal = _Fatal()
     async with contextlib.AsyncExitStack() as stack:
-        raise_open_file_limit(_connection_caps(settings))
+        _raise_open_file_limit(settings)
         try:
             runtime = Runtime(settings, on_fatal=fatal)
             sock = _listen(settings.server.http_addr)
