@@ -239,6 +239,9 @@ class RateLimitBody(_Body):
 
 
 class RateLimitView(msgspec.Struct):
+    """A queue's rate limit, as ``GET rate_limit`` and ``stats`` show it: a queue without
+    one has ``exists`` false, and ``capacity`` and ``refill_rate`` 0."""
+
     capacity: float
     refill_rate: float
     exists: bool
@@ -271,7 +274,7 @@ class QueueStatsResponse(msgspec.Struct, kw_only=True):
     acked_total: int
     nacked_total: int
     paused: bool
-    rate_limit: RateLimitView | None
+    rate_limit: RateLimitView
 
 
 class RequeueRequest(_Body):

@@ -79,6 +79,7 @@ def test_ctl_stats_jobs_and_job_commands(ctl: Any) -> None:
     delayed = ctl("enqueue", "-q", queue, "-p", '"b"', "--delay-ms", "60000", "--idempotency-key", "k1").stdout.strip()
     stats = _json(ctl("--json", "stats", "-q", queue))
     assert (stats["ready"], stats["delayed"], stats["enqueued_total"]) == (1, 1, 2)
+    assert stats["rate_limit"] == _json(ctl("--json", "rate-limit", "get", "-q", queue))  # one way to say "none"
     human = ctl("stats", "-q", queue).stdout
     assert "ready" in human and "rate_limit      none" in human
     page = _json(ctl("--json", "jobs", "-q", queue, "--state", "delayed"))

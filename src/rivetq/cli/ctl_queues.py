@@ -48,7 +48,8 @@ def stats(state: CtlState, queue: str) -> None:
     """Show a queue's counts, counters and settings."""
     found = state.client().stats(queue)
     pairs = [(name, getattr(found, name)) for name in found.__struct_fields__ if name != "rate_limit"]
-    emit(state, found, lambda: print_rows([*pairs, ("rate_limit", _limit_text(found.rate_limit))]))
+    document = {**dict(pairs), "rate_limit": _limit_json(found.rate_limit)}  # as the REST API shows it
+    emit(state, document, lambda: print_rows([*pairs, ("rate_limit", _limit_text(found.rate_limit))]))
 
 
 @click.command()
