@@ -22,7 +22,7 @@ import msgspec
 
 from rivetq.storage.local.codec import META, decode_changes, meta_decoder
 from rivetq.storage.local.kv import CorruptStore, KVStore
-from rivetq.storage.local.lock import lock_holder
+from rivetq.storage.local.lock import DataDirLocked, lock_holder
 from rivetq.storage.local.record import TYPE_CHANGES, CorruptWAL, Frame
 from rivetq.storage.local.recovery import scan_log
 
@@ -33,7 +33,7 @@ EXIT_NOT_CHECKED = 2
 _DESCRIPTION = "Check a stopped server's data directory: exit 0 intact, 1 damaged, 2 not checked."
 
 
-class DataDirInUse(Exception):
+class DataDirInUse(DataDirLocked):
     """A running server holds the directory, and the check was not forced."""
 
 
