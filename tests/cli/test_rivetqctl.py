@@ -161,9 +161,11 @@ def test_ctl_usage_errors_exit_2(ctl: Any, args: list[str]) -> None:
     assert "Error" in ctl(*args, code=2).stderr
 
 
-def test_ctl_unreachable_server_is_a_connection_error() -> None:
+def test_ctl_unreachable_server_is_a_connection_error_naming_it() -> None:
     from tests.e2e.server import free_port
 
-    result = CliRunner().invoke(cli, ["--server", f"http://127.0.0.1:{free_port()}", "list"])
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(cli, ["list"], env={"RIVETQ_URL": url})
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: connection_failed: ")
+    assert result.stderr.startswith(f"error: connection_failed: cannot connect to the RivetQ server at {url} ")
+    assert result.stderr.count("\n") == 1

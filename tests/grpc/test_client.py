@@ -14,8 +14,8 @@ import pytest
 from rivetq.client.client import Client
 from rivetq.client.grpc_client import GrpcClient
 from rivetq.client.models import AckedLease, QueueSummary, RetryPolicy
-from rivetq.errors import InvalidArgument, JobNotFound, PayloadTooLarge, QueueNotFound, StateConflict
-from tests.e2e.server import RunningServer
+from rivetq.errors import ConnectionFailed, InvalidArgument, JobNotFound, PayloadTooLarge, QueueNotFound, StateConflict
+from tests.e2e.server import RunningServer, free_port
 
 
 @pytest.fixture
@@ -140,6 +140,16 @@ def test_client_maps_errors(client: GrpcClient) -> None:
         client.cancel(job.id)
     with pytest.raises(InvalidArgument):
         client.list_jobs(queue, state="bogus")
+
+
+@pytest.mark.parametrize(
+    "call", [lambda c: c.enqueue("q", 1), lambda c: list(c.stream_lease("q"))], ids=["unary", "stream"]
+)
+def test_an_unreachable_server_is_connection_failed_naming_its_address(call: Callable[[GrpcClient], object]) -> None:
+    target = f"127.0.0.1:{free_port()}"
+    with GrpcClient(target, timeout=2.0) as nobody, pytest.raises(ConnectionFailed) as failed:
+        call(nobody)
+    assert str(failed.value).startswith(f"no answer from the RivetQ gRPC server at {target}: UNAVAILABLE")
 
 
 @pytest.mark.parametrize(
