@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -229,3 +233,28 @@ def test_client_refuses_nan_in_a_payload(client: GrpcClient) -> None:
     with pytest.raises(InvalidArgument) as refused:
         client.enqueue(_queue(), [float("nan")])
     assert refused.value.field == "payload"
+
+
+def _readme_block(language: str, containing: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(f"```{language}\n(.*?)```", readme, re.DOTALL)
+    [block] = [block for block in blocks if containing in block]
+    return block
+
+
+def test_the_readme_grpc_example_prints_its_job_after_the_go_example_ran(rivetqd: RunningServer) -> None:
+    """The README's examples run in order on one server: the Go example's enqueue must not
+    make the gRPC example's a duplicate (a shared idempotency key did), or it prints nothing."""
+    queue = _queue()
+    go_example = _readme_block("go", 'jobID, err := client.Enqueue(ctx, "emails"')
+    go_key = re.search(r'IdempotencyKey: "([^"]+)"', go_example)
+    assert go_key is not None
+    with Client(rivetqd.url) as rest:  # what the Go example does
+        go_job = rest.enqueue(queue, {"to": "user@example.com"}, priority=7, delay_ms=5000, idempotency_key=go_key[1])
+    example = _readme_block("python", 'GrpcClient("127.0.0.1:9090", token=None)').replace('"emails"', repr(queue))
+    printed = io.StringIO()
+    scope: dict[str, object] = {}
+    with contextlib.redirect_stdout(printed):
+        exec(example.replace("127.0.0.1:9090", str(rivetqd.grpc_target)), scope)  # the README's own code
+    assert scope["job_id"] != go_job
+    assert printed.getvalue() == f"{scope['job_id']} {{'to': 'user@example.com'}} 0\n"
