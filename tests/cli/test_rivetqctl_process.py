@@ -90,14 +90,7 @@ def test_process_token_from_env(tmp_path: Path) -> None:
         denied = _ctl("list", env={"RIVETQ_URL": secured.url})
         assert denied.returncode == 1 and denied.stderr.startswith("error: unauthenticated: ")
         allowed = _ctl("list", env={"RIVETQ_URL": secured.url, "RIVETQ_TOKEN": "tok-1"})
-        assert allowed.returncode == 0 and allowed.stdout.split() == [
-            "QUEUE",
-            "READY",
-            "DELAYED",
-            "INFLIGHT",
-            "DLQ",
-            "PAUSED",
-        ]
+        assert (allowed.returncode, allowed.stdout) == (0, "no queues\n")
 
 
 @contextlib.contextmanager

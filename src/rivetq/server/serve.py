@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 import structlog
 import uvicorn
 
-from rivetq.errors import RivetQError
+from rivetq.errors import RivetQError, StorageSetupFailed
 from rivetq.server.app import Runtime
 from rivetq.server.file_limit import raise_open_file_limit
 from rivetq.server.grpc import GrpcServer, start_grpc_server
@@ -166,7 +166,8 @@ def _warn_unknown_env(env: Mapping[str, str]) -> None:
 
 
 async def serve(settings: Settings) -> int:
-    """Run until a signal; the exit status: 0 after a clean shutdown, 1 if startup failed
+    """Run until a signal; the exit status: 0 after a clean shutdown, 2 if the storage
+    cannot be used as configured (the operator must fix it), 1 if startup failed otherwise
     or a background loop died."""
     fatal = _Fatal()
     async with contextlib.AsyncExitStack() as stack:
@@ -180,7 +181,7 @@ async def serve(settings: Settings) -> int:
             grpc = await _start_grpc(settings, runtime)
         except (RivetQError, OSError) as error:
             _log.error("rivetqd_startup_failed", error=str(error))
-            return 1
+            return 2 if isinstance(error, StorageSetupFailed) else 1
         server = _Server(_uvicorn_config(settings, runtime), runtime, grpc)
         fatal.attach(server)
         _log_started(settings, sock, grpc)
