@@ -1,6 +1,8 @@
-# The single entry point. `make run` installs and starts rivetqd on ./data with the UI;
+# The single entry point. `make run` installs and starts rivetqd on ./data with the UI
+# (`make run ARGS="--http-addr :8081 --grpc-addr :9091"` passes flags to rivetqd);
 # `make test` installs everything and runs every test (Python, Go SDK, UI).
 VENV ?= .venv
+ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -18,7 +20,7 @@ ui: install
 	bash scripts/build-ui.sh
 
 run: ui
-	$(VENV)/bin/rivetqd --data-dir ./data
+	$(VENV)/bin/rivetqd --data-dir ./data $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

@@ -74,7 +74,7 @@ func (c *Client) do(ctx context.Context, r call) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("rivetq: %s %s: %w", r.method, r.path, err)
+		return &ConnectionError{URL: c.baseURL, Method: r.method, Path: r.path, Err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

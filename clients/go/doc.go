@@ -7,7 +7,8 @@
 //	id, err := client.Enqueue(ctx, "emails", map[string]string{"to": "a@b.c"}, nil)
 //
 // Errors returned by the server are *APIError values that match the package's
-// sentinel errors with errors.Is, e.g. errors.Is(err, rivetq.ErrLeaseLost).
+// sentinel errors with errors.Is, e.g. errors.Is(err, rivetq.ErrLeaseLost). A request
+// that got no reply is a *ConnectionError naming the server's URL.
 //
 // Worker runs a handler over a queue with bounded concurrency, extends leases while
 // the handler runs, acks on success (inside its next lease call when it can), nacks on

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -70,6 +71,27 @@ func (e *APIError) Unwrap() error {
 	}
 	return sentinelByStatus[e.Status]
 }
+
+// ConnectionError is a request that got no reply: the server at URL refused the
+// connection, dropped it, or did not answer in time. Err is the transport's error (a
+// *url.Error), so errors.Is(err, context.DeadlineExceeded) still holds for a timeout.
+type ConnectionError struct {
+	URL    string // the client's base URL, e.g. "http://127.0.0.1:8080"
+	Method string
+	Path   string
+	Err    error
+}
+
+func (e *ConnectionError) Error() string {
+	cause := e.Err
+	var urlErr *url.Error
+	if errors.As(cause, &urlErr) {
+		cause = urlErr.Err // its text repeats the whole URL
+	}
+	return fmt.Sprintf("rivetq: no answer from the RivetQ server at %s (%s %s): %v", e.URL, e.Method, e.Path, cause)
+}
+
+func (e *ConnectionError) Unwrap() error { return e.Err }
 
 type errorEnvelope struct {
 	Error struct {

@@ -69,11 +69,16 @@ func TestAuthTokenIsRequiredAndChecked(t *testing.T) {
 	}
 }
 
-func TestTransportErrorsAreNotAPIErrors(t *testing.T) {
-	_, err := rivetq.NewClient("http://127.0.0.1:1").ListQueues(ctxFor(t))
+func TestTransportErrorsAreConnectionErrorsNamingTheServer(t *testing.T) {
+	_, err := rivetq.NewClient("http://127.0.0.1:1/").ListQueues(ctxFor(t))
 	var apiErr *rivetq.APIError
-	if err == nil || errors.As(err, &apiErr) {
-		t.Fatalf("a refused connection gave %v", err)
+	var connErr *rivetq.ConnectionError
+	if err == nil || errors.As(err, &apiErr) || !errors.As(err, &connErr) || connErr.URL != "http://127.0.0.1:1" {
+		t.Fatalf("a refused connection gave %#v", err)
+	}
+	want := "rivetq: no answer from the RivetQ server at http://127.0.0.1:1 (GET /v1/queues): dial tcp 127.0.0.1:1: "
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("a refused connection says %q, want it to start with %q", err, want)
 	}
 }
 

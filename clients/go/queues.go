@@ -19,10 +19,15 @@ func (c *Client) ListQueues(ctx context.Context) ([]QueueSummary, error) {
 // Stats returns a queue's counts and counters; a queue that never existed is
 // ErrQueueNotFound.
 func (c *Client) Stats(ctx context.Context, queue string) (*QueueStats, error) {
-	var stats QueueStats
-	if err := c.do(ctx, call{method: http.MethodGet, path: queuePath(queue, "/stats"), out: &stats}); err != nil {
+	var reply struct {
+		QueueStats
+		RateLimit *rateLimitView `json:"rate_limit"` // shadows QueueStats.RateLimit
+	}
+	if err := c.do(ctx, call{method: http.MethodGet, path: queuePath(queue, "/stats"), out: &reply}); err != nil {
 		return nil, err
 	}
+	stats := reply.QueueStats
+	stats.RateLimit = reply.RateLimit.limit()
 	return &stats, nil
 }
 
@@ -121,17 +126,27 @@ func (c *Client) SetRateLimit(ctx context.Context, queue string, limit RateLimit
 
 // GetRateLimit returns the queue's rate limit, or nil when it has none.
 func (c *Client) GetRateLimit(ctx context.Context, queue string) (*RateLimit, error) {
-	var reply struct {
-		RateLimit
-		Exists bool `json:"exists"`
-	}
+	var reply rateLimitView
 	if err := c.do(ctx, call{method: http.MethodGet, path: queuePath(queue, "/rate_limit"), out: &reply}); err != nil {
 		return nil, err
 	}
-	if !reply.Exists {
-		return nil, nil
+	return reply.limit(), nil
+}
+
+// rateLimitView is a rate limit as the server shows it: "exists": false (capacity and
+// refill_rate 0) when the queue has none.
+type rateLimitView struct {
+	RateLimit
+	Exists bool `json:"exists"`
+}
+
+// limit is the rate limit, or nil when there is none.
+func (v *rateLimitView) limit() *RateLimit {
+	if v == nil || !v.Exists {
+		return nil
 	}
-	return &reply.RateLimit, nil
+	limit := v.RateLimit
+	return &limit
 }
 
 // DeleteRateLimit removes the queue's rate limit.

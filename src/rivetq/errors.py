@@ -15,6 +15,7 @@ __all__ = [
     "QueueNotFound",
     "RivetQError",
     "StateConflict",
+    "StorageSetupFailed",
     "StorageUnavailable",
     "Unauthenticated",
     "UnsupportedMediaType",
@@ -88,6 +89,12 @@ class StorageUnavailable(RivetQError):
     """The storage cannot accept writes: disk full, fsync failure, lost database (HTTP 503)."""
 
     code = "storage_unavailable"
+
+
+class StorageSetupFailed(StorageUnavailable):
+    """The storage cannot be used as configured: PostgreSQL refuses the connection or the
+    login, the database is missing, the role lacks a privilege. Only an operator can fix
+    it, so ``rivetqd`` and ``rivetqd migrate`` stop with exit status 2."""
 
 
 class ConnectionFailed(RivetQError, ConnectionError):

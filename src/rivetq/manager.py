@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,6 +48,7 @@ from rivetq.models import (
     RetryPolicy,
     StoredState,
 )
+from rivetq.ratelimit import ms_per_token
 from rivetq.storage.base import Storage
 from rivetq.waiters import Waiters
 
@@ -354,7 +354,7 @@ class QueueManager:
         if result.rate_limited:
             limit = (await self._storage.get_queue_config(queue)).rate_limit
             if limit is not None:
-                refill_at = now_ms + math.ceil(1000 / limit.refill_rate)
+                refill_at = now_ms + ms_per_token(limit)
                 wake_at = refill_at if wake_at is None else min(wake_at, refill_at)
         if wake_at is not None:
             self._waiters.arm(queue, wake_at, now_ms)

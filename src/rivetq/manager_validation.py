@@ -39,7 +39,6 @@ MAX_DELAY_MS = wire.MAX_DELAY_MS
 _MAX_KEY = 256
 _MAX_ID = 128
 _MAX_REASON = 65_536
-_MAX_RATE = 1e9
 _JITTERS = ("equal", "full", "none")
 _json_decoder = msgspec.json.Decoder()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -96,11 +95,12 @@ def check_batch_size(items: Sequence[object], field: str) -> None:
 
 
 def check_rate_limit(limit: RateLimit) -> RateLimit:
-    if not _is_number(limit.capacity) or not 1 <= limit.capacity <= _MAX_RATE:
-        message = f"capacity must be a number from 1 to {_MAX_RATE:g} (a job takes a whole token)"
+    if not _is_number(limit.capacity) or not 1 <= limit.capacity <= wire.MAX_RATE:
+        message = f"capacity must be a number from 1 to {wire.MAX_RATE:g} (a job takes a whole token)"
         raise InvalidArgument(message, field="capacity")
-    if not _is_number(limit.refill_rate) or not 0 < limit.refill_rate <= _MAX_RATE:
-        raise InvalidArgument(f"refill_rate must be a number above 0 and at most {_MAX_RATE:g}", field="refill_rate")
+    if not _is_number(limit.refill_rate) or not wire.MIN_REFILL_RATE <= limit.refill_rate <= wire.MAX_RATE:
+        message = f"refill_rate must be a number from {wire.MIN_REFILL_RATE:g} to {wire.MAX_RATE:g} tokens per second"
+        raise InvalidArgument(message, field="refill_rate")
     return limit
 
 

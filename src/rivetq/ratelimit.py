@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from rivetq.models import RateLimit
+from rivetq.wire import MAX_DELAY_MS
 
-__all__ = ["TokenBucket"]
+__all__ = ["TokenBucket", "ms_per_token"]
 
 _CLOCK_STEP_MS = 1_000  # further behind than nodes' clocks drift apart
 
@@ -42,3 +45,9 @@ class TokenBucket(msgspec.Struct, frozen=True):
         """Return tokens taken for jobs that were not there to lease."""
         tokens = min(float(limit.capacity), self.tokens + count)
         return TokenBucket(tokens=tokens, updated_at_ms=self.updated_at_ms)
+
+
+def ms_per_token(limit: RateLimit) -> int:
+    """How long one token takes to refill, at most ``MAX_DELAY_MS``: a rate stored before
+    ``refill_rate`` had a lower bound (1e-306 makes this infinite) must not overflow."""
+    return math.ceil(min(1000 / limit.refill_rate, MAX_DELAY_MS))

@@ -325,7 +325,7 @@ def _config_error(error: msgspec.ValidationError, merged: Layer) -> InvalidArgum
     unknown = re.fullmatch(r"Object contains unknown field `(.*)`", what)
     if unknown:
         key = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
-        return InvalidArgument(f"config: {key}: unknown key", field=key)
+        return InvalidArgument(f"config: {key}: unknown key{_did_you_mean(key)}", field=key)
     got = "a secret value (not shown)" if path.startswith(_SECRET_KEYS) else repr(_value_at(merged, path))
     if what.startswith("Invalid enum value"):
         what = "expected one of " + ", ".join(repr(choice) for choice in _choices(path))
@@ -333,6 +333,13 @@ def _config_error(error: msgspec.ValidationError, merged: Layer) -> InvalidArgum
         what = what.replace(f"Expected {word}", f"expected {phrase}", 1)
     what = re.sub(r", got `\w+`$", "", what)
     return InvalidArgument(f"config: {path}: {what}, got {got}", field=path)
+
+
+def _did_you_mean(key: str) -> str:
+    """`` (did you mean wal.fsync?)`` for ``wal.fsinc``, as rivetqd says of unknown env variables."""
+    known = [name for name, _ in _keys()] if "." in key else [f.encode_name for f in msgspec.structs.fields(Settings)]
+    match = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+    return f" (did you mean {match[0]}?)" if match else ""
 
 
 def _choices(path: str) -> tuple[object, ...]:

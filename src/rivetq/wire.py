@@ -18,13 +18,16 @@ from rivetq.models import RetryPolicy
 __all__ = [
     "MAX_BATCH",
     "MAX_DELAY_MS",
+    "MAX_RATE",
     "MAX_WAIT_MS",
+    "MIN_REFILL_RATE",
     "AckBatchRequest",
     "AckBatchResponse",
     "AckItem",
     "AckItemResult",
     "AckRequest",
     "DeletedResponse",
+    "EmptyRequest",
     "EnqueueBatchRequest",
     "EnqueueBatchResponse",
     "EnqueueRequest",
@@ -54,6 +57,8 @@ __all__ = [
 ]
 
 MAX_BATCH = 1000
+MAX_RATE = 1e9
+MIN_REFILL_RATE = 1e-9  # a token every ~32 years: every refill time stays a 64-bit millisecond count
 
 MAX_DELAY_MS = 10 * 365 * 86_400_000  # ten years: keeps every eta a 64-bit millisecond count
 Priority = Annotated[int, msgspec.Meta(ge=0, le=9)]
@@ -72,6 +77,10 @@ Reason = Annotated[str, msgspec.Meta(max_length=65_536)]
 
 class _Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Request bodies reject unknown fields so a typo is an error, not a silent default."""
+
+
+class EmptyRequest(_Body):
+    """The body of a call that takes no fields (pause, resume): ``{}``, or none at all."""
 
 
 class EnqueueRequest(_Body, kw_only=True):
@@ -225,11 +234,14 @@ class QueueListResponse(msgspec.Struct):
 
 
 class RateLimitBody(_Body):
-    capacity: Annotated[float, msgspec.Meta(ge=1, le=1e9)]  # a job takes a whole token
-    refill_rate: Annotated[float, msgspec.Meta(gt=0, le=1e9)]
+    capacity: Annotated[float, msgspec.Meta(ge=1, le=MAX_RATE)]  # a job takes a whole token
+    refill_rate: Annotated[float, msgspec.Meta(ge=MIN_REFILL_RATE, le=MAX_RATE)]  # tokens per second
 
 
 class RateLimitView(msgspec.Struct):
+    """A queue's rate limit, as ``GET rate_limit`` and ``stats`` show it: a queue without
+    one has ``exists`` false, and ``capacity`` and ``refill_rate`` 0."""
+
     capacity: float
     refill_rate: float
     exists: bool
@@ -262,7 +274,7 @@ class QueueStatsResponse(msgspec.Struct, kw_only=True):
     acked_total: int
     nacked_total: int
     paused: bool
-    rate_limit: RateLimitView | None
+    rate_limit: RateLimitView
 
 
 class RequeueRequest(_Body):

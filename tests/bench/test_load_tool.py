@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.server import RunningServer, start_server
+from tests.e2e.server import RunningServer, free_port, start_server
 
 EMPTY = {"ready": 0, "delayed": 0, "inflight": 0, "dlq": 0}
 
@@ -128,3 +128,19 @@ def test_options_the_transport_cannot_run_are_refused_up_front(args: list[str], 
     command = [sys.executable, "-m", "rivetq.bench", *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert (done.returncode, message in done.stderr, "Traceback" in done.stderr) == (2, True, False)
+
+
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_no_server_at_the_address_fails_at_once_naming_it(tmp_path: Path, transport: str) -> None:
+    """RIVETQ_URL is where the tool looks (as for rivetqctl and the SDKs); nothing answering
+    there is one line and exit 2, not a whole scenario of failed calls."""
+    address = f"127.0.0.1:{free_port()}"
+    target = ["--grpc", address] if transport == "grpc" else []
+    env = {"PATH": "/usr/bin:/bin", "RIVETQ_URL": f"http://{address}"}
+    command = [sys.executable, "-m", "rivetq.bench", *target, "loop", "--duration", "30"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=20, env=env, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    expected = "gRPC server answers" if transport == "grpc" else "server answers"
+    assert line.startswith(f"rivetq-bench: no RivetQ {expected} at {'' if target else 'http://'}{address}"), line

@@ -84,16 +84,19 @@ def test_transport_retries_only_calls_safe_to_repeat(
     finally:
         client.close()
     assert isinstance(failed.value, ConnectionError) and failed.value.code == "connection_failed"
+    assert f"the RivetQ server at {hang_up.url} (" in str(failed.value)
     assert hang_up.connections == attempts
 
 
-def test_transport_refused_connection_is_connection_failed(kind: str) -> None:
-    client = _client(kind, f"http://127.0.0.1:{free_port()}")
+def test_transport_refused_connection_names_the_server(kind: str) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    client = _client(kind, url + "/")
     try:
-        with pytest.raises(rivetq.ConnectionFailed, match="POST /v1/ack"):
+        with pytest.raises(rivetq.ConnectionFailed) as failed:
             client.ack("j", "l")
     finally:
         client.close()
+    assert str(failed.value).startswith(f"cannot connect to the RivetQ server at {url} (POST /v1/ack): ")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 import rivetq
 from rivetq import Client, Job, Worker
 from tests.client.support import calls_to, new_queue, wait_until
-from tests.e2e.server import RunningServer
+from tests.e2e.server import RunningServer, free_port
 
 VISIBILITY_MS = 600
 IDLE_CALLS_PER_S = 20  # 4 at a 0.25 s pause; without one, thousands
@@ -133,6 +133,16 @@ def test_a_worker_behind_a_proxy_retries_through_its_502s() -> None:
         proxy.shutdown()
         proxy.server_close()
     assert not thread.is_alive() and failures == []
+
+
+def test_a_worker_that_cannot_connect_logs_the_server_it_tried(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    nowhere = Client(url, retries=0)
+    worker = _worker(nowhere, "emails", lambda job: None, error_pause_s=0.01)
+    with nowhere, caplog.at_level(logging.WARNING, logger="rivetq.worker"), running(worker):
+        wait_until(lambda: caplog.records, "a failed lease logged")
+    line = caplog.records[0].getMessage()
+    assert line.startswith(f"lease from emails failed: cannot connect to the RivetQ server at {url} "), line
 
 
 def test_worker_nacks_failures_with_the_traceback_until_the_dlq(client: Client) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -14,8 +18,8 @@ import pytest
 from rivetq.client.client import Client
 from rivetq.client.grpc_client import GrpcClient
 from rivetq.client.models import AckedLease, QueueSummary, RetryPolicy
-from rivetq.errors import InvalidArgument, JobNotFound, PayloadTooLarge, QueueNotFound, StateConflict
-from tests.e2e.server import RunningServer
+from rivetq.errors import ConnectionFailed, InvalidArgument, JobNotFound, PayloadTooLarge, QueueNotFound, StateConflict
+from tests.e2e.server import RunningServer, free_port
 
 
 @pytest.fixture
@@ -143,6 +147,16 @@ def test_client_maps_errors(client: GrpcClient) -> None:
 
 
 @pytest.mark.parametrize(
+    "call", [lambda c: c.enqueue("q", 1), lambda c: list(c.stream_lease("q"))], ids=["unary", "stream"]
+)
+def test_an_unreachable_server_is_connection_failed_naming_its_address(call: Callable[[GrpcClient], object]) -> None:
+    target = f"127.0.0.1:{free_port()}"
+    with GrpcClient(target, timeout=2.0) as nobody, pytest.raises(ConnectionFailed) as failed:
+        call(nobody)
+    assert str(failed.value).startswith(f"no answer from the RivetQ gRPC server at {target}: UNAVAILABLE")
+
+
+@pytest.mark.parametrize(
     ("call", "field"),
     [
         (lambda c, q: c.enqueue(q, 1, priority=2**40), "priority"),
@@ -219,3 +233,28 @@ def test_client_refuses_nan_in_a_payload(client: GrpcClient) -> None:
     with pytest.raises(InvalidArgument) as refused:
         client.enqueue(_queue(), [float("nan")])
     assert refused.value.field == "payload"
+
+
+def _readme_block(language: str, containing: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(f"```{language}\n(.*?)```", readme, re.DOTALL)
+    [block] = [block for block in blocks if containing in block]
+    return block
+
+
+def test_the_readme_grpc_example_prints_its_job_after_the_go_example_ran(rivetqd: RunningServer) -> None:
+    """The README's examples run in order on one server: the Go example's enqueue must not
+    make the gRPC example's a duplicate (a shared idempotency key did), or it prints nothing."""
+    queue = _queue()
+    go_example = _readme_block("go", 'jobID, err := client.Enqueue(ctx, "emails"')
+    go_key = re.search(r'IdempotencyKey: "([^"]+)"', go_example)
+    assert go_key is not None
+    with Client(rivetqd.url) as rest:  # what the Go example does
+        go_job = rest.enqueue(queue, {"to": "user@example.com"}, priority=7, delay_ms=5000, idempotency_key=go_key[1])
+    example = _readme_block("python", 'GrpcClient("127.0.0.1:9090", token=None)').replace('"emails"', repr(queue))
+    printed = io.StringIO()
+    scope: dict[str, object] = {}
+    with contextlib.redirect_stdout(printed):
+        exec(example.replace("127.0.0.1:9090", str(rivetqd.grpc_target)), scope)  # the README's own code
+    assert scope["job_id"] != go_job
+    assert printed.getvalue() == f"{scope['job_id']} {{'to': 'user@example.com'}} 0\n"

@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
-from rivetq.server.grpc.errors import ERROR_CODE_KEY
+from rivetq.server.grpc.errors import ERROR_CODE_KEY, ERROR_FIELD_KEY
 from tests.e2e.server import RunningServer
 
 Stub = Any  # the generated stub carries no annotations
@@ -228,6 +228,21 @@ async def test_rate_limit_set_get_delete_and_lease_is_cut(stub: Stub) -> None:
     assert len((await stub.Lease(pb.LeaseRequest(queue=queue, max_jobs=3))).jobs) == 1
     code, _ = await _rpc_error(stub.SetRateLimit(pb.SetRateLimitRequest(queue=queue)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_tiny_refill_rate_is_refused_naming_it_and_long_polls_still_answer(stub: Stub) -> None:
+    """1e-306 tokens/s made the long-poll's wake-up time infinite: UNKNOWN."""
+    queue = _queue()
+    tiny = pb.RateLimit(capacity=1, refill_rate=1e-306)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.SetRateLimit(pb.SetRateLimitRequest(queue=queue, rate_limit=tiny))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert dict(caught.value.trailing_metadata() or ())[ERROR_FIELD_KEY] == "refill_rate"
+    slowest = pb.RateLimit(capacity=1, refill_rate=1e-9)
+    await stub.SetRateLimit(pb.SetRateLimitRequest(queue=queue, rate_limit=slowest))
+    await stub.EnqueueBatch(pb.EnqueueBatchRequest(queue=queue, jobs=[pb.EnqueueRequest(payload=b"1")] * 2))
+    await _lease_one(stub, queue)
+    assert not (await stub.Lease(pb.LeaseRequest(queue=queue, wait_ms=10))).jobs
 
 
 def _policy(message: pb.RetryPolicy) -> tuple[int, float, int, str]:

@@ -13,6 +13,7 @@ from rivetq.manager import ManagerOptions, QueueManager
 from rivetq.models import AckResult, JobState, RateLimit
 from rivetq.storage.local import LocalOptions, LocalStorage
 from rivetq.storage.memory import MemoryStorage
+from rivetq.wire import MIN_REFILL_RATE
 from tests.manager.support import QUEUE, RecordingObserver, job
 
 
@@ -158,6 +159,7 @@ async def test_rate_limit_round_trips(manager: QueueManager) -> None:
         (RateLimit(capacity=0.5, refill_rate=1), "capacity"),  # a job takes a whole token: it would never run
         (RateLimit(capacity=1, refill_rate=-1), "refill_rate"),
         (RateLimit(capacity=1, refill_rate=0), "refill_rate"),
+        (RateLimit(capacity=1, refill_rate=1e-306), "refill_rate"),  # a token would take forever
         (RateLimit(capacity=float("inf"), refill_rate=1), "capacity"),
     ],
 )
@@ -165,6 +167,11 @@ async def test_rate_limit_rejects_bad_values(manager: QueueManager, limit: RateL
     with pytest.raises(InvalidArgument) as caught:
         await manager.set_rate_limit(QUEUE, limit)
     assert caught.value.field == field
+
+
+async def test_rate_limit_takes_the_slowest_refill_rate_it_states(manager: QueueManager) -> None:
+    await manager.set_rate_limit(QUEUE, RateLimit(capacity=1, refill_rate=MIN_REFILL_RATE))
+    assert await manager.get_rate_limit(QUEUE) == RateLimit(capacity=1, refill_rate=MIN_REFILL_RATE)
 
 
 async def test_paused_queue_leases_nothing_until_resumed(manager: QueueManager) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from msgspec.structs import replace
 
 from rivetq.clock import FakeClock
 from rivetq.manager import QueueManager
@@ -106,6 +107,17 @@ async def test_long_poll_is_woken_when_the_bucket_refills(manager: QueueManager,
     await until_long_polls(manager, 1)
     clock.advance(25)
     assert len(await _result(task)) == 1
+
+
+async def test_long_poll_on_a_bucket_stored_with_a_tiny_refill_rate_times_out_empty(
+    manager: QueueManager, storage: MemoryStorage, clock: FakeClock
+) -> None:
+    """A rate stored before refill_rate had a lower bound: its refill time is infinite."""
+    tiny = RateLimit(capacity=1, refill_rate=1e-306)
+    await storage.update_queue_config(QUEUE, lambda config: replace(config, rate_limit=tiny), now_ms=clock.now_ms())
+    await manager.enqueue_batch(QUEUE, [job(), job()])
+    assert len(await manager.lease(QUEUE)) == 1
+    assert await manager.lease(QUEUE, wait_ms=20) == []
 
 
 class _ClockPassesTheEtaDuringTheFirstLease(MemoryStorage):

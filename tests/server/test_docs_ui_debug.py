@@ -38,6 +38,7 @@ async def test_openapi_states_the_limits_and_formats_the_server_holds_to(client:
     assert set(job["state"]["enum"]) == {"delayed", "ready", "inflight", "dead"}
     assert job["created_at"]["format"] == job["eta"]["format"] == "date-time"
     assert schemas["RateLimitBody"]["properties"]["capacity"]["minimum"] == 1
+    assert schemas["RateLimitBody"]["properties"]["refill_rate"]["minimum"] == 1e-9
     enqueue = schemas["EnqueueRequest"]["properties"]
     assert enqueue["delay_ms"]["anyOf"][0]["maximum"] == 315_360_000_000
     assert enqueue["run_at"]["anyOf"][0]["format"] == "date-time"
@@ -48,8 +49,24 @@ async def test_a_post_without_fields_documents_the_json_body_it_needs(client: Ap
     """A client generated from the document must send a JSON content type, as every POST needs."""
     document = (await client.get("/openapi.json")).json()
     body = document["paths"][f"/v1/queues/{{queue}}/{action}"]["post"]["requestBody"]
-    assert body["required"] and body["content"]["application/json"]["schema"] == {"type": "object", "maxProperties": 0}
+    assert body["required"] and body["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/EmptyRequest"
+    }
+    empty = document["components"]["schemas"]["EmptyRequest"]
+    assert (empty["properties"], empty["additionalProperties"]) == ({}, False)
     assert (await client.post(f"/v1/queues/q/{action}", json={})).status_code == 200
+
+
+@pytest.mark.parametrize("action", ["pause", "resume"])
+@pytest.mark.parametrize(
+    ("body", "field"), [(b"not json", None), (b'{"paused": true}', "paused"), (b"[]", None), (b"null", None)]
+)
+async def test_pause_and_resume_refuse_a_body_that_is_not_the_empty_object(
+    client: ApiClient, action: str, body: bytes, field: str | None
+) -> None:
+    response = await client.post(f"/v1/queues/q/{action}", content=body)
+    assert (response.status_code, response.json()["error"].get("field")) == (400, field)
+    assert (await client.get("/v1/queues")).json() == {"queues": []}, "the refused call paused the queue"
 
 
 async def test_openapi_schemas_are_the_wire_types(client: ApiClient) -> None:

@@ -125,6 +125,23 @@ async def test_a_write_without_json_content_type_is_a_415(make_client: ClientFac
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("POST", "/v1/queues/q/stats", 405, {"GET", "HEAD"}),
+        ("DELETE", "/v1/queues/q/stats", 405, {"GET", "HEAD"}),  # a DELETE with a body needs JSON too
+        ("POST", "/v1/no/such/path", 404, {""}),
+    ],
+)
+async def test_a_write_nothing_serves_is_a_404_or_405_whatever_its_content_type(
+    client: ApiClient, method: str, path: str, status: int, allow: set[str]
+) -> None:
+    """The content type of a request no route would take is not its problem."""
+    client.headers.pop("Content-Type")
+    response = await client.request(method, path, content=b"x")
+    assert (response.status_code, set(response.headers.get("allow", "").split(", "))) == (status, allow)
+
+
+@pytest.mark.parametrize(
     ("path", "methods"),
     [
         ("/v1/queues/q/rate_limit", {"GET", "HEAD", "POST", "DELETE"}),

@@ -51,29 +51,42 @@ import resource, sys
 from structlog.testing import capture_logs
 from rivetq.server.file_limit import raise_open_file_limit
 with capture_logs() as logs:
-    limit = raise_open_file_limit(int(sys.argv[1]))
-print(limit, resource.getrlimit(resource.RLIMIT_NOFILE)[0], [entry["event"] for entry in logs])
+    limit = raise_open_file_limit(int(sys.argv[1]), int(sys.argv[2]))
+print(limit, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+for entry in logs:
+    print(entry["log_level"], entry["event"], entry["connections_held"], entry["connection_caps"])
 """
 
 
-def _probe(connections: int, soft: int, hard: int) -> str:
+def _probe(http: int, grpc: int, soft: int, hard: int) -> list[str]:
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(connections)],
+        [sys.executable, "-c", _PROBE, str(http), str(grpc)],
         preexec_fn=limits,
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    return done.stdout.strip()
+    return done.stdout.strip().splitlines()
 
 
 def test_the_soft_limit_rises_to_the_hard_one() -> None:
-    assert _probe(1_000, soft=256, hard=4_000) == "4000 4000 []"
+    assert _probe(1_000, 1_000, soft=256, hard=4_000) == ["4000 4000"]
 
 
-def test_a_hard_limit_below_the_connection_caps_is_warned_about() -> None:
-    assert _probe(1_000, soft=256, hard=800) == "800 800 ['rivetqd_open_file_limit']"
+def test_a_hard_limit_below_one_connection_cap_is_warned_about() -> None:
+    assert _probe(1_000, 1_000, soft=256, hard=800) == [
+        "800 800", "warning rivetqd_open_file_limit 736 HTTP 1000 + gRPC 1000"
+    ]  # fmt: skip
+    assert _probe(1_000, 0, soft=256, hard=800)[1:] == ["warning rivetqd_open_file_limit 736 HTTP 1000"]
+
+
+def test_a_hard_limit_that_holds_each_cap_but_not_both_is_only_noted() -> None:
+    """The default caps (10,000 each) on a machine whose hard limit is 20,000 warned of
+    wanting 20,064 files "below server.max_connections" at every start."""
+    assert _probe(10_000, 10_000, soft=1_024, hard=20_000) == [
+        "20000 20000", "info rivetqd_open_file_limit 19936 HTTP 10000 + gRPC 10000"
+    ]  # fmt: skip

@@ -71,3 +71,21 @@ def test_stdlib_records_join_the_same_pipeline(stream: io.TextIOWrapper) -> None
     event = json.loads(line)
     assert (event["event"], event["logger"], event["level"]) == ("background loop lease_reaper died", "rivetq.manager",
                                                                   "warning")  # fmt: skip
+
+
+def test_uvicorns_lines_show_as_uvicorn_and_its_info_chatter_at_debug(stream: io.TextIOWrapper) -> None:
+    """They were logged as ``uvicorn.error`` at info, repeating rivetqd_started/_stopped."""
+    configure_logging(LoggingSettings(level="debug", format="json"), stream)
+    uvicorn = logging.getLogger("uvicorn.error")
+    uvicorn.info("Started server process [%d]", 42)
+    uvicorn.warning("Invalid HTTP request received.")
+    events = [json.loads(line) for line in _lines(stream)]
+    assert [(e["logger"], e["level"], e["event"]) for e in events] == [
+        ("uvicorn", "debug", "Started server process [42]"), ("uvicorn", "warning", "Invalid HTTP request received.")
+    ]  # fmt: skip
+
+
+def test_at_info_uvicorn_says_only_what_matters(stream: io.TextIOWrapper) -> None:
+    configure_logging(LoggingSettings(level="info", format="json"), stream)
+    logging.getLogger("uvicorn.error").info("Shutting down")
+    assert _lines(stream) == []

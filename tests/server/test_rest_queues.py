@@ -132,15 +132,21 @@ async def test_dlq_purge_deletes_dead_jobs(client: ApiClient) -> None:
     assert (await client.get("/v1/queues/emails/dlq")).json()["jobs"] == []
 
 
-async def test_rate_limit_set_get_delete(client: ApiClient) -> None:
-    assert (await client.get("/v1/queues/emails/rate_limit")).json() == {
-        "capacity": 0.0, "refill_rate": 0.0, "exists": False
-    }  # fmt: skip
+async def _both_views_of_the_rate_limit(client: ApiClient) -> list[object]:
+    stats = (await client.get("/v1/queues/emails/stats")).json()
+    return [(await client.get("/v1/queues/emails/rate_limit")).json(), stats["rate_limit"]]
+
+
+async def test_rate_limit_set_get_delete_as_get_and_stats_show_it(client: ApiClient) -> None:
+    """One way to say "no limit": stats said null where GET said exists false."""
+    none = {"capacity": 0.0, "refill_rate": 0.0, "exists": False}
+    await enqueue(client)
+    assert await _both_views_of_the_rate_limit(client) == [none, none]
     response = await client.post("/v1/queues/emails/rate_limit", json={"capacity": 2, "refill_rate": 1})
     assert response.json() == {"capacity": 2.0, "refill_rate": 1.0, "exists": True}
-    assert (await client.get("/v1/queues/emails/rate_limit")).json()["exists"] is True
+    assert await _both_views_of_the_rate_limit(client) == [response.json()] * 2
     assert (await client.delete("/v1/queues/emails/rate_limit")).json() == {"success": True}
-    assert (await client.get("/v1/queues/emails/rate_limit")).json()["exists"] is False
+    assert await _both_views_of_the_rate_limit(client) == [none, none]
 
 
 async def test_rate_limit_caps_dispatch_until_tokens_refill(client: ApiClient, clock: FakeClock) -> None:
@@ -157,3 +163,15 @@ async def test_rate_limit_rejects_a_non_positive_capacity_naming_it(client: ApiC
     response = await client.post("/v1/queues/emails/rate_limit", json={"capacity": 0, "refill_rate": 1})
     assert response.status_code == 400
     assert "capacity" in response.json()["error"]["message"]
+
+
+async def test_a_tiny_refill_rate_is_a_400_naming_it_and_long_polls_still_answer(client: ApiClient) -> None:
+    """1e-306 tokens/s made the long-poll's wake-up time infinite: a 500."""
+    response = await client.post("/v1/queues/emails/rate_limit", json={"capacity": 1, "refill_rate": 1e-306})
+    assert (response.status_code, response.json()["error"]["field"]) == (400, "refill_rate")
+    await client.post("/v1/queues/emails/rate_limit", json={"capacity": 1, "refill_rate": 1e-9})
+    await enqueue(client)
+    await enqueue(client)
+    await lease_one(client)
+    response = await client.post("/v1/queues/emails/lease", json={"wait_ms": 10})
+    assert (response.status_code, response.json()) == (200, {"jobs": []})

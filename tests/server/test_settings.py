@@ -7,7 +7,9 @@ from pathlib import Path
 import msgspec
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from rivetq.cli.rivetqd import main as rivetqd
 from rivetq.errors import InvalidArgument
 from rivetq.settings import Settings, env_name, is_loopback_host, load_settings, parse_addr
 from tests.e2e.server import self_signed_certificate
@@ -161,8 +163,9 @@ def test_a_bad_yaml_value_names_the_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("wal:\n  fsnyc: true\n", "config: wal.fsnyc: unknown key"),
-        ("wall:\n  fsync: true\n", "config: wall: unknown key"),
+        ("wal:\n  fsinc: true\n", "config: wal.fsinc: unknown key (did you mean wal.fsync?)"),
+        ("wall:\n  fsync: true\n", "config: wall: unknown key (did you mean wal?)"),
+        ("wal:\n  colour: true\n", "config: wal.colour: unknown key"),
         ("wal: [1, 2]\n", "config: wal: expected a mapping, got [1, 2]"),
         ("auth:\n  tokens: abc\n", "config: auth.tokens: expected a list, got a secret value (not shown)"),
     ],
@@ -171,6 +174,17 @@ def test_a_misshapen_yaml_file_names_the_key(tmp_path: Path, text: str, message:
     config = tmp_path / "config.yaml"
     config.write_text(text)
     assert _error(config_path=config, env={}) == message
+
+
+def test_the_fsync_flag_takes_the_config_files_boolean_words_and_lists_them_when_refused() -> None:
+    refused = CliRunner().invoke(rivetqd, ["--fsync=maybe"])
+    assert refused.exit_code == 2
+    assert "'--fsync': expected true/false, yes/no, on/off or 1/0, got 'maybe'" in refused.stderr
+    contradicted = CliRunner().invoke(rivetqd, ["--fsync", "on", "--no-fsync"])  # "on" is true
+    assert (contradicted.exit_code, contradicted.stderr.splitlines()[-1]) == (
+        2,
+        "Error: --fsync and --no-fsync contradict each other",
+    )
 
 
 def test_a_yaml_file_that_is_not_a_mapping_or_not_yaml_is_refused(tmp_path: Path) -> None:

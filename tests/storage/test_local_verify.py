@@ -3,13 +3,16 @@ without opening the data dir for writes; a torn tail is only a note."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rivetq.storage.local import LocalOptions, LocalStorage
 from rivetq.storage.local.segment import HEADER_SIZE
-from rivetq.storage.local.verify import verify_data_dir
+from rivetq.storage.local.verify import DataDirInUse, check_data_dir, verify_data_dir
 from tests.storage.contract_support import insert, new_job
 from tests.storage.wal_support import flip_byte, segments
 
@@ -38,7 +41,7 @@ async def test_verify_clean_data_dir(tmp_path: Path) -> None:
     await make_data_dir(tmp_path, 3)
     assert verify_data_dir(tmp_path) == []
     result = run_tool(tmp_path)
-    assert result.returncode == 0 and "OK" in result.stdout
+    assert (result.returncode, result.stdout) == (0, f"ok: {tmp_path} is intact\n")
 
 
 async def test_verify_reports_a_flipped_byte_with_file_and_offset(tmp_path: Path) -> None:
@@ -75,3 +78,16 @@ async def test_verify_reports_a_log_directory_it_cannot_list(tmp_path: Path) -> 
     (problem,) = verify_data_dir(tmp_path)
     assert problem.startswith("WAL cannot be read:") and str(wal) in problem
     assert run_tool(tmp_path).returncode == 1
+
+
+async def test_check_refuses_a_data_dir_an_open_storage_holds_unless_forced(tmp_path: Path) -> None:
+    storage = LocalStorage(LocalOptions(data_dir=tmp_path))
+    await storage.open()
+    try:
+        with pytest.raises(DataDirInUse, match=f"process {os.getpid()}"):
+            check_data_dir(tmp_path, force=False)
+        # (LMDB refuses a second open in one process: the real server case is in tests/cli)
+        assert check_data_dir(tmp_path, force=True).in_use_by == str(os.getpid())
+    finally:
+        await storage.close()
+    assert check_data_dir(tmp_path, force=False).in_use_by is None

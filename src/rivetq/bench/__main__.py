@@ -1,7 +1,8 @@
 """``rivetq-bench``: drive a running RivetQ server and print throughput and latency percentiles.
 
 Exits with status 1 when any call failed or the counts do not add up (a job enqueued
-but never acked, or jobs left in the queue)."""
+but never acked, or jobs left in the queue), and with status 2 at once, naming the address,
+when no server answers there."""
 
 from __future__ import annotations
 
@@ -87,13 +88,18 @@ def _transport(url: str, grpc_target: str | None, token: str | None, connections
 
 
 def _run(ctx: click.Context, scenario: Scenario) -> None:
+    """Run ``scenario`` once a server answers; with none, say where the tool looked and exit 2
+    at once instead of recording a whole run of failed calls."""
     url, grpc_target, token, json_out, connections = ctx.obj
 
-    async def go() -> dict[str, Any]:
+    async def go() -> dict[str, Any] | str:
         async with _transport(url, grpc_target, token, connections) as api:
-            return await scenario(api)
+            return await api.unreachable() or await scenario(api)
 
     result = asyncio.run(go())
+    if isinstance(result, str):
+        click.echo(f"rivetq-bench: {result} (set --url or RIVETQ_URL, or --grpc HOST:PORT)", err=True)
+        ctx.exit(2)
     result["transport"] = "grpc" if grpc_target else "rest"
     _print_summary(result)
     result["problems"] = problems(result)

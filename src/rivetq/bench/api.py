@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 
 from rivetq.bench.recorder import OpStats
-from rivetq.bench.transport import LeasedJob, enqueued_at
+from rivetq.bench.transport import PROBE_TIMEOUT_S, LeasedJob, enqueued_at
 
 __all__ = ["Api", "LeasedJob"]
 
@@ -114,3 +114,15 @@ class Api:
         except (aiohttp.ClientError, TimeoutError):
             return None
         return {name: int(stats[name]) for name in _COUNTS}
+
+    async def unreachable(self) -> str | None:
+        """None when ``/healthz`` answers 200, else why not (the URL and the failure)."""
+        try:
+            timeout = aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S)
+            async with self._session.get(f"{self._base}/healthz", timeout=timeout) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"no RivetQ server answers at {self._base}: {exc or type(exc).__name__}"
+        if status != 200:
+            return f"{self._base}/healthz answered HTTP {status}: is {self._base} a RivetQ server?"
+        return None

@@ -3,6 +3,7 @@ Ack/AckBatch, and StreamLease, where the server pushes jobs instead of being pol
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
@@ -12,7 +13,7 @@ import grpc
 import orjson
 
 from rivetq.bench.recorder import OpStats
-from rivetq.bench.transport import LeasedJob, enqueued_at_of_json
+from rivetq.bench.transport import PROBE_TIMEOUT_S, LeasedJob, enqueued_at_of_json
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
 
@@ -30,6 +31,7 @@ class GrpcApi:
     code, never raised."""
 
     def __init__(self, target: str, *, token: str | None = None) -> None:
+        self._target = target
         self._channel = grpc.aio.insecure_channel(target)
         self._stub = pb_grpc.RivetQStub(self._channel)  # type: ignore[no-untyped-call]
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
@@ -81,6 +83,25 @@ class GrpcApi:
         except grpc.aio.AioRpcError:
             return None
         return {"ready": stats.ready, "delayed": stats.delayed, "inflight": stats.inflight, "dlq": stats.dlq}
+
+    async def unreachable(self) -> str | None:
+        """None once the channel connects; a refused connection answers at once, a
+        silent address after ``PROBE_TIMEOUT_S``."""
+        try:
+            await asyncio.wait_for(self._connected(), PROBE_TIMEOUT_S)
+        except TimeoutError:
+            return f"no RivetQ gRPC server answers at {self._target} (waited {PROBE_TIMEOUT_S:g} s)"
+        except ConnectionError:
+            return f"no RivetQ gRPC server answers at {self._target}: cannot connect"
+        return None
+
+    async def _connected(self) -> None:
+        state = self._channel.get_state(try_to_connect=True)
+        while state is not grpc.ChannelConnectivity.READY:
+            if state is grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+                raise ConnectionError
+            await self._channel.wait_for_state_change(state)
+            state = self._channel.get_state(try_to_connect=True)
 
     async def stream_lease(
         self, queue: str, *, max_unacked: int, visibility_ms: int, stats: OpStats

@@ -10,7 +10,18 @@ import orjson
 
 from rivetq.bench.recorder import OpStats
 
-__all__ = ["AckingLeaseTransport", "LeasedJob", "StreamingTransport", "Transport", "enqueued_at", "enqueued_at_of_json"]
+__all__ = [
+    "PROBE_TIMEOUT_S",
+    "AckingLeaseTransport",
+    "LeasedJob",
+    "StreamingTransport",
+    "Transport",
+    "enqueued_at",
+    "enqueued_at_of_json",
+]
+
+
+PROBE_TIMEOUT_S = 5.0  # how long the tool waits for a first answer before giving up
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,10 @@ class Transport(Protocol):
 
     async def queue_counts(self, queue: str) -> dict[str, int] | None:
         """``ready``, ``delayed``, ``inflight`` and ``dlq`` of ``queue`` now (None if unreadable)."""
+        ...
+
+    async def unreachable(self) -> str | None:
+        """Why no server answers, naming the address tried; None when one does."""
         ...
 
 

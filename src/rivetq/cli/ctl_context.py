@@ -1,6 +1,8 @@
 """What every rivetqctl command shares: the server connection (made on first use, so
-``--help`` never loads the HTTP client), ``--json`` output, tables, and the one-line
-error format."""
+``--help`` never loads the HTTP client), ``--json`` output, the one-line error format,
+and the human output style: an action prints one sentence saying what it did to what
+(``acked job 01…``, ``requeued 2 dead jobs of queue emails``), a listing a table or
+``no <things>`` when empty, one object ``name  value`` rows."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ __all__ = [
     "CtlError",
     "CtlGroup",
     "CtlState",
+    "counted",
     "emit",
     "json_option",
     "pass_state",
@@ -110,9 +113,18 @@ def _api_times(value: Any) -> Any:
     return value
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+def counted(count: int, noun: str) -> str:
+    """``1 job``, ``2 jobs``, ``0 jobs``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], empty: str) -> None:
+    """Rows under their headers, or the sentence ``empty`` (``no jobs``) when there are none."""
+    if not rows:
+        click.echo(empty)
+        return
     cells = [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(h), *(len(row[i]) for row in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
     for row in [list(headers), *cells]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,9 +21,23 @@ __all__ = ["COMMANDS", "print_jobs", "queue_option"]
 queue_option = click.option("-q", "--queue", required=True, help="Queue name.")
 
 
+def _payload_bytes(value: str) -> bytes:
+    """``-p JSON``, ``-p @FILE`` or ``-p -`` (stdin): neither ``@`` nor a lone ``-`` can
+    begin a JSON document, so the forms never clash. Files and stdin carry payloads too
+    large for a command line."""
+    if value == "-":
+        return sys.stdin.buffer.read()
+    if value.startswith("@"):
+        try:
+            return Path(value[1:]).read_bytes()
+        except OSError as error:
+            raise click.BadParameter(f"cannot read {value[1:]}: {error.strerror}") from None
+    return value.encode()
+
+
 def _json_payload(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     try:
-        return msgspec.json.decode(value)
+        return msgspec.json.decode(_payload_bytes(value))
     except msgspec.DecodeError as error:
         raise click.BadParameter(f"not valid JSON: {error}") from None
 
@@ -51,7 +67,13 @@ def lease_target(command: Any) -> Any:
 
 @click.command()
 @queue_option
-@click.option("-p", "--payload", required=True, callback=_json_payload, help="Job payload (JSON).")
+@click.option(
+    "-p",
+    "--payload",
+    required=True,
+    callback=_json_payload,
+    help="Job payload: JSON, @FILE to read it from a file, or - to read it from stdin.",
+)
 @click.option("--priority", default=5, show_default=True, help="0-9, 9 served first.")
 @click.option("--delay-ms", default=0, show_default=True, help="Run no sooner than this.")
 @click.option("--run-at", help="Run no sooner than this RFC 3339 time.")
@@ -69,7 +91,7 @@ def enqueue(
     max_retries: int,
     idempotency_key: str | None,
 ) -> None:
-    """Enqueue a job; prints its id, and says so when the idempotency key made it a duplicate."""
+    """Enqueue a job; says its id, or the earlier job's when the idempotency key made it a duplicate."""
     from rivetq.client import JobSpec, _calls
 
     spec = JobSpec(
@@ -81,16 +103,19 @@ def enqueue(
         run_at=run_at,
     )
     answer = state.client().send(_calls.enqueue_answer(queue, spec))
-    note = " (duplicate: the job first enqueued with this idempotency key)" if answer.duplicate else ""
-    emit(state, answer, lambda: click.echo(answer.job_id + note))
+    if answer.duplicate:
+        said = f"not enqueued: idempotency key {idempotency_key} already enqueued job {answer.job_id}"
+    else:
+        said = f"enqueued job {answer.job_id}"
+    emit(state, answer, lambda: click.echo(said))
 
 
-def print_jobs(jobs: Sequence[Job]) -> None:
+def print_jobs(jobs: Sequence[Job], empty: str = "no jobs") -> None:
     rows = [
         [job.id, job.state, job.priority, job.tries, job.lease_id or "-", payload_text(job.payload)[:60]]
         for job in jobs
     ]
-    print_table(["ID", "STATE", "PRIORITY", "TRIES", "LEASE", "PAYLOAD"], rows)
+    print_table(["ID", "STATE", "PRIORITY", "TRIES", "LEASE", "PAYLOAD"], rows, empty)
 
 
 @click.command()
@@ -103,7 +128,7 @@ def print_jobs(jobs: Sequence[Job]) -> None:
 def lease(state: CtlState, queue: str, max_jobs: int, visibility_ms: int, wait_ms: int) -> None:
     """Lease ready jobs."""
     jobs = state.client().lease(queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
-    emit(state, {"jobs": jobs}, lambda: print_jobs(jobs))
+    emit(state, {"jobs": jobs}, lambda: print_jobs(jobs, f"no jobs leased from queue {queue}"))
 
 
 @click.command()
@@ -114,7 +139,7 @@ def ack(state: CtlState, job_id: str | None, lease_id: str | None, job_opt: str 
     """Mark a leased job done."""
     job, lease_ = _lease_args(job_id, lease_id, job_opt, lease_opt)
     state.client().ack(job, lease_)
-    emit(state, {"success": True}, lambda: click.echo(f"acked {job}"))
+    emit(state, {"success": True}, lambda: click.echo(f"acked job {job}"))
 
 
 @click.command()
@@ -132,10 +157,11 @@ def nack(
     reason: str | None,
     delay_ms: int | None,
 ) -> None:
-    """Report a failed attempt; prints the job's new state."""
+    """Report a failed attempt; says the job's new state."""
     job, lease_ = _lease_args(job_id, lease_id, job_opt, lease_opt)
     new_state = state.client().nack(job, lease_, reason=reason, delay_ms=delay_ms)
-    emit(state, {"success": True, "state": new_state}, lambda: click.echo(new_state))
+    said = f"nacked job {job}: now {new_state}" + (" (in the dead letter queue)" if new_state == "dead" else "")
+    emit(state, {"success": True, "state": new_state}, lambda: click.echo(said))
 
 
 @click.command()
@@ -151,10 +177,11 @@ def extend(
     lease_opt: str | None,
     visibility_ms: int,
 ) -> None:
-    """Extend a lease; prints the new expiry."""
+    """Extend a lease; says its new expiry."""
     job, lease_ = _lease_args(job_id, lease_id, job_opt, lease_opt)
     expires = state.client().extend(job, lease_, visibility_ms)
-    emit(state, {"lease_expires_at": expires}, lambda: click.echo(wire.rfc3339_text(expires)))
+    said = f"extended the lease of job {job} until {wire.rfc3339_text(expires)}"
+    emit(state, {"lease_expires_at": expires}, lambda: click.echo(said))
 
 
 @click.group()
@@ -184,7 +211,7 @@ def job_get(state: CtlState, job_id: str) -> None:
 def job_cancel(state: CtlState, job_id: str) -> None:
     """Delete a job that is not inflight."""
     state.client().cancel(job_id)
-    emit(state, {"success": True, "job_id": job_id}, lambda: click.echo(f"cancelled {job_id}"))
+    emit(state, {"success": True, "job_id": job_id}, lambda: click.echo(f"cancelled job {job_id}"))
 
 
 @click.command()
@@ -199,7 +226,7 @@ def jobs(state: CtlState, queue: str, job_state: str | None, limit: int, cursor:
     page = state.client().list_jobs(queue, state=job_state, limit=limit, cursor=cursor)
 
     def human() -> None:
-        print_jobs(page.jobs)
+        print_jobs(page.jobs, f"no {job_state + ' ' if job_state else ''}jobs in queue {queue}")
         if page.next_cursor:
             click.echo(f"next page: --cursor {page.next_cursor}")
 

@@ -87,23 +87,23 @@ def wal() -> None:
 
 @wal.command("verify")
 @click.option("--data-dir", required=True, type=click.Path(path_type=Path), help="The server's storage.data_dir.")
+@click.option("--force", is_flag=True, help="Check even while a running server holds the directory.")
 @json_option
 @pass_state
-def wal_verify(state: CtlState, data_dir: Path) -> None:
-    """Check a (stopped) server's data directory; exit 1 if damaged."""
-    from rivetq.storage.local.verify import verify_data_dir
+def wal_verify(state: CtlState, data_dir: Path, force: bool) -> None:
+    """Check a stopped server's data directory: exit 0 intact, 1 damaged, 2 not checked
+    (a running server holds it; --force checks it anyway)."""
+    from rivetq.storage.local.verify import EXIT_NOT_CHECKED, DataDirInUse, check_data_dir
 
-    problems = verify_data_dir(data_dir)
-
-    def human() -> None:
-        for problem in problems:
-            click.echo(problem)
-        if not problems:
-            click.echo(f"ok: {data_dir} is intact")
-
-    emit(state, {"ok": not problems, "problems": problems}, human)
-    if problems:
-        raise SystemExit(1)
+    try:
+        report = check_data_dir(data_dir, force=force)
+    except DataDirInUse as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(EXIT_NOT_CHECKED) from None
+    document = {"ok": report.ok, "problems": report.problems, "in_use_by": report.in_use_by}
+    emit(state, document, lambda: click.echo("\n".join(report.lines())))
+    if report.exit_code:
+        raise SystemExit(report.exit_code)
 
 
 COMMANDS = [worker, wal]

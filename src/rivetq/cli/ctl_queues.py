@@ -6,7 +6,7 @@ from typing import get_args
 
 import click
 
-from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, print_rows, print_table
+from rivetq.cli.ctl_context import CtlState, counted, emit, json_option, pass_state, print_rows, print_table
 from rivetq.cli.ctl_jobs import print_jobs, queue_option
 from rivetq.models import RateLimit, RetryPolicy
 from rivetq.wire import Jitter
@@ -18,7 +18,7 @@ _DEFAULT_POLICY = RetryPolicy()
 
 
 def _limit_text(limit: RateLimit | None) -> str:
-    return "none" if limit is None else f"capacity {limit.capacity:g}, refill {limit.refill_rate:g}/s"
+    return "none" if limit is None else f"capacity {limit.capacity:g}, refill {limit.refill_rate:g} per second"
 
 
 def _limit_json(limit: RateLimit | None) -> dict[str, object]:
@@ -35,9 +35,8 @@ def list_queues(state: CtlState) -> None:
     """List queues with their counts."""
     queues = state.client().list_queues()
     rows = [[q.name, q.ready, q.delayed, q.inflight, q.dlq, "yes" if q.paused else "no"] for q in queues]
-    emit(
-        state, {"queues": queues}, lambda: print_table(["QUEUE", "READY", "DELAYED", "INFLIGHT", "DLQ", "PAUSED"], rows)
-    )
+    headers = ["QUEUE", "READY", "DELAYED", "INFLIGHT", "DLQ", "PAUSED"]
+    emit(state, {"queues": queues}, lambda: print_table(headers, rows, "no queues"))
 
 
 @click.command()
@@ -48,7 +47,8 @@ def stats(state: CtlState, queue: str) -> None:
     """Show a queue's counts, counters and settings."""
     found = state.client().stats(queue)
     pairs = [(name, getattr(found, name)) for name in found.__struct_fields__ if name != "rate_limit"]
-    emit(state, found, lambda: print_rows([*pairs, ("rate_limit", _limit_text(found.rate_limit))]))
+    document = {**dict(pairs), "rate_limit": _limit_json(found.rate_limit)}  # as the REST API shows it
+    emit(state, document, lambda: print_rows([*pairs, ("rate_limit", _limit_text(found.rate_limit))]))
 
 
 @click.command()
@@ -58,7 +58,7 @@ def stats(state: CtlState, queue: str) -> None:
 def pause(state: CtlState, queue: str) -> None:
     """Stop handing out a queue's jobs."""
     state.client().pause(queue)
-    emit(state, {"success": True}, lambda: click.echo(f"paused {queue}"))
+    emit(state, {"success": True}, lambda: click.echo(f"paused queue {queue}"))
 
 
 @click.command()
@@ -68,7 +68,7 @@ def pause(state: CtlState, queue: str) -> None:
 def resume(state: CtlState, queue: str) -> None:
     """Hand out a paused queue's jobs again."""
     state.client().resume(queue)
-    emit(state, {"success": True}, lambda: click.echo(f"resumed {queue}"))
+    emit(state, {"success": True}, lambda: click.echo(f"resumed queue {queue}"))
 
 
 @click.command()
@@ -79,7 +79,7 @@ def resume(state: CtlState, queue: str) -> None:
 def purge(state: CtlState, queue: str) -> None:
     """Delete all of a queue's jobs."""
     purged = state.client().purge(queue)
-    emit(state, {"purged": purged}, lambda: click.echo(f"purged {purged} jobs"))
+    emit(state, {"purged": purged}, lambda: click.echo(f"purged {counted(purged, 'job')} of queue {queue}"))
 
 
 @click.group()
@@ -98,7 +98,7 @@ def dlq_list(state: CtlState, queue: str, limit: int, cursor: str | None) -> Non
     page = state.client().list_dlq(queue, limit=limit, cursor=cursor)
 
     def human() -> None:
-        print_jobs(page.jobs)
+        print_jobs(page.jobs, f"no dead jobs in queue {queue}")
         for job in page.jobs:
             last_line = (job.last_error or "").strip().splitlines()[-1:] or ["-"]
             click.echo(f"{job.id}: {last_line[0]}")
@@ -114,7 +114,8 @@ def dlq_list(state: CtlState, queue: str, limit: int, cursor: str | None) -> Non
 def dlq_requeue(state: CtlState, queue: str, job_ids: tuple[str, ...]) -> None:
     """Make dead jobs ready again (tries reset)."""
     requeued = state.client().requeue_dlq(queue, list(job_ids) or None)
-    emit(state, {"requeued": requeued}, lambda: click.echo(f"requeued {requeued} jobs"))
+    said = f"requeued {counted(requeued, 'dead job')} of queue {queue}"
+    emit(state, {"requeued": requeued}, lambda: click.echo(said))
 
 
 @dlq.command("purge")
@@ -125,7 +126,7 @@ def dlq_requeue(state: CtlState, queue: str, job_ids: tuple[str, ...]) -> None:
 def dlq_purge(state: CtlState, queue: str) -> None:
     """Delete every dead job of a queue."""
     purged = state.client().purge_dlq(queue)
-    emit(state, {"purged": purged}, lambda: click.echo(f"purged {purged} dead jobs"))
+    emit(state, {"purged": purged}, lambda: click.echo(f"purged {counted(purged, 'dead job')} of queue {queue}"))
 
 
 @click.group("rate-limit")
@@ -142,7 +143,9 @@ def rate_limit() -> None:
 def rate_limit_set(state: CtlState, queue: str, capacity: float, refill_rate: float) -> None:
     """Limit how fast workers get a queue's jobs."""
     state.client().set_rate_limit(queue, capacity, refill_rate)
-    emit(state, _limit_json(RateLimit(capacity, refill_rate)), lambda: click.echo("set"))
+    limit = RateLimit(capacity, refill_rate)
+    said = f"set the rate limit of queue {queue}: {_limit_text(limit)}"
+    emit(state, _limit_json(limit), lambda: click.echo(said))
 
 
 @rate_limit.command("get")
@@ -152,7 +155,8 @@ def rate_limit_set(state: CtlState, queue: str, capacity: float, refill_rate: fl
 def rate_limit_get(state: CtlState, queue: str) -> None:
     """Show a queue's rate limit."""
     limit = state.client().get_rate_limit(queue)
-    emit(state, _limit_json(limit), lambda: click.echo(_limit_text(limit)))
+    said = f"queue {queue} has no rate limit" if limit is None else f"rate limit of queue {queue}: {_limit_text(limit)}"
+    emit(state, _limit_json(limit), lambda: click.echo(said))
 
 
 @rate_limit.command("delete")
@@ -162,7 +166,7 @@ def rate_limit_get(state: CtlState, queue: str) -> None:
 def rate_limit_delete(state: CtlState, queue: str) -> None:
     """Remove a queue's rate limit."""
     state.client().delete_rate_limit(queue)
-    emit(state, {"success": True}, lambda: click.echo("deleted"))
+    emit(state, {"success": True}, lambda: click.echo(f"deleted the rate limit of queue {queue}"))
 
 
 @click.group("retry-policy")
@@ -224,7 +228,7 @@ def retry_policy_get(state: CtlState, queue: str) -> None:
 def retry_policy_delete(state: CtlState, queue: str) -> None:
     """Restore the default retry backoff of a queue."""
     state.client().delete_retry_policy(queue)
-    emit(state, {"success": True}, lambda: click.echo("reset to the defaults"))
+    emit(state, {"success": True}, lambda: click.echo(f"reset the retry policy of queue {queue} to the defaults"))
 
 
 COMMANDS = [list_queues, stats, pause, resume, purge, dlq, rate_limit, retry_policy]

@@ -23,6 +23,23 @@ def _config_path(given: str | None) -> Path | None:
     return _DEFAULT_CONFIG if _DEFAULT_CONFIG.is_file() else None
 
 
+class _Boolean(click.ParamType[bool]):
+    """The boolean words the config file and the environment take (click's own BOOL also
+    takes an empty value and lists it first among the recognized ones)."""
+
+    name = "boolean"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> bool:
+        if isinstance(value, bool):  # the flag given without a value
+            return value
+        from rivetq.settings import parse_bool
+
+        try:
+            return parse_bool(str(value))
+        except ValueError:
+            self.fail(f"expected true/false, yes/no, on/off or 1/0, got {value!r}", param, ctx)
+
+
 def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
     if no_fsync and fsync:
         raise click.UsageError("--fsync and --no-fsync contradict each other")
@@ -45,7 +62,7 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
 )
 @click.option(
     "--fsync",
-    type=click.BOOL,
+    type=_Boolean(),
     is_flag=False,
     flag_value=True,
     default=None,

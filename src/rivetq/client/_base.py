@@ -86,9 +86,12 @@ def error_from_response(status: int, body: bytes) -> RivetQError:
     return error
 
 
-def connection_failed(call: Call[Any], error: httpx.TransportError) -> ConnectionFailed:
+def connection_failed(base_url: str, call: Call[Any], error: httpx.TransportError) -> ConnectionFailed:
+    """The error names the server tried, since a refused connection alone does not say
+    which address (a wrong ``RIVETQ_URL``, a server not started) was at fault."""
     detail = str(error) or type(error).__name__
-    return ConnectionFailed(f"{call.method} {call.path}: {detail}")
+    what = "cannot connect to" if isinstance(error, _NEVER_SENT) else "lost the connection to"
+    return ConnectionFailed(f"{what} the RivetQ server at {base_url} ({call.method} {call.path}): {detail}")
 
 
 def may_retry(call: Call[Any], error: httpx.TransportError, attempt: int, retries: int) -> bool:

@@ -87,7 +87,7 @@ _EXTENDED = _decoder_of(_Extended)
 _JOB = _decoder_of(Job)
 _JOB_PAGE = _decoder_of(JobPage)
 _QUEUES = _decoder_of(wire.QueueListResponse)
-_STATS = _decoder_of(QueueStats)  # its rate_limit is null when the queue has none
+_STATS = _decoder_of(wire.QueueStatsResponse)
 _RATE_LIMIT = _decoder_of(wire.RateLimitView)
 _RETRY_POLICY = _decoder_of(RetryPolicy)
 _PURGED = _decoder_of(wire.PurgedResponse)
@@ -257,9 +257,14 @@ def list_queues() -> Call[list[QueueSummary]]:
     return Call("GET", "/v1/queues", lambda body: _QUEUES.decode(body).queues, retry_safe=True)
 
 
+def _stats_of(body: bytes) -> QueueStats:
+    stats = _STATS.decode(body)
+    return QueueStats(**{**msgspec.structs.asdict(stats), "rate_limit": _rate_limit_of(stats.rate_limit)})
+
+
 def stats(queue: str) -> Call[QueueStats]:
     """Counts, counters and settings of one queue."""
-    return Call("GET", _queue_path(queue, "/stats"), _STATS.decode, retry_safe=True)
+    return Call("GET", _queue_path(queue, "/stats"), _stats_of, retry_safe=True)
 
 
 def _page_params(limit: int, cursor: str | None, state: str | None = None) -> dict[str, str]:

@@ -138,7 +138,7 @@ class Client(_ClientBase[httpx.Client]):
                 response = self._http.request(call.method, call.path, **self._request_kwargs(call))
             except httpx.TransportError as error:
                 if not may_retry(call, error, attempt, self._retries):
-                    raise connection_failed(call, error) from error
+                    raise connection_failed(self._base_url, call, error) from error
                 time.sleep(backoff_s(attempt, self._backoff_s))
                 attempt += 1
                 continue
@@ -197,7 +197,7 @@ class AsyncClient(_ClientBase[httpx.AsyncClient]):
                 response = await self._http.request(call.method, call.path, **self._request_kwargs(call))
             except httpx.TransportError as error:
                 if not may_retry(call, error, attempt, self._retries):
-                    raise connection_failed(call, error) from error
+                    raise connection_failed(self._base_url, call, error) from error
                 await asyncio.sleep(backoff_s(attempt, self._backoff_s))
                 attempt += 1
                 continue

@@ -55,8 +55,9 @@ _CODE_WITHOUT_TRAILER: Final = {
 }
 
 
-def _error(call: grpc.RpcError) -> RivetQError:
-    """The RivetQ error a failed call stands for."""
+def _error(call: grpc.RpcError, target: str) -> RivetQError:
+    """The RivetQ error a failed call stands for; one that never reached the server
+    names the ``target`` it tried."""
     status, details = call.code(), call.details() or ""
     trailers = {item.key: item.value for item in call.trailing_metadata() or ()}
     code = trailers.get("rivetq-error-code") or _CODE_WITHOUT_TRAILER.get(status)
@@ -66,7 +67,7 @@ def _error(call: grpc.RpcError) -> RivetQError:
         error.field = None if field is None else str(field)
         return error
     if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return ConnectionFailed(f"gRPC {status.name}: {details}")
+        return ConnectionFailed(f"no answer from the RivetQ gRPC server at {target}: {status.name}: {details}")
     return RivetQError(f"gRPC {status.name}: {details}")
 
 
@@ -82,6 +83,7 @@ class GrpcClient:
         root_certificates: bytes | None = None,
         timeout: float = 30.0,
     ) -> None:
+        self._target = target
         options = [("grpc.max_receive_message_length", -1)]
         if tls or root_certificates is not None:
             credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
@@ -108,7 +110,7 @@ class GrpcClient:
         try:
             return method(request, metadata=self._metadata, timeout=self._timeout_s + extra_timeout_s)
         except grpc.RpcError as call:
-            raise _error(call) from None
+            raise _error(call, self._target) from None
 
     # -- jobs -----------------------------------------------------------------
 
@@ -179,7 +181,7 @@ class GrpcClient:
             for message in call:
                 yield from (job_from(job) for job in message.jobs)
         except grpc.RpcError as failed:
-            raise _error(failed) from None
+            raise _error(failed, self._target) from None
         finally:
             call.cancel()
 

@@ -227,7 +227,7 @@ class _App:
         )
         return [
             *JobEndpoints(self.service, limits).operations(),
-            *QueueEndpoints(self.service).operations(),
+            *QueueEndpoints(self.service, limits).operations(),
             *DlqEndpoints(self.service, limits).operations(),
             *RateLimitEndpoints(self.service, limits).operations(),
             *RetryPolicyEndpoints(self.service, limits).operations(),
@@ -246,7 +246,7 @@ class _App:
             routes += debug_routes()
         return Starlette(
             routes=routes,
-            middleware=self._middleware(),
+            middleware=self._middleware(routes),
             exception_handlers={
                 RivetQError: rivetq_error_response,
                 HTTPException: http_exception_response,
@@ -254,7 +254,7 @@ class _App:
             },
         )
 
-    def _middleware(self) -> list[Middleware]:
+    def _middleware(self, routes: list[BaseRoute]) -> list[Middleware]:
         server, auth = self.settings.server, self.settings.auth
         host, _ = parse_addr(server.http_addr)
         middleware = [Middleware(RequestTimingMiddleware, histogram=self.metrics.http_request_duration)]
@@ -272,5 +272,5 @@ class _App:
             )
         protected = auth.protected_mode and not is_loopback_host(host)
         middleware.append(Middleware(AuthMiddleware, tokens=auth.tokens, protected=protected))
-        middleware.append(Middleware(JsonContentTypeMiddleware))
+        middleware.append(Middleware(JsonContentTypeMiddleware, routes=routes))
         return middleware

@@ -22,6 +22,7 @@ from rivetq.settings import LoggingSettings
 __all__ = ["configure_logging"]
 
 _REDACTED_FIELDS = frozenset({"token", "tokens", "authorization", "payload", "password", "dsn"})
+_UVICORN_GENERAL = "uvicorn.error"
 
 
 def _redact(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
@@ -38,11 +39,20 @@ class _ToStructlog(logging.Handler):
     """Forwards stdlib records (uvicorn's, asyncio's) into the structlog pipeline."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        logger = structlog.get_logger(record.name)
-        fields: dict[str, Any] = {"logger": record.name}
+        name, level = _source(record)
+        fields: dict[str, Any] = {"logger": name}
         if record.exc_info:
             fields["exc_info"] = record.exc_info
-        logger.log(record.levelno, record.getMessage(), **fields)
+        structlog.get_logger(name).log(level, record.getMessage(), **fields)
+
+
+def _source(record: logging.LogRecord) -> tuple[str, int]:
+    """uvicorn logs everything, errors or not, as ``uvicorn.error``: its lines show as
+    ``uvicorn``, and its info lines (``Started server process``, ``Shutting down``) at
+    debug, since ``rivetqd_started`` / ``_stopping`` / ``_stopped`` say the same."""
+    if record.name != _UVICORN_GENERAL:
+        return record.name, record.levelno
+    return "uvicorn", logging.DEBUG if record.levelno == logging.INFO else record.levelno
 
 
 def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:

@@ -22,6 +22,11 @@ __all__ = ["QUEUE_NAME_PATTERN", "openapi_document", "openapi_routes"]
 
 QUEUE_NAME_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,128}$"
 _REF = "#/components/schemas/{name}"
+_DESCRIPTION = (
+    "A durable task queue server. Every POST says Content-Type: application/json. An integer field "
+    "takes an integral number written as a float (30000.0, 3e4), as JSON Schema's integer does; "
+    'strings ("30000") and fractions (2.5) are refused.'
+)
 _PATH_PARAMS: dict[str, dict[str, Any]] = {
     "queue": {"type": "string", "pattern": QUEUE_NAME_PATTERN},
     "job_id": {"type": "string", "minLength": 1, "maxLength": 128},
@@ -48,7 +53,7 @@ def openapi_document(operations: Sequence[Operation], version: str) -> dict[str,
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, ref_of)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "RivetQ", "version": version, "description": "A durable task queue server."},
+        "info": {"title": "RivetQ", "version": version, "description": _DESCRIPTION},
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -82,12 +87,6 @@ def _operation(op: Operation, ref_of: dict[type, Any]) -> dict[str, Any]:
         result["parameters"] = params
     if op.body is not None:
         result["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref_of[op.body]}}}
-    elif op.method == "POST":  # every POST needs a JSON content type, so a client must send a body
-        result["requestBody"] = {
-            "required": True,
-            "description": "{} (every POST says Content-Type: application/json)",
-            "content": {"application/json": {"schema": {"type": "object", "maxProperties": 0}}},
-        }
     return result
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 import structlog
 import uvicorn
 
-from rivetq.errors import RivetQError
+from rivetq.errors import RivetQError, StorageSetupFailed
 from rivetq.server.app import Runtime, ServedRuntime
 from rivetq.server.file_limit import raise_open_file_limit
 from rivetq.server.grpc import GrpcServer, start_grpc_server
@@ -116,9 +116,10 @@ def _uvicorn_config(settings: Settings, runtime: ServedRuntime) -> uvicorn.Confi
     )
 
 
-def _connection_caps(settings: Settings) -> int:
-    """Connections the server may hold open: the HTTP cap, and gRPC's of the same size."""
-    return settings.server.max_connections * (2 if settings.server.grpc_addr else 1)
+def _raise_open_file_limit(settings: Settings) -> None:
+    """Room for the HTTP cap, and for gRPC's of the same size when gRPC listens."""
+    cap = settings.server.max_connections
+    raise_open_file_limit(cap, cap if settings.server.grpc_addr else 0)
 
 
 def log_started(settings: Settings, sock: socket.socket, grpc_port: int | None, workers: int = 1) -> None:
@@ -160,7 +161,8 @@ def _warn_unknown_env(env: Mapping[str, str]) -> None:
 
 
 async def serve(settings: Settings) -> int:
-    """Run until a signal; the exit status: 0 after a clean shutdown, 1 if startup failed
+    """Run until a signal; the exit status: 0 after a clean shutdown, 2 if the storage
+    cannot be used as configured (the operator must fix it), 1 if startup failed otherwise
     or a background loop (or, with several workers, the storage owner) died."""
     workers = effective_workers(settings)
     if workers > 1:
@@ -187,7 +189,7 @@ async def serve_runtime(
     sharing its port with other processes when ``reuse_port``) until a signal."""
     fatal = Fatal()
     async with contextlib.AsyncExitStack() as stack:
-        raise_open_file_limit(_connection_caps(settings))
+        _raise_open_file_limit(settings)
         try:
             runtime = make_runtime(fatal)
             sock = listen()
@@ -197,7 +199,7 @@ async def serve_runtime(
             grpc = await _start_grpc(settings, runtime, reuse_port)
         except (RivetQError, OSError) as error:
             _log.error("rivetqd_startup_failed", error=str(error))
-            return 1
+            return 2 if isinstance(error, StorageSetupFailed) else 1
         server = _Server(_uvicorn_config(settings, runtime), runtime, grpc)
         fatal.attach(server)
         on_started(sock, grpc)

@@ -34,7 +34,7 @@ export interface QueueStats {
   acked_total: number;
   nacked_total: number;
   paused: boolean;
-  rate_limit: RateLimitView | null;
+  rate_limit: RateLimitView; // "exists": false when the queue has none
 }
 
 export interface JobView {

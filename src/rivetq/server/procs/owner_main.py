@@ -11,7 +11,7 @@ from pathlib import Path
 
 import structlog
 
-from rivetq.errors import RivetQError
+from rivetq.errors import RivetQError, StorageSetupFailed
 from rivetq.server.app import Runtime
 from rivetq.server.procs.owner import OwnerServer
 from rivetq.settings import Settings
@@ -36,7 +36,7 @@ async def run_owner(settings: Settings, socket_path: Path, on_ready: Callable[[]
         await runtime.start()
     except (RivetQError, OSError) as error:
         _log.error("rivetqd_startup_failed", error=str(error))
-        return 1
+        return 2 if isinstance(error, StorageSetupFailed) else 1
     try:
         owner = OwnerServer(runtime.manager, runtime.storage)
         await owner.start(socket_path)

@@ -120,12 +120,13 @@ class _Supervisor:
         if self._settings.storage.backend != "postgres":
             owner = self._spawn("owner", ["owner", str(self._owner_socket), "{ready}"])
             if not await owner.ready():
-                return 1  # the owner said why
+                return await owner.exit_status  # the owner said why
         fronts = {self._spawn(f"front-{i}", self._front_args(i)) for i in range(self._workers)}
         children = {*fronts, *([owner] if owner else [])}
         if not all(await asyncio.gather(*(front.ready() for front in fronts))):
+            said = [front.process.returncode for front in fronts if (front.process.poll() or 0) > 0]
             await self._stop(children)
-            return 1
+            return max(said, default=1)  # 2 (the configuration must change) wins over 1
         grpc = self._settings.server.grpc_addr
         log_started(self._settings, self._http, parse_addr(grpc)[1] if grpc else None, self._workers)
         for front in fronts:

@@ -10,11 +10,13 @@ from starlette.requests import Request
 
 from rivetq.errors import InvalidArgument, PayloadTooLarge
 from rivetq.server.rest.errors import invalid_argument
+from rivetq.server.rest.whole_numbers import integral_floats_as_ints
 
 __all__ = ["BodyLimits", "decode_body"]
 
 T = TypeVar("T")
 _ENVELOPE_BYTES = 65_536  # room for the fields around one payload
+_FLOAT_FOR_INT = "Expected `int`, got `float`"
 
 
 class BodyLimits(msgspec.Struct, frozen=True):
@@ -35,11 +37,22 @@ async def decode_body(request: Request, decoder: msgspec.json.Decoder[T], limit:
     body = await _read_capped(request, limit)
     _check_utf8(body)
     try:
-        return decoder.decode(body or b"{}")
+        return _decode(decoder, body or b"{}")
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise invalid_argument(error) from None
     except RecursionError:  # msgspec's nesting limit: a client error, never a 500
         raise InvalidArgument("malformed JSON: nested too deeply") from None
+
+
+def _decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
+    """A strict decode; an integer field holding an integral float (``30000.0``) gets a
+    second one with such floats written as integers."""
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as error:
+        if _FLOAT_FOR_INT not in str(error) or (rewritten := integral_floats_as_ints(body, decoder.type)) is None:
+            raise
+    return decoder.decode(rewritten)
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from rivetq import wire
+from rivetq.server.rest.bodies import BodyLimits, decode_body
 from rivetq.server.rest.operations import Operation
 from rivetq.server.rest.params import CURSOR, LIMIT, STATE, cursor_param, limit_param, state_param
 from rivetq.server.rest.views import job_list, json_response, queue_stats, queue_summary
@@ -14,11 +16,13 @@ from rivetq.service import QueueService
 __all__ = ["QueueEndpoints"]
 
 _SUCCESS = wire.SuccessResponse()
+_EMPTY = msgspec.json.Decoder(wire.EmptyRequest)
 
 
 class QueueEndpoints:
-    def __init__(self, manager: QueueService) -> None:
+    def __init__(self, manager: QueueService, limits: BodyLimits) -> None:
         self._manager = manager
+        self._limits = limits
 
     async def list_queues(self, request: Request) -> Response:
         queues = await self._manager.list_queues()
@@ -37,10 +41,12 @@ class QueueEndpoints:
         return json_response(job_list(page, self._manager.now_ms()))
 
     async def pause(self, request: Request) -> Response:
+        await decode_body(request, _EMPTY, self._limits.single)
         await self._manager.pause(request.path_params["queue"])
         return json_response(_SUCCESS)
 
     async def resume(self, request: Request) -> Response:
+        await decode_body(request, _EMPTY, self._limits.single)
         await self._manager.resume(request.path_params["queue"])
         return json_response(_SUCCESS)
 
@@ -58,9 +64,9 @@ class QueueEndpoints:
             Operation("GET", f"{queue}/jobs", self.list_jobs, "Browse a queue's jobs", "queues",
                       response=wire.JobListResponse, query=(STATE, LIMIT, CURSOR)),
             Operation("POST", f"{queue}/pause", self.pause, "Pause leasing from a queue", "queues",
-                      response=wire.SuccessResponse),
+                      response=wire.SuccessResponse, body=wire.EmptyRequest),
             Operation("POST", f"{queue}/resume", self.resume, "Resume leasing from a queue", "queues",
-                      response=wire.SuccessResponse),
+                      response=wire.SuccessResponse, body=wire.EmptyRequest),
             Operation("DELETE", queue, self.purge_queue, "Purge every job of a queue", "queues",
                       response=wire.PurgedResponse),
         ]  # fmt: skip

@@ -118,5 +118,5 @@ def queue_stats(stats: QueueStats) -> wire.QueueStatsResponse:
         acked_total=counters.acked_total,
         nacked_total=counters.nacked_total,
         paused=stats.config.paused,
-        rate_limit=None if limit is None else rate_limit_view(limit),
+        rate_limit=rate_limit_view(limit),
     )

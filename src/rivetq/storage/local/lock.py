@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rivetq.errors import StorageUnavailable
 
-__all__ = ["DataDirLock", "DataDirLocked"]
+__all__ = ["DataDirLock", "DataDirLocked", "lock_holder"]
 
 
 class DataDirLocked(StorageUnavailable):
@@ -43,6 +43,25 @@ class DataDirLock:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def lock_holder(data_dir: Path) -> str | None:
+    """The id of the process that holds ``data_dir`` (``""`` when it did not write one),
+    or None when nobody does. It probes with a shared lock and lets go at once, creating
+    nothing: a tool that reads the directory asks this first."""
+    try:
+        fd = os.open(data_dir / "LOCK", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+            raise
+        return _read_holder(fd)
+    finally:
+        os.close(fd)  # closing releases a lock taken
+    return None
 
 
 def _read_holder(fd: int) -> str:

@@ -1,14 +1,20 @@
 """Check a data directory without opening it for writes.
 
-``verify_data_dir(path)`` returns human-readable problems (empty: clean). As a tool:
-``python -m rivetq.storage.local.verify DATA_DIR`` prints them and exits 1 on damage.
-A torn tail (which startup cuts off with a warning) is reported as a note, not damage.
+``verify_data_dir(path)`` returns human-readable problems (empty: clean).
+``check_data_dir(path, force=...)`` first asks whether a running server holds the
+directory: its log and store change while they are read, so the check refuses
+(``DataDirInUse``) unless forced, and then says it checked a moving target. Its
+``VerifyReport.lines()`` are what both entry points print, ``rivetqctl wal verify`` and
+``python -m rivetq.storage.local.verify [--force] DATA_DIR``: exit 0 intact, 1 damaged,
+2 not checked. A torn tail (which startup cuts off with a warning) is a note, not damage.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import lmdb
@@ -16,12 +22,52 @@ import msgspec
 
 from rivetq.storage.local.codec import META, decode_changes, meta_decoder
 from rivetq.storage.local.kv import CorruptStore, KVStore
+from rivetq.storage.local.lock import DataDirLocked, lock_holder
 from rivetq.storage.local.record import TYPE_CHANGES, CorruptWAL, Frame
 from rivetq.storage.local.recovery import scan_log
 
-__all__ = ["main", "verify_data_dir"]
+__all__ = ["EXIT_NOT_CHECKED", "DataDirInUse", "VerifyReport", "check_data_dir", "main", "verify_data_dir"]
 
 log = logging.getLogger("rivetq.storage.verify")
+EXIT_NOT_CHECKED = 2
+_DESCRIPTION = "Check a stopped server's data directory: exit 0 intact, 1 damaged, 2 not checked."
+
+
+class DataDirInUse(DataDirLocked):
+    """A running server holds the directory, and the check was not forced."""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    data_dir: Path
+    problems: list[str]
+    in_use_by: str | None  # the process holding the directory during a forced check
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def lines(self) -> list[str]:
+        return self.problems or [f"ok: {self.data_dir} is intact"]
+
+
+def check_data_dir(data_dir: Path, *, force: bool) -> VerifyReport:
+    """``verify_data_dir``, unless a running server holds the directory and ``force``
+    is not set (``DataDirInUse``); a forced check of a held directory logs a note."""
+    holder = lock_holder(data_dir) if data_dir.is_dir() else None
+    if holder is not None:
+        in_use = f"{data_dir} is in use by a running server{f' (process {holder})' if holder else ''}"
+        if not force:
+            raise DataDirInUse(
+                f"{in_use}: its log and store change while they are read, so a check could report damage "
+                "that is not there. Stop the server first, or pass --force to check a moving target."
+            )
+        log.warning("note: %s: this checks a moving target; a problem found may be a write in progress", in_use)
+    return VerifyReport(data_dir, verify_data_dir(data_dir), holder)
 
 
 def verify_data_dir(data_dir: Path) -> list[str]:
@@ -79,17 +125,18 @@ def _check_kv(path: Path, problems: list[str]) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m rivetq.storage.local.verify DATA_DIR", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="python -m rivetq.storage.local.verify", description=_DESCRIPTION)
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="the server's storage.data_dir")
+    parser.add_argument("--force", action="store_true", help="check even while a running server holds it")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    problems = verify_data_dir(Path(args[0]))
-    for problem in problems:
-        print(problem)
-    if not problems:
-        print(f"{args[0]}: OK")
-    return 1 if problems else 0
+    try:
+        report = check_data_dir(args.data_dir, force=args.force)
+    except DataDirInUse as error:
+        print(error, file=sys.stderr)
+        return EXIT_NOT_CHECKED
+    print("\n".join(report.lines()))
+    return report.exit_code
 
 
 if __name__ == "__main__":

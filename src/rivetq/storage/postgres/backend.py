@@ -8,7 +8,7 @@ import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 
-from rivetq.errors import LeaseLost, StorageUnavailable, error_for_code
+from rivetq.errors import LeaseLost, StorageSetupFailed, error_for_code
 from rivetq.models import (
     AckResult,
     InsertResult,
@@ -25,6 +25,7 @@ from rivetq.storage.base import WakeupCallback
 from rivetq.storage.postgres import insert, lease, queues, reads, transitions
 from rivetq.storage.postgres.counters import pick_slot
 from rivetq.storage.postgres.database import Connection, Database
+from rivetq.storage.postgres.diagnose import setup_connection
 from rivetq.storage.postgres.listen import Listener, Notifier
 from rivetq.storage.postgres.migrate import LATEST_VERSION, apply_migrations, schema_version
 
@@ -57,16 +58,18 @@ class PostgresStorage:
         self._closed = False
 
     async def open(self) -> None:
+        """Migrate (or check the schema) on one connection first: a database that refuses
+        is then a ``StorageSetupFailed`` naming the cause, not the pool's timeout."""
         if self._auto_migrate:
             await apply_migrations(self._dsn)
-        await self._db.open()
-        version = await self._db.run(schema_version, transaction=False)
+        async with setup_connection(self._dsn) as conn:
+            version = await schema_version(conn)
         if version != LATEST_VERSION:
-            await self._db.close()
-            raise StorageUnavailable(
+            raise StorageSetupFailed(
                 f"the PostgreSQL schema is at version {version}, this rivetqd needs {LATEST_VERSION}:"
                 " run `rivetqd migrate` (or set storage.auto_migrate: true)"
             )
+        await self._db.open()
         self._tasks = [
             asyncio.create_task(self._notifier.run(), name="rivetq-pg-notifier"),
             asyncio.create_task(self._listener.run(), name="rivetq-pg-listener"),

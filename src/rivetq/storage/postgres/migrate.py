@@ -10,10 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
-import psycopg
-
-from rivetq.errors import StorageUnavailable
+from rivetq.errors import StorageSetupFailed
 from rivetq.storage.postgres.database import Connection
+from rivetq.storage.postgres.diagnose import setup_connection
 
 __all__ = ["LATEST_VERSION", "Migration", "apply_migrations", "migrate_command", "migrations", "schema_version"]
 
@@ -51,16 +50,14 @@ LATEST_VERSION = migrations()[-1].version
 
 async def apply_migrations(dsn: str) -> list[int]:
     """Bring the database at ``dsn`` to ``LATEST_VERSION``; returns the versions applied
-    by this call (empty when another node did them first)."""
-    try:
-        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-            try:
-                return await _apply_pending(conn)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
-    except psycopg.OperationalError as error:
-        raise StorageUnavailable(f"cannot migrate the PostgreSQL schema: {error}") from error
+    by this call (empty when another node did them first). A database that refuses is
+    ``StorageSetupFailed`` saying what to fix."""
+    async with setup_connection(dsn) as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            return await _apply_pending(conn)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
 async def schema_version(conn: Connection) -> int:
@@ -96,9 +93,9 @@ def migrate_command(dsn: str, echo: Callable[[str], None]) -> int:
         return 2
     try:
         applied = asyncio.run(apply_migrations(dsn))
-    except StorageUnavailable as error:
+    except StorageSetupFailed as error:
         echo(f"rivetqd migrate: {error}")
-        return 1
+        return 2
     done = ", ".join(str(v) for v in applied) if applied else "nothing to do"
     echo(f"rivetqd migrate: schema at version {LATEST_VERSION} ({done})")
     return 0
