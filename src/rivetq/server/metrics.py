@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -54,6 +55,15 @@ class _ScrapeGauges(Collector):
         yield GaugeMetricFamily("rivetq_wal_size_bytes", "Bytes in WAL segments.", storage.get("wal_size_bytes", 0))
 
 
+class _ProcessFiles(MultiProcessCollector):
+    """Every process's metric files, but not one that a starting process has created and
+    not yet sized (reading it would fail the scrape)."""
+
+    def collect(self) -> Iterable[Metric]:
+        files = [path for path in Path(self._path).glob("*.db") if path.stat().st_size > 0]
+        return self.merge([str(path) for path in files], accumulate=True)  # type: ignore[no-untyped-call,no-any-return]
+
+
 class Metrics:
     """The server's metrics; implements the manager's ``Observer``."""
 
@@ -65,8 +75,8 @@ class Metrics:
         self._exposed = self.registry
         multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
         if multiprocess_dir:  # expose every process's files, not this process's own metrics
-            self._exposed = CollectorRegistry(auto_describe=True)
-            MultiProcessCollector(self._exposed, multiprocess_dir)  # type: ignore[no-untyped-call]
+            self._exposed = CollectorRegistry()
+            _ProcessFiles(self._exposed, multiprocess_dir)  # type: ignore[no-untyped-call]
         self._exposed.register(self._gauges)
         self._render_lock = threading.Lock()
         self._enqueued = self._counter("rivetq_jobs_enqueued", "Jobs enqueued.")

@@ -116,14 +116,21 @@ class _Supervisor:
         return ["front", name, str(self._owner_socket), "{ready}", "{http}"]
 
     async def run(self) -> int:
-        owner: _Child | None = None
-        if self._settings.storage.backend != "postgres":
-            owner = self._spawn("owner", ["owner", str(self._owner_socket), "{ready}"])
-            if not await owner.ready():
-                return await owner.exit_status  # the owner said why
-        fronts = {self._spawn(f"front-{i}", self._front_args(i)) for i in range(self._workers)}
-        children = {*fronts, *([owner] if owner else [])}
-        if not all(await asyncio.gather(*(front.ready() for front in fronts))):
+        """The owner first; on PostgreSQL the first node first (it migrates the schema
+        alone, and a database that refuses it stops the start with one error)."""
+        postgres = self._settings.storage.backend == "postgres"
+        first = (
+            self._spawn("front-0", self._front_args(0))
+            if postgres
+            else self._spawn("owner", ["owner", str(self._owner_socket), "{ready}"])
+        )
+        if not await first.ready():
+            return await first.exit_status  # it said why
+        owner = None if postgres else first
+        rest = {self._spawn(f"front-{i}", self._front_args(i)) for i in range(int(postgres), self._workers)}
+        fronts = rest | ({first} if postgres else set())
+        children = rest | {first}
+        if not all(await asyncio.gather(*(front.ready() for front in rest))):
             said = [front.process.returncode for front in fronts if (front.process.poll() or 0) > 0]
             await self._stop(children)
             return max(said, default=1)  # 2 (the configuration must change) wins over 1
