@@ -5,6 +5,7 @@ and the next start finds the data in the volume."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -34,49 +35,60 @@ def compose_command() -> list[str]:
     raise RuntimeError("neither `docker compose` nor `docker-compose` is installed")
 
 
+PORT_VARIABLES = (
+    "RIVETQ_HTTP_PORT",
+    "RIVETQ_GRPC_PORT",
+    "RIVETQ_NODE1_HTTP_PORT",
+    "RIVETQ_NODE1_GRPC_PORT",
+    "RIVETQ_NODE2_HTTP_PORT",
+    "RIVETQ_NODE2_GRPC_PORT",
+    "RIVETQ_PG_PORT",
+    "PROMETHEUS_PORT",
+)
+
+
 @dataclass
 class Project:
     """One compose project with its own name, volumes and loopback ports."""
 
     name: str
-    http_port: int
-    grpc_port: int
+    ports: dict[str, int]
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+    def url(self, variable: str = "RIVETQ_HTTP_PORT") -> str:
+        return f"http://127.0.0.1:{self.ports[variable]}"
 
     def compose(self, *args: str) -> str:
-        env = {"RIVETQ_HTTP_PORT": str(self.http_port), "RIVETQ_GRPC_PORT": str(self.grpc_port)}
+        ports = {name: str(port) for name, port in self.ports.items()}
+        env = {**_path_env(), **ports, "PROMETHEUS_SCRAPE_INTERVAL": "1s"}
         command = [*compose_command(), "-f", str(COMPOSE_FILE), "-p", self.name, *args]
-        done = subprocess.run(command, capture_output=True, text=True, env={**_path_env(), **env}, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0:
             raise AssertionError(f"{command} exited with {done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def container(self) -> str:
-        return self.compose("ps", "-q", "rivetq").strip()
+    def container(self, service: str = "rivetq") -> str:
+        return self.compose("ps", "-q", service).strip()
 
-    def state(self) -> dict[str, object]:
+    def state(self, service: str = "rivetq") -> dict[str, object]:
         inspected = subprocess.run(
-            ["docker", "inspect", "--format", "{{json .State}}", self.container()],
+            ["docker", "inspect", "--format", "{{json .State}}", self.container(service)],
             capture_output=True,
             text=True,
             check=True,
         )
         return json.loads(inspected.stdout)  # type: ignore[no-any-return]
 
-    def wait_healthy(self) -> None:
+    def wait_healthy(self, service: str = "rivetq") -> None:
         deadline = time.monotonic() + HEALTHY_TIMEOUT_S
         while time.monotonic() < deadline:
-            state = self.state()
+            state = self.state(service)
             health = state.get("Health")
             if isinstance(health, dict) and health.get("Status") == "healthy":
                 return
             if state.get("Status") == "exited":
                 break
             time.sleep(0.5)
-        raise AssertionError(f"not healthy: {self.state()}\n{self.compose('logs', '--no-color', 'rivetq')}")
+        raise AssertionError(f"not healthy: {self.state(service)}\n{self.compose('logs', '--no-color', service)}")
 
 
 def _path_env() -> dict[str, str]:
@@ -86,18 +98,18 @@ def _path_env() -> dict[str, str]:
 
 @pytest.fixture
 def project() -> Iterator[Project]:
-    running = Project(f"rivetq-test-{uuid.uuid4().hex[:8]}", free_port(), free_port())
+    running = Project(f"rivetq-test-{uuid.uuid4().hex[:8]}", {name: free_port() for name in PORT_VARIABLES})
     try:
         yield running
     finally:
-        running.compose("down", "--volumes", "--timeout", "5")
+        running.compose("--profile", "postgres", "--profile", "prometheus", "down", "--volumes", "--timeout", "5")
 
 
 def test_quick_start_serves_survives_sigterm_and_keeps_its_data(project: Project) -> None:
     project.compose("up", "-d", "rivetq")
     project.wait_healthy()
 
-    with httpx.Client(base_url=project.url, timeout=10) as http:
+    with httpx.Client(base_url=project.url(), timeout=10) as http:
         done_id = http.post("/v1/queues/emails/enqueue", json={"payload": {"to": "ada"}}).json()["job_id"]
         (job,) = http.post("/v1/queues/emails/lease", json={"max_jobs": 1}).json()["jobs"]
         assert job["id"] == done_id
@@ -115,7 +127,7 @@ def test_quick_start_serves_survives_sigterm_and_keeps_its_data(project: Project
 
     project.compose("start", "rivetq")
     project.wait_healthy()
-    with httpx.Client(base_url=project.url, timeout=10) as http:
+    with httpx.Client(base_url=project.url(), timeout=10) as http:
         kept = http.get(f"/v1/jobs/{kept_id}").json()
         gone = http.get(f"/v1/jobs/{done_id}")
     assert (kept["state"], kept["payload"]) == ("ready", {"to": "bob"})
@@ -134,3 +146,38 @@ def test_runs_as_a_non_root_user_with_data_in_the_volume(project: Project) -> No
     user, *data = who.stdout.split()
     assert user == "rivetq"
     assert data  # the embedded engine's files live in /data, the volume
+
+
+def test_postgres_profile_runs_two_nodes_on_one_database(project: Project) -> None:
+    project.compose("--profile", "postgres", "up", "-d", "--build", "postgres", "rivetq-node1", "rivetq-node2")
+    project.wait_healthy("rivetq-node1")
+    project.wait_healthy("rivetq-node2")
+    with (
+        httpx.Client(base_url=project.url("RIVETQ_NODE1_HTTP_PORT"), timeout=10) as node1,
+        httpx.Client(base_url=project.url("RIVETQ_NODE2_HTTP_PORT"), timeout=10) as node2,
+    ):
+        job_id = node1.post("/v1/queues/shared/enqueue", json={"payload": {"n": 1}}).json()["job_id"]
+        (job,) = node2.post("/v1/queues/shared/lease", json={"max_jobs": 1}).json()["jobs"]
+        assert node1.post("/v1/ack", json={"job_id": job["id"], "lease_id": job["lease_id"]}).json() == {
+            "success": True
+        }
+        stats = node2.get("/v1/queues/shared/stats").json()
+    assert (job["id"], job["payload"]) == (job_id, {"n": 1})
+    assert (stats["queue"], stats["acked_total"]) == ("shared", 1)
+
+
+def test_prometheus_profile_scrapes_rivetq(project: Project) -> None:
+    project.compose("--profile", "prometheus", "up", "-d", "--build", "rivetq", "prometheus")
+    project.wait_healthy()
+    deadline = time.monotonic() + HEALTHY_TIMEOUT_S
+    with httpx.Client(base_url=project.url("PROMETHEUS_PORT"), timeout=10) as prometheus:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                query = {"query": "rivetq_wal_segments"}
+                result = prometheus.get("/api/v1/query", params=query).json()["data"]["result"]
+                if result:
+                    break
+            time.sleep(1)
+        else:
+            raise AssertionError(project.compose("logs", "--no-color", "prometheus"))
+    assert any(sample["metric"]["instance"] == f"127.0.0.1:{project.ports['RIVETQ_HTTP_PORT']}" for sample in result)
