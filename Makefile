@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DIST ?= dist
 SITE ?= site
+DOCS_ADDR ?= 127.0.0.1:8000
 
 .PHONY: install run test lint typecheck pytest test-go test-ui test-docker ui proto bench clean dist wheelhouse docker docs docs-build
 
@@ -20,7 +21,7 @@ ui: install
 	bash scripts/build-ui.sh
 
 run: ui
-	$(VENV)/bin/rivetqd --data-dir ./data
+	$(VENV)/bin/rivetqd --data-dir ./data $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
@@ -38,7 +39,7 @@ test-go: install
 test-ui: ui
 	bash scripts/test-ui.sh
 
-test: lint typecheck pytest test-go test-ui test-docker
+test: lint typecheck docs-build pytest test-go test-ui test-docker
 
 # Release artifacts: an sdist and a wheel (with the built admin UI and the generated gRPC
 # code) in $(DIST)/; `wheelhouse` adds every wheel the server needs, for offline installs.
@@ -56,11 +57,13 @@ docker: wheelhouse
 test-docker: docker
 	RIVETQ_TEST_DOCKER=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/docker
 
+# The documentation site (mkdocs.yml, docs/): `docs` serves it with live reload,
+# `docs-build` builds it into $(SITE)/ and fails on any warning (broken link, page outside the nav).
 docs-build: install
-	$(VENV)/bin/mkdocs build --strict --site-dir $(SITE)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir $(SITE)
 
 docs: install
-	$(VENV)/bin/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr $(DOCS_ADDR)
 
 proto: install
 	bash scripts/gen-proto.sh
