@@ -76,7 +76,8 @@ class Project:
             text=True,
             check=True,
         )
-        return json.loads(inspected.stdout)  # type: ignore[no-any-return]
+        state: dict[str, object] = json.loads(inspected.stdout)
+        return state
 
     def wait_healthy(self, service: str = "rivetq") -> None:
         deadline = time.monotonic() + HEALTHY_TIMEOUT_S
