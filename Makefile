@@ -60,7 +60,7 @@ test-docker: docker
 # The documentation site (mkdocs.yml, docs/): `docs` serves it with live reload,
 # `docs-build` builds it into $(SITE)/ and fails on any warning (broken link, page outside the nav).
 docs-build: install
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir $(SITE)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(SITE)
 
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr $(DOCS_ADDR)
