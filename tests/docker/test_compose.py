@@ -1,7 +1,7 @@
 """The Docker image as the quick start runs it: docker/docker-compose.yml starts RivetQ
 (host network, 127.0.0.1 only), the HEALTHCHECK turns healthy, jobs go through REST, the
 UI and the metrics answer, `docker compose stop` (SIGTERM) ends rivetqd with status 0,
-and the next start finds the data in the volume."""
+and a new container finds the data in the volume."""
 
 from __future__ import annotations
 
@@ -126,7 +126,9 @@ def test_quick_start_serves_survives_sigterm_and_keeps_its_data(project: Project
     state = project.state()
     assert (state["Status"], state["ExitCode"], state["OOMKilled"]) == ("exited", 0, False)
 
-    project.compose("start", "rivetq")
+    # A new container: what it finds can only come from the volume.
+    project.compose("rm", "-f", "rivetq")
+    project.compose("up", "-d", "rivetq")
     project.wait_healthy()
     with httpx.Client(base_url=project.url(), timeout=10) as http:
         kept = http.get(f"/v1/jobs/{kept_id}").json()
