@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from rivetq._version import __version__
+
 __all__ = ["main"]
 
 _DEFAULT_CONFIG = Path("config.yaml")
@@ -71,7 +73,7 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
 @click.option("--no-fsync", is_flag=True, help="Same as --fsync=false.")
 @click.option("--storage-backend", help="local, memory or postgres (storage.backend).")
 @click.argument("command", required=False, type=click.Choice(["migrate"]))
-@click.version_option(package_name="rivetq")
+@click.version_option(__version__)
 def main(
     config: str | None,
     data_dir: str | None,

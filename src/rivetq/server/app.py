@@ -8,7 +8,6 @@ tests drive it in-process (``httpx.ASGITransport``) inside ``async with runtime`
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
 
@@ -20,6 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from rivetq._version import __version__
 from rivetq.clock import Clock, SystemClock
 from rivetq.errors import InvalidArgument, RivetQError
 from rivetq.manager import ManagerOptions, QueueManager
@@ -43,14 +43,7 @@ from rivetq.server.ui import UI_STATIC_DIR, ui_routes
 from rivetq.settings import Settings, is_loopback_host, parse_addr
 from rivetq.storage.base import Storage
 
-__all__ = ["Runtime", "build_storage", "manager_options", "server_version"]
-
-
-def server_version() -> str:
-    try:
-        return version("rivetq")
-    except PackageNotFoundError:
-        return "0+unknown"
+__all__ = ["Runtime", "build_storage", "manager_options"]
 
 
 def build_storage(settings: Settings, metrics: Metrics) -> Storage:
@@ -167,7 +160,7 @@ class Runtime:
         routes: list[BaseRoute] = [
             *routes_for(self.operations),
             *health.routes(),
-            *openapi_routes(openapi_document(self.operations, server_version())),
+            *openapi_routes(openapi_document(self.operations, __version__)),
             *ui_routes(ui_static_dir),
         ]
         if self.settings.server.debug_endpoints:
