@@ -23,7 +23,7 @@ DESCRIPTIONS = {
     "server.read_body_timeout": "then time to send the body; 408 after",
     "server.keep_alive_timeout": "an idle kept-alive connection is closed after this (whole seconds, rounded up)",
     "server.max_connections": "open HTTP connections; one more is answered 503 and closed. gRPC has its own cap of "
-    "the same size",
+    "the same size. With several workers each front holds its share",
     "storage.backend": "`local` (embedded engine), `memory` (not durable), `postgres` (several nodes on one database)",
     "storage.data_dir": "the embedded engine's directory (one server per directory)",
     "storage.dsn": "PostgreSQL DSN or URL, required by `postgres` (never logged)",
