@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from rivetq._version import __version__
 from rivetq.errors import (
     ConnectionFailed,
     InvalidArgument,
@@ -70,6 +71,7 @@ __all__ = [
     "UnsupportedMediaType",
     "Worker",
     "WorkerOptions",
+    "__version__",
 ]
 
 _SDK_NAMES = frozenset(__all__) - set(globals())  # the names __getattr__ loads from rivetq.client

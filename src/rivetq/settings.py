@@ -1,6 +1,6 @@
 """Typed server settings: defaults < config.yaml < ``RIVETQ_*`` environment < flags.
 
-Every key of docs/architecture.md's settings table is a field here. Durations accept
+Every key is a field here; the docs site's configuration reference is generated from them. Durations accept
 ``"250ms"``, ``"1s"``, ``"1h30m"``, ``"2d"`` or a bare number of milliseconds; sizes accept
 ``"64MiB"``, ``"1MB"`` or a bare number of bytes. A bad value raises ``InvalidArgument``
 whose message names the key: ``config: wal.fsync: expected a boolean, got 'maybe'``.
@@ -36,6 +36,7 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "WalSettings",
+    "describe_fields",
     "effective_workers",
     "env_name",
     "is_loopback_host",
@@ -233,10 +234,8 @@ def _keys() -> list[tuple[str, bool]]:
 
 def _fields() -> Iterator[tuple[str, Any]]:
     """Every dotted key with its type."""
-    for section in msgspec.structs.fields(Settings):
-        section_type = typing.cast(type[msgspec.Struct], section.type)
-        for field in msgspec.structs.fields(section_type):
-            yield f"{section.encode_name}.{field.encode_name}", field.type
+    for key, kind, _, _ in describe_fields():
+        yield key, kind
 
 
 def _read_yaml(path: Path) -> Layer:
@@ -411,3 +410,15 @@ def _check(settings: Settings) -> None:
     if any(not token.strip() for token in settings.auth.tokens):
         # An empty token would match "Authorization: Bearer " and let anyone in.
         raise InvalidArgument("config: auth.tokens: a token must not be empty or blank", field="auth.tokens")
+
+
+def describe_fields() -> Iterator[tuple[str, Any, object, str]]:
+    """Every dotted key with its type, its default and its unit (``duration`` in ms,
+    ``size`` in bytes, or ``""``): what the configuration reference is made from."""
+    for section in msgspec.structs.fields(Settings):
+        section_type = typing.cast(type[msgspec.Struct], section.type)
+        for field in msgspec.structs.fields(section_type):
+            key = f"{section.encode_name}.{field.encode_name}"
+            default = field.default_factory() if field.default is msgspec.NODEFAULT else field.default
+            unit = "duration" if key in _DURATION_KEYS else "size" if key in _SIZE_KEYS else ""
+            yield key, field.type, default, unit

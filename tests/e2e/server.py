@@ -187,14 +187,16 @@ def spawn_server(
     grpc: bool = True,
     tls: tuple[Path, Path] | None = None,
     http_port: int | None = None,
+    program: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path, str, str | None]:
-    """Start ``rivetqd`` without waiting for it (for tests of failing startups):
-    returns (process, log path, url, grpc target). ``tls`` = (cert file, key file)."""
+    """Start ``rivetqd`` (or ``program``, another installation's) without waiting for it
+    (for tests of failing startups): returns (process, log path, url, grpc target).
+    ``tls`` = (cert file, key file)."""
     directory.mkdir(parents=True, exist_ok=True)
     http_port = http_port or free_port()
     grpc_target = f"127.0.0.1:{free_port()}" if grpc else None
     args = [
-        rivetqd_path(),
+        program or rivetqd_path(),
         "--http-addr",
         f"127.0.0.1:{http_port}",
         "--grpc-addr",
@@ -246,15 +248,23 @@ def start_server(
     token: str | None = None,
     tls: tuple[Path, Path] | None = None,
     http_port: int | None = None,
+    program: str | None = None,
 ) -> RunningServer:
-    """Start ``rivetqd`` in ``directory`` (data in ``data_dir``, default ``directory/data``)
+    """Start ``rivetqd`` (or ``program``) in ``directory`` (data in ``data_dir``, default ``directory/data``)
     with ``extra_args`` after the address flags, and wait until it is ready. With
     ``token``, the server requires it (``RIVETQ_AUTH_TOKENS``) and ``server.client()``
     sends it. With ``tls`` = (cert file, key file) it serves HTTPS (and gRPC over TLS),
     and ``server.client()`` trusts that certificate."""
     env = {**(env or {}), **({"RIVETQ_AUTH_TOKENS": token} if token else {})}
     process, log_path, url, grpc_target = spawn_server(
-        directory, *extra_args, env=env, data_dir=data_dir, grpc=grpc, tls=tls, http_port=http_port
+        directory,
+        *extra_args,
+        env=env,
+        data_dir=data_dir,
+        grpc=grpc,
+        tls=tls,
+        http_port=http_port,
+        program=program,
     )
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(tls[0])) if tls is not None else True
     try:

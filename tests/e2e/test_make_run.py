@@ -1,4 +1,4 @@
-"""``make run`` as the README's first lines give it, with other ports through ARGS."""
+"""``make run`` with other ports through ARGS, as the README and docs/getting-started.md give it."""
 
 from __future__ import annotations
 

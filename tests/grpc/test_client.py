@@ -235,26 +235,28 @@ def test_client_refuses_nan_in_a_payload(client: GrpcClient) -> None:
     assert refused.value.field == "payload"
 
 
-def _readme_block(language: str, containing: str) -> str:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    blocks = re.findall(f"```{language}\n(.*?)```", readme, re.DOTALL)
+def _docs_block(page: str, language: str, containing: str) -> str:
+    """The one ``language`` code block of ``docs/<page>`` that contains ``containing``."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / page).read_text()
+    blocks = re.findall(f"```{language}\n(.*?)```", text, re.DOTALL)
     [block] = [block for block in blocks if containing in block]
     return block
 
 
-def test_the_readme_grpc_example_prints_its_job_after_the_go_example_ran(rivetqd: RunningServer) -> None:
-    """The README's examples run in order on one server: the Go example's enqueue must not
-    make the gRPC example's a duplicate (a shared idempotency key did), or it prints nothing."""
+def test_the_docs_grpc_example_prints_its_job_after_the_go_example_ran(rivetqd: RunningServer) -> None:
+    """The docs' examples run in order on one server: the Go SDK page's enqueue must not
+    make the gRPC page's a duplicate (a shared idempotency key did), or it prints nothing."""
     queue = _queue()
-    go_example = _readme_block("go", 'jobID, err := client.Enqueue(ctx, "emails"')
+    go_example = _docs_block("go-sdk.md", "go", 'jobID, err := client.Enqueue(ctx, "emails"')
     go_key = re.search(r'IdempotencyKey: "([^"]+)"', go_example)
     assert go_key is not None
     with Client(rivetqd.url) as rest:  # what the Go example does
         go_job = rest.enqueue(queue, {"to": "user@example.com"}, priority=7, delay_ms=5000, idempotency_key=go_key[1])
-    example = _readme_block("python", 'GrpcClient("127.0.0.1:9090", token=None)').replace('"emails"', repr(queue))
+    example = _docs_block("grpc.md", "python", 'GrpcClient("127.0.0.1:9090", token=None)')
+    example = example.replace('"emails"', repr(queue))
     printed = io.StringIO()
     scope: dict[str, object] = {}
     with contextlib.redirect_stdout(printed):
-        exec(example.replace("127.0.0.1:9090", str(rivetqd.grpc_target)), scope)  # the README's own code
+        exec(example.replace("127.0.0.1:9090", str(rivetqd.grpc_target)), scope)  # the page's own code
     assert scope["job_id"] != go_job
     assert printed.getvalue() == f"{scope['job_id']} {{'to': 'user@example.com'}} 0\n"

@@ -1,6 +1,7 @@
-"""The README's PostgreSQL quick start, run as written against a real PostgreSQL 15, and
-what ``rivetqd migrate`` and ``rivetqd`` say when the database refuses: one line naming
-the role, database and server and the fix, exit status 2, no traceback, no password."""
+"""The quick start of the PostgreSQL scale-out page (docs/postgresql.md), run as written
+against a real PostgreSQL 15, and what ``rivetqd migrate`` and ``rivetqd`` say when the
+database refuses: one line naming the role, database and server and the fix, exit status
+2, no traceback, no password."""
 
 from __future__ import annotations
 
@@ -18,16 +19,15 @@ import pytest
 from tests.e2e.server import free_port, spawn_server
 from tests.pg.cluster import PG_BIN, PgCluster
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SCALE_OUT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "postgresql.md"
 VENV_BIN = Path(sys.executable).parent
 PASSWORD_ROLE = "rivetq_pw"  # the one role the cluster asks for a password (scram-sha-256)
 SECRET = "right-secret-9f3"
 
 
 def _quick_start_block() -> str:
-    section = README.read_text().split("## Scale-out", 1)[1]
-    match = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert match, "no sh block in the README's scale-out section"
+    match = re.search(r"```sh\n(.*?)```", SCALE_OUT_PAGE.read_text(), re.DOTALL)
+    assert match, "no sh block on the scale-out page"
     return match.group(1)
 
 
@@ -43,16 +43,14 @@ def _env(cluster: PgCluster, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def readme_names(pg_cluster: PgCluster) -> Iterator[None]:
-    """The README's role and database, dropped afterwards."""
+def quick_start_names(pg_cluster: PgCluster) -> Iterator[None]:
+    """The quick start's role and database, dropped afterwards."""
     yield
     _superuser(pg_cluster, "DROP DATABASE IF EXISTS rivetq WITH (FORCE)")
     _superuser(pg_cluster, "DROP ROLE IF EXISTS rivetq")
 
 
-def test_the_readme_quick_start_works_on_postgresql_15(
-    pg_cluster: PgCluster, readme_names: None, tmp_path: Path
-) -> None:
+def test_the_quick_start_works_on_postgresql_15(pg_cluster: PgCluster, quick_start_names: None, tmp_path: Path) -> None:
     ports = {old: str(free_port()) for old in ("8080", "8081", "9090", "9091")}
     script = _quick_start_block().replace("127.0.0.1:5432", f"127.0.0.1:{pg_cluster.port}")
     for old, new in ports.items():
@@ -104,7 +102,7 @@ def password_role(pg_cluster: PgCluster) -> Iterator[str]:
 
 @pytest.fixture
 def not_owned(pg_cluster: PgCluster) -> Iterator[str]:
-    """The old README's setup: ``createdb rivetq`` as the superuser, so another role owns nothing."""
+    """The old quick start's setup: ``createdb rivetq`` as the superuser, so another role owns nothing."""
     _superuser(pg_cluster, "CREATE ROLE not_owner LOGIN")
     _superuser(pg_cluster, "CREATE DATABASE not_owned")
     yield f"postgresql://not_owner:{SECRET}@127.0.0.1:{pg_cluster.port}/not_owned"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from rivetq._version import __version__
 from rivetq.cli import ctl_jobs, ctl_ops, ctl_queues
 from rivetq.cli.ctl_context import CtlGroup, CtlState
 
@@ -22,7 +23,7 @@ DEFAULT_SERVER = "http://127.0.0.1:8080"
 )
 @click.option("--token", envvar="RIVETQ_TOKEN", help="Bearer token (RIVETQ_TOKEN).")
 @click.option("--json", "json_output", is_flag=True, help="Print JSON for scripts.")
-@click.version_option(package_name="rivetq")
+@click.version_option(__version__)
 @click.pass_context
 def cli(ctx: click.Context, server: str, token: str | None, json_output: bool) -> None:
     """Talk to a RivetQ server: enqueue, lease, ack, inspect queues, run a worker."""

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from rivetq._version import __version__
+
 __all__ = ["main"]
 
 _DEFAULT_CONFIG = Path("config.yaml")
@@ -76,7 +78,7 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
     help="Processes serving HTTP and gRPC; 0 (the default): one per core; 1: a single process (server.workers).",
 )
 @click.argument("command", required=False, type=click.Choice(["migrate"]))
-@click.version_option(package_name="rivetq")
+@click.version_option(__version__)
 def main(
     config: str | None,
     data_dir: str | None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -24,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from rivetq._version import __version__
 from rivetq.clock import Clock, SystemClock
 from rivetq.errors import InvalidArgument, RivetQError
 from rivetq.manager import ManagerOptions, QueueManager
@@ -49,14 +49,7 @@ from rivetq.service import LocalStorageView, QueueService, StorageView
 from rivetq.settings import Settings, is_loopback_host, parse_addr
 from rivetq.storage.base import Storage
 
-__all__ = ["FrontRuntime", "Runtime", "ServedRuntime", "build_storage", "manager_options", "server_version"]
-
-
-def server_version() -> str:
-    try:
-        return version("rivetq")
-    except PackageNotFoundError:
-        return "0+unknown"
+__all__ = ["FrontRuntime", "Runtime", "ServedRuntime", "build_storage", "manager_options"]
 
 
 def build_storage(settings: Settings, metrics: Metrics) -> Storage:
@@ -140,9 +133,9 @@ class Runtime:
         self.service: QueueService = self.manager
         self.storage_view: StorageView = LocalStorageView(self.storage)
         self.ready = False
-        self.app = _App(settings, self.manager, self.storage_view, self.metrics, lambda: self.ready).build(
-            ui_static_dir
-        )
+        app = _App(settings, self.manager, self.storage_view, self.metrics, lambda: self.ready)
+        self.operations = app.operations()  # the OpenAPI document's source, also for the docs site
+        self.app = app.build(self.operations, ui_static_dir)
 
     async def start(self) -> None:
         await self.storage.open()
@@ -197,7 +190,7 @@ class FrontRuntime:
         self._on_owner_lost = on_owner_lost
         self.ready = False
         app = _App(settings, self.service, self.storage_view, self.metrics, lambda: self.ready)
-        self.app = app.build(ui_static_dir)
+        self.app = app.build(app.operations(), ui_static_dir)
 
     async def start(self) -> None:
         await self.proxy.connect(self._owner_socket, self._on_owner_lost)
@@ -233,13 +226,12 @@ class _App:
             *RetryPolicyEndpoints(self.service, limits).operations(),
         ]
 
-    def build(self, ui_static_dir: Path) -> Starlette:
-        operations = self.operations()
+    def build(self, operations: list[Operation], ui_static_dir: Path) -> Starlette:
         health = HealthEndpoints(self.service, self.storage_view, self.metrics, self.is_ready)
         routes: list[BaseRoute] = [
             *routes_for(operations),
             *health.routes(),
-            *openapi_routes(openapi_document(operations, server_version())),
+            *openapi_routes(openapi_document(operations, __version__)),
             *ui_routes(ui_static_dir),
         ]
         if self.settings.server.debug_endpoints:
