@@ -89,6 +89,9 @@ class QueueManager:
     def add_lease_listener(self, listener: LeaseListener) -> None:
         self._lease_listeners.append(listener)
 
+    def remove_lease_listener(self, listener: LeaseListener) -> None:
+        self._lease_listeners.remove(listener)
+
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:

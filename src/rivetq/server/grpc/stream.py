@@ -70,11 +70,12 @@ class _Slots:
 
 
 class LeaseStreams:
-    """Every open StreamLease of this server, so that acks through it free their slots."""
+    """Every open StreamLease of this server, so that acks through it free their slots.
+    It listens to the manager's leases only while a stream is open: with several workers
+    every ack would otherwise send an event to each front."""
 
     def __init__(self, manager: QueueService, *, poll_ms: int = 1_000) -> None:
         self._manager = manager
-        manager.add_lease_listener(self)
         self._poll_ms = poll_ms
         self._owner: dict[str, _Slots] = {}
         self._open: set[_Slots] = set()
@@ -103,6 +104,8 @@ class LeaseStreams:
         if not 1 <= max_unacked <= MAX_UNACKED:
             raise InvalidArgument(f"max_unacked must be 1 to {MAX_UNACKED}", field="max_unacked")
         slots = _Slots(max_unacked)
+        if not self._open:
+            self._manager.add_lease_listener(self)
         self._open.add(slots)
         try:
             while not self._closing:
@@ -120,6 +123,8 @@ class LeaseStreams:
         finally:
             self._open.discard(slots)
             self._forget(slots, list(slots.held))
+            if not self._open:
+                self._manager.remove_lease_listener(self)
 
     async def _lease(self, queue: str, max_jobs: int, visibility_ms: int) -> list[Job] | None:
         """One long-poll; None when the manager is stopping. The manager ends a long-poll

@@ -19,9 +19,10 @@ from rivetq.server.procs.frames import ERROR, EVENT, OK, FrameReader, frame
 from rivetq.service import LocalStorageView, StorageStatus
 from rivetq.storage.base import Storage
 
-__all__ = ["SUBSCRIBE", "OwnerServer"]
+__all__ = ["SUBSCRIBE", "UNSUBSCRIBE", "OwnerServer"]
 
-SUBSCRIBE: Final = 0xFFFF  # a request tag: send me lease events (a front with StreamLease)
+SUBSCRIBE: Final = 0xFFFF  # request tags: send me lease events (a front with a StreamLease open),
+UNSUBSCRIBE: Final = 0xFFFE  # and stop
 _log = logging.getLogger("rivetq.owner")
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -57,6 +58,8 @@ class _Connection(asyncio.Protocol):
         for call_id, tag, body in frames:
             if tag == SUBSCRIBE:
                 self._server.subscribers.add(self)
+            elif tag == UNSUBSCRIBE:
+                self._server.subscribers.discard(self)
             else:
                 self._start(call_id, tag, body)
 

@@ -19,7 +19,7 @@ from rivetq.manager_validation import check_insert
 from rivetq.models import InsertResult
 from rivetq.server.procs.calls import CALLS, CALLS_BY_NAME, Call
 from rivetq.server.procs.frames import EVENT, OK, FrameReader, frame
-from rivetq.server.procs.owner import SUBSCRIBE
+from rivetq.server.procs.owner import SUBSCRIBE, UNSUBSCRIBE
 
 __all__ = ["ManagerProxy", "OwnerLink"]
 
@@ -84,8 +84,8 @@ class OwnerLink(asyncio.Protocol):
         self._send(frame(call_id, tag, body))
         return future
 
-    def subscribe(self) -> None:
-        self._send(frame(0, SUBSCRIBE, b""))
+    def subscribe(self, wanted: bool) -> None:
+        self._send(frame(0, SUBSCRIBE if wanted else UNSUBSCRIBE, b""))
 
     def close(self) -> None:
         """Hang up (after sending what is queued); not a loss of the owner."""
@@ -130,7 +130,7 @@ class ManagerProxy:
     async def connect(self, path: Path, on_lost: Callable[[], None]) -> None:
         self.link = await OwnerLink.connect(path, self._on_event, on_lost)
         if self._listeners:
-            self.link.subscribe()
+            self.link.subscribe(True)
 
     def close(self) -> None:
         self.link.close()
@@ -139,9 +139,15 @@ class ManagerProxy:
         return self._clock.now_ms()
 
     def add_lease_listener(self, listener: LeaseListener) -> None:
+        """Lease events come from the owner while anyone here listens."""
         self._listeners.append(listener)
         if len(self._listeners) == 1 and self.link is not None:
-            self.link.subscribe()
+            self.link.subscribe(True)
+
+    def remove_lease_listener(self, listener: LeaseListener) -> None:
+        self._listeners.remove(listener)
+        if not self._listeners and self.link is not None:
+            self.link.subscribe(False)
 
     async def enqueue(self, queue: str, request: wire.EnqueueRequest) -> InsertResult:
         self._check(queue, [request], None)
