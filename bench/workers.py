@@ -30,17 +30,6 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS_PER_S  # utime + stime
 
 
-def _processes(root: int) -> dict[str, int]:
-    """The server's processes by role: supervisor (or the single process), owner, front-N."""
-    found = {"server": root}
-    children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
-    for pid in map(int, children):
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        role = argv[argv.index(b"rivetq.server.procs.child") + 1].decode()
-        found[role if role == "owner" else argv[argv.index(b"rivetq.server.procs.child") + 2].decode()] = pid
-    return found
-
-
 def _load(server: RunningServer, clients: int, jobs: int, out: Path) -> dict[str, float]:
     bench = Path(sys.executable).parent / "rivetq-bench"
     subprocess.run(
@@ -54,12 +43,14 @@ def _load(server: RunningServer, clients: int, jobs: int, out: Path) -> dict[str
 
 
 def run(workers: int, clients: int, jobs: int) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        with start_server(Path(directory), "--workers", str(workers), grpc=False) as server:
-            processes = _processes(server.pid)
-            before = {role: _cpu_s(pid) for role, pid in processes.items()}
-            result = _load(server, clients, jobs, Path(directory) / "result.json")
-            after = {role: _cpu_s(pid) for role, pid in processes.items()}
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        start_server(Path(directory), "--workers", str(workers), grpc=False) as server,
+    ):
+        processes = server.processes()
+        before = {role: _cpu_s(pid) for role, pid in processes.items()}
+        result = _load(server, clients, jobs, Path(directory) / "result.json")
+        after = {role: _cpu_s(pid) for role, pid in processes.items()}
     calls = 3 * jobs
     cpu = ", ".join(f"{role} {(after[role] - before[role]) / calls * 1e6:.0f}" for role in sorted(processes))
     enqueue, lease_ack = result["enqueue_jobs_per_s"], result["acked_jobs_per_s"]
