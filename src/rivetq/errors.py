@@ -15,6 +15,7 @@ __all__ = [
     "QueueNotFound",
     "RivetQError",
     "StateConflict",
+    "StorageCorrupt",
     "StorageUnavailable",
     "Unauthenticated",
     "UnsupportedMediaType",
@@ -90,6 +91,13 @@ class StorageUnavailable(RivetQError):
     code = "storage_unavailable"
 
 
+class StorageCorrupt(RivetQError):
+    """Stored data failed a check on read (a checksum, a missing record or log segment):
+    the server's disk was damaged, not the request (HTTP 500)."""
+
+    code = "storage_corrupt"
+
+
 class ConnectionFailed(RivetQError, ConnectionError):
     """The SDK could not reach the server (refused, reset, timed out), after its retries.
     Also a builtin ``ConnectionError``, so generic network handling catches it."""
@@ -109,6 +117,7 @@ _BY_CODE: dict[str, type[RivetQError]] = {
         PayloadTooLarge,
         UnsupportedMediaType,
         StorageUnavailable,
+        StorageCorrupt,
     )
 }
 

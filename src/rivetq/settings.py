@@ -73,6 +73,7 @@ class StorageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class WalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     segment_size: Annotated[int, msgspec.Meta(ge=4096)] = 67_108_864
     fsync: bool = True
+    accept_loss: bool = False  # start from a log missing segments (rivetqd --accept-wal-loss, once)
 
 
 class QueueSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -53,6 +53,12 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
 )
 @click.option("--no-fsync", is_flag=True, help="Same as --fsync=false.")
 @click.option("--storage-backend", help="local, memory or postgres (storage.backend).")
+@click.option(
+    "--accept-wal-loss",
+    is_flag=True,
+    default=None,
+    help="Start even though WAL segments are missing or cut, logging what was lost (wal.accept_loss).",
+)
 @click.argument("command", required=False, type=click.Choice(["migrate"]))
 @click.version_option(package_name="rivetq")
 def main(
@@ -66,6 +72,7 @@ def main(
     fsync: bool | None,
     no_fsync: bool,
     storage_backend: str | None,
+    accept_wal_loss: bool | None,
     command: str | None,
 ) -> None:
     """Run the RivetQ server until SIGTERM or SIGINT. ``rivetqd migrate`` instead brings
@@ -82,6 +89,7 @@ def main(
         "logging.access_log": access_log,
         "wal.fsync": _fsync_flag(fsync, no_fsync),
         "storage.backend": storage_backend,
+        "wal.accept_loss": accept_wal_loss,
     }
     try:
         settings = load_settings(config_path=_config_path(config), overrides=overrides)

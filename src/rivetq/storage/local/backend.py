@@ -219,8 +219,7 @@ class LocalStorage(Reads):
                 return 0
             chosen = sorted(q.dead) if job_ids is None else [i for i in dict.fromkeys(job_ids) if i in q.dead]
             for job_id in chosen:
-                meta = self._core.meta(job_id)
-                assert meta is not None
+                meta = self._core.indexed_meta(job_id)
                 txn.put(meta_key(job_id), encode(_replace(meta, state=StoredState.WAITING, tries=0, eta_ms=now_ms)))
             return len(chosen)
 

@@ -97,13 +97,17 @@ class Core:
                 layers.active.update(decode_changes(frame.body))
                 self._bytes_since_checkpoint += len(frame.body)
 
+        applied_lsn = store.applied_lsn()
         tail = recover_log(
             self.options.io,
             self.options.data_dir / "wal",
-            after_lsn=store.applied_lsn(),
+            after_lsn=applied_lsn,
             segment_size=self.options.segment_size,
             replay=replay,
+            wal_tail=store.wal_tail(),
+            accept_loss=self.options.accept_wal_loss,
         )
+        self._record_log_end(store, applied_lsn, tail)
         metas = ((key[1:].decode(), meta_decoder.decode(value)) for key, value in layers.scan(META))
         queues = ((key[1:].decode(), queue_decoder.decode(value)) for key, value in layers.scan(QUEUE))
         try:
@@ -111,6 +115,15 @@ class Core:
         except (lmdb.Error, msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
             raise CorruptStore(self.options.data_dir / "kv", f"a record does not read back: {error!r}") from None
         return tail
+
+    def _record_log_end(self, store: KVStore, applied_lsn: int, tail: LogTail) -> None:
+        """Record the log's newest segment now, so deleting it (or all of the log) before
+        the first checkpoint is caught at the next start."""
+        first, path, _ = tail.segments[-1]
+        try:
+            store.write({}, applied_lsn, (first, path.stat().st_size))
+        except StorageUnavailable as error:
+            raise StorageUnavailable(f"recording where the log ends in {store.path}: {error}") from None
 
     async def close(self) -> None:
         """Refuse new writes, let pending ones finish, checkpoint (so the next start
@@ -228,9 +241,23 @@ class Core:
         meta = self.meta(job_id)
         return None if meta is None else self.job_with_meta(job_id, meta)
 
+    def indexed_meta(self, job_id: str) -> JobMeta:
+        """The metadata of a job the indexes hold (its absence is damage, not a bug)."""
+        meta = self.meta(job_id)
+        if meta is None:
+            raise self._missing(job_id, "metadata")
+        return meta
+
     def job_with_meta(self, job_id: str, meta: JobMeta) -> Job:
         """The job from a meta the caller already holds (e.g. one it just wrote)."""
-        return job_of(job_id, meta, self.layers.get(payload_key(job_id)) or b"")
+        payload = self.layers.get(payload_key(job_id))
+        if payload is None:
+            raise self._missing(job_id, "payload")
+        return job_of(job_id, meta, payload)
+
+    def _missing(self, job_id: str, part: str) -> CorruptStore:
+        log.error("storage_corrupt: job %s has no %s record", job_id, part)
+        return CorruptStore(self.options.data_dir / "kv", f"job {job_id} has no {part} record")
 
     def queue_record(self, queue: str) -> QueueRecord | None:
         raw = self.layers.get(queue_key(queue))
@@ -253,7 +280,7 @@ class Core:
             except StorageUnavailable:
                 return  # the generation stays frozen; the next checkpoint retries it
             try:
-                await asyncio.to_thread(store.write, generation, lsn)
+                await asyncio.to_thread(store.write, generation, lsn, wal.newest_segment())
             except StorageUnavailable as error:
                 log.error("checkpoint failed, will retry: %s", error)
                 return
