@@ -19,7 +19,7 @@ from rivetq.errors import RivetQError
 from rivetq.server.app import Runtime
 from rivetq.server.file_limit import raise_open_file_limit
 from rivetq.server.grpc import GrpcServer, start_grpc_server
-from rivetq.server.http_protocol import ConnectionLimits, guarded_protocol
+from rivetq.server.http_protocol import ConnectionLimits, guarded_protocol, stop_taking_requests
 from rivetq.settings import Settings, is_loopback_host, parse_addr, unknown_env_names
 
 __all__ = ["serve"]
@@ -69,6 +69,7 @@ class _Server(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         _log.info("rivetqd_stopping")
+        stop_taking_requests(self.config.http_protocol_class, self.server_state.connections)
         await self._runtime.drain()
         if self._grpc is not None:
             await self._grpc.stop(grace=_GRACEFUL_SHUTDOWN_S)
