@@ -43,12 +43,14 @@ from rivetq.storage.local.lock import DataDirLock
 from rivetq.storage.local.options import LocalOptions
 from rivetq.storage.local.record import TYPE_CHANGES, Frame
 from rivetq.storage.local.recovery import LogTail, recover_log
+from rivetq.storage.local.space import SpaceGuard
 from rivetq.storage.local.wal import WalWriter
 
 __all__ = ["Core"]
 
 log = logging.getLogger("rivetq.storage.local")
 T = TypeVar("T")
+_MIN_CHECKPOINT_BYTES = 1 << 20
 
 
 class Core:
@@ -65,6 +67,10 @@ class Core:
         self.checkpoint_due = asyncio.Event()
         self._stopping = False
         self._key_cutoff_ms: int | None = None  # idempotency keys recorded at or before this expired
+        reserve = options.space_reserve or 2 * options.segment_size
+        self.space = SpaceGuard(
+            options.io, options.data_dir, reserve_bytes=reserve, low_water_bytes=reserve, on_alarm=self._alarmed
+        )
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -72,6 +78,7 @@ class Core:
         self.options.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock.acquire()
         try:
+            self.space.open()  # before recovery: on a full disk, the released reserve lets it write
             tail = await asyncio.to_thread(self._recover)
             self._wal = WalWriter(
                 self.options.io,
@@ -85,7 +92,7 @@ class Core:
         except BaseException:
             self._release()
             raise
-        if self._bytes_since_checkpoint >= self.options.checkpoint_bytes:
+        if self._bytes_since_checkpoint >= self._checkpoint_after():
             self.checkpoint_due.set()  # a long replay: move it into LMDB soon
 
     def _recover(self) -> LogTail:
@@ -196,7 +203,7 @@ class Core:
             raise
         self._pending.append((lsn, txn))
         self._bytes_since_checkpoint += len(body)
-        if self._bytes_since_checkpoint >= self.options.checkpoint_bytes:
+        if self._bytes_since_checkpoint >= self._checkpoint_after():
             self.checkpoint_due.set()
         await wal.wait_durable(lsn)
         durable = wal.last_durable_lsn
@@ -219,6 +226,18 @@ class Core:
         durable = self.wal.last_durable_lsn
         while self._pending and self._pending[-1][0] > durable:
             self._pending.pop()[1].undo()
+        self.space.check(force=True)  # a full disk raises the alarm now, not at the next look
+
+    def _checkpoint_after(self) -> int:
+        """WAL bytes that make a checkpoint due: under the space alarm, every segment's
+        worth, so the segments the drain writes are deleted as it goes; else never more
+        than half the space reserve, so a checkpoint fits in it."""
+        if self.space.alarm:
+            return self.options.segment_size
+        return min(self.options.checkpoint_bytes, max(self.space.reserve_bytes // 2, _MIN_CHECKPOINT_BYTES))
+
+    def _alarmed(self) -> None:
+        self.checkpoint_due.set()
 
     def _on_change(self, key: bytes, old: bytes | None, new: bytes | None) -> None:
         tag = key[:1]
@@ -322,7 +341,10 @@ class Core:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval_s):
                     await self.checkpoint_due.wait()
-            if self._stopping or not (self.layers.active or self.layers.frozen):
+            if self._stopping:
+                continue
+            if not (self.layers.active or self.layers.frozen):
+                self.checkpoint_due.clear()  # nothing to write (the space alarm asks regardless)
                 continue
             try:
                 await self.checkpoint()

@@ -23,6 +23,7 @@ from rivetq.storage.local.segment import (
     SegmentScan,
     create_segment,
     list_segments,
+    preallocate,
     scan_segment,
     segment_path,
 )
@@ -233,7 +234,7 @@ def _cut(io: FileIO, path: Path, size: int, allocated: int) -> None:
     fd = io.open_existing(path)
     try:
         io.truncate(fd, size)
-        io.allocate(fd, max(allocated, size))
+        preallocate(io, fd, path, max(allocated, size))
         io.fdatasync(fd)
     finally:
         io.close(fd)

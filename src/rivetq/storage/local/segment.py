@@ -28,6 +28,7 @@ __all__ = [
     "SegmentScan",
     "create_segment",
     "list_segments",
+    "preallocate",
     "scan_segment",
     "segment_path",
 ]
@@ -54,6 +55,16 @@ def list_segments(wal_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def preallocate(io: FileIO, fd: int, path: Path, size: int) -> None:
+    """``size`` bytes for ``path``; failing, the error names the file, the size and the free space."""
+    try:
+        io.allocate(fd, size)
+    except OSError as error:
+        free = io.free_bytes(path.parent)
+        message = f"cannot preallocate {size} bytes for WAL segment {path} ({free} bytes free): {error.strerror}"
+        raise OSError(error.errno, message) from None
+
+
 def create_segment(io: FileIO, wal_dir: Path, first_lsn: int, size: int) -> int:
     """A new preallocated segment, made visible under its name only once complete
     (temp file, fsync, rename, fsync of the directory). Returns its open fd."""
@@ -66,7 +77,7 @@ def create_segment(io: FileIO, wal_dir: Path, first_lsn: int, size: int) -> int:
     fd = io.open_new(temp)
     visible = temp
     try:
-        io.allocate(fd, max(size, HEADER_SIZE))
+        preallocate(io, fd, final, max(size, HEADER_SIZE))
         io.write_all(fd, _HEADER.pack(_MAGIC, first_lsn), 0)
         io.fdatasync(fd)
         io.rename(temp, final)
