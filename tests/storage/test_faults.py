@@ -159,3 +159,14 @@ async def test_a_full_disk_refuses_enqueues_while_acks_drain_it(storage: LocalSt
     assert storage.unavailable_reason() is None
     assert storage.gauges()["disk_space_alarm"] == 0
     await insert(storage, new_job(4))
+
+
+async def test_a_startup_that_cannot_preallocate_a_segment_names_file_size_and_free_space(tmp_path: Path) -> None:
+    io = FaultyIO()
+    io.fail_allocate, io.free = errno.ENOSPC, 12345
+    storage = LocalStorage(LocalOptions(data_dir=tmp_path, segment_size=1 << 20, io=io))
+    segment = tmp_path / "wal" / f"{1:020d}.wal"
+    with pytest.raises(
+        OSError, match=f"cannot preallocate 1048576 bytes for WAL segment {segment} \\(12345 bytes free\\)"
+    ):
+        await storage.open()

@@ -128,8 +128,11 @@ class KVStore:
         return value
 
     def get(self, key: bytes) -> bytes | None:
-        with self._guard(), self._env.begin(buffers=False) as txn:
-            stored: bytes | None = txn.get(key)
+        try:  # not self._guard(): a context object per read costs ~0.3 µs on the hot path
+            with self._env.begin(buffers=False) as txn:
+                stored: bytes | None = txn.get(key)
+        except lmdb.Error as error:
+            raise _damaged(self.path, error) from None
         return None if stored is None else self._open_value(key, stored)
 
     def applied_lsn(self) -> int:
@@ -220,6 +223,10 @@ class _LmdbGuard:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
-        if isinstance(error, lmdb.Error) and not isinstance(error, lmdb.MapFullError):
-            log.error("storage_corrupt: %s: %s", self._path, error)
-            raise CorruptStore(self._path, f"a page does not read back: {error}") from None
+        if isinstance(error, lmdb.Error):
+            raise _damaged(self._path, error) from None
+
+
+def _damaged(path: Path, error: lmdb.Error) -> CorruptStore:
+    log.error("storage_corrupt: %s: %s", path, error)
+    return CorruptStore(path, f"a page does not read back: {error}")
