@@ -10,6 +10,8 @@ import pytest
 
 from rivetq.errors import StorageCorrupt
 from rivetq.storage.local import LocalOptions, LocalStorage
+from rivetq.storage.local import kv as kv_module
+from rivetq.storage.local.kv import KVStore
 from rivetq.storage.local.kv_format import APPLIED_LSN_KEY, COUNTS_KEY, FORMAT_KEY, WAL_TAIL_KEY, check_value
 from rivetq.storage.local.record import LostWAL
 from rivetq.storage.local.verify import verify_data_dir
@@ -21,6 +23,10 @@ async def _closed_data_dir(tmp_path: Path, jobs: int, segment_size: int = 1 << 2
     await storage.open()
     await insert(storage, *(new_job(n) for n in range(1, jobs + 1)))
     await storage.close()  # closing checkpoints: every job is in the key-value store
+
+
+async def _payloads(storage: LocalStorage, jobs: int) -> list[bytes]:
+    return [(await storage.get(job_id(n))).payload for n in range(1, jobs + 1)]
 
 
 def _strip_checksums(kv_dir: Path) -> None:
@@ -42,11 +48,45 @@ async def test_a_store_from_before_checksums_opens_and_is_upgraded(tmp_path: Pat
     storage = LocalStorage(LocalOptions(data_dir=tmp_path))
     await storage.open()
     try:
-        assert [(await storage.get(job_id(n))).payload for n in range(1, 6)] == [b'{"n": %d}' % n for n in range(1, 6)]
+        assert await _payloads(storage, 5) == [b'{"n": %d}' % n for n in range(1, 6)]
     finally:
         await storage.close()
     with lmdb.open(str(tmp_path / "kv"), readonly=True, lock=False) as env, env.begin() as txn:
         assert txn.get(FORMAT_KEY) == b"2"
+    assert verify_data_dir(tmp_path) == []
+
+
+async def test_an_upgrade_cut_short_by_a_crash_resumes_without_sealing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checksums go in in transactions of a bounded size; a crash between two leaves a
+    store whose next open completes the work, never checksumming a record twice."""
+    await _closed_data_dir(tmp_path, 30)
+    _strip_checksums(tmp_path / "kv")
+    monkeypatch.setattr(kv_module, "_UPGRADE_BATCH", 7)
+    batches = 0
+    real_seal_batch = KVStore._seal_batch
+
+    def crash_after_three(store: KVStore, after: bytes | None) -> tuple[int, bytes] | None:
+        nonlocal batches
+        batches += 1
+        if batches > 3:
+            raise KeyboardInterrupt  # the process dies between two transactions
+        return real_seal_batch(store, after)
+
+    monkeypatch.setattr(KVStore, "_seal_batch", crash_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        KVStore(tmp_path / "kv", map_size=1 << 30)
+    with pytest.raises(StorageCorrupt, match="checksums are half added"):
+        KVStore(tmp_path / "kv", map_size=1 << 30, readonly=True)
+    monkeypatch.setattr(KVStore, "_seal_batch", real_seal_batch)
+    assert verify_data_dir(tmp_path) != []  # half done: verify says so, startup finishes it
+    storage = LocalStorage(LocalOptions(data_dir=tmp_path))
+    await storage.open()
+    try:
+        assert await _payloads(storage, 30) == [b'{"n": %d}' % n for n in range(1, 31)]
+    finally:
+        await storage.close()
     assert verify_data_dir(tmp_path) == []
 
 

@@ -19,6 +19,7 @@ from rivetq.storage.local.kv_format import (
     FORMAT_KEY,
     FORMAT_VERSION,
     META_PREFIX,
+    UPGRADED_UP_TO_KEY,
     WAL_TAIL_KEY,
     check_value,
     count_tables,
@@ -34,6 +35,8 @@ __all__ = ["CorruptStore", "KVStore", "describe_key"]
 log = logging.getLogger("rivetq.storage.local")
 _U64 = struct.Struct("<Q")
 _LEGACY_LSN_BYTES = 8  # applied_lsn before checksums: a bare u64
+_UPGRADE_BATCH = 10_000  # records per transaction when adding checksums to an old store
+_UPGRADE_BATCH_BYTES = 64 << 20
 
 
 class CorruptStore(StorageCorrupt):
@@ -89,28 +92,56 @@ class KVStore:
         (or, read-only, read unchecked)."""
         with self._guard(), self._env.begin(buffers=False) as txn:
             version, applied = txn.get(FORMAT_KEY), txn.get(APPLIED_LSN_KEY)
+            resume_after = txn.get(UPGRADED_UP_TO_KEY)
         if version == FORMAT_VERSION:
             return True
-        if version is not None or (applied is not None and len(applied) != _LEGACY_LSN_BYTES):
+        legacy = version is None and (applied is None or len(applied) == _LEGACY_LSN_BYTES)
+        if not legacy and resume_after is None:
             self._env.close()
             raise CorruptStore(self.path, f"unknown format {version!r} (its format record is damaged or newer)")
+        if readonly and resume_after is not None:
+            self._env.close()
+            raise CorruptStore(self.path, "checksums are half added (rivetqd completes that on its next start)")
         if readonly:
             return False
-        self._add_checksums()
+        self._add_checksums(resume_after)
         return True
 
-    def _add_checksums(self) -> None:
-        """Rewrite a store from before checksums: every value checksummed, the tables
-        counted, in one synced transaction (so a crash leaves the old format whole)."""
-        with self._guard(), self._env.begin(write=True, buffers=False) as txn:
-            records = list(txn.cursor())
-            for key, value in records:
-                txn.put(key, seal_value(key, value))
-            counts = count_tables(key for key, _ in records)
+    def _add_checksums(self, after: bytes | None) -> None:
+        """Rewrite a store from before checksums: every value checksummed, in transactions
+        of a bounded size (a store may not fit in memory or in one transaction), each
+        recording the last key it did, so a crash resumes instead of sealing twice; then
+        the tables are counted and the format recorded."""
+        upgraded = 0
+        while (batch := self._seal_batch(after)) is not None:
+            upgraded, after = upgraded + batch[0], batch[1]
+        with self._guard(), self._env.begin(write=True) as txn:
+            counts = count_tables(iter(txn.cursor().iternext(keys=True, values=False)))
             txn.put(COUNTS_KEY, seal_value(COUNTS_KEY, encode_counts(counts)))
             txn.put(FORMAT_KEY, FORMAT_VERSION)
-        if records:
-            log.warning("key-value store %s: added checksums to its %d records", self.path, len(records))
+            txn.delete(UPGRADED_UP_TO_KEY)
+        if upgraded:
+            log.warning("key-value store %s: added checksums to its %d records", self.path, upgraded)
+
+    def _seal_batch(self, after: bytes | None) -> tuple[int, bytes] | None:
+        """Checksum the records after ``after`` up to a batch's worth; (count, last key) or None at the end."""
+        with self._guard(), self._env.begin(write=True, buffers=False) as txn:
+            cursor = txn.cursor()
+            found = cursor.set_range(after) if after is not None else cursor.first()
+            records: list[tuple[bytes, bytes]] = []
+            size = 0
+            while found and len(records) < _UPGRADE_BATCH and size < _UPGRADE_BATCH_BYTES:
+                key, value = cursor.item()
+                if key not in (after, UPGRADED_UP_TO_KEY):
+                    records.append((key, value))
+                    size += len(value)
+                found = cursor.next()
+            for key, value in records:
+                txn.put(key, seal_value(key, value))
+            if not records:
+                return None
+            txn.put(UPGRADED_UP_TO_KEY, records[-1][0])
+        return len(records), records[-1][0]
 
     def close(self) -> None:
         self._env.close()

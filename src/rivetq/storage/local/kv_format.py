@@ -22,6 +22,7 @@ __all__ = [
     "FORMAT_KEY",
     "FORMAT_VERSION",
     "META_PREFIX",
+    "UPGRADED_UP_TO_KEY",
     "WAL_TAIL_KEY",
     "check_value",
     "decode_counts",
@@ -37,6 +38,7 @@ COUNTS_KEY = b"\x00counts"
 FORMAT_KEY = b"\x00format"
 WAL_TAIL_KEY = b"\x00wal_tail"  # first LSN and size of the newest WAL segment at the last checkpoint
 FORMAT_VERSION = b"2"  # stored raw: it says how to read everything else
+UPGRADED_UP_TO_KEY = b"\x00upgraded_up_to"  # raw: the last key checksummed while upgrading an old store
 _CRC = struct.Struct("<I")
 _TAIL = struct.Struct("<QQ")
 _counts_decoder = msgspec.msgpack.Decoder(dict[int, int])
