@@ -109,6 +109,24 @@ async def test_a_damaged_payload_fails_its_read_naming_the_job(tmp_path: Path) -
         await storage.close()
 
 
+async def test_a_damaged_job_does_not_hold_up_the_reaping_of_other_expired_leases(tmp_path: Path) -> None:
+    storage = LocalStorage(LocalOptions(data_dir=tmp_path))
+    await storage.open()
+    await insert(storage, *(new_job(n) for n in range(1, 4)))
+    leased = await storage.lease(QUEUE, max_jobs=3, visibility_ms=1, now_ms=T0, new_lease_id=lambda: "lease")
+    assert len(leased.jobs) == 3
+    await storage.close()
+    data_file = tmp_path / "kv" / "data.mdb"
+    data_file.write_bytes(data_file.read_bytes().replace(b'{"n": 2}', b'{"n": 9}'))  # every copy of the page
+    storage = LocalStorage(LocalOptions(data_dir=tmp_path))
+    await storage.open()
+    try:
+        expired = await storage.expired_leases(now_ms=T0 + 10, limit=10)
+        assert [job.id for job in expired] == [job_id(1), job_id(3)]
+    finally:
+        await storage.close()
+
+
 async def test_records_missing_from_a_table_stop_startup(tmp_path: Path) -> None:
     """A damaged branch page can hide records without any read failing: the count catches it."""
     await _closed_data_dir(tmp_path, 4)
