@@ -80,10 +80,9 @@ class _Scanner:
         self.lsn = expect.after_lsn + 1
 
     def lost(self, path: Path, reason: str) -> None:
-        error = LostWAL(str(path), 0, reason)
         if not self.expect.accept_loss:
-            raise error
-        self.losses.append(error)
+            raise LostWAL(str(path), 0, f"{reason} (to start without it: rivetqd --accept-wal-loss, once)")
+        self.losses.append(LostWAL(str(path), 0, reason))
 
     def run(self, segments: list[tuple[int, Path]]) -> None:
         if segments and segments[0][0] > self.lsn:
