@@ -140,3 +140,14 @@ def _drain_and_recover(restarted: RunningServer, acknowledged: set[str], files_b
     assert _alarm_metric(restarted) == 0
     reply = httpx.post(f"{restarted.url}/v1/queues/{QUEUE}/enqueue", json={"payload": PAYLOAD})
     assert reply.status_code == 201, reply.text
+
+
+def test_a_startup_that_cannot_preallocate_names_file_size_and_free_space(small_disk: Path, tmp_path: Path) -> None:
+    data_dir = small_disk / "data"
+    env = {"RIVETQ_WAL_SEGMENT_SIZE": "64MiB"}  # more than the whole disk
+    process, log_path, _, _ = spawn_server(tmp_path / "refused", data_dir=data_dir, grpc=False, env=env)
+    assert process.wait(30) == 1
+    output = log_path.read_text()
+    segment = data_dir / "wal" / f"{1:020d}.wal"
+    assert f"cannot preallocate 67108864 bytes for WAL segment {segment} (" in output, output
+    assert " bytes free): No space left on device" in output, output
