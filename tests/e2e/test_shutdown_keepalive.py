@@ -62,7 +62,9 @@ def test_requests_on_kept_alive_connections_after_sigterm_get_503_and_close(serv
     statuses, late = asyncio.run(_load_then_sigterm(server))
     assert server.process.wait(30) == 0
     assert not [status for status in statuses if status.startswith("no answer")], statuses
-    assert statuses["201"] >= 200 and statuses["503"] >= 1, statuses
+    # A worker's call running at the signal finishes (201, Connection: close); its next one
+    # is refused a connection or, on a connection still open, answered 503: both are fine.
+    assert statuses["201"] >= 200 and statuses["503"] + statuses["refused connection"] == WORKERS, statuses
     for reply in late:
         assert reply.status_code == 503 and reply.headers["connection"] == "close", reply.text
         assert "shutting down" in reply.json()["error"]["message"]
