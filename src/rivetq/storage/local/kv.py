@@ -116,7 +116,7 @@ class KVStore:
         while (batch := self._seal_batch(after)) is not None:
             upgraded, after = upgraded + batch[0], batch[1]
         with self._guard(), self._env.begin(write=True) as txn:
-            counts = count_tables(iter(txn.cursor().iternext(keys=True, values=False)))
+            counts = count_tables(txn.cursor().iternext(keys=True, values=False))
             txn.put(COUNTS_KEY, seal_value(COUNTS_KEY, encode_counts(counts)))
             txn.put(FORMAT_KEY, FORMAT_VERSION)
             txn.delete(UPGRADED_UP_TO_KEY)

@@ -25,6 +25,7 @@ __all__ = [
     "UPGRADED_UP_TO_KEY",
     "WAL_TAIL_KEY",
     "check_value",
+    "count_tables",
     "decode_counts",
     "decode_tail",
     "encode_counts",
@@ -79,11 +80,8 @@ def decode_tail(raw: bytes) -> tuple[int, int]:
     return int(first), int(size)
 
 
-def table_of(key: bytes) -> int:
-    return key[0]
-
-
 def count_tables(keys: Iterator[bytes]) -> dict[int, int]:
+    """Records per table (a key's first byte), the store's own ``\x00`` records left out."""
     counts: dict[int, int] = {}
     for key in keys:
         if not key.startswith(META_PREFIX):
