@@ -16,6 +16,7 @@ __all__ = [
     "RivetQError",
     "StateConflict",
     "StorageSetupFailed",
+    "StorageCorrupt",
     "StorageUnavailable",
     "Unauthenticated",
     "UnsupportedMediaType",
@@ -97,6 +98,13 @@ class StorageSetupFailed(StorageUnavailable):
     it, so ``rivetqd`` and ``rivetqd migrate`` stop with exit status 2."""
 
 
+class StorageCorrupt(RivetQError):
+    """Stored data failed a check on read (a checksum, a missing record or log segment):
+    the server's disk was damaged, not the request (HTTP 500)."""
+
+    code = "storage_corrupt"
+
+
 class ConnectionFailed(RivetQError, ConnectionError):
     """The SDK could not reach the server (refused, reset, timed out), after its retries.
     Also a builtin ``ConnectionError``, so generic network handling catches it."""
@@ -116,6 +124,7 @@ _BY_CODE: dict[str, type[RivetQError]] = {
         PayloadTooLarge,
         UnsupportedMediaType,
         StorageUnavailable,
+        StorageCorrupt,
     )
 }
 

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from rivetq.clock import Clock
-from rivetq.errors import LeaseLost, StorageUnavailable
+from rivetq.errors import LeaseLost, StorageCorrupt, StorageUnavailable
 from rivetq.manager_options import ManagerOptions, Observer
 from rivetq.models import Job, StoredState
 from rivetq.retry import next_delay_ms
@@ -64,13 +64,16 @@ class LeaseReaper:
         self._on_waiting = on_waiting
 
     async def run(self) -> None:
-        """Reap forever; a storage outage is logged and retried at the next period."""
+        """Reap forever; a storage outage is logged and retried at the next period, and so
+        is damaged data (logged as an error: it needs an operator, not a server that stops)."""
         while True:
             try:
                 while await self.reap() >= self._options.reaper_batch:
                     pass
             except StorageUnavailable as error:
                 logger.warning("lease reaper: storage unavailable: %s", error)
+            except StorageCorrupt as error:
+                logger.error("lease reaper: storage_corrupt: %s", error)
             await asyncio.sleep(self._options.lease_check_interval_ms / 1000)
 
     async def reap(self) -> int:

@@ -78,6 +78,8 @@ class StorageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class WalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     segment_size: Annotated[int, msgspec.Meta(ge=4096)] = 67_108_864
     fsync: bool = True
+    accept_loss: bool = False  # start from a log missing segments (rivetqd --accept-wal-loss, once)
+    space_reserve: Annotated[int, msgspec.Meta(ge=0)] = 0  # disk-space alarm threshold and reserve; 0: 2 segments
 
 
 class QueueSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -124,7 +126,7 @@ _DURATION_KEYS = (
     "queue.lease_check_interval",
     "queue.dedup_window",
 )
-_SIZE_KEYS = ("wal.segment_size", "limits.max_payload_bytes", "limits.max_request_bytes")
+_SIZE_KEYS = ("wal.segment_size", "wal.space_reserve", "limits.max_payload_bytes", "limits.max_request_bytes")
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 _DURATION_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")

@@ -32,6 +32,10 @@ DESCRIPTIONS = {
     "storage.auto_migrate": "`postgres`: apply pending schema migrations at startup",
     "wal.segment_size": "bytes per write-ahead log segment (preallocated)",
     "wal.fsync": "fdatasync before acknowledging a write: a 2xx means the write is on disk",
+    "wal.space_reserve": "disk space kept free for draining (a `RESERVE` file of this size; `0`: two segments): "
+    "below it enqueues get 503 while leases, acks, nacks and purges go on",
+    "wal.accept_loss": "start from a log that misses segments, logging what was lost (`--accept-wal-loss`; "
+    "once, after damage)",
     "queue.shards": "accepted for compatibility with the original config (one storage owner serves all queues)",
     "queue.lease_check_interval": "how often expired leases are reclaimed",
     "queue.dedup_window": "how long an idempotency key makes a second enqueue a duplicate",

@@ -171,7 +171,8 @@ class RunningServer:
 
 def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
     base = {name: value for name, value in os.environ.items() if not name.startswith("RIVETQ_")}
-    return {**base, "RIVETQ_LOGGING_FORMAT": "json", **(env or {})}
+    # A small disk-space reserve: each data dir would otherwise hold a 128 MiB RESERVE file.
+    return {**base, "RIVETQ_LOGGING_FORMAT": "json", "RIVETQ_WAL_SPACE_RESERVE": "1MiB", **(env or {})}
 
 
 def _workers_args(extra_args: tuple[str, ...]) -> list[str]:

@@ -21,6 +21,7 @@ EXPECTED = {
     "state_conflict": grpc.StatusCode.FAILED_PRECONDITION,
     "payload_too_large": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "storage_unavailable": grpc.StatusCode.UNAVAILABLE,
+    "storage_corrupt": grpc.StatusCode.DATA_LOSS,
     "unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
     "no_such_code": grpc.StatusCode.INTERNAL,
 }

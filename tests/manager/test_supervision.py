@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from rivetq.clock import FakeClock
-from rivetq.errors import StorageUnavailable
+from rivetq.errors import StorageCorrupt, StorageUnavailable
 from rivetq.manager import ManagerOptions, QueueManager
 from rivetq.models import Job
 from rivetq.storage.memory import MemoryStorage
@@ -52,8 +52,14 @@ async def test_reaper_loop_moves_expired_leases(clock: FakeClock) -> None:
     await manager.stop()
 
 
-async def test_reaper_loop_survives_a_storage_outage(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
-    storage = _FailingStorage(StorageUnavailable("database down"))
+@pytest.mark.parametrize(
+    "error", [StorageUnavailable("database down"), StorageCorrupt("the record of job 7 fails its checksum")]
+)
+async def test_reaper_loop_survives_a_storage_outage_or_damage(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture, error: Exception
+) -> None:
+    """A damaged record is loud, but must not stop the reaper (and with it the server)."""
+    storage = _FailingStorage(error)
     observer = RecordingObserver()
     fatal: list[BaseException] = []
     manager = QueueManager(storage, clock=clock, options=FAST_REAPER, observer=observer, on_fatal=fatal.append)
@@ -65,7 +71,7 @@ async def test_reaper_loop_survives_a_storage_outage(clock: FakeClock, caplog: p
         await _until_expired(observer)
     await manager.stop()
     assert fatal == []
-    assert "database down" in caplog.text
+    assert str(error) in caplog.text
 
 
 async def test_reaper_death_is_logged_and_reported(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:

@@ -143,12 +143,30 @@ async def test_a_full_disk_reads_ready_again_once_space_returns_without_a_write(
     assert storage.unavailable_reason() is None
 
 
-async def test_a_small_write_that_fits_on_a_full_disk_does_not_read_ready(storage: LocalStorage, io: FaultyIO) -> None:
+async def test_a_full_disk_refuses_enqueues_while_acks_drain_it(storage: LocalStorage, io: FaultyIO) -> None:
+    await insert(storage, new_job(1))
+    (leased,) = await lease(storage, max_jobs=1)
     io.fail_write, io.free = errno.ENOSPC, 0
     with pytest.raises(StorageUnavailable):
-        await insert(storage, new_job(1))
+        await insert(storage, new_job(2))
     io.fail_write = None  # a small record still fits in the current segment, the next segment would not
-    await insert(storage, new_job(2))
+    with pytest.raises(StorageUnavailable, match="disk space low"):
+        await insert(storage, new_job(3))
+    await storage.ack(leased.id, leased.lease_id or "", now_ms=T0)  # draining goes on
     assert "ENOSPC" in (storage.unavailable_reason() or "")
+    assert storage.gauges()["disk_space_alarm"] == 1
     io.free = None
     assert storage.unavailable_reason() is None
+    assert storage.gauges()["disk_space_alarm"] == 0
+    await insert(storage, new_job(4))
+
+
+async def test_a_startup_that_cannot_preallocate_a_segment_names_file_size_and_free_space(tmp_path: Path) -> None:
+    io = FaultyIO()
+    io.fail_allocate, io.free = errno.ENOSPC, 12345
+    storage = LocalStorage(LocalOptions(data_dir=tmp_path, segment_size=1 << 20, io=io))
+    segment = tmp_path / "wal" / f"{1:020d}.wal"
+    with pytest.raises(
+        OSError, match=f"cannot preallocate 1048576 bytes for WAL segment {segment} \\(12345 bytes free\\)"
+    ):
+        await storage.open()

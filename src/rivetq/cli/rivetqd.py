@@ -77,6 +77,12 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
     type=click.IntRange(min=0),
     help="Processes serving HTTP and gRPC; 0 (the default): one per core; 1: a single process (server.workers).",
 )
+@click.option(
+    "--accept-wal-loss",
+    is_flag=True,
+    default=None,
+    help="Start even though WAL segments are missing or cut, logging what was lost (wal.accept_loss).",
+)
 @click.argument("command", required=False, type=click.Choice(["migrate"]))
 @click.version_option(__version__)
 def main(
@@ -91,6 +97,7 @@ def main(
     no_fsync: bool,
     storage_backend: str | None,
     workers: int | None,
+    accept_wal_loss: bool | None,
     command: str | None,
 ) -> None:
     """Run the RivetQ server until SIGTERM or SIGINT. ``rivetqd migrate`` instead brings
@@ -108,6 +115,7 @@ def main(
         "wal.fsync": _fsync_flag(fsync, no_fsync),
         "storage.backend": storage_backend,
         "server.workers": workers,
+        "wal.accept_loss": accept_wal_loss,
     }
     try:
         settings = load_settings(config_path=_config_path(config), overrides=overrides)

@@ -67,6 +67,8 @@ def build_storage(settings: Settings, metrics: Metrics) -> Storage:
             segment_size=settings.wal.segment_size,
             fsync=settings.wal.fsync,
             on_fsync=metrics.observe_fsync,
+            accept_wal_loss=settings.wal.accept_loss,
+            space_reserve=settings.wal.space_reserve,
         )
         return LocalStorage(options)
     if backend == "postgres":

@@ -10,6 +10,11 @@ byte is just closed. Headers above ``max_header_bytes`` get 431. A connection be
 answers gets an access log line; one the app is still reading gets its line from the app's
 middleware when the app is done, with the refusal's status (``observed.REFUSED``).
 
+Once shutdown begins (``stop_taking_requests``) every new request, on a connection kept
+alive or opened meanwhile, is answered 503 with ``Connection: close``; an idle connection
+stays open ``_SHUTDOWN_LINGER_S`` for that (closed at once, a request the client sent just
+then would meet a closed socket and no answer).
+
 A request only stores its deadline (arming and cancelling timers costs microseconds per
 request); one sweeper task per server checks the open connections a few times per
 timeout, and ends when the last connection closes.
@@ -28,9 +33,10 @@ from rivetq.server.coalesce import CoalescedWrites
 from rivetq.server.observed import REFUSED
 from rivetq.server.rest.errors import error_body
 
-__all__ = ["ConnectionLimits", "guarded_protocol"]
+__all__ = ["ConnectionLimits", "guarded_protocol", "stop_taking_requests"]
 
 _LINGER_S = 2.0
+_SHUTDOWN_LINGER_S = 1.0
 _MAX_SWEEP_PERIOD_S = 1.0
 
 
@@ -62,6 +68,9 @@ _REQUEST_TIMEOUT = _refusal(408, b"Request Timeout", "request_timeout", "the req
 _TOO_MANY_CONNECTIONS = _refusal(
     503, b"Service Unavailable", "too_many_connections", "the server has too many open connections; retry later"
 )
+_SHUTTING_DOWN = _refusal(
+    503, b"Service Unavailable", "storage_unavailable", "the server is shutting down: retry on a new connection"
+)
 _HEADERS_TOO_LARGE = _refusal(
     431, b"Request Header Fields Too Large", "headers_too_large", "the request headers are too large"
 )
@@ -77,9 +86,20 @@ def guarded_protocol(server_limits: ConnectionLimits) -> type[HttpToolsProtocol]
     return Protocol
 
 
+def stop_taking_requests(protocol_class: type[asyncio.Protocol], connections: Set[asyncio.Protocol]) -> None:
+    """Shutdown's first step: new requests are answered 503 with ``Connection: close``
+    from now on; running ones finish and close their connection."""
+    if issubclass(protocol_class, GuardedHttpProtocol):
+        protocol_class.shutting_down = True
+    for connection in list(connections):
+        if isinstance(connection, GuardedHttpProtocol):
+            connection.shutdown()
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     limits: ClassVar[ConnectionLimits]
     _sweeper: ClassVar[asyncio.Task[None] | None] = None
+    shutting_down: ClassVar[bool] = False
 
     _deadline_at: float | None = None  # loop time by which the current read must be done
     _reading_headers = False
@@ -124,8 +144,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._deadline_at is None:  # a first request keeps the deadline set on connect
             self._deadline_at = self.loop.time() + self.limits.header_timeout_s
 
+    def shutdown(self) -> None:
+        """uvicorn's graceful close, which closes an idle connection at once: here it
+        lingers, so a request already on its way gets its 503 (see the module doc)."""
+        if self._linger is not None or self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            self._linger = self.loop.call_later(_SHUTDOWN_LINGER_S, self.transport.close)
+        else:
+            cycle.keep_alive = False
+
     def on_headers_complete(self) -> None:
         self._reading_headers = False
+        if self.shutting_down:
+            self._refuse(_SHUTTING_DOWN)
+            return
         if self._header_bytes + self._read_size > self.limits.max_header_bytes and self._headers_too_large():
             self._refuse(_HEADERS_TOO_LARGE)  # the app never sees the request
             return
@@ -188,6 +222,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             elif self.limits.log_refusals:
                 log_refusal(self.scope, refusal.status, refusal.code, self.client)
         self._discarding = True
+        if self._linger is not None:
+            self._linger.cancel()
         if not self.transport.can_write_eof():  # TLS
             self.transport.close()
             return

@@ -53,6 +53,11 @@ class _ScrapeGauges(Collector):
         storage = self.storage
         yield GaugeMetricFamily("rivetq_wal_segments", "WAL segment files.", storage.get("wal_segments", 0))
         yield GaugeMetricFamily("rivetq_wal_size_bytes", "Bytes in WAL segments.", storage.get("wal_size_bytes", 0))
+        if "disk_space_alarm" in storage:
+            alarm = "1 while free disk space is low: enqueues refused, draining goes on."
+            yield GaugeMetricFamily("rivetq_disk_space_alarm", alarm, storage["disk_space_alarm"])
+            free = storage["disk_free_bytes"]
+            yield GaugeMetricFamily("rivetq_disk_free_bytes", "Free bytes on the data dir's file system.", free)
 
 
 class _ProcessFiles(MultiProcessCollector):

@@ -21,7 +21,7 @@ from rivetq.errors import RivetQError, StorageSetupFailed
 from rivetq.server.app import Runtime, ServedRuntime
 from rivetq.server.file_limit import raise_open_file_limit
 from rivetq.server.grpc import GrpcServer, start_grpc_server
-from rivetq.server.http_protocol import ConnectionLimits, guarded_protocol
+from rivetq.server.http_protocol import ConnectionLimits, guarded_protocol, stop_taking_requests
 from rivetq.server.listeners import listen_http, url
 from rivetq.settings import Settings, effective_workers, is_loopback_host, parse_addr, unknown_env_names
 
@@ -72,6 +72,7 @@ class _Server(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         _log.info("rivetqd_stopping")
+        stop_taking_requests(self.config.http_protocol_class, self.server_state.connections)
         await self._runtime.drain()
         if self._grpc is not None:
             await self._grpc.stop(grace=_GRACEFUL_SHUTDOWN_S)

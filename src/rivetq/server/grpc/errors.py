@@ -27,6 +27,7 @@ STATUS_BY_CODE: Final[Mapping[str, grpc.StatusCode]] = {
     "state_conflict": grpc.StatusCode.FAILED_PRECONDITION,
     "payload_too_large": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "storage_unavailable": grpc.StatusCode.UNAVAILABLE,
+    "storage_corrupt": grpc.StatusCode.DATA_LOSS,
     "unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
 }
 

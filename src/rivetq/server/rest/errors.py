@@ -40,6 +40,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "storage_unavailable": 503,
+    "storage_corrupt": 500,
 }
 _CODE_BY_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed"}
 _ENCODER = msgspec.json.Encoder()

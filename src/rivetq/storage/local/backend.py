@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from rivetq.errors import JobNotFound, LeaseLost, RivetQError, StateConflict
+from rivetq.errors import JobNotFound, LeaseLost, RivetQError, StateConflict, StorageUnavailable
 from rivetq.models import (
     AckResult,
     InsertResult,
@@ -76,18 +76,24 @@ class LocalStorage(Reads):
         self._wakeup = callback
 
     def gauges(self) -> dict[str, float]:
-        return self._core.wal.gauges() if self._core.is_open else {}
+        if not self._core.is_open:
+            return {}
+        space = self._core.space
+        alarm = 1.0 if space.check() else 0.0
+        return {**self._core.wal.gauges(), "disk_free_bytes": float(space.free_bytes), "disk_space_alarm": alarm}
 
     def unavailable_reason(self) -> str | None:
         if not self._core.is_open:
             return "the storage is not open"
-        return self._core.wal.unavailable_reason()
+        return self._core.wal.unavailable_reason() or self._core.space.check()
 
     # -- writes ---------------------------------------------------------------
 
     async def insert(
         self, queue: str, jobs: Sequence[NewJob], *, now_ms: int, dedup_window_ms: int
     ) -> list[InsertResult]:
+        if (alarm := self._core.space.check()) is not None:
+            raise StorageUnavailable(alarm)
         self._core.note_key_cutoff(now_ms - dedup_window_ms)
         return await self._core.run(lambda txn: self._insert(txn, queue, jobs, now_ms, now_ms - dedup_window_ms))
 
@@ -219,8 +225,7 @@ class LocalStorage(Reads):
                 return 0
             chosen = sorted(q.dead) if job_ids is None else [i for i in dict.fromkeys(job_ids) if i in q.dead]
             for job_id in chosen:
-                meta = self._core.meta(job_id)
-                assert meta is not None
+                meta = self._core.indexed_meta(job_id)
                 txn.put(meta_key(job_id), encode(_replace(meta, state=StoredState.WAITING, tries=0, eta_ms=now_ms)))
             return len(chosen)
 

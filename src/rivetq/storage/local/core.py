@@ -43,12 +43,14 @@ from rivetq.storage.local.lock import DataDirLock
 from rivetq.storage.local.options import LocalOptions
 from rivetq.storage.local.record import TYPE_CHANGES, Frame
 from rivetq.storage.local.recovery import LogTail, recover_log
+from rivetq.storage.local.space import SpaceGuard
 from rivetq.storage.local.wal import WalWriter
 
 __all__ = ["Core"]
 
 log = logging.getLogger("rivetq.storage.local")
 T = TypeVar("T")
+_MIN_CHECKPOINT_BYTES = 1 << 20
 
 
 class Core:
@@ -65,6 +67,10 @@ class Core:
         self.checkpoint_due = asyncio.Event()
         self._stopping = False
         self._key_cutoff_ms: int | None = None  # idempotency keys recorded at or before this expired
+        reserve = options.space_reserve or 2 * options.segment_size
+        self.space = SpaceGuard(
+            options.io, options.data_dir, reserve_bytes=reserve, low_water_bytes=reserve, on_alarm=self._alarmed
+        )
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -72,6 +78,7 @@ class Core:
         self.options.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock.acquire()
         try:
+            self.space.open()  # before recovery: on a full disk, the released reserve lets it write
             tail = await asyncio.to_thread(self._recover)
             self._wal = WalWriter(
                 self.options.io,
@@ -85,7 +92,7 @@ class Core:
         except BaseException:
             self._release()
             raise
-        if self._bytes_since_checkpoint >= self.options.checkpoint_bytes:
+        if self._bytes_since_checkpoint >= self._checkpoint_after():
             self.checkpoint_due.set()  # a long replay: move it into LMDB soon
 
     def _recover(self) -> LogTail:
@@ -97,13 +104,17 @@ class Core:
                 layers.active.update(decode_changes(frame.body))
                 self._bytes_since_checkpoint += len(frame.body)
 
+        applied_lsn = store.applied_lsn()
         tail = recover_log(
             self.options.io,
             self.options.data_dir / "wal",
-            after_lsn=store.applied_lsn(),
+            after_lsn=applied_lsn,
             segment_size=self.options.segment_size,
             replay=replay,
+            wal_tail=store.wal_tail(),
+            accept_loss=self.options.accept_wal_loss,
         )
+        self._record_log_end(store, applied_lsn, tail)
         metas = ((key[1:].decode(), meta_decoder.decode(value)) for key, value in layers.scan(META))
         queues = ((key[1:].decode(), queue_decoder.decode(value)) for key, value in layers.scan(QUEUE))
         try:
@@ -111,6 +122,15 @@ class Core:
         except (lmdb.Error, msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
             raise CorruptStore(self.options.data_dir / "kv", f"a record does not read back: {error!r}") from None
         return tail
+
+    def _record_log_end(self, store: KVStore, applied_lsn: int, tail: LogTail) -> None:
+        """Record the log's newest segment now, so deleting it (or all of the log) before
+        the first checkpoint is caught at the next start."""
+        first, path, _ = tail.segments[-1]
+        try:
+            store.write({}, applied_lsn, (first, path.stat().st_size))
+        except StorageUnavailable as error:
+            raise StorageUnavailable(f"recording where the log ends in {store.path}: {error}") from None
 
     async def close(self) -> None:
         """Refuse new writes, let pending ones finish, checkpoint (so the next start
@@ -183,7 +203,7 @@ class Core:
             raise
         self._pending.append((lsn, txn))
         self._bytes_since_checkpoint += len(body)
-        if self._bytes_since_checkpoint >= self.options.checkpoint_bytes:
+        if self._bytes_since_checkpoint >= self._checkpoint_after():
             self.checkpoint_due.set()
         await wal.wait_durable(lsn)
         durable = wal.last_durable_lsn
@@ -206,6 +226,18 @@ class Core:
         durable = self.wal.last_durable_lsn
         while self._pending and self._pending[-1][0] > durable:
             self._pending.pop()[1].undo()
+        self.space.check(force=True)  # a full disk raises the alarm now, not at the next look
+
+    def _checkpoint_after(self) -> int:
+        """WAL bytes that make a checkpoint due: under the space alarm, every segment's
+        worth, so the segments the drain writes are deleted as it goes; else never more
+        than half the space reserve, so a checkpoint fits in it."""
+        if self.space.alarm:
+            return self.options.segment_size
+        return min(self.options.checkpoint_bytes, max(self.space.reserve_bytes // 2, _MIN_CHECKPOINT_BYTES))
+
+    def _alarmed(self) -> None:
+        self.checkpoint_due.set()
 
     def _on_change(self, key: bytes, old: bytes | None, new: bytes | None) -> None:
         tag = key[:1]
@@ -228,9 +260,23 @@ class Core:
         meta = self.meta(job_id)
         return None if meta is None else self.job_with_meta(job_id, meta)
 
+    def indexed_meta(self, job_id: str) -> JobMeta:
+        """The metadata of a job the indexes hold (its absence is damage, not a bug)."""
+        meta = self.meta(job_id)
+        if meta is None:
+            raise self._missing(job_id, "metadata")
+        return meta
+
     def job_with_meta(self, job_id: str, meta: JobMeta) -> Job:
         """The job from a meta the caller already holds (e.g. one it just wrote)."""
-        return job_of(job_id, meta, self.layers.get(payload_key(job_id)) or b"")
+        payload = self.layers.get(payload_key(job_id))
+        if payload is None:
+            raise self._missing(job_id, "payload")
+        return job_of(job_id, meta, payload)
+
+    def _missing(self, job_id: str, part: str) -> CorruptStore:
+        log.error("storage_corrupt: job %s has no %s record", job_id, part)
+        return CorruptStore(self.options.data_dir / "kv", f"job {job_id} has no {part} record")
 
     def queue_record(self, queue: str) -> QueueRecord | None:
         raw = self.layers.get(queue_key(queue))
@@ -253,7 +299,7 @@ class Core:
             except StorageUnavailable:
                 return  # the generation stays frozen; the next checkpoint retries it
             try:
-                await asyncio.to_thread(store.write, generation, lsn)
+                await asyncio.to_thread(store.write, generation, lsn, wal.newest_segment())
             except StorageUnavailable as error:
                 log.error("checkpoint failed, will retry: %s", error)
                 return
@@ -295,7 +341,10 @@ class Core:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval_s):
                     await self.checkpoint_due.wait()
-            if self._stopping or not (self.layers.active or self.layers.frozen):
+            if self._stopping:
+                continue
+            if not (self.layers.active or self.layers.frozen):
+                self.checkpoint_due.clear()  # nothing to write (the space alarm asks regardless)
                 continue
             try:
                 await self.checkpoint()

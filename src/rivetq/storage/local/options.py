@@ -20,4 +20,6 @@ class LocalOptions:
     checkpoint_interval_ms: int = 60_000
     map_size: int = 64 * 1024**3  # LMDB address space (the file grows as needed)
     on_fsync: Callable[[float], None] | None = None  # seconds per fdatasync, called from the WAL thread
+    space_reserve: int = 0  # disk-space reserve and alarm threshold in bytes (see space.py); 0: two segments
+    accept_wal_loss: bool = False  # start from what is left of a log missing segments (logged)
     io: FileIO = field(default_factory=FileIO)  # tests inject faults here

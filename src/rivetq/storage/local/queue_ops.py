@@ -52,8 +52,7 @@ def lease_from(
 
 
 def _lease_one(core: Core, txn: Txn, job_id: str, lease_id: str, expires_at_ms: int) -> Job:
-    meta = core.meta(job_id)
-    assert meta is not None
+    meta = core.indexed_meta(job_id)
     leased = _replace(meta, state=StoredState.INFLIGHT, lease_id=lease_id, lease_expires_at_ms=expires_at_ms)
     txn.put(meta_key(job_id), encode(leased))
     return core.job_with_meta(job_id, leased)

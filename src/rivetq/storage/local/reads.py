@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from rivetq.errors import JobNotFound
+from rivetq.errors import JobNotFound, StorageCorrupt
 from rivetq.models import Job, JobPage, JobState, QueueConfig, QueueStats
 from rivetq.storage.local.core import Core
 from rivetq.storage.local.queue_ops import stats_of
@@ -65,9 +65,17 @@ class Reads:
 
     async def expired_leases(self, *, now_ms: int, limit: int) -> list[Job]:
         def compute() -> list[Job]:
-            return [self._job(job_id) for job_id in self._core.index.expired(now_ms, limit)]
+            return [job for job_id in self._core.index.expired(now_ms, limit) if (job := self._readable(job_id))]
 
         return await self._core.read(compute)
+
+    def _readable(self, job_id: str) -> Job | None:
+        """The job, or None when its records are damaged (the store logged which): one
+        damaged job must not hold up the reaping of every other expired lease."""
+        try:
+            return self._job(job_id)
+        except StorageCorrupt:
+            return None
 
     async def next_eta_ms(self, queue: str, *, now_ms: int) -> int | None:
         def compute() -> int | None:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import google_crc32c
 
-from rivetq.errors import RivetQError
+from rivetq.errors import StorageCorrupt
 
 __all__ = [
     "BATCH_MAGIC",
@@ -21,12 +21,16 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "TYPE_BATCH",
     "TYPE_CHANGES",
+    "TYPE_SEAL",
     "CorruptWAL",
+    "LostWAL",
     "Frame",
     "batch_frame",
     "encode_frame",
     "parse_batch",
+    "parse_seal",
     "read_frame",
+    "seal_frame",
 ]
 
 if google_crc32c.implementation != "c":  # pragma: no cover - depends on the installed wheel
@@ -34,24 +38,29 @@ if google_crc32c.implementation != "c":  # pragma: no cover - depends on the ins
 
 TYPE_BATCH = 0
 TYPE_CHANGES = 1
+TYPE_SEAL = 2  # the last record of a segment closed by rotation: names the next segment
 FRAME_HEADER = 8  # len + crc
 MAX_RECORD_BYTES = 1 << 30
 BATCH_MAGIC = b"\xa7RVQBAT\x01"
 _U32 = struct.Struct("<I")
 _HEAD = struct.Struct("<II")
 _BATCH = struct.Struct("<8sII")  # magic, record count, bytes of the records that follow
+_SEAL = struct.Struct("<QQ")  # first LSN and preallocated size of the next segment
 
 
-class CorruptWAL(RivetQError):
+class CorruptWAL(StorageCorrupt):
     """A WAL segment is damaged somewhere other than its torn tail."""
-
-    code = "storage_corrupt"
 
     def __init__(self, path: str, offset: int, reason: str) -> None:
         super().__init__(f"WAL corrupt in {path} at offset {offset}: {reason}")
         self.path = path
         self.offset = offset
         self.reason = reason
+
+
+class LostWAL(CorruptWAL):
+    """Part of the log is missing (a deleted or cut segment): records that were
+    acknowledged are gone. Startup stops unless the operator accepts the loss."""
 
 
 class Frame(NamedTuple):
@@ -82,6 +91,18 @@ def parse_batch(body: bytes) -> tuple[int, int] | None:
         return None
     magic, count, nbytes = _BATCH.unpack(body)
     return (count, nbytes) if magic == BATCH_MAGIC else None
+
+
+def seal_frame(next_first_lsn: int, next_size: int) -> bytes:
+    return encode_frame(TYPE_SEAL, _SEAL.pack(next_first_lsn, next_size))
+
+
+def parse_seal(body: bytes) -> tuple[int, int] | None:
+    """(first LSN, size) of the segment a SEAL names, or None if the body is not one."""
+    if len(body) != _SEAL.size:
+        return None
+    first, size = _SEAL.unpack(body)
+    return int(first), int(size)
 
 
 def read_frame(buf: bytes, offset: int) -> Frame | str | None:

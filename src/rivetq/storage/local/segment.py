@@ -15,9 +15,11 @@ from rivetq.storage.local.record import (
     BATCH_MAGIC,
     FRAME_HEADER,
     TYPE_BATCH,
+    TYPE_SEAL,
     CorruptWAL,
     Frame,
     parse_batch,
+    parse_seal,
     read_frame,
 )
 
@@ -26,6 +28,7 @@ __all__ = [
     "SegmentScan",
     "create_segment",
     "list_segments",
+    "preallocate",
     "scan_segment",
     "segment_path",
 ]
@@ -52,6 +55,16 @@ def list_segments(wal_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def preallocate(io: FileIO, fd: int, path: Path, size: int) -> None:
+    """``size`` bytes for ``path``; failing, the error names the file, the size and the free space."""
+    try:
+        io.allocate(fd, size)
+    except OSError as error:
+        free = io.free_bytes(path.parent)
+        message = f"cannot preallocate {size} bytes for WAL segment {path} ({free} bytes free): {error.strerror}"
+        raise OSError(error.errno, message) from None
+
+
 def create_segment(io: FileIO, wal_dir: Path, first_lsn: int, size: int) -> int:
     """A new preallocated segment, made visible under its name only once complete
     (temp file, fsync, rename, fsync of the directory). Returns its open fd."""
@@ -64,7 +77,7 @@ def create_segment(io: FileIO, wal_dir: Path, first_lsn: int, size: int) -> int:
     fd = io.open_new(temp)
     visible = temp
     try:
-        io.allocate(fd, max(size, HEADER_SIZE))
+        preallocate(io, fd, final, max(size, HEADER_SIZE))
         io.write_all(fd, _HEADER.pack(_MAGIC, first_lsn), 0)
         io.fdatasync(fd)
         io.rename(temp, final)
@@ -82,12 +95,13 @@ def create_segment(io: FileIO, wal_dir: Path, first_lsn: int, size: int) -> int:
 class SegmentScan(NamedTuple):
     """What a segment holds: the data records of its complete write groups, where they
     end, and the damage found after them (``damage_at`` is None when the log ends in
-    zeros)."""
+    zeros); ``seal`` is the (first LSN, size) of the next segment if rotation closed it."""
 
     records: list[Frame]
     end: int
     damage_at: int | None
     reason: str
+    seal: tuple[int, int] | None = None
 
 
 def _read_group(buf: bytes, start: int, count: int, nbytes: int) -> tuple[list[Frame], int | None, str]:
@@ -113,6 +127,8 @@ def _scan_groups(buf: bytes) -> SegmentScan:
             return SegmentScan(records, offset, None, "")
         if isinstance(frame, str):
             return SegmentScan(records, offset, offset, frame)
+        if frame.rtype == TYPE_SEAL and (seal := parse_seal(frame.body)) is not None:
+            return SegmentScan(records, frame.end, None, "", seal)
         group = parse_batch(frame.body) if frame.rtype == TYPE_BATCH else None
         if group is None:
             return SegmentScan(records, offset, offset, "record outside a write group")
@@ -157,5 +173,5 @@ def scan_segment(path: Path, buf: bytes, expected_lsn: int, *, last: bool) -> Se
     if not last and (scan.damage_at is not None or written_to > scan.end):
         raise CorruptWAL(str(path), problem_at, scan.reason or "bytes after the end of a closed segment")
     if scan.damage_at is None and written_to > scan.end:
-        return SegmentScan(scan.records, scan.end, scan.end, "partial write after the last write group")
+        return SegmentScan(scan.records, scan.end, scan.end, "partial write after the last write group", scan.seal)
     return scan

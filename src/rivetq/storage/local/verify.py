@@ -21,7 +21,8 @@ import lmdb
 import msgspec
 
 from rivetq.storage.local.codec import META, decode_changes, meta_decoder
-from rivetq.storage.local.kv import CorruptStore, KVStore
+from rivetq.storage.local.kv import CorruptStore, KVStore, describe_key
+from rivetq.storage.local.kv_format import META_PREFIX
 from rivetq.storage.local.lock import DataDirLocked, lock_holder
 from rivetq.storage.local.record import TYPE_CHANGES, CorruptWAL, Frame
 from rivetq.storage.local.recovery import scan_log
@@ -74,8 +75,8 @@ def verify_data_dir(data_dir: Path) -> list[str]:
     if not data_dir.is_dir():
         return [f"{data_dir} is not a directory"]
     problems: list[str] = []
-    applied_lsn = _check_kv(data_dir / "kv", problems)
-    if applied_lsn is None:
+    checkpoint = _check_kv(data_dir / "kv", problems)
+    if checkpoint is None:
         return problems
     bad_bodies: list[str] = []
 
@@ -88,8 +89,9 @@ def verify_data_dir(data_dir: Path) -> list[str]:
         except msgspec.DecodeError as error:
             bad_bodies.append(f"WAL record {lsn} does not decode: {error}")
 
+    applied_lsn, wal_tail = checkpoint
     try:
-        found = scan_log(data_dir / "wal", after_lsn=applied_lsn, replay=check_record)
+        found = scan_log(data_dir / "wal", after_lsn=applied_lsn, replay=check_record, wal_tail=wal_tail)
     except CorruptWAL as error:
         return [*problems, str(error)]
     except OSError as error:  # an unreadable segment, or a log directory that cannot be listed
@@ -101,27 +103,52 @@ def verify_data_dir(data_dir: Path) -> list[str]:
     return problems + bad_bodies
 
 
-def _check_kv(path: Path, problems: list[str]) -> int | None:
-    """The checkpoint's LSN, after decoding every job record; None if unreadable."""
-    if not (path / "data.mdb").exists():
-        return 0  # never checkpointed: the whole WAL is checked
+def _check_kv(path: Path, problems: list[str]) -> tuple[int, tuple[int, int] | None] | None:
+    """The checkpoint's LSN and newest WAL segment, after checking every record (its
+    checksum, each job's metadata decoding, each table's record count); None if the
+    store cannot be read."""
+    data_file = path / "data.mdb"
+    if not data_file.exists() or data_file.stat().st_size == 0:
+        return 0, None  # never checkpointed (or emptied): the whole WAL must be there
     try:
         store = KVStore(path, map_size=1 << 20, readonly=True)
     except CorruptStore as error:
         problems.append(str(error))
         return None
     try:
-        for key, value in store.scan(META):
-            try:
-                meta_decoder.decode(value)
-            except msgspec.DecodeError as error:
-                problems.append(f"KV record {key!r} does not decode: {error}")
-        return store.applied_lsn()
-    except lmdb.Error as error:
-        problems.append(f"KV store {path} is damaged: {error}")
+        if not store.checksummed:
+            log.warning("note: %s predates record checksums (added when rivetqd next opens it)", path)
+        _check_records(store, problems)
+        return store.applied_lsn(), store.wal_tail()
+    except (lmdb.Error, CorruptStore) as error:
+        problems.append(f"key-value store {path} is damaged: {error}")
         return None
     finally:
         store.close()
+
+
+def _check_records(store: KVStore, problems: list[str]) -> None:
+    counts: dict[int, int] = {}
+    for key, intact in store.walk():
+        if not key.startswith(META_PREFIX):
+            counts[key[0]] = counts.get(key[0], 0) + 1
+        if not intact:
+            problems.append(f"key-value store {store.path}: the record of {describe_key(key)} fails its checksum")
+        elif key.startswith(META):
+            _check_meta(store, key, problems)
+    for table in sorted(set(counts) | set(store.counts)) if store.checksummed else ():
+        found, written = counts.get(table, 0), store.counts.get(table, 0)
+        if found != written:
+            problems.append(
+                f"key-value store {store.path}: table {bytes([table])!r} has {found} records, {written} were written"
+            )
+
+
+def _check_meta(store: KVStore, key: bytes, problems: list[str]) -> None:
+    try:
+        meta_decoder.decode(store.get(key) or b"")
+    except msgspec.DecodeError as error:
+        problems.append(f"key-value store {store.path}: the record of {describe_key(key)} does not decode: {error}")
 
 
 def main(argv: list[str] | None = None) -> int:

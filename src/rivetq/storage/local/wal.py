@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from rivetq.errors import StorageUnavailable
 from rivetq.storage.local.fileio import DataSyncer, FileIO
-from rivetq.storage.local.record import batch_frame, encode_frame
+from rivetq.storage.local.record import batch_frame, encode_frame, seal_frame
 from rivetq.storage.local.recovery import LogTail
 from rivetq.storage.local.segment import HEADER_SIZE, create_segment, segment_path
 
@@ -85,6 +86,7 @@ class WalWriter:
         self._lock = threading.Lock()
         self._fd = io.open_existing(self._segments[-1][1])
         self._offset = self._segments[-1][2]
+        self._newest_size = os.fstat(self._fd).st_size  # preallocated: a shorter file was cut
         self._next_lsn = tail.next_lsn
         self._durable_lsn = tail.next_lsn - 1
         self._open: deque[_Group] = deque()  # submitted, not yet durable or failed
@@ -153,6 +155,11 @@ class WalWriter:
         waiter = self._loop.create_future()
         group.waiters.append(waiter)
         await waiter
+
+    def newest_segment(self) -> tuple[int, int]:
+        """(first LSN, preallocated size) of the segment being appended to."""
+        with self._lock:
+            return self._segments[-1][0], self._newest_size
 
     def gauges(self) -> dict[str, float]:
         with self._lock:
@@ -258,21 +265,32 @@ class WalWriter:
                 self._on_fsync(time.perf_counter() - began)
 
     def _cut_back(self, start: int, error: OSError) -> None:
+        """Drop a failed write's bytes; the file keeps its size (sparse zeros), since a
+        segment shorter than it was created reads as cut at recovery."""
         try:
             self._io.truncate(self._fd, start)
+            if start < self._newest_size:
+                self._io.truncate(self._fd, self._newest_size)
         except OSError as cut_error:
             raise _WriteFailed(f"write: {error}; cutting it back: {cut_error}", fatal=True) from error
         raise _WriteFailed(f"write: {error}", fatal=False, no_space=error.errno == errno.ENOSPC) from error
 
     async def _rotate(self, first_lsn: int) -> None:
-        """Off the loop: a new segment is allocated and synced (milliseconds)."""
+        """Off the loop: a new segment is allocated and synced (milliseconds). Then the
+        current one is sealed with a record naming the new one, so recovery knows the
+        new segment exists (deleted, it would otherwise look like a shorter log)."""
+        size = max(self._segment_size, HEADER_SIZE)
         try:
-            fd = await self._loop.run_in_executor(
-                self._executor, create_segment, self._io, self._dir, first_lsn, self._segment_size
-            )
+            fd = await self._loop.run_in_executor(self._executor, create_segment, self._io, self._dir, first_lsn, size)
         except OSError as error:
             no_space = error.errno == errno.ENOSPC
             raise _WriteFailed(f"creating a WAL segment: {error}", fatal=False, no_space=no_space) from error
+        try:
+            await self._seal(first_lsn, size)
+        except BaseException:
+            self._io.close(fd)
+            self._io.unlink(segment_path(self._dir, first_lsn))  # the current segment goes on
+            raise
         self._io.close(self._fd)
         self._fd = fd
         with self._lock:
@@ -280,6 +298,20 @@ class WalWriter:
             self._segments[-1] = (first, path, self._offset)
             self._segments.append((first_lsn, segment_path(self._dir, first_lsn), HEADER_SIZE))
             self._offset = HEADER_SIZE
+            self._newest_size = size
+
+    async def _seal(self, next_lsn: int, next_size: int) -> None:
+        seal = seal_frame(next_lsn, next_size)
+        try:
+            self._io.write_all(self._fd, seal, self._offset)
+        except OSError as error:
+            self._cut_back(self._offset, error)
+        self._offset += len(seal)
+        if self._syncer is not None:
+            try:
+                await self._io.sync_data(self._syncer, self._fd)
+            except OSError as error:
+                raise _WriteFailed(f"fdatasync: {error}", fatal=True) from error
 
     def _delete_below(self, applied_lsn: int) -> int:
         deleted = 0
