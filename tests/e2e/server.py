@@ -48,6 +48,7 @@ import pytest
 
 __all__ = [
     "RunningServer",
+    "is_running",
     "ServerFactory",
     "free_port",
     "rivetqd_path",
@@ -149,10 +150,15 @@ class RunningServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=self.verify, **kwargs)
 
     def kill(self) -> None:
-        """SIGKILL (a crash), then reap."""
+        """SIGKILL (a crash), then reap; returns once its children (which die with it)
+        are gone too, so their files and the data directory's lock are free."""
+        children = [pid for role, pid in self.processes().items() if role != "server"]
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(STOP_TIMEOUT_S)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while any(is_running(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def terminate(self, sig: signal.Signals = signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int:
         """Send ``sig`` (graceful shutdown) and return the exit status."""
@@ -167,6 +173,14 @@ class RunningServer:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.kill()
+
+
+def is_running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def _environment(env: Mapping[str, str] | None) -> dict[str, str]:

@@ -40,7 +40,15 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], check=True)
+        _unmount(mount)
+
+
+def _unmount(mount: Path) -> None:
+    """Retried for a while: a killed server's processes may still be closing their files."""
+    deadline = time.monotonic() + 10
+    while subprocess.run(["umount", str(mount)], check=False).returncode != 0:
+        assert time.monotonic() < deadline, f"{mount} stays busy"
+        time.sleep(0.1)
 
 
 async def _fill(server: RunningServer) -> set[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import RunningServer, ServerFactory, free_port, spawn_server, start_server
+from tests.e2e.server import RunningServer, ServerFactory, free_port, is_running, spawn_server, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -111,15 +111,9 @@ def test_metrics_are_one_set_of_series_whichever_front_answers(servers: ServerFa
 
 def _wait_gone(pids: list[int]) -> None:
     deadline = time.monotonic() + GONE_WITHIN_S
-    while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in pids):
+    while any(is_running(pid) for pid in pids):
         assert time.monotonic() < deadline, f"still running: {pids}"
         time.sleep(0.05)
-
-
-def _zombie(pid: int) -> bool:
-    with contextlib.suppress(FileNotFoundError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    return True
 
 
 def _enqueue_until_killed(server: RunningServer, victim: int, queue: str) -> list[str]:
