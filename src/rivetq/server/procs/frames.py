@@ -7,10 +7,11 @@ body msgpack (job payloads as bytes). Call ids are per connection; events carry 
 
 from __future__ import annotations
 
+import asyncio
 import struct
-from typing import Final
+from typing import Final, cast
 
-__all__ = ["ERROR", "EVENT", "HEADER", "OK", "FrameReader", "frame"]
+__all__ = ["ERROR", "EVENT", "HEADER", "OK", "FrameReader", "FramedProtocol", "frame"]
 
 HEADER: Final = struct.Struct("<IIH")
 OK: Final = 0
@@ -49,3 +50,40 @@ class FrameReader:
             position = stop
         self._pending = bytearray(buffer[position:]) if position < end else bytearray()
         return frames
+
+
+class FramedProtocol(asyncio.Protocol):
+    """One end of a front-owner connection: frames in, and frames out batched so that
+    whatever one event-loop pass sends goes out in one write."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._reader = FrameReader()
+        self._out: list[bytes] = []
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass of it
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._reader.feed(data)
+        except ValueError:
+            assert self.transport is not None
+            self.transport.abort()  # a peer that breaks the framing is not talked to further
+            return
+        for call_id, tag, body in frames:
+            self.frame_received(call_id, tag, body)
+
+    def frame_received(self, call_id: int, tag: int, body: bytes) -> None:
+        raise NotImplementedError
+
+    def send(self, data: bytes) -> None:
+        if not self._out:
+            self._loop.call_soon(self.flush)
+        self._out.append(data)
+
+    def flush(self) -> None:
+        out, self._out = self._out, []
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(out))

@@ -8,14 +8,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import msgspec
 
 from rivetq.errors import InvalidArgument, RivetQError
 from rivetq.manager import QueueManager
 from rivetq.server.procs.calls import CALLS
-from rivetq.server.procs.frames import ERROR, EVENT, OK, FrameReader, frame
+from rivetq.server.procs.frames import ERROR, EVENT, OK, FramedProtocol, frame
 from rivetq.service import LocalStorageView, StorageStatus
 from rivetq.storage.base import Storage
 
@@ -29,17 +29,14 @@ _encode = msgspec.msgpack.Encoder().encode
 Target = Callable[..., Awaitable[Any]]
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(FramedProtocol):
     def __init__(self, server: OwnerServer) -> None:
+        super().__init__()
         self._server = server
-        self._reader = FrameReader()
-        self._transport: asyncio.Transport | None = None
-        self._out: list[bytes] = []
-        self._loop = asyncio.get_running_loop()
         self._running: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass of it
+        super().connection_made(transport)
         self._server.connections.add(self)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -47,21 +44,13 @@ class _Connection(asyncio.Protocol):
         self._server.subscribers.discard(self)
         self._server.changed.set()
 
-    def data_received(self, data: bytes) -> None:
-        try:
-            frames = self._reader.feed(data)
-        except ValueError as error:
-            _log.error("front sent a malformed frame: %s", error)
-            assert self._transport is not None
-            self._transport.abort()
-            return
-        for call_id, tag, body in frames:
-            if tag == SUBSCRIBE:
-                self._server.subscribers.add(self)
-            elif tag == UNSUBSCRIBE:
-                self._server.subscribers.discard(self)
-            else:
-                self._start(call_id, tag, body)
+    def frame_received(self, call_id: int, tag: int, body: bytes) -> None:
+        if tag == SUBSCRIBE:
+            self._server.subscribers.add(self)
+        elif tag == UNSUBSCRIBE:
+            self._server.subscribers.discard(self)
+        else:
+            self._start(call_id, tag, body)
 
     def _start(self, call_id: int, tag: int, body: bytes) -> None:
         try:
@@ -88,16 +77,6 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, call_id: int, error: RivetQError) -> None:
         self.send(frame(call_id, ERROR, _encode((error.code, error.message, error.field))))
-
-    def send(self, data: bytes) -> None:
-        if not self._out:
-            self._loop.call_soon(self._flush)
-        self._out.append(data)
-
-    def _flush(self) -> None:
-        out, self._out = self._out, []
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(b"".join(out))
 
 
 class OwnerServer:

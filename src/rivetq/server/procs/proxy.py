@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
@@ -18,7 +18,7 @@ from rivetq.manager_options import LeaseListener
 from rivetq.manager_validation import check_insert
 from rivetq.models import InsertResult
 from rivetq.server.procs.calls import CALLS, CALLS_BY_NAME, Call
-from rivetq.server.procs.frames import EVENT, OK, FrameReader, frame
+from rivetq.server.procs.frames import EVENT, OK, FramedProtocol, frame
 from rivetq.server.procs.owner import SUBSCRIBE, UNSUBSCRIBE
 
 __all__ = ["ManagerProxy", "OwnerLink"]
@@ -28,18 +28,15 @@ _decode_error = msgspec.msgpack.Decoder(tuple[str, str, str | None]).decode
 _decode_event = msgspec.msgpack.Decoder(list[str | int]).decode
 
 
-class OwnerLink(asyncio.Protocol):
+class OwnerLink(FramedProtocol):
     """The connection to the owner: pending calls by id, lease events to ``on_event``."""
 
     def __init__(self, on_event: Callable[[list[Any]], None], on_lost: Callable[[], None]) -> None:
+        super().__init__()
         self._on_event = on_event
         self._on_lost = on_lost
-        self._loop = asyncio.get_running_loop()
-        self._reader = FrameReader()
         self._pending: dict[int, asyncio.Future[bytes]] = {}
         self._next_id = 0
-        self._out: list[bytes] = []
-        self._transport: asyncio.Transport | None = None
 
     @classmethod
     async def connect(cls, path: Path, on_event: Callable[[list[Any]], None], on_lost: Callable[[], None]) -> OwnerLink:
@@ -47,62 +44,48 @@ class OwnerLink(asyncio.Protocol):
         _, link = await loop.create_unix_connection(lambda: cls(on_event, on_lost), str(path))
         return link
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass of it
-
     def connection_lost(self, error: Exception | None) -> None:
-        self._transport = None
+        self.transport = None
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if not future.done():
                 future.set_exception(StorageUnavailable(_OWNER_GONE))
         self._on_lost()
 
-    def data_received(self, data: bytes) -> None:
-        for call_id, tag, body in self._reader.feed(data):
-            if tag == EVENT:
-                self._on_event(_decode_event(body))
-                continue
-            future = self._pending.pop(call_id, None)
-            if future is None or future.done():  # its caller went away
-                continue
-            if tag == OK:
-                future.set_result(body)
-            else:
-                code, message, field = _decode_error(body)
-                error = error_for_code(code, message)
-                error.field = field
-                future.set_exception(error)
+    def frame_received(self, call_id: int, tag: int, body: bytes) -> None:
+        if tag == EVENT:
+            self._on_event(_decode_event(body))
+            return
+        future = self._pending.pop(call_id, None)
+        if future is None or future.done():  # its caller went away
+            return
+        if tag == OK:
+            future.set_result(body)
+        else:
+            code, message, field = _decode_error(body)
+            error = error_for_code(code, message)
+            error.field = field
+            future.set_exception(error)
 
     def request(self, tag: int, body: bytes) -> asyncio.Future[bytes]:
         future = self._loop.create_future()
-        if self._transport is None:
+        if self.transport is None:
             future.set_exception(StorageUnavailable(_OWNER_GONE))
             return future
         self._next_id = call_id = (self._next_id + 1) & 0xFFFFFFFF
         self._pending[call_id] = future
-        self._send(frame(call_id, tag, body))
+        self.send(frame(call_id, tag, body))
         return future
 
     def subscribe(self, wanted: bool) -> None:
-        self._send(frame(0, SUBSCRIBE if wanted else UNSUBSCRIBE, b""))
+        self.send(frame(0, SUBSCRIBE if wanted else UNSUBSCRIBE, b""))
 
     def close(self) -> None:
         """Hang up (after sending what is queued); not a loss of the owner."""
         self._on_lost = lambda: None
-        if self._transport is not None:
-            self._flush()
-            self._transport.close()
-
-    def _send(self, data: bytes) -> None:
-        if not self._out:
-            self._loop.call_soon(self._flush)
-        self._out.append(data)
-
-    def _flush(self) -> None:
-        out, self._out = self._out, []
-        if out and self._transport is not None:
-            self._transport.write(b"".join(out))
+        if self.transport is not None:
+            self.flush()
+            self.transport.close()
 
 
 def _remote(call: Call) -> Callable[..., Any]:
