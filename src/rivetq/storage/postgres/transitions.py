@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rivetq.errors import JobNotFound, LeaseLost, StateConflict
 from rivetq.models import AckResult, Job, StoredState
-from rivetq.storage.postgres.counters import add_count
+from rivetq.storage.postgres.counters import count_ctes
 from rivetq.storage.postgres.database import Connection
 from rivetq.storage.postgres.rows import JOB_COLUMNS, fetch_jobs
 
@@ -26,7 +26,7 @@ WITH done AS (
     USING unnest(%(ids)s::text[], %(lease_ids)s::text[]) AS a(id, lease_id)
     WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.state = 'inflight' AND j.lease_expires_at_ms > %(now)s
     RETURNING j.id, a.lease_id, j.queue
-), counted AS ({add_count("acked_total", "done")})
+), {count_ctes("acked_total", "done")}
 SELECT id, lease_id, queue FROM done
 """
 
@@ -43,19 +43,19 @@ WITH ended AS (
         lease_id = NULL, lease_expires_at_ms = NULL
     WHERE id = %(id)s AND state = 'inflight' AND lease_id = %(lease_id)s AND {due}
     RETURNING {columns}
-), counted AS ({count})
+), {count}
 SELECT {columns} FROM ended
 """
 _NACK = _END_ATTEMPT.format(
     due="lease_expires_at_ms > %(now)s",
     columns=JOB_COLUMNS,
-    count=add_count("nacked_total", "ended"),
+    count=count_ctes("nacked_total", "ended"),
 )
-# A lease that ran out is not a nack: nothing to count (the empty CTE keeps one shape).
+# A lease that ran out is not a nack: nothing to count (an unused CTE keeps one shape).
 _EXPIRE = _END_ATTEMPT.format(
     due="lease_expires_at_ms <= %(now)s",
     columns=JOB_COLUMNS,
-    count="SELECT 1",
+    count="uncounted AS (SELECT 1)",
 )
 
 _REQUEUE_ALL = (
@@ -71,8 +71,8 @@ _PURGE_ALL = "DELETE FROM rivetq_jobs WHERE queue = %(queue)s"
 _PURGE_DEAD = _PURGE_ALL + " AND state = 'dead'"
 
 
-async def ack_jobs(conn: Connection, acks: Sequence[tuple[str, str]], *, now_ms: int, slot: int) -> list[AckResult]:
-    params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks], "now": now_ms, "slot": slot}
+async def ack_jobs(conn: Connection, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
+    params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks], "now": now_ms}
     rows = await (await conn.execute(_ACK, params)).fetchall()
     done: dict[tuple[str, str], str] = {(job_id, lease_id): queue for job_id, lease_id, queue in rows}
     failed = [job_id for job_id, lease_id in acks if (job_id, lease_id) not in done]
@@ -104,7 +104,6 @@ async def end_attempt(
     error: str | None,
     now_ms: int,
     expired: bool,
-    slot: int,
 ) -> Job:
     """A failed attempt (``tries += 1``): back to waiting at ``eta_ms``, or dead."""
     params = {
@@ -114,7 +113,6 @@ async def end_attempt(
         "eta": eta_ms,
         "error": error,
         "now": now_ms,
-        "slot": slot,
     }
     found = await fetch_jobs(conn, _EXPIRE if expired else _NACK, params)
     return found[0] if found else await _refuse(conn, job_id, lease_id, expired=expired)
