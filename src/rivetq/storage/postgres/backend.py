@@ -54,7 +54,7 @@ class PostgresStorage:
         self._db = Database(dsn, min_size=min_pool_size, max_size=max_pool_size, timeout_s=pool_timeout_s)
         self._node_id = secrets.token_hex(6)
         self._notifier = Notifier(self._db, self._node_id)
-        self._listener = Listener(dsn, self._node_id, self._wake)
+        self._listener = Listener(dsn, self._node_id, self._wake, self._notifier)
         self._wakeup: WakeupCallback | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._keys_purged_at_ms = 0
@@ -148,9 +148,12 @@ class PostgresStorage:
         jobs = await self._db.run(lambda conn: lease.lease_open(conn, request), transaction=False)
         if jobs:
             return LeaseResult(jobs=jobs, rate_limited=False)
-        if not await self._db.run(lambda conn: lease.rate_limited(conn, queue), transaction=False):
-            return LeaseResult(jobs=[], rate_limited=False)
-        return await self._db.run(lambda conn: lease.lease_limited(conn, request))
+        result = LeaseResult(jobs=[], rate_limited=False)
+        if await self._db.run(lambda conn: lease.rate_limited(conn, queue), transaction=False):
+            result = await self._db.run(lambda conn: lease.lease_limited(conn, request))
+        if not result.jobs:
+            self._notifier.waiting_on(queue)
+        return result
 
     async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
         (result,) = await self.ack_batch([(job_id, lease_id)], now_ms=now_ms)
