@@ -64,6 +64,8 @@ async def test_counter_rows_of_ended_connections_are_folded_into_one(
         other = PostgresStorage(dsn, min_pool_size=1, max_pool_size=1)
         await other.open()
         await other.insert("q", [_job(n)], now_ms=T0, dedup_window_ms=WINDOW_MS)
+        (job,) = (await other.lease("q", max_jobs=1, visibility_ms=60_000, now_ms=T0, new_lease_id=new_lease_id)).jobs
+        await other.ack(job.id, job.lease_id or "", now_ms=T0)
         await other.close()
     assert _count(dsn, "rivetq_counters") == 3  # one row per connection that counted
     monkeypatch.setattr(backend, "_COUNTER_FOLD_INTERVAL_S", 0.05)
@@ -78,4 +80,5 @@ async def test_counter_rows_of_ended_connections_are_folded_into_one(
         stats = await folding.stats("q", now_ms=T0)
     finally:
         await folding.close()
-    assert stats is not None and stats.counters.enqueued_total == 3
+    assert stats is not None
+    assert (stats.counters.enqueued_total, stats.counters.leased_total, stats.counters.acked_total) == (3, 3, 3)

@@ -9,7 +9,6 @@ import psycopg
 
 from rivetq.errors import StateConflict
 from rivetq.models import InsertResult, NewJob
-from rivetq.storage.postgres.counters import count_ctes
 from rivetq.storage.postgres.database import Connection
 
 __all__ = ["insert_jobs", "purge_expired_keys"]
@@ -24,7 +23,7 @@ RETURNING key
 
 _RECORDED_KEYS = "SELECT key, job_id FROM rivetq_idempotency WHERE queue = %(queue)s AND key = ANY(%(keys)s::text[])"
 
-_INSERT = f"""
+_INSERT = """
 WITH known AS (
     INSERT INTO rivetq_queues (queue) VALUES (%(queue)s) ON CONFLICT (queue) DO NOTHING
 ), added AS (
@@ -34,8 +33,7 @@ WITH known AS (
                 %(retries)s::integer[], %(keys)s::text[])
          WITH ORDINALITY AS u(id, payload, priority, eta_ms, max_retries, key, ord)
     ORDER BY u.ord
-    RETURNING queue
-), {count_ctes("enqueued_total", "added")}
+)
 SELECT 1
 """
 

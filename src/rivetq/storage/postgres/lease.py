@@ -1,7 +1,7 @@
 """Lease: pick ready jobs with ``FOR UPDATE SKIP LOCKED`` (so nodes never wait for each
 other's picks) and mark them inflight.
 
-A queue with no pause and no rate limit leases in one statement (pick, mark, count),
+A queue with no pause and no rate limit leases in one statement (pick and mark),
 so a lease is one round trip and one commit. A rate-limited queue takes its row lock
 in a transaction, which serializes that queue's leases: its token bucket lives there.
 
@@ -17,7 +17,6 @@ from typing import LiteralString
 
 from rivetq.models import Job, LeaseResult, RateLimit
 from rivetq.ratelimit import TokenBucket
-from rivetq.storage.postgres.counters import count_ctes
 from rivetq.storage.postgres.database import Connection
 from rivetq.storage.postgres.rows import JOB_COLUMNS, fetch_jobs, service_order
 
@@ -46,7 +45,7 @@ WITH picked AS (
         lease_expires_at_ms = %(expires)s
     FROM picked WHERE id = picked_id
     RETURNING {JOB_COLUMNS}
-), {count_ctes("leased_total", "leased")}
+)
 SELECT {JOB_COLUMNS} FROM leased
 """
 

@@ -26,7 +26,7 @@ WITH done AS (
     USING unnest(%(ids)s::text[], %(lease_ids)s::text[]) AS a(id, lease_id)
     WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.state = 'inflight' AND j.lease_expires_at_ms > %(now)s
     RETURNING j.id, a.lease_id, j.queue
-), {count_ctes("acked_total", "done")}
+), {count_ctes("done", "acked_total")}
 SELECT id, lease_id, queue FROM done
 """
 
@@ -49,13 +49,13 @@ SELECT {columns} FROM ended
 _NACK = _END_ATTEMPT.format(
     due="lease_expires_at_ms > %(now)s",
     columns=JOB_COLUMNS,
-    count=count_ctes("nacked_total", "ended"),
+    count=count_ctes("ended", "nacked_total"),
 )
-# A lease that ran out is not a nack: nothing to count (an unused CTE keeps one shape).
+# A lease that ran out is not a nack: it lapsed.
 _EXPIRE = _END_ATTEMPT.format(
     due="lease_expires_at_ms <= %(now)s",
     columns=JOB_COLUMNS,
-    count="uncounted AS (SELECT 1)",
+    count=count_ctes("ended", "lapsed_total"),
 )
 
 _REQUEUE_ALL = (
@@ -63,12 +63,24 @@ _REQUEUE_ALL = (
 )
 _REQUEUE_SOME = _REQUEUE_ALL + " AND id = ANY(%(ids)s::text[])"
 
-_DELETE = f"DELETE FROM rivetq_jobs WHERE id = %(id)s AND state <> 'inflight' RETURNING {JOB_COLUMNS}"
+_DELETE = f"""
+WITH gone AS (
+    DELETE FROM rivetq_jobs WHERE id = %(id)s AND state <> 'inflight' RETURNING {JOB_COLUMNS}
+), {count_ctes("gone", "dropped_total")}
+SELECT {JOB_COLUMNS} FROM gone
+"""
 _STATE_OF = "SELECT state FROM rivetq_jobs WHERE id = %(id)s"
 _LEASES_OF = "SELECT id, state, lease_id, lease_expires_at_ms FROM rivetq_jobs WHERE id = ANY(%(ids)s::text[])"
 
-_PURGE_ALL = "DELETE FROM rivetq_jobs WHERE queue = %(queue)s"
-_PURGE_DEAD = _PURGE_ALL + " AND state = 'dead'"
+# Purged jobs are dropped; the leases of purged inflight jobs lapse.
+_PURGE = f"""
+WITH gone AS (
+    DELETE FROM rivetq_jobs WHERE queue = %(queue)s {{dead_only}} RETURNING queue, state
+), {count_ctes("gone", "dropped_total", "lapsed_total", lapsed_filter="state = 'inflight'")}
+SELECT count(*) FROM gone
+"""
+_PURGE_ALL = _PURGE.format(dead_only="")
+_PURGE_DEAD = _PURGE.format(dead_only="AND state = 'dead'")
 
 
 async def ack_jobs(conn: Connection, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
@@ -135,8 +147,8 @@ async def delete_job(conn: Connection, job_id: str) -> Job:
 
 
 async def purge_jobs(conn: Connection, queue: str, *, dead_only: bool) -> int:
-    cursor = await conn.execute(_PURGE_DEAD if dead_only else _PURGE_ALL, {"queue": queue})
-    return cursor.rowcount
+    row = await (await conn.execute(_PURGE_DEAD if dead_only else _PURGE_ALL, {"queue": queue})).fetchone()
+    return int(row[0]) if row else 0
 
 
 async def _leases_of(conn: Connection, job_ids: list[str]) -> dict[str, tuple[str, str | None, int | None]]:
