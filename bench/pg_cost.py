@@ -5,10 +5,11 @@ same job on the same server, in the same run:
     .venv/bin/python bench/pg_cost.py --jobs 2000 --concurrency 8
 
 Starts its own PostgreSQL 15 (fsync on, synchronous_commit on, pg_stat_statements,
-autovacuum off so that its work does not land in one operation's figures) and stops it
-at the end. The storage layer is called directly (``PostgresStorage``, what one API
-call asks of it), so the figures are the database's share, without HTTP. See
-bench/pg_probe.py for how each figure is read. Then a throughput pass without the
+autovacuum off so that its work does not land in one operation's figures, but ANALYZE
+before each phase, as autovacuum would have by then) and stops it at the end. The
+storage layer is called directly (``PostgresStorage``, what one API call asks of it),
+so the figures are the database's share, without HTTP. See bench/pg_probe.py for how
+each figure is read. Then a throughput pass without the
 proxy: enqueue, then lease + ack, ``--concurrency`` callers each."""
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class Bench:
     async def measure(
         self, system: str, operation: str, items: list[object], jobs: int, call: Callable[[object], Awaitable[None]]
     ) -> None:
+        await self.meter.analyze()
         start = await self.meter.mark()
         started = time.perf_counter()
         await _fan_out(iter(items), self.concurrency, call)
@@ -204,6 +206,7 @@ async def _rivetq_failures(bench: Bench, storage: PostgresStorage, n: int) -> No
                     storage, rng, job, job.lease_id or "", error="lease expired", now_ms=now_ms, expired=True
                 )
 
+    await bench.meter.analyze()
     start = await bench.meter.mark()
     started = time.perf_counter()
     await reap(None)  # the reaper is one loop per node

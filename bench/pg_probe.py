@@ -102,6 +102,13 @@ class CostMeter:
         self._pg_bin = pg_bin
         self._proxy = proxy
 
+    async def analyze(self) -> None:
+        """What autovacuum's analyze would have done by now (autovacuum is off, so that its
+        work does not land in one operation's figures): plans follow the tables' contents."""
+        database_dsn = self._admin_dsn.rsplit("/", 1)[0] + "/" + self._database
+        async with await psycopg.AsyncConnection.connect(database_dsn, autocommit=True) as conn:
+            await conn.execute("ANALYZE")
+
     async def mark(self) -> _Mark:
         async with await psycopg.AsyncConnection.connect(self._admin_dsn, autocommit=True) as conn:
             row = await (
