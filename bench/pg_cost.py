@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import sys
 import time
@@ -23,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -383,15 +385,28 @@ async def _costs(setup: Setup, args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+class RoundRobin:
+    """Several nodes (``PostgresStorage`` instances) on one database, taking turns call by call."""
+
+    def __init__(self, nodes: list[PostgresStorage]) -> None:
+        self._turns = itertools.cycle(nodes)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(next(self._turns), name)
+
+
 async def _run_rivetq(bench: Bench, dsn: str, args: argparse.Namespace) -> None:
-    storage = PostgresStorage(dsn, max_pool_size=args.concurrency + 2)
-    await storage.open()
+    nodes = [PostgresStorage(dsn, max_pool_size=args.concurrency + 2) for _ in range(args.nodes)]
+    for node in nodes:
+        await node.open()
+    storage: Any = nodes[0] if len(nodes) == 1 else RoundRobin(nodes)
     try:
         await _rivetq_singles(bench, storage, args.jobs)
         await _rivetq_batches(bench, storage, args.jobs)
         await _rivetq_failures(bench, storage, args.jobs)
     finally:
-        await storage.close()
+        for node in nodes:
+            await node.close()
 
 
 async def _run_skip_locked(bench: Bench, dsn: str, args: argparse.Namespace) -> None:
@@ -426,7 +441,7 @@ def _per(value: float, count: int) -> str:
 
 
 def _print(rows: list[Row], rates: dict[str, tuple[float, float]], args: argparse.Namespace) -> None:
-    print(f"{args.jobs} jobs, {args.concurrency} concurrent callers")
+    print(f"{args.jobs} jobs, {args.concurrency} concurrent callers, {args.nodes} RivetQ node(s)")
     print()
     print(
         "| system | operation | round trips / call | statements / call | commits / call"
@@ -474,6 +489,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--nodes", type=int, default=1, help="RivetQ nodes on the database, taking turns")
     args = parser.parse_args()
     setup = _launch()
     try:
