@@ -54,6 +54,10 @@ _OPEN_GATE = (
     "WHERE EXISTS (SELECT 1 FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused AND rate_capacity IS NULL)"
 )
 _LEASE_OPEN = _LEASE.format(gate=_OPEN_GATE)
+# With a parameter for LIMIT, PostgreSQL re-plans the statement at every call (a generic
+# plan, costed for an unknown limit, looks dearer); with the constant, the one-job lease
+# (the usual worker call) reuses its plan.
+_LEASE_OPEN_ONE = _LEASE_OPEN.replace("%(count)s", "1")
 _LEASE_LOCKED = _LEASE.format(gate="")
 
 _HAS_READY = "SELECT EXISTS (SELECT 1 " + _READY_BY_PRIORITY.format(lock="") + ")"
@@ -88,7 +92,8 @@ class LeaseRequest:
 async def lease_open(conn: Connection, request: LeaseRequest) -> list[Job]:
     """Lease from a queue neither paused nor rate-limited, in one statement; no jobs when
     the queue is empty, unknown, paused or rate-limited."""
-    return await _lease(conn, _LEASE_OPEN, request, request.max_jobs)
+    query = _LEASE_OPEN_ONE if request.max_jobs == 1 else _LEASE_OPEN
+    return await _lease(conn, query, request, request.max_jobs)
 
 
 async def rate_limited(conn: Connection, queue: str) -> bool:
