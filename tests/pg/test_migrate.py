@@ -71,3 +71,33 @@ def test_rivetqd_migrate_command(empty_database: str, tmp_path: Path) -> None:
 async def test_unreachable_database_is_unavailable_for_migrate(tmp_path: Path) -> None:
     with pytest.raises(StorageUnavailable):
         await apply_migrations("postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2")
+
+
+_VERSION_1_STATE = """
+INSERT INTO rivetq_queues (queue) VALUES ('q');
+INSERT INTO rivetq_jobs (id, queue, payload, priority, eta_ms, max_retries, created_at_ms, state)
+SELECT 'job-' || n, 'q', '\\x', 0, 0, 3, 0, s FROM unnest(ARRAY['waiting', 'waiting', 'inflight', 'dead'])
+    WITH ORDINALITY AS u(s, n);
+INSERT INTO rivetq_counters (queue, slot, enqueued_total, leased_total, acked_total, nacked_total)
+VALUES ('q', 0, 6, 4, 3, 1), ('q', 5, 4, 3, 2, 0);
+"""
+
+
+async def test_version_2_keeps_the_counters_counted_by_version_1(empty_database: str) -> None:
+    """Version 2 derives enqueue and lease totals from the jobs: a queue's totals read the
+    same after the migration as before it."""
+    assert await apply_migrations(empty_database, up_to=1) == [1]
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute(_VERSION_1_STATE.encode())
+    assert await apply_migrations(empty_database) == [m.version for m in migrations()[1:]]
+    storage = PostgresStorage(empty_database)
+    await storage.open()
+    try:
+        stats = await storage.stats("q", now_ms=1)
+    finally:
+        await storage.close()
+    assert stats is not None
+    assert (stats.ready, stats.inflight, stats.dlq) == (2, 1, 1)
+    counters = stats.counters
+    totals = (counters.enqueued_total, counters.leased_total, counters.acked_total, counters.nacked_total)
+    assert totals == (10, 7, 5, 1)

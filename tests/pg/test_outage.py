@@ -63,13 +63,20 @@ async def two_nodes(fresh_database: str) -> AsyncIterator[tuple[PostgresStorage,
         await two.close()
 
 
+async def _wait_on(node: PostgresStorage, queue: str) -> None:
+    """An empty lease: ``node`` waits on ``queue`` now, so other nodes' changes wake it."""
+    assert (await node.lease(queue, max_jobs=1, visibility_ms=100, now_ms=T0, new_lease_id=new_lease_id)).jobs == []
+
+
 async def _listening(two: PostgresStorage, one: PostgresStorage, wakeups: Wakeups) -> None:
     """Insert on ``one`` until ``two`` hears of it: its LISTEN connection is up."""
+    probe = f"probe-{next(_probe_numbers)}"  # empty, so that ``two`` waits on it
+    await _wait_on(two, probe)
     for _ in range(50):
-        await one.insert("probe", [_job(next(_probe_numbers))], now_ms=T0, dedup_window_ms=DAY_MS)
+        await one.insert(probe, [_job(next(_probe_numbers))], now_ms=T0, dedup_window_ms=DAY_MS)
         try:
             async with asyncio.timeout(0.2):
-                while await wakeups.queues.get() != "probe":
+                while await wakeups.queues.get() != probe:
                     pass
             return
         except TimeoutError:
@@ -80,6 +87,7 @@ async def _listening(two: PostgresStorage, one: PostgresStorage, wakeups: Wakeup
 async def test_insert_on_one_node_wakes_the_other(two_nodes: tuple[PostgresStorage, PostgresStorage, Wakeups]) -> None:
     one, two, wakeups = two_nodes
     await _listening(two, one, wakeups)
+    await _wait_on(two, "emails")
     await one.insert("emails", [_job(1)], now_ms=T0, dedup_window_ms=DAY_MS)
     await wakeups.next_for("emails")
     leased = await one.lease("emails", max_jobs=1, visibility_ms=100, now_ms=T0, new_lease_id=new_lease_id)

@@ -3,6 +3,7 @@ than the dedup window are purged."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import psycopg
@@ -10,7 +11,7 @@ import pytest
 
 from rivetq.ids import new_lease_id
 from rivetq.models import NewJob
-from rivetq.storage.postgres import PostgresStorage
+from rivetq.storage.postgres import PostgresStorage, backend
 from tests.pg.cluster import PgCluster
 
 T0 = 1_700_000_000_000
@@ -53,3 +54,31 @@ async def test_keys_past_the_window_are_purged(storage: tuple[PostgresStorage, s
     later = T0 + WINDOW_MS + 1
     await store.insert("emails", [_job(100, key="fresh")], now_ms=later, dedup_window_ms=WINDOW_MS)
     assert _count(dsn, "rivetq_idempotency") == 1
+
+
+async def test_counter_rows_of_ended_connections_are_folded_into_one(
+    storage: tuple[PostgresStorage, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, dsn = storage
+    for n in range(3):  # each on a connection of its own, closed after
+        other = PostgresStorage(dsn, min_pool_size=1, max_pool_size=1)
+        await other.open()
+        await other.insert("q", [_job(n)], now_ms=T0, dedup_window_ms=WINDOW_MS)
+        (job,) = (await other.lease("q", max_jobs=1, visibility_ms=60_000, now_ms=T0, new_lease_id=new_lease_id)).jobs
+        await other.ack(job.id, job.lease_id or "", now_ms=T0)
+        await other.close()
+    assert _count(dsn, "rivetq_counters") == 3  # one row per connection that counted
+    monkeypatch.setattr(backend, "_COUNTER_FOLD_INTERVAL_S", 0.05)
+    folding = PostgresStorage(dsn)
+    await folding.open()
+    try:
+        for _ in range(200):  # the ended backends leave pg_stat_activity soon
+            if _count(dsn, "rivetq_counters") == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert _count(dsn, "rivetq_counters") == 1
+        stats = await folding.stats("q", now_ms=T0)
+    finally:
+        await folding.close()
+    assert stats is not None
+    assert (stats.counters.enqueued_total, stats.counters.leased_total, stats.counters.acked_total) == (3, 3, 3)

@@ -90,8 +90,11 @@ class Scenario:
         return self.leases[-1 - n % 3] if n % 4 and len(self.leases) >= 3 else self.leases[n % len(self.leases)]
 
     def lease_ids(self, backend: str) -> Callable[[], str]:
-        numbers = self.lease_counters[backend]
-        return lambda: f"lease-{next(numbers)}"
+        """Ids ``lease-<call>-<n>``: a backend may draw more ids than it leases jobs (the
+        PostgreSQL one sends them with its statement), so each call starts afresh."""
+        call = next(self.lease_counters[backend])
+        numbers = count(1)
+        return lambda: f"lease-{call}-{next(numbers)}"
 
     def call(self, storage: Storage, backend: str, op: Op) -> Coroutine[Any, Any, Any]:  # noqa: C901
         now = self.now

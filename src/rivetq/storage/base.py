@@ -95,7 +95,9 @@ class Storage(Protocol):
         (refilled up to ``now_ms``) and leases at most the tokens available; tokens not
         used because fewer jobs were ready are kept in the bucket. ``rate_limited`` is true
         when the bucket held back jobs that were ready. Each job gets ``new_lease_id()``,
-        ``lease_expires_at_ms = now_ms + visibility_ms``; ``tries`` is unchanged."""
+        ``lease_expires_at_ms = now_ms + visibility_ms``; ``tries`` is unchanged. A backend
+        may draw more lease ids than it leases jobs; the n-th id drawn in a call goes to the
+        n-th job in service order."""
         ...
 
     async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:

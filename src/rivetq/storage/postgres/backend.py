@@ -5,6 +5,7 @@ serve the same queues. Every method is one transaction (most are one statement);
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 
@@ -23,7 +24,7 @@ from rivetq.models import (
 )
 from rivetq.storage.base import WakeupCallback
 from rivetq.storage.postgres import insert, lease, queues, reads, transitions
-from rivetq.storage.postgres.counters import pick_slot
+from rivetq.storage.postgres.counters import fold_counters
 from rivetq.storage.postgres.database import Connection, Database
 from rivetq.storage.postgres.diagnose import setup_connection
 from rivetq.storage.postgres.listen import Listener, Notifier
@@ -34,6 +35,9 @@ __all__ = ["PostgresStorage"]
 _KEY_PURGE_INTERVAL_MS = 60_000
 _KEY_PURGE_BATCH = 10_000
 _CLOSE_TIMEOUT_S = 2.0
+_COUNTER_FOLD_INTERVAL_S = 60.0
+
+log = logging.getLogger(__name__)
 
 
 class PostgresStorage:
@@ -51,7 +55,7 @@ class PostgresStorage:
         self._db = Database(dsn, min_size=min_pool_size, max_size=max_pool_size, timeout_s=pool_timeout_s)
         self._node_id = secrets.token_hex(6)
         self._notifier = Notifier(self._db, self._node_id)
-        self._listener = Listener(dsn, self._node_id, self._wake)
+        self._listener = Listener(dsn, self._node_id, self._wake, self._notifier)
         self._wakeup: WakeupCallback | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._keys_purged_at_ms = 0
@@ -73,6 +77,7 @@ class PostgresStorage:
         self._tasks = [
             asyncio.create_task(self._notifier.run(), name="rivetq-pg-notifier"),
             asyncio.create_task(self._listener.run(), name="rivetq-pg-listener"),
+            asyncio.create_task(self._fold_counters(), name="rivetq-pg-counter-fold"),
         ]
 
     async def close(self) -> None:
@@ -87,6 +92,15 @@ class PostgresStorage:
             # A task stuck in a driver call must not hold shutdown forever.
             await asyncio.wait(self._tasks, timeout=_CLOSE_TIMEOUT_S)
         await self._db.close()
+
+    async def _fold_counters(self) -> None:
+        """Every minute, fold the counter rows of ended connections (see counters.py)."""
+        while not self._closed:
+            await asyncio.sleep(_COUNTER_FOLD_INTERVAL_S)
+            try:
+                await self._db.run(fold_counters, transaction=False)
+            except StorageUnavailable as error:
+                log.warning("rivetq postgres: could not fold counters: %s", error)
 
     def set_wakeup(self, callback: WakeupCallback) -> None:
         self._wakeup = callback
@@ -109,7 +123,7 @@ class PostgresStorage:
         cutoff_ms = now_ms - dedup_window_ms
         keyed = any(job.idempotency_key is not None for job in jobs)
         results = await self._db.run(
-            lambda conn: insert.insert_jobs(conn, queue, jobs, now_ms=now_ms, cutoff_ms=cutoff_ms, slot=pick_slot()),
+            lambda conn: insert.insert_jobs(conn, queue, jobs, now_ms=now_ms, cutoff_ms=cutoff_ms),
             transaction=keyed,
         )
         self._notifier.queue_changed(queue)
@@ -131,17 +145,18 @@ class PostgresStorage:
         now_ms: int,
         new_lease_id: Callable[[], str],
     ) -> LeaseResult:
-        return await self._db.run(
-            lambda conn: lease.lease_jobs(
-                conn,
-                queue,
-                max_jobs=max_jobs,
-                visibility_ms=visibility_ms,
-                now_ms=now_ms,
-                new_lease_id=new_lease_id,
-                slot=pick_slot(),
-            )
-        )
+        """One statement for an open queue; a rate-limited one (seen when that statement
+        found nothing) leases in a transaction holding its queue row."""
+        request = lease.LeaseRequest(queue, max_jobs, visibility_ms, now_ms, new_lease_id)
+        jobs = await self._db.run(lambda conn: lease.lease_open(conn, request), transaction=False)
+        if jobs:
+            return LeaseResult(jobs=jobs, rate_limited=False)
+        result = LeaseResult(jobs=[], rate_limited=False)
+        if await self._db.run(lambda conn: lease.rate_limited(conn, queue), transaction=False):
+            result = await self._db.run(lambda conn: lease.lease_limited(conn, request))
+        if not result.jobs:
+            self._notifier.waiting_on(queue)
+        return result
 
     async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
         (result,) = await self.ack_batch([(job_id, lease_id)], now_ms=now_ms)
@@ -152,9 +167,7 @@ class PostgresStorage:
     async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
         if not acks:
             return []
-        return await self._db.run(
-            lambda conn: transitions.ack_jobs(conn, acks, now_ms=now_ms, slot=pick_slot()), transaction=False
-        )
+        return await self._db.run(lambda conn: transitions.ack_jobs(conn, acks, now_ms=now_ms), transaction=False)
 
     async def extend(self, job_id: str, lease_id: str, *, expires_at_ms: int, now_ms: int) -> Job:
         return await self._db.run(
@@ -192,7 +205,6 @@ class PostgresStorage:
                 error=error,
                 now_ms=now_ms,
                 expired=expired,
-                slot=pick_slot(),
             )
 
         return await self._db.run(work, transaction=False)

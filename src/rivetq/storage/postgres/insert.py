@@ -9,7 +9,6 @@ import psycopg
 
 from rivetq.errors import StateConflict
 from rivetq.models import InsertResult, NewJob
-from rivetq.storage.postgres.counters import add_count
 from rivetq.storage.postgres.database import Connection
 
 __all__ = ["insert_jobs", "purge_expired_keys"]
@@ -24,7 +23,7 @@ RETURNING key
 
 _RECORDED_KEYS = "SELECT key, job_id FROM rivetq_idempotency WHERE queue = %(queue)s AND key = ANY(%(keys)s::text[])"
 
-_INSERT = f"""
+_INSERT = """
 WITH known AS (
     INSERT INTO rivetq_queues (queue) VALUES (%(queue)s) ON CONFLICT (queue) DO NOTHING
 ), added AS (
@@ -34,8 +33,7 @@ WITH known AS (
                 %(retries)s::integer[], %(keys)s::text[])
          WITH ORDINALITY AS u(id, payload, priority, eta_ms, max_retries, key, ord)
     ORDER BY u.ord
-    RETURNING queue
-), counted AS ({add_count("enqueued_total", "added")})
+)
 SELECT 1
 """
 
@@ -46,7 +44,7 @@ DELETE FROM rivetq_idempotency WHERE ctid = ANY(ARRAY(
 
 
 async def insert_jobs(
-    conn: Connection, queue: str, jobs: Sequence[NewJob], *, now_ms: int, cutoff_ms: int, slot: int
+    conn: Connection, queue: str, jobs: Sequence[NewJob], *, now_ms: int, cutoff_ms: int
 ) -> list[InsertResult]:
     """Insert every job that is not a duplicate (keys recorded after ``cutoff_ms`` count);
     a job id that exists already refuses the whole batch with ``StateConflict``."""
@@ -61,7 +59,7 @@ async def insert_jobs(
             fresh.append(job)
         else:
             results.append(InsertResult(job_id=existing.get(key, firsts[key].id), duplicate=True))
-    await _insert_rows(conn, queue, fresh, now_ms=now_ms, slot=slot)
+    await _insert_rows(conn, queue, fresh, now_ms=now_ms)
     return results
 
 
@@ -95,11 +93,10 @@ async def _claim_keys(
     return {str(key): str(job_id) for key, job_id in rows}
 
 
-async def _insert_rows(conn: Connection, queue: str, jobs: Sequence[NewJob], *, now_ms: int, slot: int) -> None:
+async def _insert_rows(conn: Connection, queue: str, jobs: Sequence[NewJob], *, now_ms: int) -> None:
     params: dict[str, object] = {
         "queue": queue,
         "now": now_ms,
-        "slot": slot,
         "ids": [j.id for j in jobs],
         "payloads": [j.payload for j in jobs],
         "priorities": [j.priority for j in jobs],

@@ -1,6 +1,9 @@
 """Lease: pick ready jobs with ``FOR UPDATE SKIP LOCKED`` (so nodes never wait for each
-other's picks) and mark them inflight, in one transaction with the pause and
-rate-limit checks.
+other's picks) and mark them inflight.
+
+A queue with no pause and no rate limit leases in one statement (pick and mark),
+so a lease is one round trip and one commit. A rate-limited queue takes its row lock
+in a transaction, which serializes that queue's leases: its token bucket lives there.
 
 The pick walks the waiting index once per priority (9 down to 0), each walk an index
 range scan over ``eta_ms <= now``: delayed jobs of a higher priority are never read, so
@@ -9,23 +12,22 @@ a pick costs O(log n) whatever the mix of ready and delayed jobs."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import LiteralString
 
 from rivetq.models import Job, LeaseResult, RateLimit
 from rivetq.ratelimit import TokenBucket
-from rivetq.storage.postgres.counters import add_count
 from rivetq.storage.postgres.database import Connection
 from rivetq.storage.postgres.rows import JOB_COLUMNS, fetch_jobs, service_order
 
-__all__ = ["PRIORITIES", "lease_jobs"]
+__all__ = ["PRIORITIES", "LeaseRequest", "lease_limited", "lease_open", "rate_limited"]
 
 PRIORITIES = list(range(9, -1, -1))
 
 _READY_BY_PRIORITY = """
 FROM unnest(%(priorities)s::smallint[]) AS p(priority)
 CROSS JOIN LATERAL (
-    SELECT id FROM rivetq_jobs
+    SELECT id, priority, eta_ms, seq FROM rivetq_jobs
     WHERE queue = %(queue)s AND state = 'waiting' AND priority = p.priority AND eta_ms <= %(now)s
     ORDER BY eta_ms, seq
     LIMIT %(count)s
@@ -33,108 +35,102 @@ CROSS JOIN LATERAL (
 ) AS c
 """
 
-_PICK = "SELECT c.id " + _READY_BY_PRIORITY.format(lock="FOR UPDATE SKIP LOCKED") + " {gate} LIMIT %(count)s"
-
-# Without a limit or pause the queue row is not read first: the gate checks it in the pick.
-_UNLIMITED_GATE = (
-    "WHERE EXISTS (SELECT 1 FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused AND rate_capacity IS NULL)"
-)
-_PICK_OPEN_QUEUE = _PICK.format(gate=_UNLIMITED_GATE)
-_PICK_LOCKED_QUEUE = _PICK.format(gate="")
-
-_HAS_READY = "SELECT EXISTS (SELECT 1 " + _READY_BY_PRIORITY.format(lock="") + ")"
-
-_MARK_INFLIGHT = f"""
-WITH leased AS (
-    UPDATE rivetq_jobs AS j SET state = 'inflight', lease_id = u.new_lease_id, lease_expires_at_ms = %(expires)s
-    FROM unnest(%(ids)s::text[], %(lease_ids)s::text[]) AS u(job_id, new_lease_id)
-    WHERE j.id = u.job_id
+# The n-th picked job in service order gets the n-th of the lease ids sent along.
+_LEASE = f"""
+WITH picked AS (
+    SELECT r.id AS picked_id, row_number() OVER (ORDER BY r.priority DESC, r.eta_ms, r.seq) AS lease_no
+    FROM (SELECT c.* {_READY_BY_PRIORITY.format(lock="FOR UPDATE SKIP LOCKED")} {{gate}} LIMIT %(count)s) AS r
+), leased AS (
+    UPDATE rivetq_jobs SET state = 'inflight', lease_id = (%(lease_ids)s::text[])[lease_no],
+        lease_expires_at_ms = %(expires)s
+    FROM picked WHERE id = picked_id
     RETURNING {JOB_COLUMNS}
-), counted AS ({add_count("leased_total", "leased")})
+)
 SELECT {JOB_COLUMNS} FROM leased
 """
 
+# The queue row is not locked here: an open queue is checked inside the pick.
+_OPEN_GATE = (
+    "WHERE EXISTS (SELECT 1 FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused AND rate_capacity IS NULL)"
+)
+_LEASE_OPEN = _LEASE.format(gate=_OPEN_GATE)
+# With a parameter for LIMIT, PostgreSQL re-plans the statement at every call (a generic
+# plan, costed for an unknown limit, looks dearer); with the constant, the one-job lease
+# (the usual worker call) reuses its plan.
+_LEASE_OPEN_ONE = _LEASE_OPEN.replace("%(count)s", "1")
+_LEASE_LOCKED = _LEASE.format(gate="")
+
+_HAS_READY = "SELECT EXISTS (SELECT 1 " + _READY_BY_PRIORITY.format(lock="") + ")"
+
 _QUEUE_GATE = "SELECT paused, rate_capacity, rate_refill, bucket_tokens, bucket_updated_at_ms FROM rivetq_queues"
-_READ_GATE = _QUEUE_GATE + " WHERE queue = %(queue)s"
-_LOCK_GATE = _READ_GATE + " FOR UPDATE"
+_RATE_LIMITED = "SELECT true FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused AND rate_capacity IS NOT NULL"
+_LOCK_GATE = _QUEUE_GATE + " WHERE queue = %(queue)s FOR UPDATE"
 _SAVE_BUCKET = (
     "UPDATE rivetq_queues SET bucket_tokens = %(tokens)s, bucket_updated_at_ms = %(at)s WHERE queue = %(queue)s"
 )
 
 
 @dataclass(frozen=True)
-class _Lease:
+class LeaseRequest:
     queue: str
     max_jobs: int
     visibility_ms: int
     now_ms: int
     new_lease_id: Callable[[], str]
-    slot: int
+    _drawn: list[str] = field(default_factory=list)
 
     def params(self, count: int) -> dict[str, object]:
         return {"queue": self.queue, "now": self.now_ms, "priorities": PRIORITIES, "count": count}
 
-
-async def lease_jobs(
-    conn: Connection,
-    queue: str,
-    *,
-    max_jobs: int,
-    visibility_ms: int,
-    now_ms: int,
-    new_lease_id: Callable[[], str],
-    slot: int,
-) -> LeaseResult:
-    """Lease in a transaction. An open queue (no pause, no limit) costs one pick and one
-    update; a rate-limited queue locks its row, which serializes its leases."""
-    request = _Lease(queue, max_jobs, visibility_ms, now_ms, new_lease_id, slot)
-    ids = await _pick(conn, _PICK_OPEN_QUEUE, request.params(max_jobs))
-    if ids:
-        return LeaseResult(jobs=await _mark_inflight(conn, request, ids), rate_limited=False)
-    gate = await (await conn.execute(_READ_GATE, {"queue": queue})).fetchone()
-    if gate is None or gate[0] or gate[1] is None:
-        return LeaseResult(jobs=[], rate_limited=False)
-    return await _lease_limited(conn, request)
+    def lease_ids(self, count: int) -> list[str]:
+        """The first ``count`` lease ids of this call: a second attempt reuses the ids
+        the first one drew and left unused."""
+        self._drawn.extend(self.new_lease_id() for _ in range(count - len(self._drawn)))
+        return self._drawn[:count]
 
 
-async def _lease_limited(conn: Connection, request: _Lease) -> LeaseResult:
+async def lease_open(conn: Connection, request: LeaseRequest) -> list[Job]:
+    """Lease from a queue neither paused nor rate-limited, in one statement; no jobs when
+    the queue is empty, unknown, paused or rate-limited."""
+    query = _LEASE_OPEN_ONE if request.max_jobs == 1 else _LEASE_OPEN
+    return await _lease(conn, query, request, request.max_jobs)
+
+
+async def rate_limited(conn: Connection, queue: str) -> bool:
+    """Whether ``queue`` has a rate limit (and is not paused): leases then go through
+    ``lease_limited``."""
+    return await (await conn.execute(_RATE_LIMITED, {"queue": queue})).fetchone() is not None
+
+
+async def lease_limited(conn: Connection, request: LeaseRequest) -> LeaseResult:
+    """Lease (in a transaction) at most as many jobs as the queue's bucket has tokens."""
     gate = await (await conn.execute(_LOCK_GATE, {"queue": request.queue})).fetchone()
     if gate is None or gate[0]:
         return LeaseResult(jobs=[], rate_limited=False)
     _, capacity, refill, tokens, updated_at_ms = gate
     if capacity is None:  # the limit was removed since the first look
-        ids = await _pick(conn, _PICK_LOCKED_QUEUE, request.params(request.max_jobs))
-        return LeaseResult(jobs=await _mark_inflight(conn, request, ids), rate_limited=False)
+        return LeaseResult(jobs=await _lease(conn, _LEASE_LOCKED, request, request.max_jobs), rate_limited=False)
     limit = RateLimit(capacity=capacity, refill_rate=refill)
     current = TokenBucket.full(limit, request.now_ms) if tokens is None else TokenBucket(tokens, updated_at_ms)
     granted, bucket = current.take(limit, request.max_jobs, request.now_ms)
-    ids = await _pick(conn, _PICK_LOCKED_QUEUE, request.params(granted))
-    jobs = await _mark_inflight(conn, request, ids)
+    jobs = await _lease(conn, _LEASE_LOCKED, request, granted)
     bucket = bucket.give_back(limit, granted - len(jobs))
     await conn.execute(_SAVE_BUCKET, {"tokens": bucket.tokens, "at": bucket.updated_at_ms, "queue": request.queue})
     held_back = len(jobs) == granted < request.max_jobs and await _has_ready(conn, request)
     return LeaseResult(jobs=jobs, rate_limited=held_back)
 
 
-async def _pick(conn: Connection, query: LiteralString, params: dict[str, object]) -> list[str]:
-    if params["count"] == 0:
+async def _lease(conn: Connection, query: LiteralString, request: LeaseRequest, count: int) -> list[Job]:
+    if count == 0:
         return []
-    return [row[0] for row in await (await conn.execute(query, params)).fetchall()]
+    params = request.params(count) | {
+        "lease_ids": request.lease_ids(count),
+        "expires": request.now_ms + request.visibility_ms,
+    }
+    jobs = await fetch_jobs(conn, query, params)
+    return sorted(jobs, key=service_order)  # RETURNING keeps no order
 
 
-async def _has_ready(conn: Connection, request: _Lease) -> bool:
+async def _has_ready(conn: Connection, request: LeaseRequest) -> bool:
     row = await (await conn.execute(_HAS_READY, request.params(1))).fetchone()
     return bool(row and row[0])
-
-
-async def _mark_inflight(conn: Connection, request: _Lease, ids: list[str]) -> list[Job]:
-    if not ids:
-        return []
-    params = {
-        "ids": ids,
-        "lease_ids": [request.new_lease_id() for _ in ids],
-        "expires": request.now_ms + request.visibility_ms,
-        "slot": request.slot,
-    }
-    jobs = await fetch_jobs(conn, _MARK_INFLIGHT, params)
-    return sorted(jobs, key=service_order)  # RETURNING keeps no order

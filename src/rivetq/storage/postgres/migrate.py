@@ -48,14 +48,14 @@ def migrations() -> list[Migration]:
 LATEST_VERSION = migrations()[-1].version
 
 
-async def apply_migrations(dsn: str) -> list[int]:
-    """Bring the database at ``dsn`` to ``LATEST_VERSION``; returns the versions applied
-    by this call (empty when another node did them first). A database that refuses is
-    ``StorageSetupFailed`` saying what to fix."""
+async def apply_migrations(dsn: str, *, up_to: int | None = None) -> list[int]:
+    """Bring the database at ``dsn`` to ``LATEST_VERSION`` (or to ``up_to``); returns the
+    versions applied by this call (empty when another node did them first). A database
+    that refuses is ``StorageSetupFailed`` saying what to fix."""
     async with setup_connection(dsn) as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            return await _apply_pending(conn)
+            return await _apply_pending(conn, LATEST_VERSION if up_to is None else up_to)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
@@ -69,12 +69,12 @@ async def schema_version(conn: Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def _apply_pending(conn: Connection) -> list[int]:
+async def _apply_pending(conn: Connection, up_to: int) -> list[int]:
     await conn.execute(_CREATE_TABLE)
     current = await schema_version(conn)
     applied: list[int] = []
     for migration in migrations():
-        if migration.version <= current:
+        if migration.version <= current or migration.version > up_to:
             continue
         async with conn.transaction():
             await conn.execute(migration.sql.encode())

@@ -8,6 +8,7 @@ from psycopg.rows import args_row
 
 from rivetq.models import QueueConfig, QueueCounters, QueueStats, RateLimit, RetryPolicy
 from rivetq.ratelimit import TokenBucket
+from rivetq.storage.postgres.counters import STATS_COUNTERS, STATS_TOTALS
 from rivetq.storage.postgres.database import Connection
 
 __all__ = ["queue_config", "queue_stats", "update_config"]
@@ -31,23 +32,16 @@ WHERE queue = %(queue)s
 """
 
 _STATS = f"""
-SELECT q.queue, {_CONFIG_COLUMNS},
-       coalesce(j.ready, 0), coalesce(j.delayed, 0), coalesce(j.inflight, 0), coalesce(j.dead, 0),
-       coalesce(c.enqueued, 0)::bigint, coalesce(c.leased, 0)::bigint,
-       coalesce(c.acked, 0)::bigint, coalesce(c.nacked, 0)::bigint
+SELECT q.queue, {_CONFIG_COLUMNS}, j.ready, j.delayed, j.inflight, j.dead, {STATS_TOTALS}
 FROM rivetq_queues AS q
-LEFT JOIN LATERAL (
+CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE state = 'waiting' AND eta_ms <= %(now)s) AS ready,
            count(*) FILTER (WHERE state = 'waiting' AND eta_ms > %(now)s) AS delayed,
            count(*) FILTER (WHERE state = 'inflight') AS inflight,
            count(*) FILTER (WHERE state = 'dead') AS dead
     FROM rivetq_jobs WHERE queue = q.queue
-) AS j ON true
-LEFT JOIN LATERAL (
-    SELECT sum(enqueued_total) AS enqueued, sum(leased_total) AS leased,
-           sum(acked_total) AS acked, sum(nacked_total) AS nacked
-    FROM rivetq_counters WHERE queue = q.queue
-) AS c ON true
+) AS j
+LEFT JOIN LATERAL ({STATS_COUNTERS}) AS c ON true
 WHERE %(queue)s::text IS NULL OR q.queue = %(queue)s::text
 ORDER BY q.queue
 """

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rivetq.errors import JobNotFound, LeaseLost, StateConflict
 from rivetq.models import AckResult, Job, StoredState
-from rivetq.storage.postgres.counters import add_count
+from rivetq.storage.postgres.counters import count_ctes
 from rivetq.storage.postgres.database import Connection
 from rivetq.storage.postgres.rows import JOB_COLUMNS, fetch_jobs
 
@@ -26,7 +26,7 @@ WITH done AS (
     USING unnest(%(ids)s::text[], %(lease_ids)s::text[]) AS a(id, lease_id)
     WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.state = 'inflight' AND j.lease_expires_at_ms > %(now)s
     RETURNING j.id, a.lease_id, j.queue
-), counted AS ({add_count("acked_total", "done")})
+), {count_ctes("done", "acked_total")}
 SELECT id, lease_id, queue FROM done
 """
 
@@ -43,19 +43,19 @@ WITH ended AS (
         lease_id = NULL, lease_expires_at_ms = NULL
     WHERE id = %(id)s AND state = 'inflight' AND lease_id = %(lease_id)s AND {due}
     RETURNING {columns}
-), counted AS ({count})
+), {count}
 SELECT {columns} FROM ended
 """
 _NACK = _END_ATTEMPT.format(
     due="lease_expires_at_ms > %(now)s",
     columns=JOB_COLUMNS,
-    count=add_count("nacked_total", "ended"),
+    count=count_ctes("ended", "nacked_total"),
 )
-# A lease that ran out is not a nack: nothing to count (the empty CTE keeps one shape).
+# A lease that ran out is not a nack: it lapsed.
 _EXPIRE = _END_ATTEMPT.format(
     due="lease_expires_at_ms <= %(now)s",
     columns=JOB_COLUMNS,
-    count="SELECT 1",
+    count=count_ctes("ended", "lapsed_total"),
 )
 
 _REQUEUE_ALL = (
@@ -63,16 +63,28 @@ _REQUEUE_ALL = (
 )
 _REQUEUE_SOME = _REQUEUE_ALL + " AND id = ANY(%(ids)s::text[])"
 
-_DELETE = f"DELETE FROM rivetq_jobs WHERE id = %(id)s AND state <> 'inflight' RETURNING {JOB_COLUMNS}"
+_DELETE = f"""
+WITH gone AS (
+    DELETE FROM rivetq_jobs WHERE id = %(id)s AND state <> 'inflight' RETURNING {JOB_COLUMNS}
+), {count_ctes("gone", "dropped_total")}
+SELECT {JOB_COLUMNS} FROM gone
+"""
 _STATE_OF = "SELECT state FROM rivetq_jobs WHERE id = %(id)s"
 _LEASES_OF = "SELECT id, state, lease_id, lease_expires_at_ms FROM rivetq_jobs WHERE id = ANY(%(ids)s::text[])"
 
-_PURGE_ALL = "DELETE FROM rivetq_jobs WHERE queue = %(queue)s"
-_PURGE_DEAD = _PURGE_ALL + " AND state = 'dead'"
+# Purged jobs are dropped; the leases of purged inflight jobs lapse.
+_PURGE = f"""
+WITH gone AS (
+    DELETE FROM rivetq_jobs WHERE queue = %(queue)s {{dead_only}} RETURNING queue, state
+), {count_ctes("gone", "dropped_total", "lapsed_total", lapsed_filter="state = 'inflight'")}
+SELECT count(*) FROM gone
+"""
+_PURGE_ALL = _PURGE.format(dead_only="")
+_PURGE_DEAD = _PURGE.format(dead_only="AND state = 'dead'")
 
 
-async def ack_jobs(conn: Connection, acks: Sequence[tuple[str, str]], *, now_ms: int, slot: int) -> list[AckResult]:
-    params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks], "now": now_ms, "slot": slot}
+async def ack_jobs(conn: Connection, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
+    params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks], "now": now_ms}
     rows = await (await conn.execute(_ACK, params)).fetchall()
     done: dict[tuple[str, str], str] = {(job_id, lease_id): queue for job_id, lease_id, queue in rows}
     failed = [job_id for job_id, lease_id in acks if (job_id, lease_id) not in done]
@@ -104,7 +116,6 @@ async def end_attempt(
     error: str | None,
     now_ms: int,
     expired: bool,
-    slot: int,
 ) -> Job:
     """A failed attempt (``tries += 1``): back to waiting at ``eta_ms``, or dead."""
     params = {
@@ -114,7 +125,6 @@ async def end_attempt(
         "eta": eta_ms,
         "error": error,
         "now": now_ms,
-        "slot": slot,
     }
     found = await fetch_jobs(conn, _EXPIRE if expired else _NACK, params)
     return found[0] if found else await _refuse(conn, job_id, lease_id, expired=expired)
@@ -137,8 +147,8 @@ async def delete_job(conn: Connection, job_id: str) -> Job:
 
 
 async def purge_jobs(conn: Connection, queue: str, *, dead_only: bool) -> int:
-    cursor = await conn.execute(_PURGE_DEAD if dead_only else _PURGE_ALL, {"queue": queue})
-    return cursor.rowcount
+    row = await (await conn.execute(_PURGE_DEAD if dead_only else _PURGE_ALL, {"queue": queue})).fetchone()
+    return int(row[0]) if row else 0
 
 
 async def _leases_of(conn: Connection, job_ids: list[str]) -> dict[str, tuple[str, str | None, int | None]]:
