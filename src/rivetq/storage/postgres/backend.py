@@ -9,7 +9,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 
-from rivetq.errors import LeaseLost, StorageSetupFailed, error_for_code
+from rivetq.errors import LeaseLost, StorageSetupFailed, StorageUnavailable, error_for_code
 from rivetq.models import (
     AckResult,
     InsertResult,
