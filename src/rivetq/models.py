@@ -64,6 +64,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None = None
     lease_id: str | None = None
     lease_expires_at_ms: int | None = None
+    headers: dict[str, str] | None = None  # None when the producer sent none
 
     def state_at(self, now_ms: int) -> JobState:
         """The user-visible state at ``now_ms``."""
@@ -83,6 +84,7 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
     eta_ms: int
     max_retries: int
     idempotency_key: str | None = None
+    headers: dict[str, str] | None = None
 
 
 class InsertResult(msgspec.Struct, frozen=True):

@@ -18,6 +18,10 @@ from rivetq.models import RetryPolicy
 __all__ = [
     "MAX_BATCH",
     "MAX_DELAY_MS",
+    "MAX_HEADERS",
+    "MAX_HEADERS_BYTES",
+    "MAX_HEADER_NAME",
+    "MAX_HEADER_VALUE",
     "MAX_WAIT_MS",
     "AckBatchRequest",
     "AckBatchResponse",
@@ -68,6 +72,22 @@ MAX_WAIT_MS = 20_000
 WaitMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_WAIT_MS)]
 MaxJobs = Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)]
 Reason = Annotated[str, msgspec.Meta(max_length=65_536)]
+MAX_HEADERS = 64
+MAX_HEADER_NAME = 256
+MAX_HEADER_VALUE = 8192
+MAX_HEADERS_BYTES = 16_384  # names and values together, in UTF-8
+# Lengths are checked by the manager, whose errors name the header (msgspec's would not).
+Headers = Annotated[
+    dict[str, str],
+    msgspec.Meta(
+        max_length=MAX_HEADERS,
+        description=(
+            "String metadata carried with the job (e.g. W3C `traceparent`), returned by lease and lookups:"
+            f" at most {MAX_HEADERS} entries, names of 1 to {MAX_HEADER_NAME} characters, values of at most"
+            f" {MAX_HEADER_VALUE}, {MAX_HEADERS_BYTES} bytes in all."
+        ),
+    ),
+]
 
 
 class _Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -81,6 +101,7 @@ class EnqueueRequest(_Body, kw_only=True):
     run_at: Rfc3339 | None = None  # exclusive with delay_ms
     max_retries: MaxRetries = 3
     idempotency_key: IdempotencyKey | None = None
+    headers: Headers | None = None
 
 
 class EnqueueResponse(msgspec.Struct, omit_defaults=True):
@@ -123,6 +144,7 @@ class LeasedJob(msgspec.Struct, kw_only=True):
     created_at: Rfc3339
     eta: Rfc3339
     idempotency_key: str | None
+    headers: dict[str, str] = {}
 
 
 class AckItemResult(msgspec.Struct, omit_defaults=True):
@@ -197,6 +219,7 @@ class JobView(msgspec.Struct, kw_only=True):
     last_error: str | None = None
     lease_id: str | None = None
     lease_expires_at: Rfc3339 | None = None
+    headers: dict[str, str] = {}
 
 
 class JobListResponse(msgspec.Struct):

@@ -101,6 +101,14 @@ def test_ctl_enqueue_says_when_the_idempotency_key_made_a_duplicate(ctl: Any) ->
     assert human.startswith(first["job_id"]) and "duplicate" in human
 
 
+def test_ctl_enqueue_headers_are_shown_by_job_get(ctl: Any) -> None:
+    queue = new_queue()
+    job_id = ctl("enqueue", "-q", queue, "-p", "1", "--header", "traceparent=00-a=b-01", "--header", "tenant=acme")
+    job_id = job_id.stdout.strip()
+    assert _json(ctl("--json", "job", "get", job_id))["headers"] == {"traceparent": "00-a=b-01", "tenant": "acme"}
+    assert '{"traceparent":"00-a=b-01","tenant":"acme"}' in ctl("job", "get", job_id).stdout
+
+
 def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:
     queue = new_queue()
     ctl("enqueue", "-q", queue, "-p", "1")
@@ -152,6 +160,7 @@ def test_ctl_api_error_is_one_line_and_exit_1(ctl: Any) -> None:
     [
         ["enqueue", "-p", "1"],  # no queue
         ["enqueue", "-q", "q", "-p", "{not json"],
+        ["enqueue", "-q", "q", "-p", "1", "--header", "no-equals-sign"],
         ["ack", "only-a-job-id"],
         ["worker", "no_colon_here", "-q", "q"],
         ["worker", "no_such_module_xyz:handle", "-q", "q"],

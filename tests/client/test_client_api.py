@@ -297,3 +297,15 @@ def test_help_shows_what_a_method_returns(method: str, result: str) -> None:
 
     for client in (Client("http://127.0.0.1:9"), AsyncClient("http://127.0.0.1:9")):
         assert inspect.signature(getattr(client, method)).return_annotation == result
+
+
+def test_client_headers_travel_to_lease_and_lookup(api: Any) -> None:
+    queue = new_queue()
+    trace = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    job_id = api.enqueue(queue, 1, headers=trace)
+    [batch_id] = api.enqueue_batch(queue, [JobSpec(payload=2, headers={"n": "2"})])
+    assert api.get_job(job_id).headers == trace
+    assert [(job.id, job.headers) for job in api.lease(queue, max_jobs=2)] == [(job_id, trace), (batch_id, {"n": "2"})]
+    with pytest.raises(rivetq.InvalidArgument) as caught:
+        api.enqueue(queue, 3, headers={"": "x"})
+    assert caught.value.field == "headers"

@@ -219,3 +219,14 @@ def test_client_refuses_nan_in_a_payload(client: GrpcClient) -> None:
     with pytest.raises(InvalidArgument) as refused:
         client.enqueue(_queue(), [float("nan")])
     assert refused.value.field == "payload"
+
+
+def test_client_headers_travel_to_lease_and_lookup(client: GrpcClient) -> None:
+    queue = _queue()
+    job_id = client.enqueue(queue, 1, headers={"traceparent": "00-abc-01"})
+    assert client.get_job(job_id).headers == {"traceparent": "00-abc-01"}
+    client.enqueue_batch(queue, [{"payload": 2, "headers": {"n": "2"}}, {"payload": 3}])
+    assert [job.headers for job in client.lease(queue, max_jobs=3)] == [{"traceparent": "00-abc-01"}, {"n": "2"}, {}]
+    with pytest.raises(InvalidArgument) as caught:
+        client.enqueue_batch(queue, [{"payload": 4, "headers": {"big": "x" * 9000}}])
+    assert caught.value.field == "jobs[0].headers.big"

@@ -25,6 +25,7 @@ def job(
     run_at: str | None = None,
     max_retries: int = 3,
     idempotency_key: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> wire.EnqueueRequest:
     return wire.EnqueueRequest(
         payload=msgspec.Raw(payload),
@@ -33,6 +34,7 @@ def job(
         run_at=run_at,
         max_retries=max_retries,
         idempotency_key=idempotency_key,
+        headers=headers,
     )
 
 

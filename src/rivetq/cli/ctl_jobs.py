@@ -26,6 +26,15 @@ def _json_payload(ctx: click.Context, param: click.Parameter, value: str) -> Any
         raise click.BadParameter(f"not valid JSON: {error}") from None
 
 
+def _headers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str] | None:
+    """``--header NAME=VALUE`` pairs (repeatable); the value may contain ``=``."""
+    pairs = [value.partition("=") for value in values]
+    for name, equals, _ in pairs:
+        if not name or not equals:
+            raise click.BadParameter("give NAME=VALUE, e.g. --header traceparent=00-...-01")
+    return {name: value for name, _, value in pairs} or None
+
+
 def _lease_args(
     job_id: str | None, lease_id: str | None, job_opt: str | None, lease_opt: str | None
 ) -> tuple[str, str]:
@@ -57,6 +66,7 @@ def lease_target(command: Any) -> Any:
 @click.option("--run-at", help="Run no sooner than this RFC 3339 time.")
 @click.option("--max-retries", default=3, show_default=True)
 @click.option("--idempotency-key", help="Enqueue at most once per key (within the dedup window).")
+@click.option("--header", "headers", multiple=True, callback=_headers, help="NAME=VALUE header (repeatable).")
 @json_option
 @pass_state
 def enqueue(
@@ -68,6 +78,7 @@ def enqueue(
     run_at: str | None,
     max_retries: int,
     idempotency_key: str | None,
+    headers: dict[str, str] | None,
 ) -> None:
     """Enqueue a job; prints its id, and says so when the idempotency key made it a duplicate."""
     from rivetq.client import JobSpec, _calls
@@ -79,6 +90,7 @@ def enqueue(
         max_retries=max_retries,
         idempotency_key=idempotency_key,
         run_at=run_at,
+        headers=headers,
     )
     answer = state.client().send(_calls.enqueue_answer(queue, spec))
     note = " (duplicate: the job first enqueued with this idempotency key)" if answer.duplicate else ""
@@ -163,8 +175,9 @@ def job() -> None:
 
 
 def _print_job(found: Job) -> None:
-    fields = [(name, getattr(found, name)) for name in found.__struct_fields__ if name != "payload"]
-    print_rows([*fields, ("payload", payload_text(found.payload))])
+    shown = [name for name in found.__struct_fields__ if name not in ("payload", "headers")]
+    fields = [(name, getattr(found, name)) for name in shown]
+    print_rows([*fields, ("headers", payload_text(found.headers)), ("payload", payload_text(found.payload))])
 
 
 @job.command("get")

@@ -122,6 +122,7 @@ def _enqueue_request(spec: JobSpec) -> wire.EnqueueRequest:
         run_at=run_at_text(spec),
         max_retries=spec.max_retries,
         idempotency_key=spec.idempotency_key,
+        headers=spec.headers,
     )
 
 
@@ -133,8 +134,10 @@ def enqueue(
     max_retries: int = 3,
     idempotency_key: str | None = None,
     run_at: datetime | str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Call[str]:
-    """Enqueue one job and return its id (the first job's id for a duplicate idempotency key)."""
+    """Enqueue one job and return its id (the first job's id for a duplicate idempotency key).
+    ``headers`` travel with the job to its workers (e.g. ``{"traceparent": ...}``)."""
     spec = JobSpec(
         payload=payload,
         priority=priority,
@@ -142,6 +145,7 @@ def enqueue(
         max_retries=max_retries,
         idempotency_key=idempotency_key,
         run_at=run_at,
+        headers=headers,
     )
     return _enqueue_call(queue, spec, lambda body: _ENQUEUED.decode(body).job_id)
 

@@ -121,9 +121,11 @@ class GrpcClient:
         max_retries: int = 3,
         idempotency_key: str | None = None,
         run_at: datetime | str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> str:
         """Enqueue one job and return its id (the first job's id for a duplicate idempotency
-        key). ``msgspec.Raw`` sends JSON you already have as bytes untouched."""
+        key). ``msgspec.Raw`` sends JSON you already have as bytes untouched; ``headers``
+        travel with the job to its workers."""
         spec = JobSpec(
             payload=payload,
             priority=priority,
@@ -131,6 +133,7 @@ class GrpcClient:
             max_retries=max_retries,
             idempotency_key=idempotency_key,
             run_at=run_at,
+            headers=headers,
         )
         request = enqueue_message(spec)
         request.queue = queue

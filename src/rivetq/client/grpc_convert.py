@@ -72,6 +72,7 @@ def enqueue_message(spec: JobSpec, field_prefix: str = "") -> pb.EnqueueRequest:
         run_at=run_at_text(spec),
         max_retries=spec.max_retries,
         idempotency_key=spec.idempotency_key,
+        headers=spec.headers,
     )
 
 
@@ -120,6 +121,7 @@ def job_from(message: pb.Job) -> Job:
         eta=time_from(message.eta_ms),
         last_error=_optional(message, "last_error"),
         idempotency_key=_optional(message, "idempotency_key"),
+        headers=dict(message.headers),
     )
 
 

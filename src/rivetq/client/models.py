@@ -47,6 +47,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     eta: datetime | None = None
     last_error: str | None = None
     idempotency_key: str | None = None
+    headers: dict[str, str] = {}
 
 
 class AckedLease(msgspec.Struct, frozen=True):
@@ -88,6 +89,7 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
     max_retries: int = 3
     idempotency_key: str | None = None
     run_at: datetime | str | None = None
+    headers: dict[str, str] | None = None
 
 
 _PAYLOAD_ENCODER = msgspec.json.Encoder()

@@ -297,6 +297,7 @@ class MemoryStorage:
             seq=self._seq,
             state=StoredState.WAITING,
             idempotency_key=new.idempotency_key,
+            headers=new.headers,
         )
         q.index.put(job)
         q.enqueued += 1

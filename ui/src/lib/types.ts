@@ -51,6 +51,7 @@ export interface JobView {
   last_error?: string | null;
   lease_id?: string | null;
   lease_expires_at?: string | null;
+  headers?: Record<string, string>;
 }
 
 export interface JobPage {

@@ -59,6 +59,7 @@ def leased_job(job: Job) -> wire.LeasedJob:
         created_at=rfc3339_ms(job.created_at_ms),
         eta=rfc3339_ms(job.eta_ms),
         idempotency_key=job.idempotency_key,
+        headers=job.headers or {},
     )
 
 
@@ -77,6 +78,7 @@ def job_view(job: Job, now_ms: int) -> wire.JobView:
         last_error=job.last_error,
         lease_id=job.lease_id,
         lease_expires_at=_optional_time(job.lease_expires_at_ms),
+        headers=job.headers or {},
     )
 
 

@@ -100,7 +100,7 @@ class LocalStorage(Reads):
                 continue
             seq += 1
             meta = JobMeta(queue, new.priority, new.eta_ms, new.max_retries, 0, now_ms, seq, StoredState.WAITING)
-            txn.put(meta_key(new.id), encode(_replace(meta, idempotency_key=new.idempotency_key)))
+            txn.put(meta_key(new.id), encode(_replace(meta, idempotency_key=new.idempotency_key, headers=new.headers)))
             txn.put(payload_key(new.id), new.payload)
             if new.idempotency_key is not None:
                 record_key = idempotency_key(queue, new.idempotency_key)

@@ -49,6 +49,7 @@ class JobMeta(msgspec.Struct, array_like=True, frozen=True, gc=False):
     last_error: str | None = None
     lease_id: str | None = None
     lease_expires_at_ms: int | None = None
+    headers: dict[str, str] | None = None  # last, so records written before it decode
 
 
 class QueueRecord(msgspec.Struct, array_like=True, frozen=True):
@@ -113,6 +114,7 @@ def meta_of(job: Job) -> JobMeta:
         last_error=job.last_error,
         lease_id=job.lease_id,
         lease_expires_at_ms=job.lease_expires_at_ms,
+        headers=job.headers,
     )
 
 
@@ -132,4 +134,5 @@ def job_of(job_id: str, meta: JobMeta, payload: bytes) -> Job:
         last_error=meta.last_error,
         lease_id=meta.lease_id,
         lease_expires_at_ms=meta.lease_expires_at_ms,
+        headers=meta.headers,
     )

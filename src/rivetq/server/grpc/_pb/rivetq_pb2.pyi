@@ -21,7 +21,14 @@ JOB_STATE_INFLIGHT: JobState
 JOB_STATE_DEAD: JobState
 
 class Job(_message.Message):
-    __slots__ = ("id", "queue", "payload", "priority", "state", "tries", "max_retries", "eta_ms", "created_at_ms", "idempotency_key", "last_error", "lease_id", "lease_expires_at_ms")
+    __slots__ = ("id", "queue", "payload", "priority", "state", "tries", "max_retries", "eta_ms", "created_at_ms", "idempotency_key", "last_error", "lease_id", "lease_expires_at_ms", "headers")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +42,7 @@ class Job(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
     id: str
     queue: str
     payload: bytes
@@ -48,10 +56,18 @@ class Job(_message.Message):
     last_error: str
     lease_id: str
     lease_expires_at_ms: int
-    def __init__(self, id: _Optional[str] = ..., queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., tries: _Optional[int] = ..., max_retries: _Optional[int] = ..., eta_ms: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., last_error: _Optional[str] = ..., lease_id: _Optional[str] = ..., lease_expires_at_ms: _Optional[int] = ...) -> None: ...
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., tries: _Optional[int] = ..., max_retries: _Optional[int] = ..., eta_ms: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., last_error: _Optional[str] = ..., lease_id: _Optional[str] = ..., lease_expires_at_ms: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class EnqueueRequest(_message.Message):
-    __slots__ = ("queue", "payload", "priority", "delay_ms", "run_at", "max_retries", "idempotency_key")
+    __slots__ = ("queue", "payload", "priority", "delay_ms", "run_at", "max_retries", "idempotency_key", "headers")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +75,7 @@ class EnqueueRequest(_message.Message):
     RUN_AT_FIELD_NUMBER: _ClassVar[int]
     MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
     queue: str
     payload: bytes
     priority: int
@@ -66,7 +83,8 @@ class EnqueueRequest(_message.Message):
     run_at: str
     max_retries: int
     idempotency_key: str
-    def __init__(self, queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., delay_ms: _Optional[int] = ..., run_at: _Optional[str] = ..., max_retries: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., delay_ms: _Optional[int] = ..., run_at: _Optional[str] = ..., max_retries: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class EnqueueResponse(_message.Message):
     __slots__ = ("job_id", "duplicate")
