@@ -10,10 +10,10 @@ import (
 // ListQueues returns every queue the server knows with its counts.
 func (c *Client) ListQueues(ctx context.Context) ([]QueueSummary, error) {
 	var reply struct {
-		Queues []QueueSummary `json:"queues"`
+		Summaries []QueueSummary `json:"summaries"` // "queues" has the names alone
 	}
 	err := c.do(ctx, call{method: http.MethodGet, path: "/v1/queues", out: &reply})
-	return reply.Queues, err
+	return reply.Summaries, err
 }
 
 // Stats returns a queue's counts and counters; a queue that never existed is

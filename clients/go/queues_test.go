@@ -231,3 +231,18 @@ func TestANameThatWouldReachAnotherRouteIsAnInvalidArgument(t *testing.T) {
 	_, err := c.ListJobs(ctx, q, rivetq.ListJobsOptions{Limit: -1})
 	assertIs(t, err, rivetq.ErrInvalidArgument)
 }
+
+func TestListQueuesCarriesEachQueuesCounts(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	enqueue(t, c, q, 1, nil)
+	enqueue(t, c, q, 2, &rivetq.EnqueueOptions{DelayMs: 60000})
+	for _, summary := range must(c.ListQueues(ctxFor(t)))(t) {
+		if summary.Name == q {
+			if summary.Ready != 1 || summary.Delayed != 1 || summary.EnqueuedTotal != 2 {
+				t.Fatalf("summary %+v", summary)
+			}
+			return
+		}
+	}
+	t.Fatalf("queue %s not listed", q)
+}

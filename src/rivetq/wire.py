@@ -244,7 +244,12 @@ class QueueSummary(msgspec.Struct):
 
 
 class QueueListResponse(msgspec.Struct):
-    queues: list[QueueSummary]
+    """``queues``: the names, in name order, as the seed's clients decode them;
+    ``summaries``: the same queues with their figures, for dashboards (one call whatever
+    the number of queues)."""
+
+    queues: list[str]
+    summaries: list[QueueSummary]
 
 
 class RateLimitBody(_Body):

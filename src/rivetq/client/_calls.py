@@ -258,7 +258,7 @@ def cancel(job_id: str) -> Call[None]:
 
 def list_queues() -> Call[list[QueueSummary]]:
     """Every queue with its counts by state and whether it is paused."""
-    return Call("GET", "/v1/queues", lambda body: _QUEUES.decode(body).queues, retry_safe=True)
+    return Call("GET", "/v1/queues", lambda body: _QUEUES.decode(body).summaries, retry_safe=True)
 
 
 def stats(queue: str) -> Call[QueueStats]:

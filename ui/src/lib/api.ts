@@ -22,7 +22,7 @@ function query(params: Record<string, string | number | null | undefined>): stri
 }
 
 export const api = {
-  listQueues: () => request<{ queues: QueueSummary[] }>("GET", "/v1/queues").then((r) => r.queues),
+  listQueues: () => request<{ summaries: QueueSummary[] }>("GET", "/v1/queues").then((r) => r.summaries),
   stats: (queue: string) => request<QueueStats>("GET", `${q(queue)}/stats`),
   listJobs: (queue: string, state: JobState | null, limit: number, cursor: string | null) =>
     request<JobPage>("GET", `${q(queue)}/jobs${query({ state, limit, cursor })}`),
