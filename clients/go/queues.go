@@ -95,6 +95,18 @@ func (c *Client) PurgeQueue(ctx context.Context, queue string) (int, error) {
 	return c.purge(ctx, queuePath(queue, ""))
 }
 
+// DeleteQueue removes queue entirely: its jobs (dead ones too), settings, counters and
+// metrics series; it returns how many jobs went. While jobs are inflight it is
+// ErrStateConflict, unless force; a queue that does not exist is ErrQueueNotFound.
+func (c *Client) DeleteQueue(ctx context.Context, queue string, force bool) (int, error) {
+	var reply struct {
+		DeletedJobs int `json:"deleted_jobs"`
+	}
+	body := map[string]bool{"force": force}
+	err := c.do(ctx, call{method: http.MethodPost, path: queuePath(queue, "/delete"), body: body, out: &reply})
+	return reply.DeletedJobs, err
+}
+
 func (c *Client) purge(ctx context.Context, path string) (int, error) {
 	var reply struct {
 		Purged int `json:"purged"`

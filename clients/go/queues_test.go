@@ -246,3 +246,19 @@ func TestListQueuesCarriesEachQueuesCounts(t *testing.T) {
 	}
 	t.Fatalf("queue %s not listed", q)
 }
+
+func TestDeleteQueueRefusesInflightJobsUnlessForced(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	enqueue(t, c, q, 1, nil)
+	enqueue(t, c, q, 2, nil)
+	leaseOne(t, c, q, 30000)
+	_, err := c.DeleteQueue(ctxFor(t), q, false)
+	assertIs(t, err, rivetq.ErrStateConflict)
+	if deleted := must(c.DeleteQueue(ctxFor(t), q, true))(t); deleted != 2 {
+		t.Fatalf("deleted %d jobs, want 2", deleted)
+	}
+	_, err = c.Stats(ctxFor(t), q)
+	assertIs(t, err, rivetq.ErrQueueNotFound)
+	_, err = c.DeleteQueue(ctxFor(t), q, false)
+	assertIs(t, err, rivetq.ErrQueueNotFound)
+}

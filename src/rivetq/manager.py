@@ -18,7 +18,7 @@ import msgspec
 
 from rivetq import wire
 from rivetq.clock import Clock
-from rivetq.errors import QueueNotFound, RivetQError
+from rivetq.errors import InvalidArgument, QueueNotFound, RivetQError
 from rivetq.ids import new_lease_id
 from rivetq.manager_options import LeaseListener, ManagerOptions, NullObserver, Observer
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
@@ -252,6 +252,16 @@ class QueueManager:
 
     async def purge(self, queue: str) -> int:
         return await self._storage.purge(check_queue(queue), now_ms=self.now_ms())
+
+    async def delete_queue(self, queue: str, *, force: bool = False) -> int:
+        """Remove the queue entirely (jobs, DLQ, config, counters, idempotency keys, metrics
+        series); returns how many jobs went. ``StateConflict`` while jobs are inflight
+        unless ``force``; ``QueueNotFound`` if it does not exist."""
+        if not isinstance(force, bool):
+            raise InvalidArgument("force must be true or false", field="force")
+        deleted = await self._storage.delete_queue(check_queue(queue), force=force, now_ms=self.now_ms())
+        self._observer.queue_deleted(queue)
+        return deleted
 
     # -- queue config -------------------------------------------------------------
 

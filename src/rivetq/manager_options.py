@@ -42,6 +42,10 @@ class Observer(Protocol):
         """A lease the token bucket cut short."""
         ...
 
+    def queue_deleted(self, queue: str) -> None:
+        """The queue was removed entirely: forget its series."""
+        ...
+
 
 class LeaseListener(Protocol):
     """Told of every lease this node's manager ends or moves, whichever API the call came
@@ -76,4 +80,7 @@ class NullObserver:
         return None
 
     def rate_limited(self, queue: str) -> None:
+        return None
+
+    def queue_deleted(self, queue: str) -> None:
         return None

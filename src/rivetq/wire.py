@@ -28,6 +28,7 @@ __all__ = [
     "AckItem",
     "AckItemResult",
     "AckRequest",
+    "DeleteQueueRequest",
     "DeletedResponse",
     "EnqueueBatchRequest",
     "EnqueueBatchResponse",
@@ -45,6 +46,7 @@ __all__ = [
     "NackRequest",
     "NackResponse",
     "PurgedResponse",
+    "QueueDeletedResponse",
     "QueueListResponse",
     "QueueStatsResponse",
     "QueueSummary",
@@ -291,6 +293,17 @@ class QueueStatsResponse(msgspec.Struct, kw_only=True):
     nacked_total: int
     paused: bool
     rate_limit: RateLimitView | None
+
+
+class DeleteQueueRequest(_Body):
+    """``force``: delete even while jobs are inflight (their acks then find no job)."""
+
+    force: bool = False
+
+
+class QueueDeletedResponse(msgspec.Struct):
+    queue: str
+    deleted_jobs: int
 
 
 class RequeueRequest(_Body):

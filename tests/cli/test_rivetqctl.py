@@ -109,6 +109,16 @@ def test_ctl_enqueue_headers_are_shown_by_job_get(ctl: Any) -> None:
     assert '{"traceparent":"00-a=b-01","tenant":"acme"}' in ctl("job", "get", job_id).stdout
 
 
+def test_ctl_delete_queue_asks_then_removes_it(ctl: Any) -> None:
+    queue = new_queue()
+    job_id = ctl("enqueue", "-q", queue, "-p", "1").stdout.strip()
+    ctl("lease", "-q", queue)
+    assert "state_conflict" in ctl("delete-queue", "-q", queue, "--yes", code=1).stderr
+    assert ctl("delete-queue", "-q", queue, "--force", "--yes").stdout.strip() == f"deleted {queue} (1 jobs)"
+    assert queue not in [summary["name"] for summary in _json(ctl("--json", "list"))["queues"]]
+    assert "job_not_found" in ctl("job", "get", job_id, code=1).stderr
+
+
 def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:
     queue = new_queue()
     ctl("enqueue", "-q", queue, "-p", "1")

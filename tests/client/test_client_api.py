@@ -309,3 +309,15 @@ def test_client_headers_travel_to_lease_and_lookup(api: Any) -> None:
     with pytest.raises(rivetq.InvalidArgument) as caught:
         api.enqueue(queue, 3, headers={"": "x"})
     assert caught.value.field == "headers"
+
+
+def test_client_delete_queue_refuses_inflight_jobs_unless_forced(api: Any) -> None:
+    queue = new_queue()
+    api.enqueue_batch(queue, [{"payload": 1}, {"payload": 2}])
+    api.lease(queue)
+    with pytest.raises(rivetq.StateConflict):
+        api.delete_queue(queue)
+    assert api.delete_queue(queue, force=True) == 2
+    assert queue not in {summary.name for summary in api.list_queues()}
+    with pytest.raises(rivetq.QueueNotFound):
+        api.delete_queue(queue)

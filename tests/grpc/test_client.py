@@ -230,3 +230,14 @@ def test_client_headers_travel_to_lease_and_lookup(client: GrpcClient) -> None:
     with pytest.raises(InvalidArgument) as caught:
         client.enqueue_batch(queue, [{"payload": 4, "headers": {"big": "x" * 9000}}])
     assert caught.value.field == "jobs[0].headers.big"
+
+
+def test_client_delete_queue(client: GrpcClient) -> None:
+    queue = _queue()
+    client.enqueue(queue, 1)
+    client.lease(queue)
+    with pytest.raises(StateConflict):
+        client.delete_queue(queue)
+    assert client.delete_queue(queue, force=True) == 1
+    with pytest.raises(QueueNotFound):
+        client.stats(queue)

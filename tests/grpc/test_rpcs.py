@@ -326,3 +326,14 @@ async def test_enqueue_headers_come_back_on_lease_and_get_job(stub: Stub) -> Non
     too_many = {f"h{i}": "v" for i in range(65)}
     code, error_code = await _rpc_error(stub.Enqueue(pb.EnqueueRequest(queue=queue, payload=b"1", headers=too_many)))
     assert (code, error_code) == (grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument")
+
+
+async def test_delete_queue_refuses_inflight_jobs_unless_forced(stub: Stub) -> None:
+    queue = _queue()
+    await stub.Enqueue(pb.EnqueueRequest(queue=queue, payload=b"1"))
+    await _lease_one(stub, queue)
+    code, error_code = await _rpc_error(stub.DeleteQueue(pb.DeleteQueueRequest(queue=queue)))
+    assert (code, error_code) == (grpc.StatusCode.FAILED_PRECONDITION, "state_conflict")
+    assert (await stub.DeleteQueue(pb.DeleteQueueRequest(queue=queue, force=True))).deleted_jobs == 1
+    code, error_code = await _rpc_error(stub.DeleteQueue(pb.DeleteQueueRequest(queue=queue)))
+    assert (code, error_code) == (grpc.StatusCode.NOT_FOUND, "queue_not_found")

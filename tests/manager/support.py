@@ -70,6 +70,9 @@ class RecordingObserver:
     def rate_limited(self, queue: str) -> None:
         self._add("rate_limited", queue, 1)
 
+    def queue_deleted(self, queue: str) -> None:
+        self._add("deleted", queue, 1)
+
 
 async def until_long_polls(manager: QueueManager, count: int, queue: str = QUEUE) -> None:
     """Let the event loop run until ``count`` long-polls wait on ``queue``."""

@@ -20,6 +20,8 @@ SPEC_OPERATIONS = {
     # SPEC §1 makes the retry backoff settable per queue: these routes are how.
     ("post", "/v1/queues/{queue}/retry_policy"), ("get", "/v1/queues/{queue}/retry_policy"),
     ("delete", "/v1/queues/{queue}/retry_policy"),
+    # SPEC §3: "a way to remove the queue entirely (config, limits, series) exists too".
+    ("post", "/v1/queues/{queue}/delete"),
 }  # fmt: skip
 
 

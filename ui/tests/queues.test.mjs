@@ -166,6 +166,22 @@ describe("overview and queue pages", () => {
     assert.equal(stats.ready + stats.delayed + stats.inflight + stats.dlq, 0);
   });
 
+  it("delete asks first, then removes the queue and returns to the overview", async () => {
+    const { page, server } = app;
+    await server.api("POST", "/v1/queues/doomed/enqueue", { payload: 1 });
+    await server.api("POST", "/v1/queues/doomed/enqueue", { payload: 2 });
+    await server.api("POST", "/v1/queues/doomed/lease", { max_jobs: 1 });
+    await app.open("/queue/?name=doomed");
+    await page.getByRole("button", { name: "Delete queue" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByText("1 jobs are in flight").waitFor();
+    await dialog.getByRole("button", { name: "Delete queue" }).click();
+    await page.waitForURL((url) => url.pathname === "/ui/" || url.pathname === "/ui");
+    const { queues } = await server.api("GET", "/v1/queues");
+    assert.ok(!queues.includes("doomed"), `still listed: ${queues}`);
+    assert.ok(queues.includes("emails"));
+  });
+
   it("shows the API's error message verbatim", async () => {
     const response = await fetch(`${app.server.url}/v1/queues/never-used/stats`);
     const { error } = await response.json();

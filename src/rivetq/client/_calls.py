@@ -50,6 +50,7 @@ __all__ = [
     "list_dlq",
     "list_jobs",
     "list_queues",
+    "delete_queue",
     "nack",
     "pause",
     "purge",
@@ -91,6 +92,7 @@ _STATS = _decoder_of(QueueStats)  # its rate_limit is null when the queue has no
 _RATE_LIMIT = _decoder_of(wire.RateLimitView)
 _RETRY_POLICY = _decoder_of(RetryPolicy)
 _PURGED = _decoder_of(wire.PurgedResponse)
+_QUEUE_DELETED = _decoder_of(wire.QueueDeletedResponse)
 _REQUEUED = _decoder_of(wire.RequeuedResponse)
 
 
@@ -347,6 +349,14 @@ def resume(queue: str) -> Call[None]:
 def purge(queue: str) -> Call[int]:
     """Delete all of the queue's jobs; returns how many."""
     return Call("DELETE", _queue_path(queue), lambda body: _PURGED.decode(body).purged)
+
+
+def delete_queue(queue: str, force: bool = False) -> Call[int]:
+    """Remove the queue entirely (jobs, DLQ, settings, counters, metrics series); returns
+    how many jobs went. ``StateConflict`` while jobs are inflight unless ``force``."""
+    body = _ENCODER.encode(wire.DeleteQueueRequest(force=force))
+    path = _queue_path(queue, "/delete")
+    return Call("POST", path, lambda reply: _QUEUE_DELETED.decode(reply).deleted_jobs, body=body)
 
 
 def list_dlq(queue: str, limit: int = 100, cursor: str | None = None) -> Call[JobPage]:

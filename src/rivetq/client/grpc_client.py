@@ -290,6 +290,13 @@ class GrpcClient:
         purged: int = self._call(self._stub.PurgeQueue, pb.PurgeQueueRequest(queue=queue)).purged
         return purged
 
+    def delete_queue(self, queue: str, force: bool = False) -> int:
+        """Remove the queue entirely (jobs, DLQ, settings, counters, metrics series); returns
+        how many jobs went. ``StateConflict`` while jobs are inflight unless ``force``."""
+        request = build(pb.DeleteQueueRequest, queue=queue, force=force)
+        deleted: int = self._call(self._stub.DeleteQueue, request).deleted_jobs
+        return deleted
+
     # -- dead letter queue ----------------------------------------------------
 
     def list_dlq(self, queue: str, limit: int = 100, cursor: str | None = None) -> JobPage:

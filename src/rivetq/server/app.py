@@ -35,6 +35,7 @@ from rivetq.server.rest.guards import JsonContentTypeMiddleware
 from rivetq.server.rest.health import HealthEndpoints
 from rivetq.server.rest.jobs import JobEndpoints
 from rivetq.server.rest.operations import Operation, routes_for
+from rivetq.server.rest.queue_deletion import QueueDeletionEndpoints
 from rivetq.server.rest.queues import QueueEndpoints
 from rivetq.server.rest.ratelimit import RateLimitEndpoints
 from rivetq.server.rest.retrypolicy import RetryPolicyEndpoints
@@ -157,6 +158,7 @@ class Runtime:
         return [
             *JobEndpoints(self.manager, limits).operations(),
             *QueueEndpoints(self.manager).operations(),
+            *QueueDeletionEndpoints(self.manager, limits).operations(),
             *DlqEndpoints(self.manager, limits).operations(),
             *RateLimitEndpoints(self.manager, limits).operations(),
             *RetryPolicyEndpoints(self.manager, limits).operations(),

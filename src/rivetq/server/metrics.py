@@ -7,6 +7,7 @@ Queue gauges (ready, inflight, dlq) and WAL gauges are computed at scrape time f
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -64,6 +65,15 @@ class Metrics:
         self._rate_limited = self._counter("rivetq_rate_limit_rejections", "Leases cut short by a rate limit.")
         self._expired = self._counter("rivetq_lease_expirations", "Leases that expired without ack.")
         self._dead = self._counter("rivetq_dlq_moves", "Jobs moved to the dead letter queue.")
+        self._per_queue = (
+            self._enqueued,
+            self._leased,
+            self._acked,
+            self._nacked,
+            self._rate_limited,
+            self._expired,
+            self._dead,
+        )
         self.http_request_duration = Histogram(
             "rivetq_http_request_duration_seconds",
             "HTTP request latency.",
@@ -130,3 +140,9 @@ class Metrics:
 
     def rate_limited(self, queue: str) -> None:
         self._rate_limited.labels(queue).inc()
+
+    def queue_deleted(self, queue: str) -> None:
+        with self._render_lock:  # not while a scrape renders them
+            for family in (*self._per_queue, self._wait):
+                with contextlib.suppress(KeyError):  # never observed on this node
+                    family.remove(queue)

@@ -41,7 +41,7 @@ from rivetq.models import (
     QueueStats,
 )
 
-__all__ = ["Storage", "WakeupCallback"]
+__all__ = ["Storage", "WakeupCallback", "inflight_refusal"]
 
 WakeupCallback = Callable[[str], None]
 """Called with a queue name when jobs of that queue may have become leasable through
@@ -145,6 +145,14 @@ class Storage(Protocol):
         """Delete the queue's dead jobs; returns the count."""
         ...
 
+    async def delete_queue(self, queue: str, *, force: bool, now_ms: int) -> int:
+        """Remove the queue entirely, atomically: every job (dead ones too), its config,
+        counters, token bucket and idempotency keys; returns how many jobs went. It no
+        longer exists afterwards (an enqueue creates it anew). ``QueueNotFound`` if it does
+        not exist; ``StateConflict`` (and nothing changes) while a job is inflight, unless
+        ``force``."""
+        ...
+
     async def update_queue_config(
         self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int
     ) -> None:
@@ -186,3 +194,8 @@ class Storage(Protocol):
     async def next_eta_ms(self, queue: str, *, now_ms: int) -> int | None:
         """The earliest eta of the queue's delayed jobs (eta > now), or None."""
         ...
+
+
+def inflight_refusal(queue: str, inflight: int) -> str:
+    """Every backend's words for a ``delete_queue`` refused because of leased jobs."""
+    return f"queue {queue} has {inflight} job(s) inflight: wait for them, or delete with force"

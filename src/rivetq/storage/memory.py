@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from rivetq.errors import JobNotFound, LeaseLost, RivetQError, StateConflict
+from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound, RivetQError, StateConflict
 from rivetq.models import (
     AckResult,
     InsertResult,
@@ -28,7 +28,7 @@ from rivetq.models import (
     StoredState,
 )
 from rivetq.ratelimit import TokenBucket
-from rivetq.storage.base import WakeupCallback
+from rivetq.storage.base import WakeupCallback, inflight_refusal
 from rivetq.storage.memory_index import QueueIndex
 
 __all__ = ["MemoryStorage"]
@@ -183,6 +183,15 @@ class MemoryStorage:
     async def purge_dlq(self, queue: str, *, now_ms: int) -> int:
         q = self._queues.get(queue)
         return 0 if q is None else q.index.clear((StoredState.DEAD,))
+
+    async def delete_queue(self, queue: str, *, force: bool, now_ms: int) -> int:
+        q = self._queues.get(queue)
+        if q is None:
+            raise QueueNotFound(f"queue {queue} not found")
+        if q.index.inflight and not force:
+            raise StateConflict(inflight_refusal(queue, len(q.index.inflight)))
+        del self._queues[queue]
+        return q.index.clear((StoredState.WAITING, StoredState.INFLIGHT, StoredState.DEAD))
 
     async def update_queue_config(
         self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int

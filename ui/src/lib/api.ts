@@ -35,6 +35,7 @@ export const api = {
   pause: (queue: string) => request<unknown>("POST", `${q(queue)}/pause`),
   resume: (queue: string) => request<unknown>("POST", `${q(queue)}/resume`),
   purge: (queue: string) => request<{ purged: number }>("DELETE", q(queue)),
+  deleteQueue: (queue: string, force: boolean) => request<{ deleted_jobs: number }>("POST", `${q(queue)}/delete`, { force }),
   listDlq: (queue: string, limit: number, cursor: string | null) =>
     request<JobPage>("GET", `${q(queue)}/dlq${query({ limit, cursor })}`),
   requeueDlq: (queue: string, jobIds: string[] | null) =>

@@ -180,6 +180,11 @@ class RivetQService:
         return pb.PurgeQueueResponse(purged=await self._manager.purge(request.queue))
 
     @maps_errors
+    async def DeleteQueue(self, request: pb.DeleteQueueRequest, context: Context) -> pb.DeleteQueueResponse:
+        deleted = await self._manager.delete_queue(request.queue, force=request.force)
+        return pb.DeleteQueueResponse(deleted_jobs=deleted)
+
+    @maps_errors
     async def ListDLQ(self, request: pb.ListDLQRequest, context: Context) -> pb.ListDLQResponse:
         page = await self._manager.list_dlq(
             request.queue, limit=_or(optional(request, "limit"), DEFAULT_PAGE_LIMIT), cursor=optional(request, "cursor")

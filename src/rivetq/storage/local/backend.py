@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from rivetq.errors import JobNotFound, LeaseLost, RivetQError, StateConflict
+from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound, RivetQError, StateConflict
 from rivetq.models import (
     AckResult,
     InsertResult,
@@ -22,7 +22,7 @@ from rivetq.models import (
     QueueConfig,
     StoredState,
 )
-from rivetq.storage.base import WakeupCallback
+from rivetq.storage.base import WakeupCallback, inflight_refusal
 from rivetq.storage.local.codec import (
     SEQ_KEY,
     IdempotencyRecord,
@@ -31,6 +31,7 @@ from rivetq.storage.local.codec import (
     encode,
     idempotency_decoder,
     idempotency_key,
+    idempotency_prefix,
     meta_key,
     payload_key,
     queue_key,
@@ -249,6 +250,21 @@ class LocalStorage(Reads):
         def build(txn: Txn) -> int:
             q = self._core.index.existing(queue)
             return 0 if q is None else self._forget(txn, sorted(q.dead))
+
+        return await self._core.run(build)
+
+    async def delete_queue(self, queue: str, *, force: bool, now_ms: int) -> int:
+        def build(txn: Txn) -> int:
+            q = self._core.index.existing(queue)
+            if q is None:
+                raise QueueNotFound(f"queue {queue} not found")
+            if q.inflight and not force:
+                raise StateConflict(inflight_refusal(queue, len(q.inflight)))
+            removed = self._forget(txn, list(q.job_ids()))
+            for key, _ in list(self._core.layers.scan(idempotency_prefix(queue))):
+                txn.put(key, None)  # their expiry-index entries go when their time comes
+            txn.put(queue_key(queue), None)
+            return removed
 
         return await self._core.run(build)
 

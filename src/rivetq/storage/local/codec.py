@@ -22,6 +22,7 @@ __all__ = [
     "decode_changes",
     "encode_changes",
     "idempotency_key",
+    "idempotency_prefix",
     "job_of",
     "meta_key",
     "meta_of",
@@ -96,8 +97,13 @@ def queue_key(queue: str) -> bytes:
     return QUEUE + queue.encode()
 
 
+def idempotency_prefix(queue: str) -> bytes:
+    """The prefix of every idempotency record of ``queue`` (names have no NUL)."""
+    return _IDEMPOTENCY + queue.encode() + b"\x00"
+
+
 def idempotency_key(queue: str, key: str) -> bytes:
-    return _IDEMPOTENCY + queue.encode() + b"\x00" + key.encode()
+    return idempotency_prefix(queue) + key.encode()
 
 
 def meta_of(job: Job) -> JobMeta:

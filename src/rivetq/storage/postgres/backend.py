@@ -22,7 +22,7 @@ from rivetq.models import (
     StoredState,
 )
 from rivetq.storage.base import WakeupCallback
-from rivetq.storage.postgres import insert, lease, queues, reads, transitions
+from rivetq.storage.postgres import deletion, insert, lease, queues, reads, transitions
 from rivetq.storage.postgres.counters import pick_slot
 from rivetq.storage.postgres.database import Connection, Database
 from rivetq.storage.postgres.listen import Listener, Notifier
@@ -210,6 +210,9 @@ class PostgresStorage:
 
     async def purge_dlq(self, queue: str, *, now_ms: int) -> int:
         return await self._db.run(lambda conn: transitions.purge_jobs(conn, queue, dead_only=True), transaction=False)
+
+    async def delete_queue(self, queue: str, *, force: bool, now_ms: int) -> int:
+        return await self._db.run(lambda conn: deletion.delete_queue(conn, queue, force=force))
 
     async def update_queue_config(
         self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int

@@ -12,6 +12,7 @@ from rivetq.errors import StateConflict
 from rivetq.models import InsertResult, NewJob
 from rivetq.storage.postgres.counters import add_count
 from rivetq.storage.postgres.database import Connection
+from rivetq.storage.postgres.deletion import QUEUE_LOCK_SPACE
 
 __all__ = ["insert_jobs", "purge_expired_keys"]
 
@@ -26,14 +27,16 @@ RETURNING key
 _RECORDED_KEYS = "SELECT key, job_id FROM rivetq_idempotency WHERE queue = %(queue)s AND key = ANY(%(keys)s::text[])"
 
 _INSERT = f"""
-WITH known AS (
-    INSERT INTO rivetq_queues (queue) VALUES (%(queue)s) ON CONFLICT (queue) DO NOTHING
+WITH shared AS (  -- a lock against deleting the queue (see deletion.py), read before any write
+    SELECT pg_advisory_xact_lock_shared({QUEUE_LOCK_SPACE}, hashtext(%(queue)s))
+), known AS (
+    INSERT INTO rivetq_queues (queue) SELECT %(queue)s FROM shared ON CONFLICT (queue) DO NOTHING
 ), added AS (
     INSERT INTO rivetq_jobs (id, queue, payload, priority, eta_ms, max_retries, created_at_ms, state, idempotency_key,
                              headers)
     SELECT u.id, %(queue)s, u.payload, u.priority, u.eta_ms, u.max_retries, %(now)s, 'waiting', u.key, u.headers
-    FROM unnest(%(ids)s::text[], %(payloads)s::bytea[], %(priorities)s::smallint[], %(etas)s::bigint[],
-                %(retries)s::integer[], %(keys)s::text[], %(headers)s::jsonb[])
+    FROM shared, unnest(%(ids)s::text[], %(payloads)s::bytea[], %(priorities)s::smallint[], %(etas)s::bigint[],
+                        %(retries)s::integer[], %(keys)s::text[], %(headers)s::jsonb[])
          WITH ORDINALITY AS u(id, payload, priority, eta_ms, max_retries, key, headers, ord)
     ORDER BY u.ord
     RETURNING queue

@@ -440,6 +440,20 @@ class PurgeQueueResponse(_message.Message):
     purged: int
     def __init__(self, purged: _Optional[int] = ...) -> None: ...
 
+class DeleteQueueRequest(_message.Message):
+    __slots__ = ("queue", "force")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    force: bool
+    def __init__(self, queue: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class DeleteQueueResponse(_message.Message):
+    __slots__ = ("deleted_jobs",)
+    DELETED_JOBS_FIELD_NUMBER: _ClassVar[int]
+    deleted_jobs: int
+    def __init__(self, deleted_jobs: _Optional[int] = ...) -> None: ...
+
 class ListDLQRequest(_message.Message):
     __slots__ = ("queue", "limit", "cursor")
     QUEUE_FIELD_NUMBER: _ClassVar[int]

@@ -124,6 +124,11 @@ class RivetQStub:
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueRequest.SerializeToString,
                 response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueResponse.FromString,
                 _registered_method=True)
+        self.DeleteQueue = channel.unary_unary(
+                '/rivetq.v1.RivetQ/DeleteQueue',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueResponse.FromString,
+                _registered_method=True)
         self.ListDLQ = channel.unary_unary(
                 '/rivetq.v1.RivetQ/ListDLQ',
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ListDLQRequest.SerializeToString,
@@ -277,6 +282,15 @@ class RivetQServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteQueue(self, request, context):
+        """Removes the queue entirely: its jobs (DLQ included), settings, counters, idempotency
+        keys and metrics series. FAILED_PRECONDITION while jobs are inflight, unless force;
+        NOT_FOUND for a queue that does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListDLQ(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -420,6 +434,11 @@ def add_RivetQServicer_to_server(servicer, server):
                     servicer.PurgeQueue,
                     request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueRequest.FromString,
                     response_serializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueResponse.SerializeToString,
+            ),
+            'DeleteQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteQueue,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueResponse.SerializeToString,
             ),
             'ListDLQ': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDLQ,
@@ -943,6 +962,33 @@ class RivetQ:
             '/rivetq.v1.RivetQ/PurgeQueue',
             rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueRequest.SerializeToString,
             rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/DeleteQueue',
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueResponse.FromString,
             options,
             channel_credentials,
             insecure,
