@@ -151,6 +151,29 @@ func (c *Client) DeleteRateLimit(ctx context.Context, queue string) error {
 	return c.do(ctx, call{method: http.MethodDelete, path: queuePath(queue, "/rate_limit")})
 }
 
+// SetConcurrencyLimit lets at most maxInflight jobs of the queue be leased at once,
+// across workers and nodes: a lease beyond it returns fewer jobs (a long-poll waits for
+// a slot). maxInflight is 1–1000000.
+func (c *Client) SetConcurrencyLimit(ctx context.Context, queue string, maxInflight int) error {
+	body := map[string]int{"max_inflight": maxInflight}
+	return c.do(ctx, call{method: http.MethodPost, path: queuePath(queue, "/concurrency_limit"), body: body})
+}
+
+// GetConcurrencyLimit returns the queue's concurrency limit, or 0 when it has none.
+func (c *Client) GetConcurrencyLimit(ctx context.Context, queue string) (int, error) {
+	var reply struct {
+		MaxInflight int  `json:"max_inflight"`
+		Exists      bool `json:"exists"`
+	}
+	err := c.do(ctx, call{method: http.MethodGet, path: queuePath(queue, "/concurrency_limit"), out: &reply})
+	return reply.MaxInflight, err
+}
+
+// DeleteConcurrencyLimit removes the queue's concurrency limit.
+func (c *Client) DeleteConcurrencyLimit(ctx context.Context, queue string) error {
+	return c.do(ctx, call{method: http.MethodDelete, path: queuePath(queue, "/concurrency_limit")})
+}
+
 // SetRetryPolicy sets the backoff of the queue's failed jobs. Every field of policy is
 // sent, zeros included (see RetryPolicy).
 func (c *Client) SetRetryPolicy(ctx context.Context, queue string, policy RetryPolicy) error {

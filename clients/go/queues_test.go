@@ -262,3 +262,22 @@ func TestDeleteQueueRefusesInflightJobsUnlessForced(t *testing.T) {
 	_, err = c.DeleteQueue(ctxFor(t), q, false)
 	assertIs(t, err, rivetq.ErrQueueNotFound)
 }
+
+func TestConcurrencyLimitCapsJobsInFlight(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	for i := 0; i < 3; i++ {
+		enqueue(t, c, q, i, nil)
+	}
+	check(t, c.SetConcurrencyLimit(ctxFor(t), q, 2))
+	if limit := must(c.GetConcurrencyLimit(ctxFor(t), q))(t); limit != 2 {
+		t.Fatalf("concurrency limit %d, want 2", limit)
+	}
+	if jobs := must(c.Lease(ctxFor(t), q, 10, 30000))(t); len(jobs) != 2 {
+		t.Fatalf("leased %d jobs under a limit of 2", len(jobs))
+	}
+	check(t, c.DeleteConcurrencyLimit(ctxFor(t), q))
+	if limit := must(c.GetConcurrencyLimit(ctxFor(t), q))(t); limit != 0 {
+		t.Fatalf("concurrency limit %d after delete", limit)
+	}
+	assertIs(t, c.SetConcurrencyLimit(ctxFor(t), q, 0), rivetq.ErrInvalidArgument)
+}

@@ -58,6 +58,10 @@ logger = logging.getLogger("rivetq.manager")
 
 MAX_VISIBILITY_MS = 43_200_000
 MAX_WAIT_MS = wire.MAX_WAIT_MS
+MAX_INFLIGHT = wire.MAX_INFLIGHT
+# A long-poll held back by a concurrency limit also looks again this often: a slot freed
+# on another node (or by a lease expiring) tells this one nothing.
+SLOT_RECHECK_MS = 250
 _replace = msgspec.structs.replace
 
 
@@ -79,6 +83,7 @@ class QueueManager:
         self._rng = rng or random.Random()
         self._on_fatal = on_fatal
         self._waiters = Waiters()
+        self._slot_waits: set[str] = set()  # queues whose long-polls wait for a concurrency slot
         self._lease_listeners: list[LeaseListener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -176,6 +181,7 @@ class QueueManager:
         queue = await self._storage.ack(job_id, lease_id, now_ms=self.now_ms())
         self._observer.jobs_acked(queue, 1)
         self._released(job_id, lease_id)
+        self._slot_freed(queue)
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]]) -> list[AckResult]:
         _check_acks(acks)
@@ -187,6 +193,7 @@ class QueueManager:
                 acked[result.queue] += 1
         for queue, count in acked.items():
             self._observer.jobs_acked(queue, count)
+            self._slot_freed(queue)
         return results
 
     async def nack(
@@ -205,6 +212,7 @@ class QueueManager:
         )
         self._observer.jobs_nacked(job.queue, 1)
         self._released(job_id, lease_id)
+        self._slot_freed(job.queue)
         if after.state is StoredState.DEAD:
             self._observer.jobs_dead(job.queue, 1)
         else:
@@ -274,6 +282,17 @@ class QueueManager:
 
     async def delete_rate_limit(self, queue: str) -> None:
         await self._update_config(queue, lambda config: _replace(config, rate_limit=None))
+
+    async def set_concurrency_limit(self, queue: str, max_inflight: int) -> None:
+        """At most ``max_inflight`` jobs of the queue leased at once, across workers and nodes."""
+        check_int(max_inflight, "max_inflight", 1, MAX_INFLIGHT)
+        await self._update_config(queue, lambda config: _replace(config, max_inflight=max_inflight))
+
+    async def get_concurrency_limit(self, queue: str) -> int | None:
+        return (await self._storage.get_queue_config(check_queue(queue))).max_inflight
+
+    async def delete_concurrency_limit(self, queue: str) -> None:
+        await self._update_config(queue, lambda config: _replace(config, max_inflight=None))
 
     async def set_retry_policy(self, queue: str, policy: RetryPolicy) -> None:
         check_retry_policy(policy)
@@ -366,6 +385,10 @@ class QueueManager:
             if limit is not None:
                 refill_at = now_ms + math.ceil(1000 / limit.refill_rate)
                 wake_at = refill_at if wake_at is None else min(wake_at, refill_at)
+        if result.concurrency_limited:
+            self._slot_waits.add(queue)
+            recheck_at = now_ms + SLOT_RECHECK_MS
+            wake_at = recheck_at if wake_at is None else min(wake_at, recheck_at)
         if wake_at is not None:
             self._waiters.arm(queue, wake_at, now_ms)
 
@@ -392,6 +415,12 @@ class QueueManager:
     def _released(self, job_id: str, lease_id: str) -> None:
         for listener in self._lease_listeners:
             listener.released(job_id, lease_id)
+
+    def _slot_freed(self, queue: str) -> None:
+        """A job of ``queue`` left inflight: wake a long-poll held back by its concurrency limit."""
+        if queue in self._slot_waits:
+            self._slot_waits.discard(queue)
+            self._waiters.notify(queue)
 
     def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
         async def supervised() -> None:

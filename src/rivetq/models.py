@@ -95,10 +95,12 @@ class InsertResult(msgspec.Struct, frozen=True):
 
 
 class LeaseResult(msgspec.Struct, frozen=True):
-    """Jobs handed out; ``rate_limited`` is true when the token bucket cut the batch."""
+    """Jobs handed out; ``rate_limited`` is true when the token bucket cut the batch,
+    ``concurrency_limited`` when the queue's limit on jobs in flight did."""
 
     jobs: list[Job]
     rate_limited: bool
+    concurrency_limited: bool = False
 
 
 class AckResult(msgspec.Struct, frozen=True):
@@ -133,6 +135,13 @@ class QueueConfig(msgspec.Struct, frozen=True):
     paused: bool = False
     rate_limit: RateLimit | None = None
     retry_policy: RetryPolicy = RetryPolicy()
+    max_inflight: int | None = None  # the concurrency limit: jobs in flight at once, across nodes
+
+    def lease_cap(self, max_jobs: int, inflight: int) -> int:
+        """How many of ``max_jobs`` a lease may hand out with ``inflight`` jobs leased now."""
+        if self.max_inflight is None:
+            return max_jobs
+        return max(0, min(max_jobs, self.max_inflight - inflight))
 
 
 class QueueCounters(msgspec.Struct, frozen=True):

@@ -22,12 +22,15 @@ __all__ = [
     "MAX_HEADERS_BYTES",
     "MAX_HEADER_NAME",
     "MAX_HEADER_VALUE",
+    "MAX_INFLIGHT",
     "MAX_WAIT_MS",
     "AckBatchRequest",
     "AckBatchResponse",
     "AckItem",
     "AckItemResult",
     "AckRequest",
+    "ConcurrencyLimitBody",
+    "ConcurrencyLimitView",
     "DeleteQueueRequest",
     "DeletedResponse",
     "EnqueueBatchRequest",
@@ -74,6 +77,7 @@ MAX_WAIT_MS = 20_000
 WaitMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_WAIT_MS)]
 MaxJobs = Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)]
 Reason = Annotated[str, msgspec.Meta(max_length=65_536)]
+MAX_INFLIGHT = 1_000_000
 MAX_HEADERS = 64
 MAX_HEADER_NAME = 256
 MAX_HEADER_VALUE = 8192
@@ -265,6 +269,19 @@ class RateLimitView(msgspec.Struct):
     exists: bool
 
 
+class ConcurrencyLimitBody(_Body):
+    """At most ``max_inflight`` jobs of the queue leased at once, across workers and nodes."""
+
+    max_inflight: Annotated[int, msgspec.Meta(ge=1, le=MAX_INFLIGHT)]
+
+
+class ConcurrencyLimitView(msgspec.Struct):
+    """``max_inflight`` is 0 when ``exists`` is false (no limit)."""
+
+    max_inflight: int
+    exists: bool
+
+
 Jitter = Literal["equal", "full", "none"]
 
 
@@ -293,6 +310,7 @@ class QueueStatsResponse(msgspec.Struct, kw_only=True):
     nacked_total: int
     paused: bool
     rate_limit: RateLimitView | None
+    concurrency_limit: ConcurrencyLimitView | None = None
 
 
 class DeleteQueueRequest(_Body):

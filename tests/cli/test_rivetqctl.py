@@ -119,6 +119,19 @@ def test_ctl_delete_queue_asks_then_removes_it(ctl: Any) -> None:
     assert "job_not_found" in ctl("job", "get", job_id, code=1).stderr
 
 
+def test_ctl_concurrency_limit(ctl: Any) -> None:
+    queue = new_queue()
+    for n in range(3):
+        ctl("enqueue", "-q", queue, "-p", str(n))
+    assert ctl("concurrency-limit", "get", "-q", queue).stdout.strip() == "none"
+    assert ctl("concurrency-limit", "set", "-q", queue, "--max-inflight", "2").stdout.strip() == "set"
+    assert _json(ctl("--json", "concurrency-limit", "get", "-q", queue)) == {"max_inflight": 2, "exists": True}
+    assert len(_json(ctl("--json", "lease", "-q", queue, "--max-jobs", "5"))["jobs"]) == 2
+    ctl("concurrency-limit", "delete", "-q", queue)
+    assert ctl("concurrency-limit", "get", "-q", queue).stdout.strip() == "none"
+    assert "max_inflight" in ctl("concurrency-limit", "set", "-q", queue, "--max-inflight", "0", code=1).stderr
+
+
 def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:
     queue = new_queue()
     ctl("enqueue", "-q", queue, "-p", "1")

@@ -321,3 +321,18 @@ def test_client_delete_queue_refuses_inflight_jobs_unless_forced(api: Any) -> No
     assert queue not in {summary.name for summary in api.list_queues()}
     with pytest.raises(rivetq.QueueNotFound):
         api.delete_queue(queue)
+
+
+def test_client_concurrency_limit(api: Any) -> None:
+    queue = new_queue()
+    api.enqueue_batch(queue, [{"payload": n} for n in range(3)])
+    assert api.get_concurrency_limit(queue) is None
+    api.set_concurrency_limit(queue, 2)
+    assert api.get_concurrency_limit(queue) == 2
+    assert len(api.lease(queue, max_jobs=10)) == 2
+    api.delete_concurrency_limit(queue)
+    assert api.get_concurrency_limit(queue) is None
+    assert len(api.lease(queue, max_jobs=10)) == 1
+    with pytest.raises(rivetq.InvalidArgument) as caught:
+        api.set_concurrency_limit(queue, 0)
+    assert caught.value.field == "max_inflight"

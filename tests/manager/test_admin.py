@@ -152,3 +152,19 @@ async def test_delete_queue_checks_its_arguments(manager: QueueManager) -> None:
     with pytest.raises(InvalidArgument) as bad_force:
         await manager.delete_queue(QUEUE, force="yes")  # type: ignore[arg-type]
     assert (bad_name.value.field, bad_force.value.field) == ("queue", "force")
+
+
+async def test_concurrency_limit_is_set_read_and_removed(manager: QueueManager) -> None:
+    assert await manager.get_concurrency_limit(QUEUE) is None
+    await manager.set_concurrency_limit(QUEUE, 5)
+    assert await manager.get_concurrency_limit(QUEUE) == 5
+    assert (await manager.stats(QUEUE)).config.max_inflight == 5
+    await manager.delete_concurrency_limit(QUEUE)
+    assert await manager.get_concurrency_limit(QUEUE) is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1_000_001, True, 2.5])
+async def test_concurrency_limit_out_of_range_names_the_field(manager: QueueManager, bad: object) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        await manager.set_concurrency_limit(QUEUE, bad)  # type: ignore[arg-type]
+    assert caught.value.field == "max_inflight"

@@ -112,3 +112,13 @@ async def _existing(storage: PostgresStorage, job_ids: list[str]) -> list[str]:
         with contextlib.suppress(JobNotFound):
             found.append((await storage.get(job_id)).id)
     return found
+
+
+async def test_concurrent_leases_on_two_nodes_respect_the_concurrency_limit(nodes: list[PostgresStorage]) -> None:
+    managers = [QueueManager(storage, clock=SystemClock()) for storage in nodes]
+    await managers[0].set_concurrency_limit("limited", 5)
+    await nodes[0].insert("limited", [_job(n) for n in range(100)], now_ms=T0, dedup_window_ms=DAY_MS)
+    batches = await asyncio.gather(*(managers[n % 2].lease("limited", max_jobs=3) for n in range(16)))
+    assert sum(len(batch) for batch in batches) == 5
+    stats = await nodes[1].stats("limited", now_ms=T0)
+    assert stats is not None and stats.inflight == 5

@@ -22,6 +22,9 @@ SPEC_OPERATIONS = {
     ("delete", "/v1/queues/{queue}/retry_policy"),
     # SPEC §3: "a way to remove the queue entirely (config, limits, series) exists too".
     ("post", "/v1/queues/{queue}/delete"),
+    # SPEC §3 wave 2: "a per-queue concurrency limit (max jobs in flight, set and read like the rate limit)".
+    ("post", "/v1/queues/{queue}/concurrency_limit"), ("get", "/v1/queues/{queue}/concurrency_limit"),
+    ("delete", "/v1/queues/{queue}/concurrency_limit"),
 }  # fmt: skip
 
 

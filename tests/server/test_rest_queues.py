@@ -57,6 +57,7 @@ async def test_stats_show_counts_counters_and_config(client: ApiClient) -> None:
         "queue": "emails", "ready": 1, "delayed": 0, "inflight": 0, "dlq": 0,
         "enqueued_total": 2, "leased_total": 1, "acked_total": 1, "nacked_total": 0,
         "paused": False, "rate_limit": {"capacity": 10.0, "refill_rate": 2.5, "exists": True},
+        "concurrency_limit": None,
     }  # fmt: skip
 
 

@@ -76,6 +76,20 @@ describe("overview and queue pages", () => {
     assert.deepEqual(limit, { capacity: 10, refill_rate: 2.5, exists: true });
   });
 
+  it("a concurrency-limit edit persists through the API and caps leases", async () => {
+    const { page, server } = app;
+    await app.open("/queue/?name=reports");
+    await page.getByTestId("concurrency-limit-current").filter({ hasText: "No concurrency limit" }).waitFor();
+    await page.getByLabel("Max in flight").fill("1");
+    await page.getByRole("button", { name: "Save concurrency limit" }).click();
+    await page.getByText("Concurrency limit saved.").waitFor();
+    await page.getByTestId("concurrency-limit-current").filter({ hasText: "At most 1 jobs in flight" }).waitFor();
+    assert.deepEqual(await server.api("GET", "/v1/queues/reports/concurrency_limit"), { max_inflight: 1, exists: true });
+    await page.getByRole("button", { name: "Remove concurrency limit" }).click();
+    await page.getByText("Concurrency limit removed.").waitFor();
+    assert.deepEqual(await server.api("GET", "/v1/queues/reports/concurrency_limit"), { max_inflight: 0, exists: false });
+  });
+
   it("the rate-limit editor shows a limit set through the API within a poll, and never overwrites what is being typed", async () => {
     const { page, server } = app;
     await server.api("POST", "/v1/queues/throttled/enqueue", { payload: 1 });

@@ -51,6 +51,9 @@ __all__ = [
     "list_jobs",
     "list_queues",
     "delete_queue",
+    "set_concurrency_limit",
+    "get_concurrency_limit",
+    "delete_concurrency_limit",
     "nack",
     "pause",
     "purge",
@@ -92,6 +95,7 @@ _STATS = _decoder_of(QueueStats)  # its rate_limit is null when the queue has no
 _RATE_LIMIT = _decoder_of(wire.RateLimitView)
 _RETRY_POLICY = _decoder_of(RetryPolicy)
 _PURGED = _decoder_of(wire.PurgedResponse)
+_CONCURRENCY = _decoder_of(wire.ConcurrencyLimitView)
 _QUEUE_DELETED = _decoder_of(wire.QueueDeletedResponse)
 _REQUEUED = _decoder_of(wire.RequeuedResponse)
 
@@ -303,6 +307,27 @@ def get_rate_limit(queue: str) -> Call[RateLimit | None]:
 def delete_rate_limit(queue: str) -> Call[None]:
     """Remove the queue's rate limit."""
     return Call("DELETE", _queue_path(queue, "/rate_limit"), _ignore, retry_safe=True)
+
+
+def set_concurrency_limit(queue: str, max_inflight: int) -> Call[None]:
+    """At most ``max_inflight`` jobs of the queue leased at once, across workers and nodes."""
+    body = _ENCODER.encode(wire.ConcurrencyLimitBody(max_inflight=max_inflight))
+    return Call("POST", _queue_path(queue, "/concurrency_limit"), _ignore, body=body, retry_safe=True)
+
+
+def get_concurrency_limit(queue: str) -> Call[int | None]:
+    """The queue's concurrency limit, or None when it has none."""
+    path = _queue_path(queue, "/concurrency_limit")
+    return Call("GET", path, lambda body: _max_inflight_of(_CONCURRENCY.decode(body)), retry_safe=True)
+
+
+def _max_inflight_of(view: wire.ConcurrencyLimitView) -> int | None:
+    return view.max_inflight if view.exists else None
+
+
+def delete_concurrency_limit(queue: str) -> Call[None]:
+    """Remove the queue's concurrency limit."""
+    return Call("DELETE", _queue_path(queue, "/concurrency_limit"), _ignore, retry_safe=True)
 
 
 def set_retry_policy(

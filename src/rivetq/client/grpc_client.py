@@ -246,6 +246,20 @@ class GrpcClient:
         """Remove the queue's rate limit (dispatch is unlimited again)."""
         self._call(self._stub.DeleteRateLimit, pb.DeleteRateLimitRequest(queue=queue))
 
+    def set_concurrency_limit(self, queue: str, max_inflight: int) -> None:
+        """At most ``max_inflight`` jobs of the queue leased at once, across workers and nodes."""
+        request = build(pb.SetConcurrencyLimitRequest, queue=queue, max_inflight=max_inflight)
+        self._call(self._stub.SetConcurrencyLimit, request)
+
+    def get_concurrency_limit(self, queue: str) -> int | None:
+        """The queue's concurrency limit, or None when it has none."""
+        response = self._call(self._stub.GetConcurrencyLimit, pb.GetConcurrencyLimitRequest(queue=queue))
+        return int(response.max_inflight) if response.exists else None
+
+    def delete_concurrency_limit(self, queue: str) -> None:
+        """Remove the queue's concurrency limit."""
+        self._call(self._stub.DeleteConcurrencyLimit, pb.DeleteConcurrencyLimitRequest(queue=queue))
+
     def set_retry_policy(
         self,
         queue: str,

@@ -29,6 +29,7 @@ from rivetq.server.metrics import Metrics
 from rivetq.server.openapi import openapi_document, openapi_routes
 from rivetq.server.rest.auth import AuthMiddleware
 from rivetq.server.rest.bodies import BodyLimits
+from rivetq.server.rest.concurrency import ConcurrencyLimitEndpoints
 from rivetq.server.rest.dlq import DlqEndpoints
 from rivetq.server.rest.errors import error_body, http_exception_response, rivetq_error_response
 from rivetq.server.rest.guards import JsonContentTypeMiddleware
@@ -161,6 +162,7 @@ class Runtime:
             *QueueDeletionEndpoints(self.manager, limits).operations(),
             *DlqEndpoints(self.manager, limits).operations(),
             *RateLimitEndpoints(self.manager, limits).operations(),
+            *ConcurrencyLimitEndpoints(self.manager, limits).operations(),
             *RetryPolicyEndpoints(self.manager, limits).operations(),
         ]
 

@@ -101,19 +101,21 @@ class MemoryStorage:
         q = self._queues.get(queue)
         if q is None or q.config.paused:
             return LeaseResult(jobs=[], rate_limited=False)
+        cap = q.config.lease_cap(max_jobs, len(q.index.inflight))
         limit = q.config.rate_limit
         if limit is None:
-            picked = q.index.pop_ready(max_jobs, now_ms)
+            picked = q.index.pop_ready(cap, now_ms)
             held_back = False
         else:
-            granted, bucket = self._bucket(q, now_ms).take(limit, max_jobs, now_ms)
+            granted, bucket = self._bucket(q, now_ms).take(limit, cap, now_ms)
             picked = q.index.pop_ready(granted, now_ms)
             q.bucket = bucket.give_back(limit, granted - len(picked))
-            held_back = len(picked) == granted < max_jobs and q.index.has_ready(now_ms)
+            held_back = len(picked) == granted < cap and q.index.has_ready(now_ms)
         expires = now_ms + visibility_ms
         leased = [self._lease_one(q, job, new_lease_id(), expires) for job in picked]
         q.leased += len(leased)
-        return LeaseResult(jobs=leased, rate_limited=held_back)
+        capped = len(picked) == cap < max_jobs and q.index.has_ready(now_ms)
+        return LeaseResult(jobs=leased, rate_limited=held_back, concurrency_limited=capped)
 
     async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
         job = self._live_lease(job_id, lease_id, now_ms)

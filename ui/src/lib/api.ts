@@ -1,5 +1,6 @@
 import { request } from "./http";
 import type {
+  ConcurrencyLimitView,
   EnqueueBody,
   EnqueueResult,
   JobPage,
@@ -32,6 +33,10 @@ export const api = {
   setRateLimit: (queue: string, capacity: number, refillRate: number) =>
     request<unknown>("POST", `${q(queue)}/rate_limit`, { capacity, refill_rate: refillRate }),
   deleteRateLimit: (queue: string) => request<unknown>("DELETE", `${q(queue)}/rate_limit`),
+  getConcurrencyLimit: (queue: string) => request<ConcurrencyLimitView>("GET", `${q(queue)}/concurrency_limit`),
+  setConcurrencyLimit: (queue: string, maxInflight: number) =>
+    request<unknown>("POST", `${q(queue)}/concurrency_limit`, { max_inflight: maxInflight }),
+  deleteConcurrencyLimit: (queue: string) => request<unknown>("DELETE", `${q(queue)}/concurrency_limit`),
   pause: (queue: string) => request<unknown>("POST", `${q(queue)}/pause`),
   resume: (queue: string) => request<unknown>("POST", `${q(queue)}/resume`),
   purge: (queue: string) => request<{ purged: number }>("DELETE", q(queue)),

@@ -23,6 +23,11 @@ export interface RateLimitView {
   exists: boolean;
 }
 
+export interface ConcurrencyLimitView {
+  max_inflight: number;
+  exists: boolean;
+}
+
 export interface QueueStats {
   queue: string;
   ready: number;

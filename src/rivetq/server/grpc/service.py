@@ -148,6 +148,27 @@ class RivetQService:
         return pb.DeleteRateLimitResponse()
 
     @maps_errors
+    async def SetConcurrencyLimit(
+        self, request: pb.SetConcurrencyLimitRequest, context: Context
+    ) -> pb.SetConcurrencyLimitResponse:
+        await self._manager.set_concurrency_limit(request.queue, request.max_inflight)
+        return pb.SetConcurrencyLimitResponse()
+
+    @maps_errors
+    async def GetConcurrencyLimit(
+        self, request: pb.GetConcurrencyLimitRequest, context: Context
+    ) -> pb.GetConcurrencyLimitResponse:
+        limit = await self._manager.get_concurrency_limit(request.queue)
+        return pb.GetConcurrencyLimitResponse(exists=limit is not None, max_inflight=limit or 0)
+
+    @maps_errors
+    async def DeleteConcurrencyLimit(
+        self, request: pb.DeleteConcurrencyLimitRequest, context: Context
+    ) -> pb.DeleteConcurrencyLimitResponse:
+        await self._manager.delete_concurrency_limit(request.queue)
+        return pb.DeleteConcurrencyLimitResponse()
+
+    @maps_errors
     async def SetRetryPolicy(self, request: pb.SetRetryPolicyRequest, context: Context) -> pb.SetRetryPolicyResponse:
         policy = retry_policy(request.retry_policy)
         await self._manager.set_retry_policy(request.queue, policy)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import LiteralString
 
-from rivetq.models import Job, LeaseResult, RateLimit
+from rivetq.models import Job, LeaseResult, QueueConfig, RateLimit
 from rivetq.ratelimit import TokenBucket
 from rivetq.storage.postgres.counters import add_count
 from rivetq.storage.postgres.database import Connection
@@ -37,7 +37,8 @@ _PICK = "SELECT c.id " + _READY_BY_PRIORITY.format(lock="FOR UPDATE SKIP LOCKED"
 
 # Without a limit or pause the queue row is not read first: the gate checks it in the pick.
 _UNLIMITED_GATE = (
-    "WHERE EXISTS (SELECT 1 FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused AND rate_capacity IS NULL)"
+    "WHERE EXISTS (SELECT 1 FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused AND rate_capacity IS NULL"
+    " AND max_inflight IS NULL)"
 )
 _PICK_OPEN_QUEUE = _PICK.format(gate=_UNLIMITED_GATE)
 _PICK_LOCKED_QUEUE = _PICK.format(gate="")
@@ -54,7 +55,11 @@ WITH leased AS (
 SELECT {JOB_COLUMNS} FROM leased
 """
 
-_QUEUE_GATE = "SELECT paused, rate_capacity, rate_refill, bucket_tokens, bucket_updated_at_ms FROM rivetq_queues"
+_QUEUE_GATE = (
+    "SELECT paused, rate_capacity, rate_refill, bucket_tokens, bucket_updated_at_ms, max_inflight FROM rivetq_queues"
+)
+# Under the queue row's lock, which every lease of a limited queue takes: race-free across nodes.
+_INFLIGHT = "SELECT count(*) FROM rivetq_jobs WHERE queue = %(queue)s AND state = 'inflight'"
 _READ_GATE = _QUEUE_GATE + " WHERE queue = %(queue)s"
 _LOCK_GATE = _READ_GATE + " FOR UPDATE"
 _SAVE_BUCKET = (
@@ -92,7 +97,7 @@ async def lease_jobs(
     if ids:
         return LeaseResult(jobs=await _mark_inflight(conn, request, ids), rate_limited=False)
     gate = await (await conn.execute(_READ_GATE, {"queue": queue})).fetchone()
-    if gate is None or gate[0] or gate[1] is None:
+    if gate is None or gate[0] or (gate[1] is None and gate[5] is None):
         return LeaseResult(jobs=[], rate_limited=False)
     return await _lease_limited(conn, request)
 
@@ -101,19 +106,33 @@ async def _lease_limited(conn: Connection, request: _Lease) -> LeaseResult:
     gate = await (await conn.execute(_LOCK_GATE, {"queue": request.queue})).fetchone()
     if gate is None or gate[0]:
         return LeaseResult(jobs=[], rate_limited=False)
-    _, capacity, refill, tokens, updated_at_ms = gate
-    if capacity is None:  # the limit was removed since the first look
-        ids = await _pick(conn, _PICK_LOCKED_QUEUE, request.params(request.max_jobs))
-        return LeaseResult(jobs=await _mark_inflight(conn, request, ids), rate_limited=False)
+    _, capacity, refill, tokens, updated_at_ms, max_inflight = gate
+    cap = await _lease_cap(conn, request, max_inflight)
+    if capacity is None:  # no rate limit (or it was removed since the first look)
+        ids = await _pick(conn, _PICK_LOCKED_QUEUE, request.params(cap))
+        jobs = await _mark_inflight(conn, request, ids)
+        return LeaseResult(jobs=jobs, rate_limited=False, concurrency_limited=await _capped(conn, request, jobs, cap))
     limit = RateLimit(capacity=capacity, refill_rate=refill)
     current = TokenBucket.full(limit, request.now_ms) if tokens is None else TokenBucket(tokens, updated_at_ms)
-    granted, bucket = current.take(limit, request.max_jobs, request.now_ms)
+    granted, bucket = current.take(limit, cap, request.now_ms)
     ids = await _pick(conn, _PICK_LOCKED_QUEUE, request.params(granted))
     jobs = await _mark_inflight(conn, request, ids)
     bucket = bucket.give_back(limit, granted - len(jobs))
     await conn.execute(_SAVE_BUCKET, {"tokens": bucket.tokens, "at": bucket.updated_at_ms, "queue": request.queue})
-    held_back = len(jobs) == granted < request.max_jobs and await _has_ready(conn, request)
-    return LeaseResult(jobs=jobs, rate_limited=held_back)
+    held_back = len(jobs) == granted < cap and await _has_ready(conn, request)
+    return LeaseResult(jobs=jobs, rate_limited=held_back, concurrency_limited=await _capped(conn, request, jobs, cap))
+
+
+async def _lease_cap(conn: Connection, request: _Lease, max_inflight: int | None) -> int:
+    if max_inflight is None:
+        return request.max_jobs
+    row = await (await conn.execute(_INFLIGHT, {"queue": request.queue})).fetchone()
+    return QueueConfig(max_inflight=max_inflight).lease_cap(request.max_jobs, int(row[0]) if row else 0)
+
+
+async def _capped(conn: Connection, request: _Lease, jobs: list[Job], cap: int) -> bool:
+    """True when the concurrency limit held back jobs that were ready."""
+    return len(jobs) == cap < request.max_jobs and await _has_ready(conn, request)
 
 
 async def _pick(conn: Connection, query: LiteralString, params: dict[str, object]) -> list[str]:

@@ -14,6 +14,7 @@ import { POLL_MS, usePoll } from "@/lib/usePoll";
 import { ConfirmButton } from "../ConfirmButton";
 import { ThroughputChart } from "../charts";
 import { Button, buttonClass, Card, ErrorBanner, LiveBadge, Notice, PageHeader, PausedBadge, Spinner, Stat } from "../ui";
+import { ConcurrencyLimitEditor } from "./ConcurrencyLimitEditor";
 import { EnqueueForm } from "./EnqueueForm";
 import { JobsBrowser } from "./JobsBrowser";
 import { RateLimitEditor } from "./RateLimitEditor";
@@ -52,6 +53,7 @@ export function QueueView({ queue }: { queue: string }) {
           <div className="grid gap-6 lg:grid-cols-2">
             <EnqueueForm queue={queue} onEnqueued={changed} />
             <RateLimitEditor queue={queue} />
+            <ConcurrencyLimitEditor queue={queue} />
           </div>
           <JobsBrowser queue={queue} version={jobsVersion} />
         </div>

@@ -360,6 +360,42 @@ class DeleteRateLimitResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class SetConcurrencyLimitRequest(_message.Message):
+    __slots__ = ("queue", "max_inflight")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    MAX_INFLIGHT_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    max_inflight: int
+    def __init__(self, queue: _Optional[str] = ..., max_inflight: _Optional[int] = ...) -> None: ...
+
+class SetConcurrencyLimitResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetConcurrencyLimitRequest(_message.Message):
+    __slots__ = ("queue",)
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    def __init__(self, queue: _Optional[str] = ...) -> None: ...
+
+class GetConcurrencyLimitResponse(_message.Message):
+    __slots__ = ("exists", "max_inflight")
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_INFLIGHT_FIELD_NUMBER: _ClassVar[int]
+    exists: bool
+    max_inflight: int
+    def __init__(self, exists: _Optional[bool] = ..., max_inflight: _Optional[int] = ...) -> None: ...
+
+class DeleteConcurrencyLimitRequest(_message.Message):
+    __slots__ = ("queue",)
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    def __init__(self, queue: _Optional[str] = ...) -> None: ...
+
+class DeleteConcurrencyLimitResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class RetryPolicy(_message.Message):
     __slots__ = ("base_backoff_ms", "multiplier", "max_backoff_ms", "jitter")
     BASE_BACKOFF_MS_FIELD_NUMBER: _ClassVar[int]

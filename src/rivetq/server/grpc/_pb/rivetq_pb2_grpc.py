@@ -109,6 +109,21 @@ class RivetQStub:
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitRequest.SerializeToString,
                 response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitResponse.FromString,
                 _registered_method=True)
+        self.SetConcurrencyLimit = channel.unary_unary(
+                '/rivetq.v1.RivetQ/SetConcurrencyLimit',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitResponse.FromString,
+                _registered_method=True)
+        self.GetConcurrencyLimit = channel.unary_unary(
+                '/rivetq.v1.RivetQ/GetConcurrencyLimit',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitResponse.FromString,
+                _registered_method=True)
+        self.DeleteConcurrencyLimit = channel.unary_unary(
+                '/rivetq.v1.RivetQ/DeleteConcurrencyLimit',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitResponse.FromString,
+                _registered_method=True)
         self.Pause = channel.unary_unary(
                 '/rivetq.v1.RivetQ/Pause',
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.PauseRequest.SerializeToString,
@@ -258,6 +273,26 @@ class RivetQServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteRateLimit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetConcurrencyLimit(self, request, context):
+        """At most max_inflight jobs of the queue leased at once, across workers and nodes: a
+        lease beyond it returns fewer jobs (a long-poll waits for a slot).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConcurrencyLimit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteConcurrencyLimit(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -419,6 +454,21 @@ def add_RivetQServicer_to_server(servicer, server):
                     servicer.DeleteRateLimit,
                     request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitRequest.FromString,
                     response_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitResponse.SerializeToString,
+            ),
+            'SetConcurrencyLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetConcurrencyLimit,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitResponse.SerializeToString,
+            ),
+            'GetConcurrencyLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConcurrencyLimit,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitResponse.SerializeToString,
+            ),
+            'DeleteConcurrencyLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConcurrencyLimit,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitResponse.SerializeToString,
             ),
             'Pause': grpc.unary_unary_rpc_method_handler(
                     servicer.Pause,
@@ -881,6 +931,87 @@ class RivetQ:
             '/rivetq.v1.RivetQ/DeleteRateLimit',
             rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitRequest.SerializeToString,
             rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetConcurrencyLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/SetConcurrencyLimit',
+            rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConcurrencyLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/GetConcurrencyLimit',
+            rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteConcurrencyLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/DeleteConcurrencyLimit',
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitResponse.FromString,
             options,
             channel_credentials,
             insecure,
