@@ -22,6 +22,7 @@ from rivetq.errors import InvalidArgument, QueueNotFound, RivetQError
 from rivetq.ids import new_lease_id
 from rivetq.manager_options import LeaseListener, ManagerOptions, NullObserver, Observer
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
+from rivetq.manager_settings import QueueSettings
 from rivetq.manager_validation import (
     MAX_DELAY_MS,
     build_jobs,
@@ -31,9 +32,7 @@ from rivetq.manager_validation import (
     check_id_list,
     check_int,
     check_queue,
-    check_rate_limit,
     check_reason,
-    check_retry_policy,
     check_state,
 )
 from rivetq.models import (
@@ -43,10 +42,7 @@ from rivetq.models import (
     JobPage,
     JobState,
     LeaseResult,
-    QueueConfig,
     QueueStats,
-    RateLimit,
-    RetryPolicy,
     StoredState,
 )
 from rivetq.storage.base import Storage
@@ -58,14 +54,13 @@ logger = logging.getLogger("rivetq.manager")
 
 MAX_VISIBILITY_MS = 43_200_000
 MAX_WAIT_MS = wire.MAX_WAIT_MS
-MAX_INFLIGHT = wire.MAX_INFLIGHT
 # A long-poll held back by a concurrency limit also looks again this often: a slot freed
 # on another node (or by a lease expiring) tells this one nothing.
 SLOT_RECHECK_MS = 250
 _replace = msgspec.structs.replace
 
 
-class QueueManager:
+class QueueManager(QueueSettings):
     def __init__(
         self,
         storage: Storage,
@@ -109,9 +104,6 @@ class QueueManager:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-
-    def now_ms(self) -> int:
-        return self._clock.now_ms()
 
     def long_polls(self, queue: str) -> int:
         """How many long-polls are waiting on ``queue`` now."""
@@ -271,43 +263,6 @@ class QueueManager:
         self._observer.queue_deleted(queue)
         return deleted
 
-    # -- queue config -------------------------------------------------------------
-
-    async def set_rate_limit(self, queue: str, limit: RateLimit) -> None:
-        check_rate_limit(limit)
-        await self._update_config(queue, lambda config: _replace(config, rate_limit=limit))
-
-    async def get_rate_limit(self, queue: str) -> RateLimit | None:
-        return (await self._storage.get_queue_config(check_queue(queue))).rate_limit
-
-    async def delete_rate_limit(self, queue: str) -> None:
-        await self._update_config(queue, lambda config: _replace(config, rate_limit=None))
-
-    async def set_concurrency_limit(self, queue: str, max_inflight: int) -> None:
-        """At most ``max_inflight`` jobs of the queue leased at once, across workers and nodes."""
-        check_int(max_inflight, "max_inflight", 1, MAX_INFLIGHT)
-        await self._update_config(queue, lambda config: _replace(config, max_inflight=max_inflight))
-
-    async def get_concurrency_limit(self, queue: str) -> int | None:
-        return (await self._storage.get_queue_config(check_queue(queue))).max_inflight
-
-    async def delete_concurrency_limit(self, queue: str) -> None:
-        await self._update_config(queue, lambda config: _replace(config, max_inflight=None))
-
-    async def set_retry_policy(self, queue: str, policy: RetryPolicy) -> None:
-        check_retry_policy(policy)
-        await self._update_config(queue, lambda config: _replace(config, retry_policy=policy))
-
-    async def get_retry_policy(self, queue: str) -> RetryPolicy:
-        """The queue's policy; the defaults until one is set."""
-        return (await self._storage.get_queue_config(check_queue(queue))).retry_policy
-
-    async def pause(self, queue: str) -> None:
-        await self._update_config(queue, lambda config: _replace(config, paused=True))
-
-    async def resume(self, queue: str) -> None:
-        await self._update_config(queue, lambda config: _replace(config, paused=False))
-
     # -- dead letter queue --------------------------------------------------------
 
     async def list_dlq(self, queue: str, *, limit: int, cursor: str | None) -> JobPage:
@@ -406,11 +361,6 @@ class QueueManager:
         if loop is None or loop.is_closed():
             return
         loop.call_soon_threadsafe(self._waiters.notify, queue)
-
-    async def _update_config(self, queue: str, change: Callable[[QueueConfig], QueueConfig]) -> None:
-        check_queue(queue)
-        await self._storage.update_queue_config(queue, change, now_ms=self.now_ms())
-        self._waiters.notify(queue)
 
     def _released(self, job_id: str, lease_id: str) -> None:
         for listener in self._lease_listeners:
