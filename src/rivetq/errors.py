@@ -13,6 +13,7 @@ __all__ = [
     "LeaseLost",
     "PayloadTooLarge",
     "QueueNotFound",
+    "ScheduleNotFound",
     "RivetQError",
     "StateConflict",
     "StorageUnavailable",
@@ -60,6 +61,12 @@ class QueueNotFound(RivetQError):
     code = "queue_not_found"
 
 
+class ScheduleNotFound(RivetQError):
+    """No schedule has this name (HTTP 404)."""
+
+    code = "schedule_not_found"
+
+
 class LeaseLost(RivetQError):
     """The lease id is wrong or the lease expired (HTTP 409)."""
 
@@ -104,6 +111,7 @@ _BY_CODE: dict[str, type[RivetQError]] = {
         Unauthenticated,
         JobNotFound,
         QueueNotFound,
+        ScheduleNotFound,
         LeaseLost,
         StateConflict,
         PayloadTooLarge,

@@ -22,6 +22,7 @@ from rivetq.errors import InvalidArgument, QueueNotFound, RivetQError
 from rivetq.ids import new_lease_id
 from rivetq.manager_options import LeaseListener, ManagerOptions, NullObserver, Observer
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
+from rivetq.manager_schedules import ScheduleOps
 from rivetq.manager_settings import QueueSettings
 from rivetq.manager_validation import (
     MAX_DELAY_MS,
@@ -60,7 +61,7 @@ SLOT_RECHECK_MS = 250
 _replace = msgspec.structs.replace
 
 
-class QueueManager(QueueSettings):
+class QueueManager(QueueSettings, ScheduleOps):
     def __init__(
         self,
         storage: Storage,
@@ -96,6 +97,7 @@ class QueueManager(QueueSettings):
         self._loop = asyncio.get_running_loop()
         self._storage.set_wakeup(self._on_storage_wakeup)
         self._tasks.append(self._supervise("lease_reaper", self._reaper.run))
+        self._tasks.append(self._supervise("scheduler", self.run_scheduler))
 
     async def stop(self) -> None:
         """Stop the loops and release every long-poll (they return no jobs)."""

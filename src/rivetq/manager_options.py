@@ -17,6 +17,7 @@ class ManagerOptions:
     max_payload_bytes: int = 1_048_576
     lease_check_interval_ms: int = 1_000  # reaper period (queue.lease_check_interval)
     reaper_batch: int = 1_000
+    schedule_check_interval_ms: int = 1_000  # the scheduler looks at least this often
 
 
 class Observer(Protocol):
@@ -44,6 +45,10 @@ class Observer(Protocol):
 
     def queue_deleted(self, queue: str) -> None:
         """The queue was removed entirely: forget its series."""
+        ...
+
+    def schedule_fired(self, schedule: str, runs: int, lag_ms: int) -> None:
+        """``runs`` jobs enqueued for due ticks, the last ``lag_ms`` after its tick."""
         ...
 
 
@@ -83,4 +88,7 @@ class NullObserver:
         return None
 
     def queue_deleted(self, queue: str) -> None:
+        return None
+
+    def schedule_fired(self, schedule: str, runs: int, lag_ms: int) -> None:
         return None

@@ -21,6 +21,7 @@ __all__ = [
     "QueueStats",
     "RateLimit",
     "RetryPolicy",
+    "Schedule",
     "StoredState",
 ]
 
@@ -170,3 +171,26 @@ class JobPage(msgspec.Struct, frozen=True):
 
     jobs: list[Job]
     next_cursor: str | None
+
+
+class Schedule(msgspec.Struct, frozen=True, kw_only=True):
+    """Enqueues a job on ``queue`` at every tick of ``cron`` (in ``timezone``) or every
+    ``interval_ms`` (exactly one of them). ``next_run_at_ms`` is the next tick due;
+    ``catchup`` says what ticks missed while no node ran do: ``skip`` (one run for the
+    latest) or ``all`` (a run each, up to a bound)."""
+
+    name: str
+    queue: str
+    payload: bytes
+    cron: str | None = None
+    interval_ms: int | None = None
+    timezone: str = "UTC"
+    priority: int = DEFAULT_PRIORITY
+    max_retries: int = DEFAULT_MAX_RETRIES
+    headers: dict[str, str] | None = None
+    catchup: str = "skip"
+    paused: bool = False
+    created_at_ms: int = 0
+    next_run_at_ms: int = 0
+    last_run_at_ms: int | None = None  # the tick of the last run fired
+    runs_total: int = 0

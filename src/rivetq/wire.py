@@ -58,6 +58,9 @@ __all__ = [
     "RequeueRequest",
     "RequeuedResponse",
     "RetryPolicyBody",
+    "ScheduleBody",
+    "ScheduleListResponse",
+    "ScheduleView",
     "SuccessResponse",
     "rfc3339_text",
 ]
@@ -322,6 +325,50 @@ class DeleteQueueRequest(_Body):
 class QueueDeletedResponse(msgspec.Struct):
     queue: str
     deleted_jobs: int
+
+
+MIN_INTERVAL_MS = 1000
+CatchUp = Literal["skip", "all"]
+
+
+class ScheduleBody(_Body, kw_only=True):
+    """A schedule's definition: ``cron`` (5 fields or ``@hourly``-style names, in
+    ``timezone``) or ``interval_ms``, exactly one; the job fields of an enqueue; what to do
+    with ticks missed while no node ran (``skip``: one run for the latest; ``all``: one each,
+    up to 100)."""
+
+    queue: str
+    payload: msgspec.Raw
+    cron: str | None = None
+    interval_ms: Annotated[int, msgspec.Meta(ge=MIN_INTERVAL_MS, le=MAX_DELAY_MS)] | None = None
+    timezone: str = "UTC"
+    priority: Priority = 5
+    max_retries: MaxRetries = 3
+    headers: Headers | None = None
+    catchup: CatchUp = "skip"
+    paused: bool = False
+
+
+class ScheduleView(msgspec.Struct, kw_only=True):
+    name: str
+    queue: str
+    cron: str | None
+    interval_ms: int | None
+    timezone: str
+    payload: msgspec.Raw
+    priority: int
+    max_retries: int
+    headers: dict[str, str]
+    catchup: str
+    paused: bool
+    created_at: Rfc3339
+    next_run_at: Rfc3339
+    last_run_at: Rfc3339 | None
+    runs_total: int
+
+
+class ScheduleListResponse(msgspec.Struct):
+    schedules: list[ScheduleView]
 
 
 class RequeueRequest(_Body):

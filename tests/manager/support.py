@@ -73,6 +73,9 @@ class RecordingObserver:
     def queue_deleted(self, queue: str) -> None:
         self._add("deleted", queue, 1)
 
+    def schedule_fired(self, schedule: str, runs: int, lag_ms: int) -> None:
+        self._add("schedule_fired", schedule, runs)
+
 
 async def until_long_polls(manager: QueueManager, count: int, queue: str = QUEUE) -> None:
     """Let the event loop run until ``count`` long-polls wait on ``queue``."""

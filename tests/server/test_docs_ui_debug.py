@@ -25,6 +25,10 @@ SPEC_OPERATIONS = {
     # SPEC §3 wave 2: "a per-queue concurrency limit (max jobs in flight, set and read like the rate limit)".
     ("post", "/v1/queues/{queue}/concurrency_limit"), ("get", "/v1/queues/{queue}/concurrency_limit"),
     ("delete", "/v1/queues/{queue}/concurrency_limit"),
+    # SPEC §3 wave 2: schedules.
+    ("get", "/v1/schedules"), ("put", "/v1/schedules/{name}"), ("get", "/v1/schedules/{name}"),
+    ("delete", "/v1/schedules/{name}"), ("post", "/v1/schedules/{name}/pause"),
+    ("post", "/v1/schedules/{name}/resume"), ("post", "/v1/schedules/{name}/run"),
 }  # fmt: skip
 
 

@@ -40,6 +40,7 @@ from rivetq.server.rest.queue_deletion import QueueDeletionEndpoints
 from rivetq.server.rest.queues import QueueEndpoints
 from rivetq.server.rest.ratelimit import RateLimitEndpoints
 from rivetq.server.rest.retrypolicy import RetryPolicyEndpoints
+from rivetq.server.rest.schedules import ScheduleEndpoints
 from rivetq.server.rest.timing import RequestTimingMiddleware
 from rivetq.server.ui import UI_STATIC_DIR, ui_routes
 from rivetq.settings import Settings, is_loopback_host, parse_addr
@@ -163,6 +164,7 @@ class Runtime:
             *DlqEndpoints(self.manager, limits).operations(),
             *RateLimitEndpoints(self.manager, limits).operations(),
             *ConcurrencyLimitEndpoints(self.manager, limits).operations(),
+            *ScheduleEndpoints(self.manager, limits).operations(),
             *RetryPolicyEndpoints(self.manager, limits).operations(),
         ]
 

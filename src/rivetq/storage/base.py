@@ -39,6 +39,7 @@ from rivetq.models import (
     NewJob,
     QueueConfig,
     QueueStats,
+    Schedule,
 )
 
 __all__ = ["Storage", "WakeupCallback", "inflight_refusal"]
@@ -151,6 +152,28 @@ class Storage(Protocol):
         longer exists afterwards (an enqueue creates it anew). ``QueueNotFound`` if it does
         not exist; ``StateConflict`` (and nothing changes) while a job is inflight, unless
         ``force``."""
+        ...
+
+    async def put_schedule(self, schedule: Schedule) -> None:
+        """Create or replace the schedule of that name."""
+        ...
+
+    async def get_schedule(self, name: str) -> Schedule | None: ...
+
+    async def list_schedules(self) -> list[Schedule]:
+        """Every schedule, sorted by name."""
+        ...
+
+    async def delete_schedule(self, name: str) -> bool:
+        """False if there was none."""
+        ...
+
+    async def advance_schedule(
+        self, name: str, *, due_ms: int, next_run_at_ms: int, last_run_at_ms: int, fired: int
+    ) -> bool:
+        """Record runs fired: only if the schedule still exists with ``next_run_at_ms ==
+        due_ms`` (another node, or a replace, may have moved it: then False, no change);
+        ``runs_total += fired``."""
         ...
 
     async def update_queue_config(

@@ -30,6 +30,7 @@ from rivetq.models import (
 from rivetq.ratelimit import TokenBucket
 from rivetq.storage.base import WakeupCallback, inflight_refusal
 from rivetq.storage.memory_index import QueueIndex
+from rivetq.storage.schedule_book import ScheduleBook
 
 __all__ = ["MemoryStorage"]
 
@@ -50,10 +51,11 @@ class _Queue:
     nacked: int = 0
 
 
-class MemoryStorage:
+class MemoryStorage(ScheduleBook):
     """``Storage`` kept in process memory; ``open``/``close`` do nothing."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._jobs: dict[str, Job] = {}
         self._queues: dict[str, _Queue] = {}
         self._leases: list[tuple[int, str, str]] = []  # (expires at, job id, lease id)

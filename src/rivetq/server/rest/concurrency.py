@@ -23,26 +23,26 @@ class ConcurrencyLimitEndpoints:
         self._manager = manager
         self._limits = limits
 
-    async def set_limit(self, request: Request) -> Response:
+    async def set_concurrency_limit(self, request: Request) -> Response:
         body = await decode_body(request, _BODY, self._limits.single)
         await self._manager.set_concurrency_limit(request.path_params["queue"], body.max_inflight)
         return json_response(concurrency_limit_view(body.max_inflight))
 
-    async def get_limit(self, request: Request) -> Response:
+    async def get_concurrency_limit(self, request: Request) -> Response:
         limit = await self._manager.get_concurrency_limit(request.path_params["queue"])
         return json_response(concurrency_limit_view(limit))
 
-    async def delete_limit(self, request: Request) -> Response:
+    async def delete_concurrency_limit(self, request: Request) -> Response:
         await self._manager.delete_concurrency_limit(request.path_params["queue"])
         return json_response(_SUCCESS)
 
     def operations(self) -> list[Operation]:
         path = "/v1/queues/{queue}/concurrency_limit"
         return [
-            Operation("POST", path, self.set_limit, "Limit how many jobs of a queue are in flight at once",
+            Operation("POST", path, self.set_concurrency_limit, "Limit how many jobs of a queue are in flight at once",
                       "concurrency limits", response=wire.ConcurrencyLimitView, body=wire.ConcurrencyLimitBody),
-            Operation("GET", path, self.get_limit, "Read a queue's concurrency limit", "concurrency limits",
+            Operation("GET", path, self.get_concurrency_limit, "Read a queue's concurrency limit", "concurrency limits",
                       response=wire.ConcurrencyLimitView),
-            Operation("DELETE", path, self.delete_limit, "Remove a queue's concurrency limit", "concurrency limits",
-                      response=wire.SuccessResponse),
+            Operation("DELETE", path, self.delete_concurrency_limit, "Remove a queue's concurrency limit",
+                      "concurrency limits", response=wire.SuccessResponse),
         ]  # fmt: skip

@@ -43,13 +43,14 @@ from rivetq.storage.local.layers import Txn
 from rivetq.storage.local.options import LocalOptions
 from rivetq.storage.local.queue_ops import lease_from, new_bucket
 from rivetq.storage.local.reads import Reads
+from rivetq.storage.local.schedules import Schedules
 
 __all__ = ["LocalStorage"]
 
 _replace = msgspec.structs.replace
 
 
-class LocalStorage(Reads):
+class LocalStorage(Reads, Schedules):
     def __init__(self, options: LocalOptions) -> None:
         super().__init__(Core(options))
         self._checkpointer: asyncio.Task[None] | None = None
