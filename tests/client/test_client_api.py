@@ -336,3 +336,23 @@ def test_client_concurrency_limit(api: Any) -> None:
     with pytest.raises(rivetq.InvalidArgument) as caught:
         api.set_concurrency_limit(queue, 0)
     assert caught.value.field == "max_inflight"
+
+
+def test_client_schedules(api: Any) -> None:
+    name, queue = new_queue(), new_queue()
+    created = api.put_schedule(name, queue, {"report": "daily"}, cron="30 2 * * *", timezone="Europe/Berlin")
+    assert isinstance(created, rivetq.Schedule)
+    assert (created.name, created.queue, created.payload, created.runs_total) == (name, queue, {"report": "daily"}, 0)
+    assert created.next_run_at > datetime.now(UTC)
+    assert api.get_schedule(name) == created
+    assert name in [schedule.name for schedule in api.list_schedules()]
+    assert api.pause_schedule(name).paused is True
+    assert api.resume_schedule(name).paused is False
+    job_id = api.run_schedule(name)
+    assert api.get_job(job_id).headers["rivetq-schedule"] == name
+    api.delete_schedule(name)
+    with pytest.raises(rivetq.ScheduleNotFound):
+        api.get_schedule(name)
+    with pytest.raises(rivetq.InvalidArgument) as caught:
+        api.put_schedule(name, queue, 1, cron="not cron")
+    assert caught.value.field == "cron"

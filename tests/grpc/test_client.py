@@ -14,7 +14,7 @@ import pytest
 from rivetq.client.client import Client
 from rivetq.client.grpc_client import GrpcClient
 from rivetq.client.models import AckedLease, QueueSummary, RetryPolicy
-from rivetq.errors import InvalidArgument, JobNotFound, PayloadTooLarge, QueueNotFound, StateConflict
+from rivetq.errors import InvalidArgument, JobNotFound, PayloadTooLarge, QueueNotFound, ScheduleNotFound, StateConflict
 from tests.e2e.server import RunningServer
 
 
@@ -254,3 +254,21 @@ def test_client_concurrency_limit(client: GrpcClient) -> None:
     with pytest.raises(InvalidArgument) as caught:
         client.set_concurrency_limit(queue, 0)
     assert caught.value.field == "max_inflight"
+
+
+def test_client_schedules(client: GrpcClient) -> None:
+    name, queue = _queue(), _queue()
+    created = client.put_schedule(name, queue, {"n": 1}, interval_ms=60_000, headers={"team": "data"}, catchup="all")
+    assert (created.name, created.interval_ms, created.cron, created.catchup) == (name, 60_000, None, "all")
+    assert (created.payload, created.headers, created.last_run_at) == ({"n": 1}, {"team": "data"}, None)
+    assert client.get_schedule(name) == created
+    assert name in [schedule.name for schedule in client.list_schedules()]
+    assert client.pause_schedule(name).paused is True
+    assert client.resume_schedule(name).paused is False
+    assert client.get_job(client.run_schedule(name)).headers["rivetq-schedule"] == name
+    client.delete_schedule(name)
+    with pytest.raises(ScheduleNotFound):
+        client.get_schedule(name)
+    with pytest.raises(InvalidArgument) as caught:
+        client.put_schedule(name, queue, 1, cron="@daily", timezone="Nowhere/Else")
+    assert caught.value.field == "timezone"

@@ -8,9 +8,11 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 
-from rivetq.clock import SystemClock
+from rivetq import wire
+from rivetq.clock import FakeClock, SystemClock
 from rivetq.errors import JobNotFound
 from rivetq.ids import new_lease_id
 from rivetq.manager import QueueManager
@@ -122,3 +124,18 @@ async def test_concurrent_leases_on_two_nodes_respect_the_concurrency_limit(node
     assert sum(len(batch) for batch in batches) == 5
     stats = await nodes[1].stats("limited", now_ms=T0)
     assert stats is not None and stats.inflight == 5
+
+
+async def test_two_nodes_firing_the_same_ticks_enqueue_one_job_each(nodes: list[PostgresStorage]) -> None:
+    clock = FakeClock()
+    clock.set(T0)
+    managers = [QueueManager(storage, clock=clock) for storage in nodes]
+    body = wire.ScheduleBody(queue="ticks", payload=msgspec.Raw(b"1"), interval_ms=60_000, catchup="all")
+    await managers[0].put_schedule("every-minute", body)
+    for _ in range(5):
+        clock.advance(60_000)
+        await asyncio.gather(*(manager.fire_due_schedules() for manager in managers * 3))
+    stats = await nodes[0].stats("ticks", now_ms=clock.now_ms())
+    assert stats is not None and stats.ready == 5
+    schedule = await managers[1].get_schedule("every-minute")
+    assert (schedule.runs_total, schedule.next_run_at_ms) == (5, T0 + 6 * 60_000)

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import msgspec
 
 from rivetq import wire
-from rivetq.client._base import Call
+from rivetq.client._base import Call, path_segment
 from rivetq.client.models import (
     AckedLease,
     AckItemResult,
@@ -30,7 +29,6 @@ from rivetq.client.models import (
     required_lease,
     run_at_text,
 )
-from rivetq.errors import InvalidArgument
 
 __all__ = [
     "ack",
@@ -105,19 +103,11 @@ def _ignore(body: bytes) -> None:
 
 
 def _queue_path(queue: str, suffix: str = "") -> str:
-    return f"/v1/queues/{_path_segment(queue, 'queue')}{suffix}"
+    return f"/v1/queues/{path_segment(queue, 'queue')}{suffix}"
 
 
 def _job_path(job_id: str) -> str:
-    return f"/v1/jobs/{_path_segment(job_id, 'job_id')}"
-
-
-def _path_segment(value: str, field: str) -> str:
-    """``value`` as one URL path segment. An empty value, or ``.`` or ``..`` (which an
-    HTTP client would resolve as a relative path), would name another route."""
-    if not value or value in (".", ".."):
-        raise InvalidArgument(f"{field} must not be empty, . or ..", field=field)
-    return quote(value, safe="")
+    return f"/v1/jobs/{path_segment(job_id, 'job_id')}"
 
 
 def _enqueue_request(spec: JobSpec) -> wire.EnqueueRequest:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import grpc
 
@@ -21,6 +21,7 @@ from rivetq.client.grpc_convert import (
     job_from,
     page_from,
     retry_policy_from,
+    schedule_from,
     state_name,
     state_value,
     stats_from,
@@ -37,7 +38,9 @@ from rivetq.client.models import (
     QueueSummary,
     RateLimit,
     RetryPolicy,
+    Schedule,
     job_specs,
+    payload_json,
     required_lease,
 )
 from rivetq.errors import ConnectionFailed, RivetQError, error_for_code
@@ -259,6 +262,59 @@ class GrpcClient:
     def delete_concurrency_limit(self, queue: str) -> None:
         """Remove the queue's concurrency limit."""
         self._call(self._stub.DeleteConcurrencyLimit, pb.DeleteConcurrencyLimitRequest(queue=queue))
+
+    def put_schedule(
+        self,
+        name: str,
+        queue: str,
+        payload: Any,
+        *,
+        cron: str | None = None,
+        interval_ms: int | None = None,
+        timezone: str = "UTC",
+        priority: int = 5,
+        max_retries: int = 3,
+        headers: dict[str, str] | None = None,
+        catchup: Literal["skip", "all"] = "skip",
+        paused: bool = False,
+    ) -> Schedule:
+        """Create or replace the schedule ``name`` (see ``Client.put_schedule``)."""
+        request = build(
+            pb.PutScheduleRequest,
+            name=name,
+            queue=queue,
+            payload=payload_json(JobSpec(payload=payload)),
+            cron=cron,
+            interval_ms=interval_ms,
+            timezone=timezone,
+            priority=priority,
+            max_retries=max_retries,
+            headers=headers,
+            catchup=catchup,
+            paused=paused,
+        )
+        return schedule_from(self._call(self._stub.PutSchedule, request).schedule)
+
+    def get_schedule(self, name: str) -> Schedule:
+        return schedule_from(self._call(self._stub.GetSchedule, pb.ScheduleRef(name=name)).schedule)
+
+    def list_schedules(self) -> list[Schedule]:
+        reply = self._call(self._stub.ListSchedules, pb.ListSchedulesRequest())
+        return [schedule_from(schedule) for schedule in reply.schedules]
+
+    def delete_schedule(self, name: str) -> None:
+        self._call(self._stub.DeleteSchedule, pb.ScheduleRef(name=name))
+
+    def pause_schedule(self, name: str) -> Schedule:
+        return schedule_from(self._call(self._stub.PauseSchedule, pb.ScheduleRef(name=name)).schedule)
+
+    def resume_schedule(self, name: str) -> Schedule:
+        return schedule_from(self._call(self._stub.ResumeSchedule, pb.ScheduleRef(name=name)).schedule)
+
+    def run_schedule(self, name: str) -> str:
+        """Enqueue the schedule's job now; returns the job's id."""
+        job_id: str = self._call(self._stub.RunSchedule, pb.ScheduleRef(name=name)).job_id
+        return job_id
 
     def set_retry_policy(
         self,

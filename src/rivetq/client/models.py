@@ -27,6 +27,7 @@ __all__ = [
     "QueueSummary",
     "RateLimit",
     "RetryPolicy",
+    "Schedule",
 ]
 
 
@@ -78,6 +79,26 @@ class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
     nacked_total: int
     paused: bool
     rate_limit: RateLimit | None
+
+
+class Schedule(msgspec.Struct, frozen=True, kw_only=True):
+    """A schedule as the server reports it: its definition, its next run and its runs so far."""
+
+    name: str
+    queue: str
+    cron: str | None
+    interval_ms: int | None
+    timezone: str
+    payload: Any
+    priority: int
+    max_retries: int
+    headers: dict[str, str]
+    catchup: str
+    paused: bool
+    created_at: datetime
+    next_run_at: datetime
+    last_run_at: datetime | None
+    runs_total: int
 
 
 class JobSpec(msgspec.Struct, frozen=True, kw_only=True):

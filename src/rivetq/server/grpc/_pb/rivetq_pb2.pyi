@@ -551,3 +551,103 @@ class StreamLeaseResponse(_message.Message):
     JOBS_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
     def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+
+class Schedule(_message.Message):
+    __slots__ = ("name", "queue", "cron", "interval_ms", "timezone", "payload", "priority", "max_retries", "headers", "catchup", "paused", "created_at_ms", "next_run_at_ms", "last_run_at_ms", "runs_total")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_RUN_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_RUN_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    queue: str
+    cron: str
+    interval_ms: int
+    timezone: str
+    payload: bytes
+    priority: int
+    max_retries: int
+    headers: _containers.ScalarMap[str, str]
+    catchup: str
+    paused: bool
+    created_at_ms: int
+    next_run_at_ms: int
+    last_run_at_ms: int
+    runs_total: int
+    def __init__(self, name: _Optional[str] = ..., queue: _Optional[str] = ..., cron: _Optional[str] = ..., interval_ms: _Optional[int] = ..., timezone: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., max_retries: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., catchup: _Optional[str] = ..., paused: _Optional[bool] = ..., created_at_ms: _Optional[int] = ..., next_run_at_ms: _Optional[int] = ..., last_run_at_ms: _Optional[int] = ..., runs_total: _Optional[int] = ...) -> None: ...
+
+class PutScheduleRequest(_message.Message):
+    __slots__ = ("name", "queue", "payload", "cron", "interval_ms", "timezone", "priority", "max_retries", "headers", "catchup", "paused")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    queue: str
+    payload: bytes
+    cron: str
+    interval_ms: int
+    timezone: str
+    priority: int
+    max_retries: int
+    headers: _containers.ScalarMap[str, str]
+    catchup: str
+    paused: bool
+    def __init__(self, name: _Optional[str] = ..., queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., cron: _Optional[str] = ..., interval_ms: _Optional[int] = ..., timezone: _Optional[str] = ..., priority: _Optional[int] = ..., max_retries: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., catchup: _Optional[str] = ..., paused: _Optional[bool] = ...) -> None: ...
+
+class ScheduleRef(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ScheduleReply(_message.Message):
+    __slots__ = ("schedule",)
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    schedule: Schedule
+    def __init__(self, schedule: _Optional[_Union[Schedule, _Mapping]] = ...) -> None: ...
+
+class ListSchedulesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSchedulesResponse(_message.Message):
+    __slots__ = ("schedules",)
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    schedules: _containers.RepeatedCompositeFieldContainer[Schedule]
+    def __init__(self, schedules: _Optional[_Iterable[_Union[Schedule, _Mapping]]] = ...) -> None: ...
+
+class DeleteScheduleResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

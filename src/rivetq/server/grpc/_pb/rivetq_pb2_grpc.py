@@ -124,6 +124,41 @@ class RivetQStub:
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitRequest.SerializeToString,
                 response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitResponse.FromString,
                 _registered_method=True)
+        self.PutSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/PutSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.PutScheduleRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+                _registered_method=True)
+        self.GetSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/GetSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+                _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/rivetq.v1.RivetQ/ListSchedules',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.DeleteSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/DeleteSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteScheduleResponse.FromString,
+                _registered_method=True)
+        self.PauseSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/PauseSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+                _registered_method=True)
+        self.ResumeSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/ResumeSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+                _registered_method=True)
+        self.RunSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/RunSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.EnqueueResponse.FromString,
+                _registered_method=True)
         self.Pause = channel.unary_unary(
                 '/rivetq.v1.RivetQ/Pause',
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.PauseRequest.SerializeToString,
@@ -294,6 +329,53 @@ class RivetQServicer:
 
     def DeleteConcurrencyLimit(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutSchedule(self, request, context):
+        """Creates or replaces a schedule: a job enqueued at each tick of a cron expression (in a
+        time zone) or of a fixed interval, exactly once per tick across nodes and restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSchedule(self, request, context):
+        """NOT_FOUND (schedule_not_found) for a schedule that does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeSchedule(self, request, context):
+        """Runs again from the next tick after now (ticks missed while paused are not run).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunSchedule(self, request, context):
+        """Enqueues the schedule's job now, outside its ticks.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -469,6 +551,41 @@ def add_RivetQServicer_to_server(servicer, server):
                     servicer.DeleteConcurrencyLimit,
                     request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitRequest.FromString,
                     response_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitResponse.SerializeToString,
+            ),
+            'PutSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.PutScheduleRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.SerializeToString,
+            ),
+            'GetSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'DeleteSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteScheduleResponse.SerializeToString,
+            ),
+            'PauseSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.SerializeToString,
+            ),
+            'ResumeSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.SerializeToString,
+            ),
+            'RunSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.EnqueueResponse.SerializeToString,
             ),
             'Pause': grpc.unary_unary_rpc_method_handler(
                     servicer.Pause,
@@ -1012,6 +1129,195 @@ class RivetQ:
             '/rivetq.v1.RivetQ/DeleteConcurrencyLimit',
             rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitRequest.SerializeToString,
             rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/PutSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.PutScheduleRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/GetSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/ListSchedules',
+            rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/DeleteSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/PauseSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/ResumeSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/RunSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.EnqueueResponse.FromString,
             options,
             channel_credentials,
             insecure,
