@@ -132,6 +132,26 @@ def test_ctl_concurrency_limit(ctl: Any) -> None:
     assert "max_inflight" in ctl("concurrency-limit", "set", "-q", queue, "--max-inflight", "0", code=1).stderr
 
 
+def test_ctl_schedules(ctl: Any) -> None:
+    name, queue = new_queue(), new_queue()
+    put = ctl("schedule", "put", name, "-q", queue, "-p", '{"r": 1}', "--cron", "@daily", "--timezone", "Asia/Tokyo",
+              "--header", "team=data", "--catchup", "all")  # fmt: skip
+    assert put.stdout.startswith(f"{name}: next run ")
+    shown = _json(ctl("--json", "schedule", "get", name))
+    assert (shown["cron"], shown["timezone"], shown["headers"], shown["catchup"]) == (
+        "@daily", "Asia/Tokyo", {"team": "data"}, "all"
+    )  # fmt: skip
+    assert API_TIME.fullmatch(shown["next_run_at"])
+    assert name in ctl("schedule", "list").stdout
+    assert ctl("schedule", "pause", name).stdout.startswith(f"paused {name}")
+    assert ctl("schedule", "resume", name).stdout.startswith(f"resumed {name}")
+    job_id = ctl("schedule", "run", name).stdout.strip()
+    assert _json(ctl("--json", "job", "get", job_id))["headers"]["rivetq-schedule"] == name
+    assert ctl("schedule", "delete", name).stdout.strip() == f"deleted {name}"
+    assert "schedule_not_found" in ctl("schedule", "get", name, code=1).stderr
+    assert "cron" in ctl("schedule", "put", name, "-q", queue, "-p", "1", "--cron", "nope", code=1).stderr
+
+
 def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:
     queue = new_queue()
     ctl("enqueue", "-q", queue, "-p", "1")

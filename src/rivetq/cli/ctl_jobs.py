@@ -9,17 +9,17 @@ import click
 import msgspec
 
 from rivetq import wire
-from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, payload_text, print_rows, print_table
+from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, payload_text, print_record, print_table
 
 if TYPE_CHECKING:
     from rivetq.client import Job
 
-__all__ = ["COMMANDS", "print_jobs", "queue_option"]
+__all__ = ["COMMANDS", "header_option", "json_payload", "print_jobs", "queue_option"]
 
 queue_option = click.option("-q", "--queue", required=True, help="Queue name.")
 
 
-def _json_payload(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+def json_payload(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     try:
         return msgspec.json.decode(value)
     except msgspec.DecodeError as error:
@@ -33,6 +33,11 @@ def _headers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
         if not name or not equals:
             raise click.BadParameter("give NAME=VALUE, e.g. --header traceparent=00-...-01")
     return {name: value for name, _, value in pairs} or None
+
+
+header_option = click.option(
+    "--header", "headers", multiple=True, callback=_headers, help="NAME=VALUE header (repeatable)."
+)
 
 
 def _lease_args(
@@ -60,13 +65,13 @@ def lease_target(command: Any) -> Any:
 
 @click.command()
 @queue_option
-@click.option("-p", "--payload", required=True, callback=_json_payload, help="Job payload (JSON).")
+@click.option("-p", "--payload", required=True, callback=json_payload, help="Job payload (JSON).")
 @click.option("--priority", default=5, show_default=True, help="0-9, 9 served first.")
 @click.option("--delay-ms", default=0, show_default=True, help="Run no sooner than this.")
 @click.option("--run-at", help="Run no sooner than this RFC 3339 time.")
 @click.option("--max-retries", default=3, show_default=True)
 @click.option("--idempotency-key", help="Enqueue at most once per key (within the dedup window).")
-@click.option("--header", "headers", multiple=True, callback=_headers, help="NAME=VALUE header (repeatable).")
+@header_option
 @json_option
 @pass_state
 def enqueue(
@@ -174,12 +179,6 @@ def job() -> None:
     """Look up or cancel one job."""
 
 
-def _print_job(found: Job) -> None:
-    shown = [name for name in found.__struct_fields__ if name not in ("payload", "headers")]
-    fields = [(name, getattr(found, name)) for name in shown]
-    print_rows([*fields, ("headers", payload_text(found.headers)), ("payload", payload_text(found.payload))])
-
-
 @job.command("get")
 @click.argument("job_id")
 @json_option
@@ -187,7 +186,7 @@ def _print_job(found: Job) -> None:
 def job_get(state: CtlState, job_id: str) -> None:
     """Show a job and its state."""
     found = state.client().get_job(job_id)
-    emit(state, found, lambda: _print_job(found))
+    emit(state, found, lambda: print_record(found, json_fields=("headers", "payload")))
 
 
 @job.command("cancel")
