@@ -18,7 +18,7 @@ import msgspec
 
 from rivetq import wire
 from rivetq.clock import Clock
-from rivetq.errors import InvalidArgument, QueueNotFound, RivetQError
+from rivetq.errors import InvalidArgument, QueueNotFound, RivetQError, StateConflict
 from rivetq.ids import new_lease_id
 from rivetq.manager_options import LeaseListener, ManagerOptions, NullObserver, Observer
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
@@ -257,11 +257,18 @@ class QueueManager(QueueSettings, ScheduleOps):
 
     async def delete_queue(self, queue: str, *, force: bool = False) -> int:
         """Remove the queue entirely (jobs, DLQ, config, counters, idempotency keys, metrics
-        series); returns how many jobs went. ``StateConflict`` while jobs are inflight
-        unless ``force``; ``QueueNotFound`` if it does not exist."""
+        series); returns how many jobs went. ``StateConflict`` while jobs are inflight or
+        schedules enqueue into it, unless ``force`` (which deletes those schedules too);
+        ``QueueNotFound`` if it does not exist."""
         if not isinstance(force, bool):
             raise InvalidArgument("force must be true or false", field="force")
-        deleted = await self._storage.delete_queue(check_queue(queue), force=force, now_ms=self.now_ms())
+        targeting = await self.schedules_of(check_queue(queue))
+        if targeting and not force:
+            names = ", ".join(schedule.name for schedule in targeting)
+            raise StateConflict(f"schedules enqueue into queue {queue} ({names}): delete them, or delete with force")
+        deleted = await self._storage.delete_queue(queue, force=force, now_ms=self.now_ms())
+        for schedule in targeting:
+            await self._storage.delete_schedule(schedule.name)
         self._observer.queue_deleted(queue)
         return deleted
 

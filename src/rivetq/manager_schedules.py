@@ -58,6 +58,10 @@ class ScheduleOps:
     async def list_schedules(self) -> list[Schedule]:
         return await self._storage.list_schedules()
 
+    async def schedules_of(self, queue: str) -> list[Schedule]:
+        """The schedules that enqueue into ``queue``."""
+        return [schedule for schedule in await self._storage.list_schedules() if schedule.queue == queue]
+
     async def delete_schedule(self, name: str) -> None:
         if not await self._storage.delete_schedule(_check_name(name)):
             raise ScheduleNotFound(f"schedule {name} not found")

@@ -10,7 +10,7 @@ import pytest
 
 from rivetq import wire
 from rivetq.clock import FakeClock
-from rivetq.errors import InvalidArgument, ScheduleNotFound
+from rivetq.errors import InvalidArgument, ScheduleNotFound, StateConflict
 from rivetq.manager import QueueManager
 from rivetq.models import Job, Schedule
 from rivetq.storage.memory import MemoryStorage
@@ -179,3 +179,12 @@ async def test_a_bad_schedule_names_the_field(
 def test_schedule_model_round_trips_through_msgpack() -> None:
     schedule = Schedule(name="a", queue="q", payload=b"1", cron="@daily", headers={"k": "v"})
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(schedule), type=Schedule) == schedule
+
+
+async def test_deleting_a_queue_a_schedule_enqueues_into_needs_force(manager: QueueManager, at_t0: FakeClock) -> None:
+    await manager.put_schedule("feeds", body(interval_ms=60_000))
+    await manager.run_schedule("feeds")  # the queue exists now
+    with pytest.raises(StateConflict, match="feeds"):
+        await manager.delete_queue("reports")
+    assert await manager.delete_queue("reports", force=True) == 1
+    assert await manager.list_schedules() == []

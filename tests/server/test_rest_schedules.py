@@ -66,3 +66,13 @@ async def test_bad_schedules_answer_400_naming_the_field(client: ApiClient) -> N
     ):
         response = await client.put("/v1/schedules/bad", json=body)
         assert (response.status_code, response.json()["error"].get("field")) == (400, field), body
+
+
+async def test_fired_runs_show_in_metrics(client: ApiClient, clock: FakeClock) -> None:
+    clock.set(T0)
+    await client.put("/v1/schedules/m", json={"queue": "q", "interval_ms": 60_000, "payload": 1})
+    clock.advance(60_000 + 250)
+    await client.runtime.manager.fire_due_schedules()
+    text = (await client.get("/metrics")).text
+    assert 'rivetq_schedule_runs_total{schedule="m"} 1.0' in text
+    assert 'rivetq_schedule_lag_seconds{schedule="m"} 0.25' in text

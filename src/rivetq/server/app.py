@@ -199,7 +199,7 @@ class Runtime:
                 Middleware(
                     CORSMiddleware,
                     allow_origins=list(server.cors_allow_origins),
-                    allow_methods=["GET", "POST", "DELETE"],
+                    allow_methods=["GET", "POST", "PUT", "DELETE"],
                     allow_headers=["Authorization", "Content-Type"],
                     max_age=600,
                 )

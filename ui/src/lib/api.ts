@@ -9,9 +9,12 @@ import type {
   QueueStats,
   QueueSummary,
   RateLimitView,
+  ScheduleBody,
+  ScheduleView,
 } from "./types";
 
 const q = (queue: string) => `/v1/queues/${encodeURIComponent(queue)}`;
+const s = (name: string) => `/v1/schedules/${encodeURIComponent(name)}`;
 
 function query(params: Record<string, string | number | null | undefined>): string {
   const search = new URLSearchParams();
@@ -36,6 +39,12 @@ export const api = {
   getConcurrencyLimit: (queue: string) => request<ConcurrencyLimitView>("GET", `${q(queue)}/concurrency_limit`),
   setConcurrencyLimit: (queue: string, maxInflight: number) =>
     request<unknown>("POST", `${q(queue)}/concurrency_limit`, { max_inflight: maxInflight }),
+  listSchedules: () => request<{ schedules: ScheduleView[] }>("GET", "/v1/schedules").then((r) => r.schedules),
+  putSchedule: (name: string, body: ScheduleBody) => request<ScheduleView>("PUT", s(name), body),
+  pauseSchedule: (name: string) => request<ScheduleView>("POST", `${s(name)}/pause`, {}),
+  resumeSchedule: (name: string) => request<ScheduleView>("POST", `${s(name)}/resume`, {}),
+  runSchedule: (name: string) => request<EnqueueResult>("POST", `${s(name)}/run`, {}),
+  deleteSchedule: (name: string) => request<unknown>("DELETE", s(name)),
   deleteConcurrencyLimit: (queue: string) => request<unknown>("DELETE", `${q(queue)}/concurrency_limit`),
   pause: (queue: string) => request<unknown>("POST", `${q(queue)}/pause`),
   resume: (queue: string) => request<unknown>("POST", `${q(queue)}/resume`),

@@ -23,6 +23,32 @@ export interface RateLimitView {
   exists: boolean;
 }
 
+export interface ScheduleView {
+  name: string;
+  queue: string;
+  cron: string | null;
+  interval_ms: number | null;
+  timezone: string;
+  payload: unknown;
+  priority: number;
+  max_retries: number;
+  headers: Record<string, string>;
+  catchup: "skip" | "all";
+  paused: boolean;
+  created_at: string;
+  next_run_at: string;
+  last_run_at: string | null;
+  runs_total: number;
+}
+
+export interface ScheduleBody {
+  queue: string;
+  payload: unknown;
+  cron?: string;
+  interval_ms?: number;
+  timezone?: string;
+}
+
 export interface ConcurrencyLimitView {
   max_inflight: number;
   exists: boolean;
