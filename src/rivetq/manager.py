@@ -58,6 +58,7 @@ MAX_WAIT_MS = wire.MAX_WAIT_MS
 # A long-poll held back by a concurrency limit also looks again this often: a slot freed
 # on another node (or by a lease expiring) tells this one nothing.
 SLOT_RECHECK_MS = 250
+_STOP_RECANCEL_S = 0.1
 _replace = msgspec.structs.replace
 
 
@@ -102,9 +103,14 @@ class QueueManager(QueueSettings, ScheduleOps):
     async def stop(self) -> None:
         """Stop the loops and release every long-poll (they return no jobs)."""
         self._waiters.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        pending = set(self._tasks)
+        while pending:  # again: a cancellation that lands in a query may be swallowed by the driver
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=_STOP_RECANCEL_S)
+        for task in self._tasks:  # a loop that died was reported by its supervisor already
+            if not task.cancelled():
+                task.exception()
         self._tasks.clear()
 
     def long_polls(self, queue: str) -> int:

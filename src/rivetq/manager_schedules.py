@@ -36,6 +36,7 @@ class ScheduleOps:
     _clock: Clock
     _options: ManagerOptions
     _observer: Observer
+    _next_due_ms: int | None = None  # the earliest tick due, as of the last pass
 
     async def enqueue(self, queue: str, request: wire.EnqueueRequest) -> InsertResult:
         raise NotImplementedError  # QueueManager's
@@ -87,9 +88,16 @@ class ScheduleOps:
         """Enqueue the runs of every schedule due now; returns how many were fired."""
         now_ms = self._clock.now_ms()
         fired = 0
+        upcoming: list[int] = []
         for schedule in await self._storage.list_schedules():
-            if not schedule.paused and schedule.next_run_at_ms <= now_ms:
+            if schedule.paused:
+                continue
+            if schedule.next_run_at_ms <= now_ms:
                 fired += await self._fire_logged(schedule, now_ms)
+                upcoming.append(next_tick_ms(schedule, now_ms))
+            else:
+                upcoming.append(schedule.next_run_at_ms)
+        self._next_due_ms = min(upcoming, default=None)
         return fired
 
     async def run_scheduler(self) -> None:
@@ -97,18 +105,17 @@ class ScheduleOps:
         while True:
             try:
                 await self.fire_due_schedules()
-                wait_s = await self._idle_s()
+                wait_s = self._idle_s()
             except StorageUnavailable as error:
                 logger.warning("scheduler: storage unavailable: %s", error)
                 wait_s = self._options.schedule_check_interval_ms / 1000
             await asyncio.sleep(wait_s)
 
-    async def _idle_s(self) -> float:
+    def _idle_s(self) -> float:
         """Until the next tick due, or the check interval (a schedule may be added on another node)."""
         idle_ms = self._options.schedule_check_interval_ms
-        due = [s.next_run_at_ms for s in await self._storage.list_schedules() if not s.paused]
-        if due:
-            idle_ms = min(max(min(due) - self._clock.now_ms(), 1), idle_ms)
+        if self._next_due_ms is not None:
+            idle_ms = min(max(self._next_due_ms - self._clock.now_ms(), 1), idle_ms)
         return idle_ms / 1000
 
     async def _fire_logged(self, schedule: Schedule, now_ms: int) -> int:
