@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -37,9 +38,7 @@ class ScheduleOps:
     _options: ManagerOptions
     _observer: Observer
     _next_due_ms: int | None = None  # the earliest tick due, as of the last pass
-
-    async def enqueue(self, queue: str, request: wire.EnqueueRequest) -> InsertResult:
-        raise NotImplementedError  # QueueManager's
+    enqueue: Callable[[str, wire.EnqueueRequest], Awaitable[InsertResult]]  # QueueManager's
 
     async def put_schedule(self, name: str, body: wire.ScheduleBody) -> Schedule:
         """Create or replace the schedule ``name``; it first fires at its next tick from now."""
