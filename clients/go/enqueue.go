@@ -12,12 +12,13 @@ const rfc3339Millis = "2006-01-02T15:04:05.000Z07:00"
 
 // enqueueBody is the wire shape of one job to enqueue; nil fields take server defaults.
 type enqueueBody struct {
-	Payload        json.RawMessage `json:"payload"`
-	Priority       *int            `json:"priority,omitempty"`
-	DelayMs        *int            `json:"delay_ms,omitempty"`
-	RunAt          string          `json:"run_at,omitempty"`
-	MaxRetries     *int            `json:"max_retries,omitempty"`
-	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	Payload        json.RawMessage   `json:"payload"`
+	Priority       *int              `json:"priority,omitempty"`
+	DelayMs        *int              `json:"delay_ms,omitempty"`
+	RunAt          string            `json:"run_at,omitempty"`
+	MaxRetries     *int              `json:"max_retries,omitempty"`
+	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+	Headers        map[string]string `json:"headers,omitempty"`
 }
 
 // Enqueue adds a job to queue and returns its id. The payload is encoded with
@@ -66,7 +67,7 @@ func newEnqueueBody(payload interface{}, opts EnqueueOptions) (enqueueBody, erro
 	if err != nil {
 		return enqueueBody{}, fmt.Errorf("rivetq: encoding payload: %w", err)
 	}
-	body := enqueueBody{Payload: encoded, IdempotencyKey: opts.IdempotencyKey}
+	body := enqueueBody{Payload: encoded, IdempotencyKey: opts.IdempotencyKey, Headers: opts.Headers}
 	if body.Priority, err = optionalInt("Priority", opts.Priority, PriorityLowest); err != nil {
 		return body, err
 	}

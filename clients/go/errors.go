@@ -12,14 +12,15 @@ import (
 // Sentinel errors. Every error the server reports is an *APIError that matches one of
 // these with errors.Is (when its code or status is known).
 var (
-	ErrInvalidArgument = errors.New("rivetq: invalid argument")
-	ErrUnauthenticated = errors.New("rivetq: unauthenticated")
-	ErrJobNotFound     = errors.New("rivetq: job not found")
-	ErrQueueNotFound   = errors.New("rivetq: queue not found")
-	ErrLeaseLost       = errors.New("rivetq: lease lost")
-	ErrStateConflict   = errors.New("rivetq: state conflict")
-	ErrPayloadTooLarge = errors.New("rivetq: payload too large")
-	ErrUnavailable     = errors.New("rivetq: server unavailable")
+	ErrInvalidArgument  = errors.New("rivetq: invalid argument")
+	ErrUnauthenticated  = errors.New("rivetq: unauthenticated")
+	ErrJobNotFound      = errors.New("rivetq: job not found")
+	ErrQueueNotFound    = errors.New("rivetq: queue not found")
+	ErrScheduleNotFound = errors.New("rivetq: schedule not found")
+	ErrLeaseLost        = errors.New("rivetq: lease lost")
+	ErrStateConflict    = errors.New("rivetq: state conflict")
+	ErrPayloadTooLarge  = errors.New("rivetq: payload too large")
+	ErrUnavailable      = errors.New("rivetq: server unavailable")
 )
 
 // sentinelByCode mirrors the server's error codes (rivetq.errors in the server).
@@ -28,6 +29,7 @@ var sentinelByCode = map[string]error{
 	"unauthenticated":     ErrUnauthenticated,
 	"job_not_found":       ErrJobNotFound,
 	"queue_not_found":     ErrQueueNotFound,
+	"schedule_not_found":  ErrScheduleNotFound,
 	"lease_lost":          ErrLeaseLost,
 	"state_conflict":      ErrStateConflict,
 	"payload_too_large":   ErrPayloadTooLarge,

@@ -238,3 +238,17 @@ func TestCancelJobDeletesOnlyJobsNotLeased(t *testing.T) {
 	leased := leaseOne(t, c, q, 30000)
 	assertIs(t, c.CancelJob(ctxFor(t), leased.ID), rivetq.ErrStateConflict)
 }
+
+func TestEnqueueHeadersComeBackOnLeaseAndLookup(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	trace := map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	id := enqueue(t, c, q, 1, &rivetq.EnqueueOptions{Headers: trace})
+	if found := must(c.GetJob(ctxFor(t), id))(t); !reflect.DeepEqual(found.Headers, trace) {
+		t.Fatalf("GetJob headers %v, want %v", found.Headers, trace)
+	}
+	if leased := leaseOne(t, c, q, 30000); !reflect.DeepEqual(leased.Headers, trace) {
+		t.Fatalf("leased headers %v, want %v", leased.Headers, trace)
+	}
+	_, err := c.Enqueue(ctxFor(t), q, 2, &rivetq.EnqueueOptions{Headers: map[string]string{"": "x"}})
+	assertIs(t, err, rivetq.ErrInvalidArgument)
+}

@@ -52,6 +52,9 @@ type EnqueueOptions struct {
 	MaxRetries int
 	// IdempotencyKey deduplicates enqueues on the same queue within the server's window.
 	IdempotencyKey string
+	// Headers are string metadata carried with the job to its workers, e.g. a W3C
+	// "traceparent" (at most 64; the server refuses more, or over-long ones).
+	Headers map[string]string
 }
 
 // EnqueueItem is one job of an EnqueueBatch.

@@ -10,10 +10,10 @@ import (
 // ListQueues returns every queue the server knows with its counts.
 func (c *Client) ListQueues(ctx context.Context) ([]QueueSummary, error) {
 	var reply struct {
-		Queues []QueueSummary `json:"queues"`
+		Summaries []QueueSummary `json:"summaries"` // "queues" has the names alone
 	}
 	err := c.do(ctx, call{method: http.MethodGet, path: "/v1/queues", out: &reply})
-	return reply.Queues, err
+	return reply.Summaries, err
 }
 
 // Stats returns a queue's counts and counters; a queue that never existed is
@@ -100,6 +100,18 @@ func (c *Client) PurgeQueue(ctx context.Context, queue string) (int, error) {
 	return c.purge(ctx, queuePath(queue, ""))
 }
 
+// DeleteQueue removes queue entirely: its jobs (dead ones too), settings, counters and
+// metrics series; it returns how many jobs went. While jobs are inflight it is
+// ErrStateConflict, unless force; a queue that does not exist is ErrQueueNotFound.
+func (c *Client) DeleteQueue(ctx context.Context, queue string, force bool) (int, error) {
+	var reply struct {
+		DeletedJobs int `json:"deleted_jobs"`
+	}
+	body := map[string]bool{"force": force}
+	err := c.do(ctx, call{method: http.MethodPost, path: queuePath(queue, "/delete"), body: body, out: &reply})
+	return reply.DeletedJobs, err
+}
+
 func (c *Client) purge(ctx context.Context, path string) (int, error) {
 	var reply struct {
 		Purged int `json:"purged"`
@@ -152,6 +164,29 @@ func (v *rateLimitView) limit() *RateLimit {
 // DeleteRateLimit removes the queue's rate limit.
 func (c *Client) DeleteRateLimit(ctx context.Context, queue string) error {
 	return c.do(ctx, call{method: http.MethodDelete, path: queuePath(queue, "/rate_limit")})
+}
+
+// SetConcurrencyLimit lets at most maxInflight jobs of the queue be leased at once,
+// across workers and nodes: a lease beyond it returns fewer jobs (a long-poll waits for
+// a slot). maxInflight is 1–1000000.
+func (c *Client) SetConcurrencyLimit(ctx context.Context, queue string, maxInflight int) error {
+	body := map[string]int{"max_inflight": maxInflight}
+	return c.do(ctx, call{method: http.MethodPost, path: queuePath(queue, "/concurrency_limit"), body: body})
+}
+
+// GetConcurrencyLimit returns the queue's concurrency limit, or 0 when it has none.
+func (c *Client) GetConcurrencyLimit(ctx context.Context, queue string) (int, error) {
+	var reply struct {
+		MaxInflight int  `json:"max_inflight"`
+		Exists      bool `json:"exists"`
+	}
+	err := c.do(ctx, call{method: http.MethodGet, path: queuePath(queue, "/concurrency_limit"), out: &reply})
+	return reply.MaxInflight, err
+}
+
+// DeleteConcurrencyLimit removes the queue's concurrency limit.
+func (c *Client) DeleteConcurrencyLimit(ctx context.Context, queue string) error {
+	return c.do(ctx, call{method: http.MethodDelete, path: queuePath(queue, "/concurrency_limit")})
 }
 
 // SetRetryPolicy sets the backoff of the queue's failed jobs. Every field of policy is

@@ -231,3 +231,53 @@ func TestANameThatWouldReachAnotherRouteIsAnInvalidArgument(t *testing.T) {
 	_, err := c.ListJobs(ctx, q, rivetq.ListJobsOptions{Limit: -1})
 	assertIs(t, err, rivetq.ErrInvalidArgument)
 }
+
+func TestListQueuesCarriesEachQueuesCounts(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	enqueue(t, c, q, 1, nil)
+	enqueue(t, c, q, 2, &rivetq.EnqueueOptions{DelayMs: 60000})
+	for _, summary := range must(c.ListQueues(ctxFor(t)))(t) {
+		if summary.Name == q {
+			if summary.Ready != 1 || summary.Delayed != 1 || summary.EnqueuedTotal != 2 {
+				t.Fatalf("summary %+v", summary)
+			}
+			return
+		}
+	}
+	t.Fatalf("queue %s not listed", q)
+}
+
+func TestDeleteQueueRefusesInflightJobsUnlessForced(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	enqueue(t, c, q, 1, nil)
+	enqueue(t, c, q, 2, nil)
+	leaseOne(t, c, q, 30000)
+	_, err := c.DeleteQueue(ctxFor(t), q, false)
+	assertIs(t, err, rivetq.ErrStateConflict)
+	if deleted := must(c.DeleteQueue(ctxFor(t), q, true))(t); deleted != 2 {
+		t.Fatalf("deleted %d jobs, want 2", deleted)
+	}
+	_, err = c.Stats(ctxFor(t), q)
+	assertIs(t, err, rivetq.ErrQueueNotFound)
+	_, err = c.DeleteQueue(ctxFor(t), q, false)
+	assertIs(t, err, rivetq.ErrQueueNotFound)
+}
+
+func TestConcurrencyLimitCapsJobsInFlight(t *testing.T) {
+	c, q := newClient(t), newQueue(t)
+	for i := 0; i < 3; i++ {
+		enqueue(t, c, q, i, nil)
+	}
+	check(t, c.SetConcurrencyLimit(ctxFor(t), q, 2))
+	if limit := must(c.GetConcurrencyLimit(ctxFor(t), q))(t); limit != 2 {
+		t.Fatalf("concurrency limit %d, want 2", limit)
+	}
+	if jobs := must(c.Lease(ctxFor(t), q, 10, 30000))(t); len(jobs) != 2 {
+		t.Fatalf("leased %d jobs under a limit of 2", len(jobs))
+	}
+	check(t, c.DeleteConcurrencyLimit(ctxFor(t), q))
+	if limit := must(c.GetConcurrencyLimit(ctxFor(t), q))(t); limit != 0 {
+		t.Fatalf("concurrency limit %d after delete", limit)
+	}
+	assertIs(t, c.SetConcurrencyLimit(ctxFor(t), q, 0), rivetq.ErrInvalidArgument)
+}

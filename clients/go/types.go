@@ -32,6 +32,8 @@ type Job struct {
 	CreatedAt      time.Time       `json:"created_at"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	LastError      string          `json:"last_error,omitempty"`
+	// Headers are the producer's string metadata (empty when it sent none).
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // DecodePayload unmarshals the job's JSON payload into v.

@@ -13,6 +13,7 @@ __all__ = [
     "LeaseLost",
     "PayloadTooLarge",
     "QueueNotFound",
+    "ScheduleNotFound",
     "RivetQError",
     "StateConflict",
     "StorageSetupFailed",
@@ -60,6 +61,12 @@ class QueueNotFound(RivetQError):
     """The queue has never existed (HTTP 404)."""
 
     code = "queue_not_found"
+
+
+class ScheduleNotFound(RivetQError):
+    """No schedule has this name (HTTP 404)."""
+
+    code = "schedule_not_found"
 
 
 class LeaseLost(RivetQError):
@@ -119,6 +126,7 @@ _BY_CODE: dict[str, type[RivetQError]] = {
         Unauthenticated,
         JobNotFound,
         QueueNotFound,
+        ScheduleNotFound,
         LeaseLost,
         StateConflict,
         PayloadTooLarge,

@@ -17,10 +17,12 @@ import msgspec
 
 from rivetq import wire
 from rivetq.clock import Clock
-from rivetq.errors import QueueNotFound, RivetQError
+from rivetq.errors import InvalidArgument, QueueNotFound, RivetQError, StateConflict
 from rivetq.ids import new_lease_id
 from rivetq.manager_options import LeaseListener, ManagerOptions, NullObserver, Observer
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
+from rivetq.manager_schedules import ScheduleOps
+from rivetq.manager_settings import QueueSettings
 from rivetq.manager_validation import (
     MAX_DELAY_MS,
     check_batch_size,
@@ -30,9 +32,7 @@ from rivetq.manager_validation import (
     check_insert,
     check_int,
     check_queue,
-    check_rate_limit,
     check_reason,
-    check_retry_policy,
     check_state,
 )
 from rivetq.models import (
@@ -42,10 +42,7 @@ from rivetq.models import (
     JobPage,
     JobState,
     LeaseResult,
-    QueueConfig,
     QueueStats,
-    RateLimit,
-    RetryPolicy,
     StoredState,
 )
 from rivetq.ratelimit import ms_per_token
@@ -58,10 +55,14 @@ logger = logging.getLogger("rivetq.manager")
 
 MAX_VISIBILITY_MS = 43_200_000
 MAX_WAIT_MS = wire.MAX_WAIT_MS
+# A long-poll held back by a concurrency limit also looks again this often: a slot freed
+# on another node (or by a lease expiring) tells this one nothing.
+SLOT_RECHECK_MS = 250
+_STOP_RECANCEL_S = 0.1
 _replace = msgspec.structs.replace
 
 
-class QueueManager:
+class QueueManager(QueueSettings, ScheduleOps):
     def __init__(
         self,
         storage: Storage,
@@ -79,6 +80,7 @@ class QueueManager:
         self._rng = rng or random.Random()
         self._on_fatal = on_fatal
         self._waiters = Waiters()
+        self._slot_waits: set[str] = set()  # queues whose long-polls wait for a concurrency slot
         self._lease_listeners: list[LeaseListener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -99,17 +101,20 @@ class QueueManager:
         self._loop = asyncio.get_running_loop()
         self._storage.set_wakeup(self._on_storage_wakeup)
         self._tasks.append(self._supervise("lease_reaper", self._reaper.run))
+        self._tasks.append(self._supervise("scheduler", self.run_scheduler))
 
     async def stop(self) -> None:
         """Stop the loops and release every long-poll (they return no jobs)."""
         self._waiters.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        pending = set(self._tasks)
+        while pending:  # again: a cancellation that lands in a query may be swallowed by the driver
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=_STOP_RECANCEL_S)
+        for task in self._tasks:  # a loop that died was reported by its supervisor already
+            if not task.cancelled():
+                task.exception()
         self._tasks.clear()
-
-    def now_ms(self) -> int:
-        return self._clock.now_ms()
 
     def long_polls(self, queue: str) -> int:
         """How many long-polls are waiting on ``queue`` now."""
@@ -178,6 +183,7 @@ class QueueManager:
         queue = await self._storage.ack(job_id, lease_id, now_ms=self.now_ms())
         self._observer.jobs_acked(queue, 1)
         self._released(job_id, lease_id)
+        self._slot_freed(queue)
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]]) -> list[AckResult]:
         _check_acks(acks)
@@ -189,6 +195,7 @@ class QueueManager:
                 acked[result.queue] += 1
         for queue, count in acked.items():
             self._observer.jobs_acked(queue, count)
+            self._slot_freed(queue)
         return results
 
     async def nack(
@@ -207,6 +214,7 @@ class QueueManager:
         )
         self._observer.jobs_nacked(job.queue, 1)
         self._released(job_id, lease_id)
+        self._slot_freed(job.queue)
         if after.state is StoredState.DEAD:
             self._observer.jobs_dead(job.queue, 1)
         else:
@@ -255,31 +263,22 @@ class QueueManager:
     async def purge(self, queue: str) -> int:
         return await self._storage.purge(check_queue(queue), now_ms=self.now_ms())
 
-    # -- queue config -------------------------------------------------------------
-
-    async def set_rate_limit(self, queue: str, limit: RateLimit) -> None:
-        check_rate_limit(limit)
-        await self._update_config(queue, lambda config: _replace(config, rate_limit=limit))
-
-    async def get_rate_limit(self, queue: str) -> RateLimit | None:
-        return (await self._storage.get_queue_config(check_queue(queue))).rate_limit
-
-    async def delete_rate_limit(self, queue: str) -> None:
-        await self._update_config(queue, lambda config: _replace(config, rate_limit=None))
-
-    async def set_retry_policy(self, queue: str, policy: RetryPolicy) -> None:
-        check_retry_policy(policy)
-        await self._update_config(queue, lambda config: _replace(config, retry_policy=policy))
-
-    async def get_retry_policy(self, queue: str) -> RetryPolicy:
-        """The queue's policy; the defaults until one is set."""
-        return (await self._storage.get_queue_config(check_queue(queue))).retry_policy
-
-    async def pause(self, queue: str) -> None:
-        await self._update_config(queue, lambda config: _replace(config, paused=True))
-
-    async def resume(self, queue: str) -> None:
-        await self._update_config(queue, lambda config: _replace(config, paused=False))
+    async def delete_queue(self, queue: str, *, force: bool = False) -> int:
+        """Remove the queue entirely (jobs, DLQ, config, counters, idempotency keys, metrics
+        series); returns how many jobs went. ``StateConflict`` while jobs are inflight or
+        schedules enqueue into it, unless ``force`` (which deletes those schedules too);
+        ``QueueNotFound`` if it does not exist."""
+        if not isinstance(force, bool):
+            raise InvalidArgument("force must be true or false", field="force")
+        targeting = await self.schedules_of(check_queue(queue))
+        if targeting and not force:
+            names = ", ".join(schedule.name for schedule in targeting)
+            raise StateConflict(f"schedules enqueue into queue {queue} ({names}): delete them, or delete with force")
+        deleted = await self._storage.delete_queue(queue, force=force, now_ms=self.now_ms())
+        for schedule in targeting:
+            await self._storage.delete_schedule(schedule.name)
+        self._observer.queue_deleted(queue)
+        return deleted
 
     # -- dead letter queue --------------------------------------------------------
 
@@ -359,6 +358,10 @@ class QueueManager:
             if limit is not None:
                 refill_at = now_ms + ms_per_token(limit)
                 wake_at = refill_at if wake_at is None else min(wake_at, refill_at)
+        if result.concurrency_limited:
+            self._slot_waits.add(queue)
+            recheck_at = now_ms + SLOT_RECHECK_MS
+            wake_at = recheck_at if wake_at is None else min(wake_at, recheck_at)
         if wake_at is not None:
             self._waiters.arm(queue, wake_at, now_ms)
 
@@ -377,14 +380,15 @@ class QueueManager:
             return
         loop.call_soon_threadsafe(self._waiters.notify, queue)
 
-    async def _update_config(self, queue: str, change: Callable[[QueueConfig], QueueConfig]) -> None:
-        check_queue(queue)
-        await self._storage.update_queue_config(queue, change, now_ms=self.now_ms())
-        self._waiters.notify(queue)
-
     def _released(self, job_id: str, lease_id: str) -> None:
         for listener in self._lease_listeners:
             listener.released(job_id, lease_id)
+
+    def _slot_freed(self, queue: str) -> None:
+        """A job of ``queue`` left inflight: wake a long-poll held back by its concurrency limit."""
+        if queue in self._slot_waits:
+            self._slot_waits.discard(queue)
+            self._waiters.notify(queue)
 
     def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
         async def supervised() -> None:

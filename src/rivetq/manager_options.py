@@ -17,6 +17,7 @@ class ManagerOptions:
     max_payload_bytes: int = 1_048_576
     lease_check_interval_ms: int = 1_000  # reaper period (queue.lease_check_interval)
     reaper_batch: int = 1_000
+    schedule_check_interval_ms: int = 1_000  # the scheduler looks at least this often
 
 
 class Observer(Protocol):
@@ -40,6 +41,14 @@ class Observer(Protocol):
 
     def rate_limited(self, queue: str) -> None:
         """A lease the token bucket cut short."""
+        ...
+
+    def queue_deleted(self, queue: str) -> None:
+        """The queue was removed entirely: forget its series."""
+        ...
+
+    def schedule_fired(self, schedule: str, runs: int, lag_ms: int) -> None:
+        """``runs`` jobs enqueued for due ticks, the last ``lag_ms`` after its tick."""
         ...
 
 
@@ -76,4 +85,10 @@ class NullObserver:
         return None
 
     def rate_limited(self, queue: str) -> None:
+        return None
+
+    def queue_deleted(self, queue: str) -> None:
+        return None
+
+    def schedule_fired(self, schedule: str, runs: int, lag_ms: int) -> None:
         return None

@@ -22,6 +22,7 @@ __all__ = [
     "check_batch_size",
     "check_insert",
     "check_cursor",
+    "check_headers",
     "check_id",
     "check_id_list",
     "check_int",
@@ -151,7 +152,34 @@ def _build_job(request: wire.EnqueueRequest, now_ms: int, max_payload_bytes: int
         eta_ms=_eta_ms(request, now_ms, at),
         max_retries=check_int(request.max_retries, f"{at}max_retries", 0, 1000),
         idempotency_key=key,
+        headers=check_headers(request.headers, f"{at}headers"),
     )
+
+
+def check_headers(headers: object, field: str) -> dict[str, str] | None:
+    """String → string, bounded in count, name and value length and total size; an empty
+    mapping is stored as none."""
+    if headers is None:
+        return None
+    if not isinstance(headers, dict):
+        raise InvalidArgument(f"{field} must be an object of strings", field=field)
+    if len(headers) > wire.MAX_HEADERS:
+        raise InvalidArgument(f"{field} must hold at most {wire.MAX_HEADERS} entries", field=field)
+    size = 0
+    for name, value in headers.items():
+        _check_header(name, value, field)
+        size += len(name.encode()) + len(value.encode())
+    if size > wire.MAX_HEADERS_BYTES:
+        raise InvalidArgument(f"{field} must total at most {wire.MAX_HEADERS_BYTES} bytes, not {size}", field=field)
+    return dict(headers) or None
+
+
+def _check_header(name: object, value: object, field: str) -> None:
+    if not isinstance(name, str) or not 1 <= len(name) <= wire.MAX_HEADER_NAME:
+        raise InvalidArgument(f"{field} names must be strings of 1 to {wire.MAX_HEADER_NAME} characters", field=field)
+    if not isinstance(value, str) or len(value) > wire.MAX_HEADER_VALUE:
+        message = f"{field}.{name} must be a string of at most {wire.MAX_HEADER_VALUE} characters"
+        raise InvalidArgument(message, field=f"{field}.{name}")
 
 
 def _payload(payload: object, max_payload_bytes: int, at: str) -> bytes:

@@ -21,6 +21,7 @@ __all__ = [
     "QueueStats",
     "RateLimit",
     "RetryPolicy",
+    "Schedule",
     "StoredState",
 ]
 
@@ -64,6 +65,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None = None
     lease_id: str | None = None
     lease_expires_at_ms: int | None = None
+    headers: dict[str, str] | None = None  # None when the producer sent none
 
     def state_at(self, now_ms: int) -> JobState:
         """The user-visible state at ``now_ms``."""
@@ -83,6 +85,7 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
     eta_ms: int
     max_retries: int
     idempotency_key: str | None = None
+    headers: dict[str, str] | None = None
 
 
 class InsertResult(msgspec.Struct, frozen=True):
@@ -93,10 +96,12 @@ class InsertResult(msgspec.Struct, frozen=True):
 
 
 class LeaseResult(msgspec.Struct, frozen=True):
-    """Jobs handed out; ``rate_limited`` is true when the token bucket cut the batch."""
+    """Jobs handed out; ``rate_limited`` is true when the token bucket cut the batch,
+    ``concurrency_limited`` when the queue's limit on jobs in flight did."""
 
     jobs: list[Job]
     rate_limited: bool
+    concurrency_limited: bool = False
 
 
 class AckResult(msgspec.Struct, frozen=True):
@@ -131,6 +136,13 @@ class QueueConfig(msgspec.Struct, frozen=True):
     paused: bool = False
     rate_limit: RateLimit | None = None
     retry_policy: RetryPolicy = RetryPolicy()
+    max_inflight: int | None = None  # the concurrency limit: jobs in flight at once, across nodes
+
+    def lease_cap(self, max_jobs: int, inflight: int) -> int:
+        """How many of ``max_jobs`` a lease may hand out with ``inflight`` jobs leased now."""
+        if self.max_inflight is None:
+            return max_jobs
+        return max(0, min(max_jobs, self.max_inflight - inflight))
 
 
 class QueueCounters(msgspec.Struct, frozen=True):
@@ -159,3 +171,26 @@ class JobPage(msgspec.Struct, frozen=True):
 
     jobs: list[Job]
     next_cursor: str | None
+
+
+class Schedule(msgspec.Struct, frozen=True, kw_only=True):
+    """Enqueues a job on ``queue`` at every tick of ``cron`` (in ``timezone``) or every
+    ``interval_ms`` (exactly one of them). ``next_run_at_ms`` is the next tick due;
+    ``catchup`` says what ticks missed while no node ran do: ``skip`` (one run for the
+    latest) or ``all`` (a run each, up to a bound)."""
+
+    name: str
+    queue: str
+    payload: bytes
+    cron: str | None = None
+    interval_ms: int | None = None
+    timezone: str = "UTC"
+    priority: int = DEFAULT_PRIORITY
+    max_retries: int = DEFAULT_MAX_RETRIES
+    headers: dict[str, str] | None = None
+    catchup: str = "skip"
+    paused: bool = False
+    created_at_ms: int = 0
+    next_run_at_ms: int = 0
+    last_run_at_ms: int | None = None  # the tick of the last run fired
+    runs_total: int = 0

@@ -18,6 +18,11 @@ from rivetq.models import RetryPolicy
 __all__ = [
     "MAX_BATCH",
     "MAX_DELAY_MS",
+    "MAX_HEADERS",
+    "MAX_HEADERS_BYTES",
+    "MAX_HEADER_NAME",
+    "MAX_HEADER_VALUE",
+    "MAX_INFLIGHT",
     "MAX_RATE",
     "MAX_WAIT_MS",
     "MIN_REFILL_RATE",
@@ -26,6 +31,9 @@ __all__ = [
     "AckItem",
     "AckItemResult",
     "AckRequest",
+    "ConcurrencyLimitBody",
+    "ConcurrencyLimitView",
+    "DeleteQueueRequest",
     "DeletedResponse",
     "EmptyRequest",
     "EnqueueBatchRequest",
@@ -44,6 +52,7 @@ __all__ = [
     "NackRequest",
     "NackResponse",
     "PurgedResponse",
+    "QueueDeletedResponse",
     "QueueListResponse",
     "QueueStatsResponse",
     "QueueSummary",
@@ -52,6 +61,9 @@ __all__ = [
     "RequeueRequest",
     "RequeuedResponse",
     "RetryPolicyBody",
+    "ScheduleBody",
+    "ScheduleListResponse",
+    "ScheduleView",
     "SuccessResponse",
     "rfc3339_text",
 ]
@@ -73,6 +85,23 @@ MAX_WAIT_MS = 20_000
 WaitMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_WAIT_MS)]
 MaxJobs = Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)]
 Reason = Annotated[str, msgspec.Meta(max_length=65_536)]
+MAX_INFLIGHT = 1_000_000
+MAX_HEADERS = 64
+MAX_HEADER_NAME = 256
+MAX_HEADER_VALUE = 8192
+MAX_HEADERS_BYTES = 16_384  # names and values together, in UTF-8
+# Lengths are checked by the manager, whose errors name the header (msgspec's would not).
+Headers = Annotated[
+    dict[str, str],
+    msgspec.Meta(
+        max_length=MAX_HEADERS,
+        description=(
+            "String metadata carried with the job (e.g. W3C `traceparent`), returned by lease and lookups:"
+            f" at most {MAX_HEADERS} entries, names of 1 to {MAX_HEADER_NAME} characters, values of at most"
+            f" {MAX_HEADER_VALUE}, {MAX_HEADERS_BYTES} bytes in all."
+        ),
+    ),
+]
 
 
 class _Body(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -90,6 +119,7 @@ class EnqueueRequest(_Body, kw_only=True):
     run_at: Rfc3339 | None = None  # exclusive with delay_ms
     max_retries: MaxRetries = 3
     idempotency_key: IdempotencyKey | None = None
+    headers: Headers | None = None
 
 
 class EnqueueResponse(msgspec.Struct, omit_defaults=True):
@@ -132,6 +162,7 @@ class LeasedJob(msgspec.Struct, kw_only=True):
     created_at: Rfc3339
     eta: Rfc3339
     idempotency_key: str | None
+    headers: dict[str, str] = {}
 
 
 class AckItemResult(msgspec.Struct, omit_defaults=True):
@@ -206,6 +237,7 @@ class JobView(msgspec.Struct, kw_only=True):
     last_error: str | None = None
     lease_id: str | None = None
     lease_expires_at: Rfc3339 | None = None
+    headers: dict[str, str] = {}
 
 
 class JobListResponse(msgspec.Struct):
@@ -230,7 +262,12 @@ class QueueSummary(msgspec.Struct):
 
 
 class QueueListResponse(msgspec.Struct):
-    queues: list[QueueSummary]
+    """``queues``: the names, in name order, as the seed's clients decode them;
+    ``summaries``: the same queues with their figures, for dashboards (one call whatever
+    the number of queues)."""
+
+    queues: list[str]
+    summaries: list[QueueSummary]
 
 
 class RateLimitBody(_Body):
@@ -244,6 +281,19 @@ class RateLimitView(msgspec.Struct):
 
     capacity: float
     refill_rate: float
+    exists: bool
+
+
+class ConcurrencyLimitBody(_Body):
+    """At most ``max_inflight`` jobs of the queue leased at once, across workers and nodes."""
+
+    max_inflight: Annotated[int, msgspec.Meta(ge=1, le=MAX_INFLIGHT)]
+
+
+class ConcurrencyLimitView(msgspec.Struct):
+    """``max_inflight`` is 0 when ``exists`` is false (no limit)."""
+
+    max_inflight: int
     exists: bool
 
 
@@ -275,6 +325,62 @@ class QueueStatsResponse(msgspec.Struct, kw_only=True):
     nacked_total: int
     paused: bool
     rate_limit: RateLimitView
+    concurrency_limit: ConcurrencyLimitView  # as GET concurrency_limit: exists false without one
+
+
+class DeleteQueueRequest(_Body):
+    """``force``: delete even while jobs are inflight (their acks then find no job)."""
+
+    force: bool = False
+
+
+class QueueDeletedResponse(msgspec.Struct):
+    queue: str
+    deleted_jobs: int
+
+
+MIN_INTERVAL_MS = 1000
+CatchUp = Literal["skip", "all"]
+
+
+class ScheduleBody(_Body, kw_only=True):
+    """A schedule's definition: ``cron`` (5 fields or ``@hourly``-style names, in
+    ``timezone``) or ``interval_ms``, exactly one; the job fields of an enqueue; what to do
+    with ticks missed while no node ran (``skip``: one run for the latest; ``all``: one each,
+    up to 100)."""
+
+    queue: str
+    payload: msgspec.Raw
+    cron: str | None = None
+    interval_ms: Annotated[int, msgspec.Meta(ge=MIN_INTERVAL_MS, le=MAX_DELAY_MS)] | None = None
+    timezone: str = "UTC"
+    priority: Priority = 5
+    max_retries: MaxRetries = 3
+    headers: Headers | None = None
+    catchup: CatchUp = "skip"
+    paused: bool = False
+
+
+class ScheduleView(msgspec.Struct, kw_only=True):
+    name: str
+    queue: str
+    cron: str | None
+    interval_ms: int | None
+    timezone: str
+    payload: msgspec.Raw
+    priority: int
+    max_retries: int
+    headers: dict[str, str]
+    catchup: str
+    paused: bool
+    created_at: Rfc3339
+    next_run_at: Rfc3339
+    last_run_at: Rfc3339 | None
+    runs_total: int
+
+
+class ScheduleListResponse(msgspec.Struct):
+    schedules: list[ScheduleView]
 
 
 class RequeueRequest(_Body):

@@ -117,6 +117,57 @@ def test_ctl_enqueue_says_when_the_idempotency_key_made_a_duplicate(ctl: Any) ->
     assert human == f"not enqueued: idempotency key once already enqueued job {first['job_id']}"
 
 
+def test_ctl_enqueue_headers_are_shown_by_job_get(ctl: Any) -> None:
+    queue = new_queue()
+    job_id = ctl("enqueue", "-q", queue, "-p", "1", "--header", "traceparent=00-a=b-01", "--header", "tenant=acme")
+    job_id = job_id.stdout.strip()
+    assert _json(ctl("--json", "job", "get", job_id))["headers"] == {"traceparent": "00-a=b-01", "tenant": "acme"}
+    assert '{"traceparent":"00-a=b-01","tenant":"acme"}' in ctl("job", "get", job_id).stdout
+
+
+def test_ctl_delete_queue_asks_then_removes_it(ctl: Any) -> None:
+    queue = new_queue()
+    job_id = ctl("enqueue", "-q", queue, "-p", "1").stdout.strip()
+    ctl("lease", "-q", queue)
+    assert "state_conflict" in ctl("delete-queue", "-q", queue, "--yes", code=1).stderr
+    assert ctl("delete-queue", "-q", queue, "--force", "--yes").stdout.strip() == f"deleted {queue} (1 jobs)"
+    assert queue not in [summary["name"] for summary in _json(ctl("--json", "list"))["queues"]]
+    assert "job_not_found" in ctl("job", "get", job_id, code=1).stderr
+
+
+def test_ctl_concurrency_limit(ctl: Any) -> None:
+    queue = new_queue()
+    for n in range(3):
+        ctl("enqueue", "-q", queue, "-p", str(n))
+    assert ctl("concurrency-limit", "get", "-q", queue).stdout.strip() == "none"
+    assert ctl("concurrency-limit", "set", "-q", queue, "--max-inflight", "2").stdout.strip() == "set"
+    assert _json(ctl("--json", "concurrency-limit", "get", "-q", queue)) == {"max_inflight": 2, "exists": True}
+    assert len(_json(ctl("--json", "lease", "-q", queue, "--max-jobs", "5"))["jobs"]) == 2
+    ctl("concurrency-limit", "delete", "-q", queue)
+    assert ctl("concurrency-limit", "get", "-q", queue).stdout.strip() == "none"
+    assert "max_inflight" in ctl("concurrency-limit", "set", "-q", queue, "--max-inflight", "0", code=1).stderr
+
+
+def test_ctl_schedules(ctl: Any) -> None:
+    name, queue = new_queue(), new_queue()
+    put = ctl("schedule", "put", name, "-q", queue, "-p", '{"r": 1}', "--cron", "@daily", "--timezone", "Asia/Tokyo",
+              "--header", "team=data", "--catchup", "all")  # fmt: skip
+    assert put.stdout.startswith(f"{name}: next run ")
+    shown = _json(ctl("--json", "schedule", "get", name))
+    assert (shown["cron"], shown["timezone"], shown["headers"], shown["catchup"]) == (
+        "@daily", "Asia/Tokyo", {"team": "data"}, "all"
+    )  # fmt: skip
+    assert API_TIME.fullmatch(shown["next_run_at"])
+    assert name in ctl("schedule", "list").stdout
+    assert ctl("schedule", "pause", name).stdout.startswith(f"paused {name}")
+    assert ctl("schedule", "resume", name).stdout.startswith(f"resumed {name}")
+    job_id = ctl("schedule", "run", name).stdout.strip()
+    assert _json(ctl("--json", "job", "get", job_id))["headers"]["rivetq-schedule"] == name
+    assert ctl("schedule", "delete", name).stdout.strip() == f"deleted {name}"
+    assert "schedule_not_found" in ctl("schedule", "get", name, code=1).stderr
+    assert "cron" in ctl("schedule", "put", name, "-q", queue, "-p", "1", "--cron", "nope", code=1).stderr
+
+
 def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:
     queue = new_queue()
     ctl("enqueue", "-q", queue, "-p", "1")
@@ -197,6 +248,7 @@ def test_ctl_enqueue_reads_a_payload_from_a_file_or_stdin(ctl: Any, server: Runn
     [
         ["enqueue", "-p", "1"],  # no queue
         ["enqueue", "-q", "q", "-p", "{not json"],
+        ["enqueue", "-q", "q", "-p", "1", "--header", "no-equals-sign"],
         ["ack", "only-a-job-id"],
         ["worker", "no_colon_here", "-q", "q"],
         ["worker", "no_such_module_xyz:handle", "-q", "q"],

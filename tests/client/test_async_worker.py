@@ -195,3 +195,16 @@ async def test_async_worker_stops_on_a_fatal_lease_error(server: RunningServer) 
         worker = _worker(client, "not a queue name!", lambda job: None)
         with pytest.raises(rivetq.InvalidArgument):
             await asyncio.wait_for(worker.run(), 30)
+
+
+async def test_async_worker_hands_the_job_headers_to_the_handler(client: AsyncClient) -> None:
+    queue = new_queue()
+    await client.enqueue(queue, 1, headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+    seen: list[dict[str, str]] = []
+
+    async def handle(job: Job) -> None:
+        seen.append(job.headers)
+
+    async with running(_worker(client, queue, handle)):
+        await _until(lambda: _acked(client, queue, 1), "1 ack")
+    assert seen == [{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}]

@@ -297,3 +297,62 @@ def test_help_shows_what_a_method_returns(method: str, result: str) -> None:
 
     for client in (Client("http://127.0.0.1:9"), AsyncClient("http://127.0.0.1:9")):
         assert inspect.signature(getattr(client, method)).return_annotation == result
+
+
+def test_client_headers_travel_to_lease_and_lookup(api: Any) -> None:
+    queue = new_queue()
+    trace = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    job_id = api.enqueue(queue, 1, headers=trace)
+    [batch_id] = api.enqueue_batch(queue, [JobSpec(payload=2, headers={"n": "2"})])
+    assert api.get_job(job_id).headers == trace
+    assert [(job.id, job.headers) for job in api.lease(queue, max_jobs=2)] == [(job_id, trace), (batch_id, {"n": "2"})]
+    with pytest.raises(rivetq.InvalidArgument) as caught:
+        api.enqueue(queue, 3, headers={"": "x"})
+    assert caught.value.field == "headers"
+
+
+def test_client_delete_queue_refuses_inflight_jobs_unless_forced(api: Any) -> None:
+    queue = new_queue()
+    api.enqueue_batch(queue, [{"payload": 1}, {"payload": 2}])
+    api.lease(queue)
+    with pytest.raises(rivetq.StateConflict):
+        api.delete_queue(queue)
+    assert api.delete_queue(queue, force=True) == 2
+    assert queue not in {summary.name for summary in api.list_queues()}
+    with pytest.raises(rivetq.QueueNotFound):
+        api.delete_queue(queue)
+
+
+def test_client_concurrency_limit(api: Any) -> None:
+    queue = new_queue()
+    api.enqueue_batch(queue, [{"payload": n} for n in range(3)])
+    assert api.get_concurrency_limit(queue) is None
+    api.set_concurrency_limit(queue, 2)
+    assert api.get_concurrency_limit(queue) == 2
+    assert len(api.lease(queue, max_jobs=10)) == 2
+    api.delete_concurrency_limit(queue)
+    assert api.get_concurrency_limit(queue) is None
+    assert len(api.lease(queue, max_jobs=10)) == 1
+    with pytest.raises(rivetq.InvalidArgument) as caught:
+        api.set_concurrency_limit(queue, 0)
+    assert caught.value.field == "max_inflight"
+
+
+def test_client_schedules(api: Any) -> None:
+    name, queue = new_queue(), new_queue()
+    created = api.put_schedule(name, queue, {"report": "daily"}, cron="30 2 * * *", timezone="Europe/Berlin")
+    assert isinstance(created, rivetq.Schedule)
+    assert (created.name, created.queue, created.payload, created.runs_total) == (name, queue, {"report": "daily"}, 0)
+    assert created.next_run_at > datetime.now(UTC)
+    assert api.get_schedule(name) == created
+    assert name in [schedule.name for schedule in api.list_schedules()]
+    assert api.pause_schedule(name).paused is True
+    assert api.resume_schedule(name).paused is False
+    job_id = api.run_schedule(name)
+    assert api.get_job(job_id).headers["rivetq-schedule"] == name
+    api.delete_schedule(name)
+    with pytest.raises(rivetq.ScheduleNotFound):
+        api.get_schedule(name)
+    with pytest.raises(rivetq.InvalidArgument) as caught:
+        api.put_schedule(name, queue, 1, cron="not cron")
+    assert caught.value.field == "cron"

@@ -273,3 +273,12 @@ def test_worker_stops_extending_a_lost_lease_and_does_not_ack(client: Client, ca
     assert sum("during extend" in r.getMessage() for r in caplog.records) == 1  # no further heartbeats
     job = client.get_job(job_id)
     assert (job.state, job.tries) == ("delayed", 1)
+
+
+def test_worker_hands_the_job_headers_to_the_handler(client: Client) -> None:
+    queue = new_queue()
+    client.enqueue(queue, 1, headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+    seen: list[dict[str, str]] = []
+    with running(_worker(client, queue, lambda job: seen.append(job.headers))):
+        wait_until(lambda: client.stats(queue).acked_total == 1, "1 ack")
+    assert seen == [{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}]

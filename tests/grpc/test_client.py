@@ -18,7 +18,15 @@ import pytest
 from rivetq.client.client import Client
 from rivetq.client.grpc_client import GrpcClient
 from rivetq.client.models import AckedLease, QueueSummary, RetryPolicy
-from rivetq.errors import ConnectionFailed, InvalidArgument, JobNotFound, PayloadTooLarge, QueueNotFound, StateConflict
+from rivetq.errors import (
+    ConnectionFailed,
+    InvalidArgument,
+    JobNotFound,
+    PayloadTooLarge,
+    QueueNotFound,
+    ScheduleNotFound,
+    StateConflict,
+)
 from tests.e2e.server import RunningServer, free_port
 
 
@@ -260,3 +268,56 @@ def test_the_docs_grpc_example_prints_its_job_after_the_go_example_ran(rivetqd: 
         exec(example.replace("127.0.0.1:9090", str(rivetqd.grpc_target)), scope)  # the page's own code
     assert scope["job_id"] != go_job
     assert printed.getvalue() == f"{scope['job_id']} {{'to': 'user@example.com'}} 0\n"
+
+
+def test_client_headers_travel_to_lease_and_lookup(client: GrpcClient) -> None:
+    queue = _queue()
+    job_id = client.enqueue(queue, 1, headers={"traceparent": "00-abc-01"})
+    assert client.get_job(job_id).headers == {"traceparent": "00-abc-01"}
+    client.enqueue_batch(queue, [{"payload": 2, "headers": {"n": "2"}}, {"payload": 3}])
+    assert [job.headers for job in client.lease(queue, max_jobs=3)] == [{"traceparent": "00-abc-01"}, {"n": "2"}, {}]
+    with pytest.raises(InvalidArgument) as caught:
+        client.enqueue_batch(queue, [{"payload": 4, "headers": {"big": "x" * 9000}}])
+    assert caught.value.field == "jobs[0].headers.big"
+
+
+def test_client_delete_queue(client: GrpcClient) -> None:
+    queue = _queue()
+    client.enqueue(queue, 1)
+    client.lease(queue)
+    with pytest.raises(StateConflict):
+        client.delete_queue(queue)
+    assert client.delete_queue(queue, force=True) == 1
+    with pytest.raises(QueueNotFound):
+        client.stats(queue)
+
+
+def test_client_concurrency_limit(client: GrpcClient) -> None:
+    queue = _queue()
+    client.enqueue_batch(queue, [{"payload": n} for n in range(3)])
+    client.set_concurrency_limit(queue, 2)
+    assert client.get_concurrency_limit(queue) == 2
+    assert len(client.lease(queue, max_jobs=10)) == 2
+    client.delete_concurrency_limit(queue)
+    assert client.get_concurrency_limit(queue) is None
+    with pytest.raises(InvalidArgument) as caught:
+        client.set_concurrency_limit(queue, 0)
+    assert caught.value.field == "max_inflight"
+
+
+def test_client_schedules(client: GrpcClient) -> None:
+    name, queue = _queue(), _queue()
+    created = client.put_schedule(name, queue, {"n": 1}, interval_ms=60_000, headers={"team": "data"}, catchup="all")
+    assert (created.name, created.interval_ms, created.cron, created.catchup) == (name, 60_000, None, "all")
+    assert (created.payload, created.headers, created.last_run_at) == ({"n": 1}, {"team": "data"}, None)
+    assert client.get_schedule(name) == created
+    assert name in [schedule.name for schedule in client.list_schedules()]
+    assert client.pause_schedule(name).paused is True
+    assert client.resume_schedule(name).paused is False
+    assert client.get_job(client.run_schedule(name)).headers["rivetq-schedule"] == name
+    client.delete_schedule(name)
+    with pytest.raises(ScheduleNotFound):
+        client.get_schedule(name)
+    with pytest.raises(InvalidArgument) as caught:
+        client.put_schedule(name, queue, 1, cron="@daily", timezone="Nowhere/Else")
+    assert caught.value.field == "timezone"

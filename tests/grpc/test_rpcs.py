@@ -330,3 +330,25 @@ async def test_message_over_the_transport_limit_is_resource_exhausted(stub: Stub
     huge = b'"' + b"x" * 200_000 + b'"'  # beyond max_payload_bytes + overhead
     code, _ = await _rpc_error(stub.Enqueue(pb.EnqueueRequest(queue=_queue(), payload=huge)))
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_enqueue_headers_come_back_on_lease_and_get_job(stub: Stub) -> None:
+    queue = _queue()
+    headers = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    enqueued = await stub.Enqueue(pb.EnqueueRequest(queue=queue, payload=b"1", headers=headers))
+    assert dict((await stub.GetJob(pb.GetJobRequest(job_id=enqueued.job_id))).job.headers) == headers
+    assert dict((await _lease_one(stub, queue)).headers) == headers
+    too_many = {f"h{i}": "v" for i in range(65)}
+    code, error_code = await _rpc_error(stub.Enqueue(pb.EnqueueRequest(queue=queue, payload=b"1", headers=too_many)))
+    assert (code, error_code) == (grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument")
+
+
+async def test_delete_queue_refuses_inflight_jobs_unless_forced(stub: Stub) -> None:
+    queue = _queue()
+    await stub.Enqueue(pb.EnqueueRequest(queue=queue, payload=b"1"))
+    await _lease_one(stub, queue)
+    code, error_code = await _rpc_error(stub.DeleteQueue(pb.DeleteQueueRequest(queue=queue)))
+    assert (code, error_code) == (grpc.StatusCode.FAILED_PRECONDITION, "state_conflict")
+    assert (await stub.DeleteQueue(pb.DeleteQueueRequest(queue=queue, force=True))).deleted_jobs == 1
+    code, error_code = await _rpc_error(stub.DeleteQueue(pb.DeleteQueueRequest(queue=queue)))
+    assert (code, error_code) == (grpc.StatusCode.NOT_FOUND, "queue_not_found")

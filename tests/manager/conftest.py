@@ -29,7 +29,9 @@ def observer() -> RecordingObserver:
 @pytest.fixture
 async def manager(storage: MemoryStorage, clock: FakeClock, observer: RecordingObserver) -> AsyncIterator[QueueManager]:
     # A long reaper period: tests reap by calling reap_expired_leases() after moving the clock.
-    options = ManagerOptions(lease_check_interval_ms=3_600_000, max_payload_bytes=1024)
+    options = ManagerOptions(
+        lease_check_interval_ms=3_600_000, schedule_check_interval_ms=3_600_000, max_payload_bytes=1024
+    )
     manager = QueueManager(storage, clock=clock, options=options, observer=observer, rng=random.Random(7))
     await manager.start()
     yield manager

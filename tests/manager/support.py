@@ -25,6 +25,7 @@ def job(
     run_at: str | None = None,
     max_retries: int = 3,
     idempotency_key: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> wire.EnqueueRequest:
     return wire.EnqueueRequest(
         payload=msgspec.Raw(payload),
@@ -33,6 +34,7 @@ def job(
         run_at=run_at,
         max_retries=max_retries,
         idempotency_key=idempotency_key,
+        headers=headers,
     )
 
 
@@ -67,6 +69,12 @@ class RecordingObserver:
 
     def rate_limited(self, queue: str) -> None:
         self._add("rate_limited", queue, 1)
+
+    def queue_deleted(self, queue: str) -> None:
+        self._add("deleted", queue, 1)
+
+    def schedule_fired(self, schedule: str, runs: int, lag_ms: int) -> None:
+        self._add("schedule_fired", schedule, runs)
 
 
 async def until_long_polls(manager: QueueManager, count: int, queue: str = QUEUE) -> None:

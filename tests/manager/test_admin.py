@@ -7,8 +7,8 @@ import pytest
 from rivetq.clock import FakeClock
 from rivetq.errors import InvalidArgument, JobNotFound, QueueNotFound, StateConflict
 from rivetq.manager import QueueManager
-from rivetq.models import Job, JobState
-from tests.manager.support import QUEUE, job
+from rivetq.models import Job, JobState, RetryPolicy
+from tests.manager.support import QUEUE, RecordingObserver, job
 
 
 async def _dead(manager: QueueManager, count: int) -> list[Job]:
@@ -132,3 +132,39 @@ async def test_requeue_rejects_bad_ids(manager: QueueManager) -> None:
     with pytest.raises(InvalidArgument) as caught:
         await manager.requeue_dlq(QUEUE, ["ok", ""])
     assert caught.value.field == "job_ids[1]"
+
+
+async def test_delete_queue_forgets_it_and_tells_the_observer(
+    manager: QueueManager, observer: RecordingObserver
+) -> None:
+    await manager.enqueue(QUEUE, job())
+    await manager.set_retry_policy(QUEUE, RetryPolicy(base_backoff_ms=7))
+    assert await manager.delete_queue(QUEUE) == 1
+    assert observer.counts[("deleted", QUEUE)] == 1
+    with pytest.raises(QueueNotFound):
+        await manager.stats(QUEUE)
+    assert await manager.get_retry_policy(QUEUE) == RetryPolicy()
+
+
+async def test_delete_queue_checks_its_arguments(manager: QueueManager) -> None:
+    with pytest.raises(InvalidArgument) as bad_name:
+        await manager.delete_queue("no spaces")
+    with pytest.raises(InvalidArgument) as bad_force:
+        await manager.delete_queue(QUEUE, force="yes")  # type: ignore[arg-type]
+    assert (bad_name.value.field, bad_force.value.field) == ("queue", "force")
+
+
+async def test_concurrency_limit_is_set_read_and_removed(manager: QueueManager) -> None:
+    assert await manager.get_concurrency_limit(QUEUE) is None
+    await manager.set_concurrency_limit(QUEUE, 5)
+    assert await manager.get_concurrency_limit(QUEUE) == 5
+    assert (await manager.stats(QUEUE)).config.max_inflight == 5
+    await manager.delete_concurrency_limit(QUEUE)
+    assert await manager.get_concurrency_limit(QUEUE) is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1_000_001, True, 2.5])
+async def test_concurrency_limit_out_of_range_names_the_field(manager: QueueManager, bad: object) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        await manager.set_concurrency_limit(QUEUE, bad)  # type: ignore[arg-type]
+    assert caught.value.field == "max_inflight"

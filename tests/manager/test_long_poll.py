@@ -226,3 +226,27 @@ async def test_stop_releases_long_polls(manager: QueueManager) -> None:
     await manager.stop()
     assert await _result(task) == []
     assert await manager.lease(QUEUE, wait_ms=LONG_MS) == []
+
+
+async def test_long_poll_held_back_by_the_concurrency_limit_is_woken_by_an_ack(
+    manager: QueueManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rivetq.manager.SLOT_RECHECK_MS", 3_600_000)  # only the ack can wake it
+    await manager.set_concurrency_limit(QUEUE, 1)
+    await manager.enqueue_batch(QUEUE, [job(), job()])
+    [first] = await manager.lease(QUEUE, max_jobs=5)
+    task = _long_poll(manager, max_jobs=5)
+    await until_long_polls(manager, 1)
+    await manager.ack(first.id, first.lease_id or "")
+    assert len(await _result(task)) == 1
+
+
+async def test_long_poll_sees_a_slot_freed_behind_its_back(manager: QueueManager, storage: MemoryStorage) -> None:
+    """As when another node acks: the long-poll looks again every SLOT_RECHECK_MS."""
+    await manager.set_concurrency_limit(QUEUE, 1)
+    await manager.enqueue_batch(QUEUE, [job(), job()])
+    [first] = await manager.lease(QUEUE)
+    task = _long_poll(manager)
+    await until_long_polls(manager, 1)
+    await storage.ack(first.id, first.lease_id or "", now_ms=manager.now_ms())
+    assert len(await _result(task)) == 1

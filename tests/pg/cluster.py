@@ -29,7 +29,7 @@ __all__ = ["PgCluster", "fresh_database", "pg_cluster", "shared_cluster"]
 PG_BIN = Path(os.environ.get("RIVETQ_PG_BIN", "/usr/lib/postgresql/15/bin"))
 TEMPLATE = "rivetq_template"
 SCRATCH = "rivetq_scratch"
-TABLES = ["rivetq_jobs", "rivetq_queues", "rivetq_counters", "rivetq_idempotency"]
+TABLES = ["rivetq_jobs", "rivetq_queues", "rivetq_counters", "rivetq_idempotency", "rivetq_schedules"]
 
 # Stops the server if the test process dies without finishing its session (SIGKILL,
 # a timeout), so no PostgreSQL outlives its tests.

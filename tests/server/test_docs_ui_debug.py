@@ -20,6 +20,15 @@ SPEC_OPERATIONS = {
     # SPEC §1 makes the retry backoff settable per queue: these routes are how.
     ("post", "/v1/queues/{queue}/retry_policy"), ("get", "/v1/queues/{queue}/retry_policy"),
     ("delete", "/v1/queues/{queue}/retry_policy"),
+    # SPEC §3: "a way to remove the queue entirely (config, limits, series) exists too".
+    ("post", "/v1/queues/{queue}/delete"),
+    # SPEC §3 wave 2: "a per-queue concurrency limit (max jobs in flight, set and read like the rate limit)".
+    ("post", "/v1/queues/{queue}/concurrency_limit"), ("get", "/v1/queues/{queue}/concurrency_limit"),
+    ("delete", "/v1/queues/{queue}/concurrency_limit"),
+    # SPEC §3 wave 2: schedules.
+    ("get", "/v1/schedules"), ("put", "/v1/schedules/{name}"), ("get", "/v1/schedules/{name}"),
+    ("delete", "/v1/schedules/{name}"), ("post", "/v1/schedules/{name}/pause"),
+    ("post", "/v1/schedules/{name}/resume"), ("post", "/v1/schedules/{name}/run"),
 }  # fmt: skip
 
 

@@ -57,7 +57,7 @@ async def test_lease_returns_the_seed_shape_with_rfc3339_times(client: ApiClient
     job = await lease_one(client, visibility_ms=30_000)
     assert set(job) == {
         "id", "queue", "payload", "priority", "tries", "max_retries", "lease_id", "lease_expires_at", "created_at",
-        "eta", "idempotency_key",
+        "eta", "idempotency_key", "headers",
     }  # fmt: skip
     assert (job["id"], job["queue"], job["payload"], job["priority"], job["tries"], job["idempotency_key"]) == (
         job_id, "emails", {"to": "a@example.com"}, 7, 0, "key-1"

@@ -19,14 +19,16 @@ def totals(enqueued: int = 0, leased: int = 0, acked: int = 0, nacked: int = 0) 
     return {"enqueued_total": enqueued, "leased_total": leased, "acked_total": acked, "nacked_total": nacked}
 
 
-async def test_list_queues_answers_with_and_without_trailing_slash(client: ApiClient) -> None:
+async def test_list_queues_answers_names_and_summaries_with_and_without_trailing_slash(client: ApiClient) -> None:
+    """``queues`` holds the names, as the seed's clients decode the reply; ``summaries`` the figures."""
     await enqueue(client, "b")
     await enqueue(client, "a", delay_ms=1_000)
     expected = {
-        "queues": [
+        "queues": ["a", "b"],
+        "summaries": [
             {"name": "a", "ready": 0, "delayed": 1, "inflight": 0, "dlq": 0, "paused": False, **totals(enqueued=1)},
             {"name": "b", "ready": 1, "delayed": 0, "inflight": 0, "dlq": 0, "paused": False, **totals(enqueued=1)},
-        ]
+        ],
     }
     assert (await client.get("/v1/queues")).json() == expected
     slash = await client.get("/v1/queues/")
@@ -40,7 +42,7 @@ async def test_list_queues_carries_each_queues_totals(client: ApiClient) -> None
     await client.post("/v1/ack", json={"job_id": done["id"], "lease_id": done["lease_id"]})
     failed = await lease_one(client, "t")
     await client.post("/v1/nack", json={"job_id": failed["id"], "lease_id": failed["lease_id"]})
-    [queue] = (await client.get("/v1/queues")).json()["queues"]
+    [queue] = (await client.get("/v1/queues")).json()["summaries"]
     assert {key: queue[key] for key in totals()} == totals(enqueued=3, leased=2, acked=1, nacked=1)
 
 
@@ -55,6 +57,7 @@ async def test_stats_show_counts_counters_and_config(client: ApiClient) -> None:
         "queue": "emails", "ready": 1, "delayed": 0, "inflight": 0, "dlq": 0,
         "enqueued_total": 2, "leased_total": 1, "acked_total": 1, "nacked_total": 0,
         "paused": False, "rate_limit": {"capacity": 10.0, "refill_rate": 2.5, "exists": True},
+        "concurrency_limit": {"max_inflight": 0, "exists": False},
     }  # fmt: skip
 
 
@@ -88,7 +91,7 @@ async def test_pause_stops_leases_until_resume(client: ApiClient) -> None:
     await enqueue(client)
     assert (await client.post("/v1/queues/emails/pause")).json() == {"success": True}
     assert (await client.post("/v1/queues/emails/lease", json={})).json() == {"jobs": []}
-    assert (await client.get("/v1/queues")).json()["queues"][0]["paused"] is True
+    assert (await client.get("/v1/queues")).json()["summaries"][0]["paused"] is True
     await client.post("/v1/queues/emails/resume")
     assert (await lease_one(client))["queue"] == "emails"
 

@@ -20,7 +20,15 @@ def job_id(n: int) -> str:
     return f"0190a000-0000-7000-8000-{n:012x}"
 
 
-def new_job(n: int, *, priority: int = 5, eta_ms: int = T0, max_retries: int = 3, key: str | None = None) -> NewJob:
+def new_job(
+    n: int,
+    *,
+    priority: int = 5,
+    eta_ms: int = T0,
+    max_retries: int = 3,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> NewJob:
     return NewJob(
         id=job_id(n),
         payload=b'{"n": %d}' % n,
@@ -28,6 +36,7 @@ def new_job(n: int, *, priority: int = 5, eta_ms: int = T0, max_retries: int = 3
         eta_ms=eta_ms,
         max_retries=max_retries,
         idempotency_key=key,
+        headers=headers,
     )
 
 

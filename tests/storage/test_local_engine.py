@@ -185,3 +185,22 @@ async def test_a_record_that_does_not_read_back_stops_startup_naming_the_store(t
     store.close()
     with pytest.raises(CorruptStore, match="a record does not read back"):
         await reopened(tmp_path)
+
+
+@pytest.mark.parametrize("checkpoint_after", [False, True])
+async def test_a_queue_deleted_after_a_checkpoint_stays_deleted(tmp_path: Path, checkpoint_after: bool) -> None:
+    """Its jobs and keys are in LMDB by then: the deletion must find them there, and replay
+    (or the next checkpoint) must remove them again."""
+    engine = await reopened(tmp_path)
+    await insert(engine, new_job(1, key="a"), new_job(2, key="b"), new_job(3))
+    await engine.checkpoint()
+    await insert(engine, new_job(4, key="c"))
+    assert await engine.delete_queue(QUEUE, force=False, now_ms=T0) == 4
+    if checkpoint_after:
+        await engine.checkpoint()
+    await engine.close()
+    again = await reopened(tmp_path)
+    assert await again.list_queues(now_ms=T0) == []
+    assert [r.duplicate for r in await insert(again, new_job(5, key="a"), new_job(6, key="c"))] == [False, False]
+    assert await again.stats(QUEUE, now_ms=T0) is not None
+    await again.close()

@@ -53,6 +53,17 @@ describe("dead letter queue and job pages", () => {
     await assert.rejects(server.api("GET", `/v1/jobs/${job.id}`), /404/);
   });
 
+  it("the job page shows the job's headers", async () => {
+    const { page, server } = app;
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const body = { payload: { report: "traced" }, headers: { traceparent, tenant: "acme" } };
+    const { job_id: jobId } = await server.api("POST", "/v1/queues/reports/enqueue", body);
+    await app.open(`/job/?id=${jobId}`);
+    const headers = page.getByTestId("headers");
+    await headers.filter({ hasText: traceparent }).waitFor();
+    assert.match(await headers.innerText(), /tenant\s+acme/);
+  });
+
   it("cancel on the job page deletes the job", async () => {
     const { page, server } = app;
     const { job_id: jobId } = await server.api("POST", "/v1/queues/reports/enqueue", { payload: { report: "cancel me" } });

@@ -76,6 +76,20 @@ describe("overview and queue pages", () => {
     assert.deepEqual(limit, { capacity: 10, refill_rate: 2.5, exists: true });
   });
 
+  it("a concurrency-limit edit persists through the API and caps leases", async () => {
+    const { page, server } = app;
+    await app.open("/queue/?name=reports");
+    await page.getByTestId("concurrency-limit-current").filter({ hasText: "No concurrency limit" }).waitFor();
+    await page.getByLabel("Max in flight").fill("1");
+    await page.getByRole("button", { name: "Save concurrency limit" }).click();
+    await page.getByText("Concurrency limit saved.").waitFor();
+    await page.getByTestId("concurrency-limit-current").filter({ hasText: "At most 1 jobs in flight" }).waitFor();
+    assert.deepEqual(await server.api("GET", "/v1/queues/reports/concurrency_limit"), { max_inflight: 1, exists: true });
+    await page.getByRole("button", { name: "Remove concurrency limit" }).click();
+    await page.getByText("Concurrency limit removed.").waitFor();
+    assert.deepEqual(await server.api("GET", "/v1/queues/reports/concurrency_limit"), { max_inflight: 0, exists: false });
+  });
+
   it("the rate-limit editor shows a limit set through the API within a poll, and never overwrites what is being typed", async () => {
     const { page, server } = app;
     await server.api("POST", "/v1/queues/throttled/enqueue", { payload: 1 });
@@ -164,6 +178,22 @@ describe("overview and queue pages", () => {
     await page.getByText("Purged 2 jobs.").waitFor();
     const stats = await server.api("GET", "/v1/queues/reports/stats");
     assert.equal(stats.ready + stats.delayed + stats.inflight + stats.dlq, 0);
+  });
+
+  it("delete asks first, then removes the queue and returns to the overview", async () => {
+    const { page, server } = app;
+    await server.api("POST", "/v1/queues/doomed/enqueue", { payload: 1 });
+    await server.api("POST", "/v1/queues/doomed/enqueue", { payload: 2 });
+    await server.api("POST", "/v1/queues/doomed/lease", { max_jobs: 1 });
+    await app.open("/queue/?name=doomed");
+    await page.getByRole("button", { name: "Delete queue" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByText("1 jobs are in flight").waitFor();
+    await dialog.getByRole("button", { name: "Delete queue" }).click();
+    await page.waitForURL((url) => url.pathname === "/ui/" || url.pathname === "/ui");
+    const { queues } = await server.api("GET", "/v1/queues");
+    assert.ok(!queues.includes("doomed"), `still listed: ${queues}`);
+    assert.ok(queues.includes("emails"));
   });
 
   it("shows the API's error message verbatim", async () => {

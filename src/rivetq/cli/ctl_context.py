@@ -29,6 +29,7 @@ __all__ = [
     "json_option",
     "pass_state",
     "payload_text",
+    "print_record",
     "print_rows",
     "print_table",
 ]
@@ -134,3 +135,9 @@ def print_rows(pairs: Sequence[tuple[str, object]]) -> None:
     width = max(len(name) for name, _ in pairs)
     for name, value in pairs:
         click.echo(f"{name.ljust(width)}  {'-' if value is None else _api_times(value)}")
+
+
+def print_record(record: Any, json_fields: Sequence[str]) -> None:
+    """A msgspec Struct's fields as rows, ``json_fields`` last and as JSON."""
+    fields = [(name, getattr(record, name)) for name in record.__struct_fields__ if name not in json_fields]
+    print_rows([*fields, *((name, payload_text(getattr(record, name))) for name in json_fields)])

@@ -11,12 +11,12 @@ import click
 import msgspec
 
 from rivetq import wire
-from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, payload_text, print_rows, print_table
+from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, payload_text, print_record, print_table
 
 if TYPE_CHECKING:
     from rivetq.client import Job
 
-__all__ = ["COMMANDS", "print_jobs", "queue_option"]
+__all__ = ["COMMANDS", "header_option", "json_payload", "print_jobs", "queue_option"]
 
 queue_option = click.option("-q", "--queue", required=True, help="Queue name.")
 
@@ -35,11 +35,25 @@ def _payload_bytes(value: str) -> bytes:
     return value.encode()
 
 
-def _json_payload(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+def json_payload(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     try:
         return msgspec.json.decode(_payload_bytes(value))
     except msgspec.DecodeError as error:
         raise click.BadParameter(f"not valid JSON: {error}") from None
+
+
+def _headers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str] | None:
+    """``--header NAME=VALUE`` pairs (repeatable); the value may contain ``=``."""
+    pairs = [value.partition("=") for value in values]
+    for name, equals, _ in pairs:
+        if not name or not equals:
+            raise click.BadParameter("give NAME=VALUE, e.g. --header traceparent=00-...-01")
+    return {name: value for name, _, value in pairs} or None
+
+
+header_option = click.option(
+    "--header", "headers", multiple=True, callback=_headers, help="NAME=VALUE header (repeatable)."
+)
 
 
 def _lease_args(
@@ -71,7 +85,7 @@ def lease_target(command: Any) -> Any:
     "-p",
     "--payload",
     required=True,
-    callback=_json_payload,
+    callback=json_payload,
     help="Job payload: JSON, @FILE to read it from a file, or - to read it from stdin.",
 )
 @click.option("--priority", default=5, show_default=True, help="0-9, 9 served first.")
@@ -79,6 +93,7 @@ def lease_target(command: Any) -> Any:
 @click.option("--run-at", help="Run no sooner than this RFC 3339 time.")
 @click.option("--max-retries", default=3, show_default=True)
 @click.option("--idempotency-key", help="Enqueue at most once per key (within the dedup window).")
+@header_option
 @json_option
 @pass_state
 def enqueue(
@@ -90,6 +105,7 @@ def enqueue(
     run_at: str | None,
     max_retries: int,
     idempotency_key: str | None,
+    headers: dict[str, str] | None,
 ) -> None:
     """Enqueue a job; says its id, or the earlier job's when the idempotency key made it a duplicate."""
     from rivetq.client import JobSpec, _calls
@@ -101,6 +117,7 @@ def enqueue(
         max_retries=max_retries,
         idempotency_key=idempotency_key,
         run_at=run_at,
+        headers=headers,
     )
     answer = state.client().send(_calls.enqueue_answer(queue, spec))
     if answer.duplicate:
@@ -189,11 +206,6 @@ def job() -> None:
     """Look up or cancel one job."""
 
 
-def _print_job(found: Job) -> None:
-    fields = [(name, getattr(found, name)) for name in found.__struct_fields__ if name != "payload"]
-    print_rows([*fields, ("payload", payload_text(found.payload))])
-
-
 @job.command("get")
 @click.argument("job_id")
 @json_option
@@ -201,7 +213,7 @@ def _print_job(found: Job) -> None:
 def job_get(state: CtlState, job_id: str) -> None:
     """Show a job and its state."""
     found = state.client().get_job(job_id)
-    emit(state, found, lambda: _print_job(found))
+    emit(state, found, lambda: print_record(found, json_fields=("headers", "payload")))
 
 
 @job.command("cancel")

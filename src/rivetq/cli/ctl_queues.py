@@ -82,6 +82,18 @@ def purge(state: CtlState, queue: str) -> None:
     emit(state, {"purged": purged}, lambda: click.echo(f"purged {counted(purged, 'job')} of queue {queue}"))
 
 
+@click.command("delete-queue")
+@queue_option
+@click.option("--force", is_flag=True, help="Delete even while jobs are inflight.")
+@_confirm
+@json_option
+@pass_state
+def delete_queue(state: CtlState, queue: str, force: bool) -> None:
+    """Remove a queue entirely: jobs, DLQ, settings, counters and metrics."""
+    deleted = state.client().delete_queue(queue, force=force)
+    emit(state, {"queue": queue, "deleted_jobs": deleted}, lambda: click.echo(f"deleted {queue} ({deleted} jobs)"))
+
+
 @click.group()
 def dlq() -> None:
     """The dead letter queue: list, requeue, purge."""
@@ -231,4 +243,4 @@ def retry_policy_delete(state: CtlState, queue: str) -> None:
     emit(state, {"success": True}, lambda: click.echo(f"reset the retry policy of queue {queue} to the defaults"))
 
 
-COMMANDS = [list_queues, stats, pause, resume, purge, dlq, rate_limit, retry_policy]
+COMMANDS = [list_queues, stats, pause, resume, purge, delete_queue, dlq, rate_limit, retry_policy]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from rivetq._version import __version__
-from rivetq.cli import ctl_jobs, ctl_ops, ctl_queues
+from rivetq.cli import ctl_jobs, ctl_limits, ctl_ops, ctl_queues, ctl_schedules
 from rivetq.cli.ctl_context import CtlGroup, CtlState
 
 __all__ = ["cli", "main"]
@@ -30,7 +30,13 @@ def cli(ctx: click.Context, server: str, token: str | None, json_output: bool) -
     ctx.obj = CtlState(server=server, token=token or None, json=json_output)
 
 
-for command in [*ctl_jobs.COMMANDS, *ctl_queues.COMMANDS, *ctl_ops.COMMANDS]:
+for command in [
+    *ctl_jobs.COMMANDS,
+    *ctl_queues.COMMANDS,
+    *ctl_limits.COMMANDS,
+    *ctl_schedules.COMMANDS,
+    *ctl_ops.COMMANDS,
+]:
     cli.add_command(command)
 
 

@@ -13,6 +13,7 @@ from rivetq.client.models import (
     QueueSummary,
     RateLimit,
     RetryPolicy,
+    Schedule,
 )
 from rivetq.client.worker import Worker
 
@@ -29,6 +30,7 @@ __all__ = [
     "QueueSummary",
     "RateLimit",
     "RetryPolicy",
+    "Schedule",
     "Worker",
     "WorkerOptions",
 ]

@@ -7,12 +7,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 import msgspec
 
 from rivetq import wire
-from rivetq.errors import ConnectionFailed, RivetQError, error_for_code
+from rivetq.errors import ConnectionFailed, InvalidArgument, RivetQError, error_for_code
 
 __all__ = [
     "Call",
@@ -20,6 +21,7 @@ __all__ = [
     "connection_failed",
     "error_from_response",
     "may_retry",
+    "path_segment",
     "request_headers",
 ]
 
@@ -61,6 +63,14 @@ class Call(Generic[T]):
     params: dict[str, str] = field(default_factory=dict)
     retry_safe: bool = False
     extra_timeout_s: float = 0.0
+
+
+def path_segment(value: str, field: str) -> str:
+    """``value`` as one URL path segment. An empty value, or ``.`` or ``..`` (which an
+    HTTP client would resolve as a relative path), would name another route."""
+    if not value or value in (".", ".."):
+        raise InvalidArgument(f"{field} must not be empty, . or ..", field=field)
+    return quote(value, safe="")
 
 
 def request_headers(token: str | None) -> dict[str, str]:

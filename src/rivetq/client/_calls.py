@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import msgspec
 
 from rivetq import wire
-from rivetq.client._base import Call
+from rivetq.client._base import Call, path_segment
 from rivetq.client.models import (
     AckedLease,
     AckItemResult,
@@ -30,7 +29,6 @@ from rivetq.client.models import (
     required_lease,
     run_at_text,
 )
-from rivetq.errors import InvalidArgument
 
 __all__ = [
     "ack",
@@ -50,6 +48,10 @@ __all__ = [
     "list_dlq",
     "list_jobs",
     "list_queues",
+    "delete_queue",
+    "set_concurrency_limit",
+    "get_concurrency_limit",
+    "delete_concurrency_limit",
     "nack",
     "pause",
     "purge",
@@ -91,6 +93,8 @@ _STATS = _decoder_of(wire.QueueStatsResponse)
 _RATE_LIMIT = _decoder_of(wire.RateLimitView)
 _RETRY_POLICY = _decoder_of(RetryPolicy)
 _PURGED = _decoder_of(wire.PurgedResponse)
+_CONCURRENCY = _decoder_of(wire.ConcurrencyLimitView)
+_QUEUE_DELETED = _decoder_of(wire.QueueDeletedResponse)
 _REQUEUED = _decoder_of(wire.RequeuedResponse)
 
 
@@ -99,19 +103,11 @@ def _ignore(body: bytes) -> None:
 
 
 def _queue_path(queue: str, suffix: str = "") -> str:
-    return f"/v1/queues/{_path_segment(queue, 'queue')}{suffix}"
+    return f"/v1/queues/{path_segment(queue, 'queue')}{suffix}"
 
 
 def _job_path(job_id: str) -> str:
-    return f"/v1/jobs/{_path_segment(job_id, 'job_id')}"
-
-
-def _path_segment(value: str, field: str) -> str:
-    """``value`` as one URL path segment. An empty value, or ``.`` or ``..`` (which an
-    HTTP client would resolve as a relative path), would name another route."""
-    if not value or value in (".", ".."):
-        raise InvalidArgument(f"{field} must not be empty, . or ..", field=field)
-    return quote(value, safe="")
+    return f"/v1/jobs/{path_segment(job_id, 'job_id')}"
 
 
 def _enqueue_request(spec: JobSpec) -> wire.EnqueueRequest:
@@ -122,6 +118,7 @@ def _enqueue_request(spec: JobSpec) -> wire.EnqueueRequest:
         run_at=run_at_text(spec),
         max_retries=spec.max_retries,
         idempotency_key=spec.idempotency_key,
+        headers=spec.headers,
     )
 
 
@@ -133,8 +130,10 @@ def enqueue(
     max_retries: int = 3,
     idempotency_key: str | None = None,
     run_at: datetime | str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Call[str]:
-    """Enqueue one job and return its id (the first job's id for a duplicate idempotency key)."""
+    """Enqueue one job and return its id (the first job's id for a duplicate idempotency key).
+    ``headers`` travel with the job to its workers (e.g. ``{"traceparent": ...}``)."""
     spec = JobSpec(
         payload=payload,
         priority=priority,
@@ -142,6 +141,7 @@ def enqueue(
         max_retries=max_retries,
         idempotency_key=idempotency_key,
         run_at=run_at,
+        headers=headers,
     )
     return _enqueue_call(queue, spec, lambda body: _ENQUEUED.decode(body).job_id)
 
@@ -254,7 +254,7 @@ def cancel(job_id: str) -> Call[None]:
 
 def list_queues() -> Call[list[QueueSummary]]:
     """Every queue with its counts by state and whether it is paused."""
-    return Call("GET", "/v1/queues", lambda body: _QUEUES.decode(body).queues, retry_safe=True)
+    return Call("GET", "/v1/queues", lambda body: _QUEUES.decode(body).summaries, retry_safe=True)
 
 
 def _stats_of(body: bytes) -> QueueStats:
@@ -304,6 +304,27 @@ def delete_rate_limit(queue: str) -> Call[None]:
     return Call("DELETE", _queue_path(queue, "/rate_limit"), _ignore, retry_safe=True)
 
 
+def set_concurrency_limit(queue: str, max_inflight: int) -> Call[None]:
+    """At most ``max_inflight`` jobs of the queue leased at once, across workers and nodes."""
+    body = _ENCODER.encode(wire.ConcurrencyLimitBody(max_inflight=max_inflight))
+    return Call("POST", _queue_path(queue, "/concurrency_limit"), _ignore, body=body, retry_safe=True)
+
+
+def get_concurrency_limit(queue: str) -> Call[int | None]:
+    """The queue's concurrency limit, or None when it has none."""
+    path = _queue_path(queue, "/concurrency_limit")
+    return Call("GET", path, lambda body: _max_inflight_of(_CONCURRENCY.decode(body)), retry_safe=True)
+
+
+def _max_inflight_of(view: wire.ConcurrencyLimitView) -> int | None:
+    return view.max_inflight if view.exists else None
+
+
+def delete_concurrency_limit(queue: str) -> Call[None]:
+    """Remove the queue's concurrency limit."""
+    return Call("DELETE", _queue_path(queue, "/concurrency_limit"), _ignore, retry_safe=True)
+
+
 def set_retry_policy(
     queue: str,
     *,
@@ -348,6 +369,14 @@ def resume(queue: str) -> Call[None]:
 def purge(queue: str) -> Call[int]:
     """Delete all of the queue's jobs; returns how many."""
     return Call("DELETE", _queue_path(queue), lambda body: _PURGED.decode(body).purged)
+
+
+def delete_queue(queue: str, force: bool = False) -> Call[int]:
+    """Remove the queue entirely (jobs, DLQ, settings, counters, metrics series); returns
+    how many jobs went. ``StateConflict`` while jobs are inflight unless ``force``."""
+    body = _ENCODER.encode(wire.DeleteQueueRequest(force=force))
+    path = _queue_path(queue, "/delete")
+    return Call("POST", path, lambda reply: _QUEUE_DELETED.decode(reply).deleted_jobs, body=body)
 
 
 def list_dlq(queue: str, limit: int = 100, cursor: str | None = None) -> Call[JobPage]:

@@ -18,7 +18,7 @@ from typing import Any, Generic, ParamSpec, Self, TypeVar, overload
 
 import httpx
 
-from rivetq.client import _calls
+from rivetq.client import _calls, _schedule_calls
 from rivetq.client._base import Call, backoff_s, connection_failed, error_from_response, may_retry, request_headers
 
 __all__ = ["DEFAULT_URL", "AsyncClient", "Client"]
@@ -176,6 +176,17 @@ class Client(_ClientBase[httpx.Client]):
     pause = _SyncOp(_calls.pause)
     resume = _SyncOp(_calls.resume)
     purge = _SyncOp(_calls.purge)
+    delete_queue = _SyncOp(_calls.delete_queue)
+    set_concurrency_limit = _SyncOp(_calls.set_concurrency_limit)
+    get_concurrency_limit = _SyncOp(_calls.get_concurrency_limit)
+    delete_concurrency_limit = _SyncOp(_calls.delete_concurrency_limit)
+    put_schedule = _SyncOp(_schedule_calls.put_schedule)
+    get_schedule = _SyncOp(_schedule_calls.get_schedule)
+    list_schedules = _SyncOp(_schedule_calls.list_schedules)
+    delete_schedule = _SyncOp(_schedule_calls.delete_schedule)
+    pause_schedule = _SyncOp(_schedule_calls.pause_schedule)
+    resume_schedule = _SyncOp(_schedule_calls.resume_schedule)
+    run_schedule = _SyncOp(_schedule_calls.run_schedule)
     list_dlq = _SyncOp(_calls.list_dlq)
     requeue_dlq = _SyncOp(_calls.requeue_dlq)
     purge_dlq = _SyncOp(_calls.purge_dlq)
@@ -237,6 +248,17 @@ class AsyncClient(_ClientBase[httpx.AsyncClient]):
     pause = _AsyncOp(_calls.pause)
     resume = _AsyncOp(_calls.resume)
     purge = _AsyncOp(_calls.purge)
+    delete_queue = _AsyncOp(_calls.delete_queue)
+    set_concurrency_limit = _AsyncOp(_calls.set_concurrency_limit)
+    get_concurrency_limit = _AsyncOp(_calls.get_concurrency_limit)
+    delete_concurrency_limit = _AsyncOp(_calls.delete_concurrency_limit)
+    put_schedule = _AsyncOp(_schedule_calls.put_schedule)
+    get_schedule = _AsyncOp(_schedule_calls.get_schedule)
+    list_schedules = _AsyncOp(_schedule_calls.list_schedules)
+    delete_schedule = _AsyncOp(_schedule_calls.delete_schedule)
+    pause_schedule = _AsyncOp(_schedule_calls.pause_schedule)
+    resume_schedule = _AsyncOp(_schedule_calls.resume_schedule)
+    run_schedule = _AsyncOp(_schedule_calls.run_schedule)
     list_dlq = _AsyncOp(_calls.list_dlq)
     requeue_dlq = _AsyncOp(_calls.requeue_dlq)
     purge_dlq = _AsyncOp(_calls.purge_dlq)

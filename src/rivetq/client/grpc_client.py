@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import grpc
 
@@ -21,6 +21,7 @@ from rivetq.client.grpc_convert import (
     job_from,
     page_from,
     retry_policy_from,
+    schedule_from,
     state_name,
     state_value,
     stats_from,
@@ -37,7 +38,9 @@ from rivetq.client.models import (
     QueueSummary,
     RateLimit,
     RetryPolicy,
+    Schedule,
     job_specs,
+    payload_json,
     required_lease,
 )
 from rivetq.errors import ConnectionFailed, RivetQError, error_for_code
@@ -123,9 +126,11 @@ class GrpcClient:
         max_retries: int = 3,
         idempotency_key: str | None = None,
         run_at: datetime | str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> str:
         """Enqueue one job and return its id (the first job's id for a duplicate idempotency
-        key). ``msgspec.Raw`` sends JSON you already have as bytes untouched."""
+        key). ``msgspec.Raw`` sends JSON you already have as bytes untouched; ``headers``
+        travel with the job to its workers."""
         spec = JobSpec(
             payload=payload,
             priority=priority,
@@ -133,6 +138,7 @@ class GrpcClient:
             max_retries=max_retries,
             idempotency_key=idempotency_key,
             run_at=run_at,
+            headers=headers,
         )
         request = enqueue_message(spec)
         request.queue = queue
@@ -245,6 +251,73 @@ class GrpcClient:
         """Remove the queue's rate limit (dispatch is unlimited again)."""
         self._call(self._stub.DeleteRateLimit, pb.DeleteRateLimitRequest(queue=queue))
 
+    def set_concurrency_limit(self, queue: str, max_inflight: int) -> None:
+        """At most ``max_inflight`` jobs of the queue leased at once, across workers and nodes."""
+        request = build(pb.SetConcurrencyLimitRequest, queue=queue, max_inflight=max_inflight)
+        self._call(self._stub.SetConcurrencyLimit, request)
+
+    def get_concurrency_limit(self, queue: str) -> int | None:
+        """The queue's concurrency limit, or None when it has none."""
+        response = self._call(self._stub.GetConcurrencyLimit, pb.GetConcurrencyLimitRequest(queue=queue))
+        return int(response.max_inflight) if response.exists else None
+
+    def delete_concurrency_limit(self, queue: str) -> None:
+        """Remove the queue's concurrency limit."""
+        self._call(self._stub.DeleteConcurrencyLimit, pb.DeleteConcurrencyLimitRequest(queue=queue))
+
+    def put_schedule(
+        self,
+        name: str,
+        queue: str,
+        payload: Any,
+        *,
+        cron: str | None = None,
+        interval_ms: int | None = None,
+        timezone: str = "UTC",
+        priority: int = 5,
+        max_retries: int = 3,
+        headers: dict[str, str] | None = None,
+        catchup: Literal["skip", "all"] = "skip",
+        paused: bool = False,
+    ) -> Schedule:
+        """Create or replace the schedule ``name`` (see ``Client.put_schedule``)."""
+        request = build(
+            pb.PutScheduleRequest,
+            name=name,
+            queue=queue,
+            payload=payload_json(JobSpec(payload=payload)),
+            cron=cron,
+            interval_ms=interval_ms,
+            timezone=timezone,
+            priority=priority,
+            max_retries=max_retries,
+            headers=headers,
+            catchup=catchup,
+            paused=paused,
+        )
+        return schedule_from(self._call(self._stub.PutSchedule, request).schedule)
+
+    def get_schedule(self, name: str) -> Schedule:
+        return schedule_from(self._call(self._stub.GetSchedule, pb.ScheduleRef(name=name)).schedule)
+
+    def list_schedules(self) -> list[Schedule]:
+        reply = self._call(self._stub.ListSchedules, pb.ListSchedulesRequest())
+        return [schedule_from(schedule) for schedule in reply.schedules]
+
+    def delete_schedule(self, name: str) -> None:
+        self._call(self._stub.DeleteSchedule, pb.ScheduleRef(name=name))
+
+    def pause_schedule(self, name: str) -> Schedule:
+        return schedule_from(self._call(self._stub.PauseSchedule, pb.ScheduleRef(name=name)).schedule)
+
+    def resume_schedule(self, name: str) -> Schedule:
+        return schedule_from(self._call(self._stub.ResumeSchedule, pb.ScheduleRef(name=name)).schedule)
+
+    def run_schedule(self, name: str) -> str:
+        """Enqueue the schedule's job now; returns the job's id."""
+        job_id: str = self._call(self._stub.RunSchedule, pb.ScheduleRef(name=name)).job_id
+        return job_id
+
     def set_retry_policy(
         self,
         queue: str,
@@ -288,6 +361,13 @@ class GrpcClient:
         """Delete all of the queue's jobs; returns how many."""
         purged: int = self._call(self._stub.PurgeQueue, pb.PurgeQueueRequest(queue=queue)).purged
         return purged
+
+    def delete_queue(self, queue: str, force: bool = False) -> int:
+        """Remove the queue entirely (jobs, DLQ, settings, counters, metrics series); returns
+        how many jobs went. ``StateConflict`` while jobs are inflight unless ``force``."""
+        request = build(pb.DeleteQueueRequest, queue=queue, force=force)
+        deleted: int = self._call(self._stub.DeleteQueue, request).deleted_jobs
+        return deleted
 
     # -- dead letter queue ----------------------------------------------------
 

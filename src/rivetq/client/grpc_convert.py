@@ -18,6 +18,7 @@ from rivetq.client.models import (
     QueueSummary,
     RateLimit,
     RetryPolicy,
+    Schedule,
     payload_json,
     run_at_text,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "job_from",
     "page_from",
     "retry_policy_from",
+    "schedule_from",
     "state_name",
     "state_value",
     "stats_from",
@@ -72,6 +74,7 @@ def enqueue_message(spec: JobSpec, field_prefix: str = "") -> pb.EnqueueRequest:
         run_at=run_at_text(spec),
         max_retries=spec.max_retries,
         idempotency_key=spec.idempotency_key,
+        headers=spec.headers,
     )
 
 
@@ -120,6 +123,7 @@ def job_from(message: pb.Job) -> Job:
         eta=time_from(message.eta_ms),
         last_error=_optional(message, "last_error"),
         idempotency_key=_optional(message, "idempotency_key"),
+        headers=dict(message.headers),
     )
 
 
@@ -165,4 +169,25 @@ def stats_from(message: pb.StatsResponse) -> QueueStats:
         nacked_total=message.nacked_total,
         paused=message.paused,
         rate_limit=None if limit is None else RateLimit(capacity=limit.capacity, refill_rate=limit.refill_rate),
+    )
+
+
+def schedule_from(message: pb.Schedule) -> Schedule:
+    last_run_at_ms = _optional(message, "last_run_at_ms")
+    return Schedule(
+        name=message.name,
+        queue=message.queue,
+        cron=_optional(message, "cron"),
+        interval_ms=_optional(message, "interval_ms"),
+        timezone=message.timezone,
+        payload=msgspec.json.decode(message.payload),
+        priority=message.priority,
+        max_retries=message.max_retries,
+        headers=dict(message.headers),
+        catchup=message.catchup,
+        paused=message.paused,
+        created_at=time_from(message.created_at_ms),
+        next_run_at=time_from(message.next_run_at_ms),
+        last_run_at=None if last_run_at_ms is None else time_from(last_run_at_ms),
+        runs_total=message.runs_total,
     )

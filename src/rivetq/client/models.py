@@ -27,6 +27,7 @@ __all__ = [
     "QueueSummary",
     "RateLimit",
     "RetryPolicy",
+    "Schedule",
 ]
 
 
@@ -47,6 +48,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     eta: datetime | None = None
     last_error: str | None = None
     idempotency_key: str | None = None
+    headers: dict[str, str] = {}
 
 
 class AckedLease(msgspec.Struct, frozen=True):
@@ -79,6 +81,26 @@ class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit: RateLimit | None
 
 
+class Schedule(msgspec.Struct, frozen=True, kw_only=True):
+    """A schedule as the server reports it: its definition, its next run and its runs so far."""
+
+    name: str
+    queue: str
+    cron: str | None
+    interval_ms: int | None
+    timezone: str
+    payload: Any
+    priority: int
+    max_retries: int
+    headers: dict[str, str]
+    catchup: str
+    paused: bool
+    created_at: datetime
+    next_run_at: datetime
+    last_run_at: datetime | None
+    runs_total: int
+
+
 class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
     """One job of ``enqueue_batch``; the fields and defaults of ``enqueue``."""
 
@@ -88,6 +110,7 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
     max_retries: int = 3
     idempotency_key: str | None = None
     run_at: datetime | str | None = None
+    headers: dict[str, str] | None = None
 
 
 _PAYLOAD_ENCODER = msgspec.json.Encoder()

@@ -34,15 +34,18 @@ from rivetq.server.openapi import openapi_document, openapi_routes
 from rivetq.server.procs.proxy import ManagerProxy
 from rivetq.server.rest.auth import AuthMiddleware
 from rivetq.server.rest.bodies import BodyLimits
+from rivetq.server.rest.concurrency import ConcurrencyLimitEndpoints
 from rivetq.server.rest.dlq import DlqEndpoints
 from rivetq.server.rest.errors import error_body, http_exception_response, rivetq_error_response
 from rivetq.server.rest.guards import JsonContentTypeMiddleware
 from rivetq.server.rest.health import HealthEndpoints
 from rivetq.server.rest.jobs import JobEndpoints
 from rivetq.server.rest.operations import Operation, routes_for
+from rivetq.server.rest.queue_deletion import QueueDeletionEndpoints
 from rivetq.server.rest.queues import QueueEndpoints
 from rivetq.server.rest.ratelimit import RateLimitEndpoints
 from rivetq.server.rest.retrypolicy import RetryPolicyEndpoints
+from rivetq.server.rest.schedules import ScheduleEndpoints
 from rivetq.server.rest.timing import RequestTimingMiddleware
 from rivetq.server.ui import UI_STATIC_DIR, ui_routes
 from rivetq.service import LocalStorageView, QueueService, StorageView
@@ -223,8 +226,11 @@ class _App:
         return [
             *JobEndpoints(self.service, limits).operations(),
             *QueueEndpoints(self.service, limits).operations(),
+            *QueueDeletionEndpoints(self.service, limits).operations(),
             *DlqEndpoints(self.service, limits).operations(),
             *RateLimitEndpoints(self.service, limits).operations(),
+            *ConcurrencyLimitEndpoints(self.service, limits).operations(),
+            *ScheduleEndpoints(self.service, limits).operations(),
             *RetryPolicyEndpoints(self.service, limits).operations(),
         ]
 
@@ -259,7 +265,7 @@ class _App:
                 Middleware(
                     CORSMiddleware,
                     allow_origins=list(server.cors_allow_origins),
-                    allow_methods=["GET", "POST", "DELETE"],
+                    allow_methods=["GET", "POST", "PUT", "DELETE"],
                     allow_headers=["Authorization", "Content-Type"],
                     max_age=600,
                 )

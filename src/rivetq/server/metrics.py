@@ -11,12 +11,13 @@ through any front sums them all: one set of series for the server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -91,6 +92,24 @@ class Metrics:
         self._rate_limited = self._counter("rivetq_rate_limit_rejections", "Leases cut short by a rate limit.")
         self._expired = self._counter("rivetq_lease_expirations", "Leases that expired without ack.")
         self._dead = self._counter("rivetq_dlq_moves", "Jobs moved to the dead letter queue.")
+        self._schedule_runs = Counter(
+            "rivetq_schedule_runs", "Jobs enqueued by a schedule's ticks.", ("schedule",), registry=self.registry
+        )
+        self._schedule_lag = Gauge(
+            "rivetq_schedule_lag_seconds",
+            "How long after its tick a schedule's latest run was enqueued.",
+            ("schedule",),
+            registry=self.registry,
+        )
+        self._per_queue = (
+            self._enqueued,
+            self._leased,
+            self._acked,
+            self._nacked,
+            self._rate_limited,
+            self._expired,
+            self._dead,
+        )
         self.http_request_duration = Histogram(
             "rivetq_http_request_duration_seconds",
             "HTTP request latency.",
@@ -157,3 +176,13 @@ class Metrics:
 
     def rate_limited(self, queue: str) -> None:
         self._rate_limited.labels(queue).inc()
+
+    def schedule_fired(self, schedule: str, runs: int, lag_ms: int) -> None:
+        self._schedule_runs.labels(schedule).inc(runs)
+        self._schedule_lag.labels(schedule).set(lag_ms / 1000)
+
+    def queue_deleted(self, queue: str) -> None:
+        with self._render_lock:  # not while a scrape renders them
+            for family in (*self._per_queue, self._wait):
+                with contextlib.suppress(KeyError):  # never observed on this node
+                    family.remove(queue)

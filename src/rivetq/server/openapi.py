@@ -29,6 +29,7 @@ _DESCRIPTION = (
 )
 _PATH_PARAMS: dict[str, dict[str, Any]] = {
     "queue": {"type": "string", "pattern": QUEUE_NAME_PATTERN},
+    "name": {"type": "string", "pattern": QUEUE_NAME_PATTERN},  # a schedule's: the same rule
     "job_id": {"type": "string", "minLength": 1, "maxLength": 128},
 }
 # Only the two files the page needs: the package also holds a stock page that loads a

@@ -39,9 +39,10 @@ from rivetq.models import (
     NewJob,
     QueueConfig,
     QueueStats,
+    Schedule,
 )
 
-__all__ = ["Storage", "WakeupCallback"]
+__all__ = ["Storage", "WakeupCallback", "inflight_refusal"]
 
 WakeupCallback = Callable[[str], None]
 """Called with a queue name when jobs of that queue may have become leasable through
@@ -147,6 +148,36 @@ class Storage(Protocol):
         """Delete the queue's dead jobs; returns the count."""
         ...
 
+    async def delete_queue(self, queue: str, *, force: bool, now_ms: int) -> int:
+        """Remove the queue entirely, atomically: every job (dead ones too), its config,
+        counters, token bucket and idempotency keys; returns how many jobs went. It no
+        longer exists afterwards (an enqueue creates it anew). ``QueueNotFound`` if it does
+        not exist; ``StateConflict`` (and nothing changes) while a job is inflight, unless
+        ``force``."""
+        ...
+
+    async def put_schedule(self, schedule: Schedule) -> None:
+        """Create or replace the schedule of that name."""
+        ...
+
+    async def get_schedule(self, name: str) -> Schedule | None: ...
+
+    async def list_schedules(self) -> list[Schedule]:
+        """Every schedule, sorted by name."""
+        ...
+
+    async def delete_schedule(self, name: str) -> bool:
+        """False if there was none."""
+        ...
+
+    async def advance_schedule(
+        self, name: str, *, due_ms: int, next_run_at_ms: int, last_run_at_ms: int, fired: int
+    ) -> bool:
+        """Record runs fired: only if the schedule still exists with ``next_run_at_ms ==
+        due_ms`` (another node, or a replace, may have moved it: then False, no change);
+        ``runs_total += fired``."""
+        ...
+
     async def update_queue_config(
         self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int
     ) -> None:
@@ -188,3 +219,8 @@ class Storage(Protocol):
     async def next_eta_ms(self, queue: str, *, now_ms: int) -> int | None:
         """The earliest eta of the queue's delayed jobs (eta > now), or None."""
         ...
+
+
+def inflight_refusal(queue: str, inflight: int) -> str:
+    """Every backend's words for a ``delete_queue`` refused because of leased jobs."""
+    return f"queue {queue} has {inflight} job(s) inflight: wait for them, or delete with force"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from rivetq.errors import JobNotFound, LeaseLost, RivetQError, StateConflict
+from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound, RivetQError, StateConflict
 from rivetq.models import (
     AckResult,
     InsertResult,
@@ -28,8 +28,9 @@ from rivetq.models import (
     StoredState,
 )
 from rivetq.ratelimit import TokenBucket
-from rivetq.storage.base import WakeupCallback
+from rivetq.storage.base import WakeupCallback, inflight_refusal
 from rivetq.storage.memory_index import QueueIndex
+from rivetq.storage.schedule_book import ScheduleBook
 
 __all__ = ["MemoryStorage"]
 
@@ -50,10 +51,11 @@ class _Queue:
     nacked: int = 0
 
 
-class MemoryStorage:
+class MemoryStorage(ScheduleBook):
     """``Storage`` kept in process memory; ``open``/``close`` do nothing."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._jobs: dict[str, Job] = {}
         self._queues: dict[str, _Queue] = {}
         self._leases: list[tuple[int, str, str]] = []  # (expires at, job id, lease id)
@@ -101,19 +103,21 @@ class MemoryStorage:
         q = self._queues.get(queue)
         if q is None or q.config.paused:
             return LeaseResult(jobs=[], rate_limited=False)
+        cap = q.config.lease_cap(max_jobs, len(q.index.inflight))
         limit = q.config.rate_limit
         if limit is None:
-            picked = q.index.pop_ready(max_jobs, now_ms)
+            picked = q.index.pop_ready(cap, now_ms)
             held_back = False
         else:
-            granted, bucket = self._bucket(q, now_ms).take(limit, max_jobs, now_ms)
+            granted, bucket = self._bucket(q, now_ms).take(limit, cap, now_ms)
             picked = q.index.pop_ready(granted, now_ms)
             q.bucket = bucket.give_back(limit, granted - len(picked))
-            held_back = len(picked) == granted < max_jobs and q.index.has_ready(now_ms)
+            held_back = len(picked) == granted < cap and q.index.has_ready(now_ms)
         expires = now_ms + visibility_ms
         leased = [self._lease_one(q, job, new_lease_id(), expires) for job in picked]
         q.leased += len(leased)
-        return LeaseResult(jobs=leased, rate_limited=held_back)
+        capped = len(picked) == cap < max_jobs and q.index.has_ready(now_ms)
+        return LeaseResult(jobs=leased, rate_limited=held_back, concurrency_limited=capped)
 
     async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
         job = self._live_lease(job_id, lease_id, now_ms)
@@ -183,6 +187,15 @@ class MemoryStorage:
     async def purge_dlq(self, queue: str, *, now_ms: int) -> int:
         q = self._queues.get(queue)
         return 0 if q is None else q.index.clear((StoredState.DEAD,))
+
+    async def delete_queue(self, queue: str, *, force: bool, now_ms: int) -> int:
+        q = self._queues.get(queue)
+        if q is None:
+            raise QueueNotFound(f"queue {queue} not found")
+        if q.index.inflight and not force:
+            raise StateConflict(inflight_refusal(queue, len(q.index.inflight)))
+        del self._queues[queue]
+        return q.index.clear((StoredState.WAITING, StoredState.INFLIGHT, StoredState.DEAD))
 
     async def update_queue_config(
         self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int
@@ -297,6 +310,7 @@ class MemoryStorage:
             seq=self._seq,
             state=StoredState.WAITING,
             idempotency_key=new.idempotency_key,
+            headers=new.headers,
         )
         q.index.put(job)
         q.enqueued += 1

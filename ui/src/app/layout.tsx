@@ -24,6 +24,9 @@ export default function RootLayout({ children }: { children: ReactNode }) {
               <Link href="/" className="hover:text-white">
                 Queues
               </Link>
+              <Link href="/schedules/" className="hover:text-white">
+                Schedules
+              </Link>
               <a href="/docs" className="hover:text-white">
                 API docs
               </a>

@@ -96,6 +96,7 @@ function JobBody({ job, now }: { job: JobView; now: number }) {
             </pre>
           </Card>
         )}
+        <Headers headers={job.headers ?? {}} />
         <Card title="Payload">
           <pre className="max-h-[32rem] overflow-auto rounded-md bg-slate-900 p-4 font-mono text-xs leading-relaxed text-slate-100" data-testid="payload">
             {prettyJson(job.payload)}
@@ -103,6 +104,22 @@ function JobBody({ job, now }: { job: JobView; now: number }) {
         </Card>
       </div>
     </div>
+  );
+}
+
+function Headers({ headers }: { headers: Record<string, string> }) {
+  const entries = Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (entries.length === 0) return null;
+  return (
+    <Card title="Headers">
+      <dl className="space-y-2 text-sm" data-testid="headers">
+        {entries.map(([name, value]) => (
+          <Row key={name} label={name}>
+            <code className="break-all text-xs">{value}</code>
+          </Row>
+        ))}
+      </dl>
+    </Card>
   );
 }
 

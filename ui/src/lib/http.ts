@@ -15,7 +15,7 @@ export class ApiError extends Error {
   }
 }
 
-type Method = "GET" | "POST" | "DELETE";
+type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 function headersFor(method: Method, token: string | null): Record<string, string> {
   const headers: Record<string, string> = { Accept: "application/json" };

@@ -23,6 +23,37 @@ export interface RateLimitView {
   exists: boolean;
 }
 
+export interface ScheduleView {
+  name: string;
+  queue: string;
+  cron: string | null;
+  interval_ms: number | null;
+  timezone: string;
+  payload: unknown;
+  priority: number;
+  max_retries: number;
+  headers: Record<string, string>;
+  catchup: "skip" | "all";
+  paused: boolean;
+  created_at: string;
+  next_run_at: string;
+  last_run_at: string | null;
+  runs_total: number;
+}
+
+export interface ScheduleBody {
+  queue: string;
+  payload: unknown;
+  cron?: string;
+  interval_ms?: number;
+  timezone?: string;
+}
+
+export interface ConcurrencyLimitView {
+  max_inflight: number;
+  exists: boolean;
+}
+
 export interface QueueStats {
   queue: string;
   ready: number;
@@ -35,6 +66,7 @@ export interface QueueStats {
   nacked_total: number;
   paused: boolean;
   rate_limit: RateLimitView; // "exists": false when the queue has none
+  concurrency_limit: ConcurrencyLimitView; // the same
 }
 
 export interface JobView {
@@ -51,6 +83,7 @@ export interface JobView {
   last_error?: string | null;
   lease_id?: string | null;
   lease_expires_at?: string | null;
+  headers?: Record<string, string>;
 }
 
 export interface JobPage {

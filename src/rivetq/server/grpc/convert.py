@@ -51,6 +51,7 @@ def wire_enqueue(message: pb.EnqueueRequest) -> wire.EnqueueRequest:
         run_at=optional(message, "run_at"),
         max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
         idempotency_key=optional(message, "idempotency_key"),
+        headers=dict(message.headers) or None,
     )
 
 
@@ -98,6 +99,7 @@ def job_message(job: Job, now_ms: int) -> pb.Job:
         last_error=job.last_error,
         lease_id=job.lease_id,
         lease_expires_at_ms=job.lease_expires_at_ms,
+        headers=job.headers,
     )
 
 

@@ -23,6 +23,7 @@ STATUS_BY_CODE: Final[Mapping[str, grpc.StatusCode]] = {
     "invalid_argument": grpc.StatusCode.INVALID_ARGUMENT,
     "job_not_found": grpc.StatusCode.NOT_FOUND,
     "queue_not_found": grpc.StatusCode.NOT_FOUND,
+    "schedule_not_found": grpc.StatusCode.NOT_FOUND,
     "lease_lost": grpc.StatusCode.FAILED_PRECONDITION,
     "state_conflict": grpc.StatusCode.FAILED_PRECONDITION,
     "payload_too_large": grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -22,6 +22,7 @@ from rivetq.server.grpc.convert import (
     wire_enqueue,
 )
 from rivetq.server.grpc.errors import Context, abort_with, maps_errors, maps_stream_errors
+from rivetq.server.grpc.schedules import schedule_body, schedule_message
 from rivetq.server.grpc.stream import LeaseStreams
 
 if TYPE_CHECKING:
@@ -148,6 +149,59 @@ class RivetQService:
         return pb.DeleteRateLimitResponse()
 
     @maps_errors
+    async def SetConcurrencyLimit(
+        self, request: pb.SetConcurrencyLimitRequest, context: Context
+    ) -> pb.SetConcurrencyLimitResponse:
+        await self._manager.set_concurrency_limit(request.queue, request.max_inflight)
+        return pb.SetConcurrencyLimitResponse()
+
+    @maps_errors
+    async def GetConcurrencyLimit(
+        self, request: pb.GetConcurrencyLimitRequest, context: Context
+    ) -> pb.GetConcurrencyLimitResponse:
+        limit = await self._manager.get_concurrency_limit(request.queue)
+        return pb.GetConcurrencyLimitResponse(exists=limit is not None, max_inflight=limit or 0)
+
+    @maps_errors
+    async def DeleteConcurrencyLimit(
+        self, request: pb.DeleteConcurrencyLimitRequest, context: Context
+    ) -> pb.DeleteConcurrencyLimitResponse:
+        await self._manager.delete_concurrency_limit(request.queue)
+        return pb.DeleteConcurrencyLimitResponse()
+
+    @maps_errors
+    async def PutSchedule(self, request: pb.PutScheduleRequest, context: Context) -> pb.ScheduleReply:
+        schedule = await self._manager.put_schedule(request.name, schedule_body(request))
+        return pb.ScheduleReply(schedule=schedule_message(schedule))
+
+    @maps_errors
+    async def GetSchedule(self, request: pb.ScheduleRef, context: Context) -> pb.ScheduleReply:
+        return pb.ScheduleReply(schedule=schedule_message(await self._manager.get_schedule(request.name)))
+
+    @maps_errors
+    async def ListSchedules(self, request: pb.ListSchedulesRequest, context: Context) -> pb.ListSchedulesResponse:
+        schedules = await self._manager.list_schedules()
+        return pb.ListSchedulesResponse(schedules=[schedule_message(schedule) for schedule in schedules])
+
+    @maps_errors
+    async def DeleteSchedule(self, request: pb.ScheduleRef, context: Context) -> pb.DeleteScheduleResponse:
+        await self._manager.delete_schedule(request.name)
+        return pb.DeleteScheduleResponse()
+
+    @maps_errors
+    async def PauseSchedule(self, request: pb.ScheduleRef, context: Context) -> pb.ScheduleReply:
+        return pb.ScheduleReply(schedule=schedule_message(await self._manager.pause_schedule(request.name)))
+
+    @maps_errors
+    async def ResumeSchedule(self, request: pb.ScheduleRef, context: Context) -> pb.ScheduleReply:
+        return pb.ScheduleReply(schedule=schedule_message(await self._manager.resume_schedule(request.name)))
+
+    @maps_errors
+    async def RunSchedule(self, request: pb.ScheduleRef, context: Context) -> pb.EnqueueResponse:
+        result = await self._manager.run_schedule(request.name)
+        return pb.EnqueueResponse(job_id=result.job_id, duplicate=result.duplicate)
+
+    @maps_errors
     async def SetRetryPolicy(self, request: pb.SetRetryPolicyRequest, context: Context) -> pb.SetRetryPolicyResponse:
         policy = retry_policy(request.retry_policy)
         await self._manager.set_retry_policy(request.queue, policy)
@@ -178,6 +232,11 @@ class RivetQService:
     @maps_errors
     async def PurgeQueue(self, request: pb.PurgeQueueRequest, context: Context) -> pb.PurgeQueueResponse:
         return pb.PurgeQueueResponse(purged=await self._manager.purge(request.queue))
+
+    @maps_errors
+    async def DeleteQueue(self, request: pb.DeleteQueueRequest, context: Context) -> pb.DeleteQueueResponse:
+        deleted = await self._manager.delete_queue(request.queue, force=request.force)
+        return pb.DeleteQueueResponse(deleted_jobs=deleted)
 
     @maps_errors
     async def ListDLQ(self, request: pb.ListDLQRequest, context: Context) -> pb.ListDLQResponse:

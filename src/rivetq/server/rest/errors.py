@@ -33,6 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "forbidden": 403,
     "job_not_found": 404,
     "queue_not_found": 404,
+    "schedule_not_found": 404,
     "not_found": 404,
     "method_not_allowed": 405,
     "lease_lost": 409,

@@ -26,7 +26,8 @@ class QueueEndpoints:
 
     async def list_queues(self, request: Request) -> Response:
         queues = await self._manager.list_queues()
-        return json_response(wire.QueueListResponse(queues=[queue_summary(stats) for stats in queues]))
+        names = [stats.queue for stats in queues]
+        return json_response(wire.QueueListResponse(queues=names, summaries=[queue_summary(s) for s in queues]))
 
     async def stats(self, request: Request) -> Response:
         return json_response(queue_stats(await self._manager.stats(request.path_params["queue"])))
@@ -57,7 +58,7 @@ class QueueEndpoints:
     def operations(self) -> list[Operation]:
         queue = "/v1/queues/{queue}"
         return [
-            Operation("GET", "/v1/queues", self.list_queues, "List queues with their counts", "queues",
+            Operation("GET", "/v1/queues", self.list_queues, "List queue names, and each queue's counts", "queues",
                       response=wire.QueueListResponse, also_paths=("/v1/queues/",)),
             Operation("GET", f"{queue}/stats", self.stats, "Counts, counters and config of a queue", "queues",
                       response=wire.QueueStatsResponse),

@@ -12,6 +12,7 @@ from rivetq import wire
 from rivetq.models import Job, JobPage, QueueStats, RateLimit
 
 __all__ = [
+    "concurrency_limit_view",
     "job_list",
     "job_view",
     "json_response",
@@ -59,6 +60,7 @@ def leased_job(job: Job) -> wire.LeasedJob:
         created_at=rfc3339_ms(job.created_at_ms),
         eta=rfc3339_ms(job.eta_ms),
         idempotency_key=job.idempotency_key,
+        headers=job.headers or {},
     )
 
 
@@ -77,6 +79,7 @@ def job_view(job: Job, now_ms: int) -> wire.JobView:
         last_error=job.last_error,
         lease_id=job.lease_id,
         lease_expires_at=_optional_time(job.lease_expires_at_ms),
+        headers=job.headers or {},
     )
 
 
@@ -105,8 +108,12 @@ def rate_limit_view(limit: RateLimit | None) -> wire.RateLimitView:
     return wire.RateLimitView(capacity=limit.capacity, refill_rate=limit.refill_rate, exists=True)
 
 
+def concurrency_limit_view(max_inflight: int | None) -> wire.ConcurrencyLimitView:
+    return wire.ConcurrencyLimitView(max_inflight=max_inflight or 0, exists=max_inflight is not None)
+
+
 def queue_stats(stats: QueueStats) -> wire.QueueStatsResponse:
-    counters, limit = stats.counters, stats.config.rate_limit
+    counters, limit, max_inflight = stats.counters, stats.config.rate_limit, stats.config.max_inflight
     return wire.QueueStatsResponse(
         queue=stats.queue,
         ready=stats.ready,
@@ -119,4 +126,5 @@ def queue_stats(stats: QueueStats) -> wire.QueueStatsResponse:
         nacked_total=counters.nacked_total,
         paused=stats.config.paused,
         rate_limit=rate_limit_view(limit),
+        concurrency_limit=concurrency_limit_view(max_inflight),
     )

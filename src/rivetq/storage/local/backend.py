@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from rivetq.errors import JobNotFound, LeaseLost, RivetQError, StateConflict, StorageUnavailable
+from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound, RivetQError, StateConflict, StorageUnavailable
 from rivetq.models import (
     AckResult,
     InsertResult,
@@ -22,7 +22,7 @@ from rivetq.models import (
     QueueConfig,
     StoredState,
 )
-from rivetq.storage.base import WakeupCallback
+from rivetq.storage.base import WakeupCallback, inflight_refusal
 from rivetq.storage.local.codec import (
     SEQ_KEY,
     IdempotencyRecord,
@@ -31,6 +31,7 @@ from rivetq.storage.local.codec import (
     encode,
     idempotency_decoder,
     idempotency_key,
+    idempotency_prefix,
     meta_key,
     payload_key,
     queue_key,
@@ -42,13 +43,14 @@ from rivetq.storage.local.layers import Txn
 from rivetq.storage.local.options import LocalOptions
 from rivetq.storage.local.queue_ops import lease_from, new_bucket
 from rivetq.storage.local.reads import Reads
+from rivetq.storage.local.schedules import Schedules
 
 __all__ = ["LocalStorage"]
 
 _replace = msgspec.structs.replace
 
 
-class LocalStorage(Reads):
+class LocalStorage(Reads, Schedules):
     def __init__(self, options: LocalOptions) -> None:
         super().__init__(Core(options))
         self._checkpointer: asyncio.Task[None] | None = None
@@ -106,7 +108,7 @@ class LocalStorage(Reads):
                 continue
             seq += 1
             meta = JobMeta(queue, new.priority, new.eta_ms, new.max_retries, 0, now_ms, seq, StoredState.WAITING)
-            txn.put(meta_key(new.id), encode(_replace(meta, idempotency_key=new.idempotency_key)))
+            txn.put(meta_key(new.id), encode(_replace(meta, idempotency_key=new.idempotency_key, headers=new.headers)))
             txn.put(payload_key(new.id), new.payload)
             if new.idempotency_key is not None:
                 record_key = idempotency_key(queue, new.idempotency_key)
@@ -254,6 +256,21 @@ class LocalStorage(Reads):
         def build(txn: Txn) -> int:
             q = self._core.index.existing(queue)
             return 0 if q is None else self._forget(txn, sorted(q.dead))
+
+        return await self._core.run(build)
+
+    async def delete_queue(self, queue: str, *, force: bool, now_ms: int) -> int:
+        def build(txn: Txn) -> int:
+            q = self._core.index.existing(queue)
+            if q is None:
+                raise QueueNotFound(f"queue {queue} not found")
+            if q.inflight and not force:
+                raise StateConflict(inflight_refusal(queue, len(q.inflight)))
+            removed = self._forget(txn, list(q.job_ids()))
+            for key, _ in list(self._core.layers.scan(idempotency_prefix(queue))):
+                txn.put(key, None)  # their expiry-index entries go when their time comes
+            txn.put(queue_key(queue), None)
+            return removed
 
         return await self._core.run(build)
 

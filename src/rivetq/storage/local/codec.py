@@ -22,6 +22,7 @@ __all__ = [
     "decode_changes",
     "encode_changes",
     "idempotency_key",
+    "idempotency_prefix",
     "job_of",
     "meta_key",
     "meta_of",
@@ -49,6 +50,7 @@ class JobMeta(msgspec.Struct, array_like=True, frozen=True, gc=False):
     last_error: str | None = None
     lease_id: str | None = None
     lease_expires_at_ms: int | None = None
+    headers: dict[str, str] | None = None  # last, so records written before it decode
 
 
 class QueueRecord(msgspec.Struct, array_like=True, frozen=True):
@@ -95,8 +97,13 @@ def queue_key(queue: str) -> bytes:
     return QUEUE + queue.encode()
 
 
+def idempotency_prefix(queue: str) -> bytes:
+    """The prefix of every idempotency record of ``queue`` (names have no NUL)."""
+    return _IDEMPOTENCY + queue.encode() + b"\x00"
+
+
 def idempotency_key(queue: str, key: str) -> bytes:
-    return _IDEMPOTENCY + queue.encode() + b"\x00" + key.encode()
+    return idempotency_prefix(queue) + key.encode()
 
 
 def meta_of(job: Job) -> JobMeta:
@@ -113,6 +120,7 @@ def meta_of(job: Job) -> JobMeta:
         last_error=job.last_error,
         lease_id=job.lease_id,
         lease_expires_at_ms=job.lease_expires_at_ms,
+        headers=job.headers,
     )
 
 
@@ -132,4 +140,5 @@ def job_of(job_id: str, meta: JobMeta, payload: bytes) -> Job:
         last_error=meta.last_error,
         lease_id=meta.lease_id,
         lease_expires_at_ms=meta.lease_expires_at_ms,
+        headers=meta.headers,
     )

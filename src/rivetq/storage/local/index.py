@@ -178,7 +178,10 @@ class Index:
                 self._compact_leases()
 
     def on_queue(self, name: str, record: QueueRecord | None) -> None:
-        self.queue(name).record = record
+        q = self.queue(name)
+        q.record = record
+        if record is None and not q.ids:  # a deleted queue: its jobs went before its record
+            del self.queues[name]
 
     def _is_live(self, lease: LeaseEntry) -> bool:
         q = self.queues.get(lease[2])

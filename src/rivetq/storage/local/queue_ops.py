@@ -33,22 +33,24 @@ def lease_from(
     if q is None or q.record is None or q.record.config.paused:
         return _NONE
     record = q.record
+    cap = record.config.lease_cap(max_jobs, len(q.inflight))
     limit = record.config.rate_limit
     bucket = record.bucket
     held_back = False
     if limit is None:
-        picked = q.pop_ready(max_jobs, now_ms)
+        picked = q.pop_ready(cap, now_ms)
     else:
-        granted, bucket = (bucket or TokenBucket.full(limit, now_ms)).take(limit, max_jobs, now_ms)
+        granted, bucket = (bucket or TokenBucket.full(limit, now_ms)).take(limit, cap, now_ms)
         picked = q.pop_ready(granted, now_ms)
         bucket = bucket.give_back(limit, granted - len(picked))
-        held_back = len(picked) == granted < max_jobs and q.has_ready(now_ms)
+        held_back = len(picked) == granted < cap and q.has_ready(now_ms)
+    capped = len(picked) == cap < max_jobs and q.has_ready(now_ms)
     if not picked:
-        return LeaseResult(jobs=[], rate_limited=held_back)
+        return LeaseResult(jobs=[], rate_limited=held_back, concurrency_limited=capped)
     jobs = [_lease_one(core, txn, job_id, new_lease_id(), expires_at_ms) for job_id in picked]
     counters = _replace(record.counters, leased_total=record.counters.leased_total + len(jobs))
     txn.put(queue_key(queue), encode(QueueRecord(record.config, counters, bucket)))
-    return LeaseResult(jobs=jobs, rate_limited=held_back)
+    return LeaseResult(jobs=jobs, rate_limited=held_back, concurrency_limited=capped)
 
 
 def _lease_one(core: Core, txn: Txn, job_id: str, lease_id: str, expires_at_ms: int) -> Job:

@@ -20,10 +20,11 @@ from rivetq.models import (
     NewJob,
     QueueConfig,
     QueueStats,
+    Schedule,
     StoredState,
 )
 from rivetq.storage.base import WakeupCallback
-from rivetq.storage.postgres import insert, lease, queues, reads, transitions
+from rivetq.storage.postgres import deletion, insert, lease, queues, reads, schedules, transitions
 from rivetq.storage.postgres.counters import fold_counters
 from rivetq.storage.postgres.database import Connection, Database
 from rivetq.storage.postgres.diagnose import setup_connection
@@ -225,6 +226,32 @@ class PostgresStorage:
 
     async def purge_dlq(self, queue: str, *, now_ms: int) -> int:
         return await self._db.run(lambda conn: transitions.purge_jobs(conn, queue, dead_only=True), transaction=False)
+
+    async def delete_queue(self, queue: str, *, force: bool, now_ms: int) -> int:
+        return await self._db.run(lambda conn: deletion.delete_queue(conn, queue, force=force))
+
+    async def put_schedule(self, schedule: Schedule) -> None:
+        await self._db.run(lambda conn: schedules.put_schedule(conn, schedule), transaction=False)
+
+    async def get_schedule(self, name: str) -> Schedule | None:
+        found = await self._db.run(lambda conn: schedules.get_schedules(conn, name), transaction=False)
+        return found[0] if found else None
+
+    async def list_schedules(self) -> list[Schedule]:
+        return await self._db.run(lambda conn: schedules.get_schedules(conn, None), transaction=False)
+
+    async def delete_schedule(self, name: str) -> bool:
+        return await self._db.run(lambda conn: schedules.delete_schedule(conn, name), transaction=False)
+
+    async def advance_schedule(
+        self, name: str, *, due_ms: int, next_run_at_ms: int, last_run_at_ms: int, fired: int
+    ) -> bool:
+        return await self._db.run(
+            lambda conn: schedules.advance_schedule(
+                conn, name, due_ms=due_ms, next_run_at_ms=next_run_at_ms, last_run_at_ms=last_run_at_ms, fired=fired
+            ),
+            transaction=False,
+        )
 
     async def update_queue_config(
         self, queue: str, change: Callable[[QueueConfig], QueueConfig], *, now_ms: int

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from rivetq.errors import StateConflict
 from rivetq.models import InsertResult, NewJob
 from rivetq.storage.postgres.database import Connection
+from rivetq.storage.postgres.deletion import QUEUE_LOCK_SPACE
 
 __all__ = ["insert_jobs", "purge_expired_keys"]
 
@@ -27,11 +29,12 @@ _INSERT = """
 WITH known AS (
     INSERT INTO rivetq_queues (queue) VALUES (%(queue)s) ON CONFLICT (queue) DO NOTHING
 ), added AS (
-    INSERT INTO rivetq_jobs (id, queue, payload, priority, eta_ms, max_retries, created_at_ms, state, idempotency_key)
-    SELECT u.id, %(queue)s, u.payload, u.priority, u.eta_ms, u.max_retries, %(now)s, 'waiting', u.key
-    FROM unnest(%(ids)s::text[], %(payloads)s::bytea[], %(priorities)s::smallint[], %(etas)s::bigint[],
-                %(retries)s::integer[], %(keys)s::text[])
-         WITH ORDINALITY AS u(id, payload, priority, eta_ms, max_retries, key, ord)
+    INSERT INTO rivetq_jobs (id, queue, payload, priority, eta_ms, max_retries, created_at_ms, state, idempotency_key,
+                             headers)
+    SELECT u.id, %(queue)s, u.payload, u.priority, u.eta_ms, u.max_retries, %(now)s, 'waiting', u.key, u.headers
+    FROM shared, unnest(%(ids)s::text[], %(payloads)s::bytea[], %(priorities)s::smallint[], %(etas)s::bigint[],
+                        %(retries)s::integer[], %(keys)s::text[], %(headers)s::jsonb[])
+         WITH ORDINALITY AS u(id, payload, priority, eta_ms, max_retries, key, headers, ord)
     ORDER BY u.ord
 )
 SELECT 1
@@ -103,6 +106,7 @@ async def _insert_rows(conn: Connection, queue: str, jobs: Sequence[NewJob], *, 
         "etas": [j.eta_ms for j in jobs],
         "retries": [j.max_retries for j in jobs],
         "keys": [j.idempotency_key for j in jobs],
+        "headers": [None if j.headers is None else Jsonb(j.headers) for j in jobs],
     }
     try:
         await (await conn.execute(_INSERT, params)).fetchone()  # in a pipeline, errors arrive with the result

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import LiteralString
 
-from rivetq.models import Job, LeaseResult, RateLimit
+from rivetq.models import Job, LeaseResult, QueueConfig, RateLimit
 from rivetq.ratelimit import TokenBucket
 from rivetq.storage.postgres.database import Connection
 from rivetq.storage.postgres.rows import JOB_COLUMNS, fetch_jobs, service_order
@@ -116,8 +116,20 @@ async def lease_limited(conn: Connection, request: LeaseRequest) -> LeaseResult:
     jobs = await _lease(conn, _LEASE_LOCKED, request, granted)
     bucket = bucket.give_back(limit, granted - len(jobs))
     await conn.execute(_SAVE_BUCKET, {"tokens": bucket.tokens, "at": bucket.updated_at_ms, "queue": request.queue})
-    held_back = len(jobs) == granted < request.max_jobs and await _has_ready(conn, request)
-    return LeaseResult(jobs=jobs, rate_limited=held_back)
+    held_back = len(jobs) == granted < cap and await _has_ready(conn, request)
+    return LeaseResult(jobs=jobs, rate_limited=held_back, concurrency_limited=await _capped(conn, request, jobs, cap))
+
+
+async def _lease_cap(conn: Connection, request: _Lease, max_inflight: int | None) -> int:
+    if max_inflight is None:
+        return request.max_jobs
+    row = await (await conn.execute(_INFLIGHT, {"queue": request.queue})).fetchone()
+    return QueueConfig(max_inflight=max_inflight).lease_cap(request.max_jobs, int(row[0]) if row else 0)
+
+
+async def _capped(conn: Connection, request: _Lease, jobs: list[Job], cap: int) -> bool:
+    """True when the concurrency limit held back jobs that were ready."""
+    return len(jobs) == cap < request.max_jobs and await _has_ready(conn, request)
 
 
 async def _lease(conn: Connection, query: LiteralString, request: LeaseRequest, count: int) -> list[Job]:

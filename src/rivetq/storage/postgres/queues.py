@@ -14,7 +14,8 @@ from rivetq.storage.postgres.database import Connection
 __all__ = ["queue_config", "queue_stats", "update_config"]
 
 _CONFIG_COLUMNS = (
-    "paused, rate_capacity, rate_refill, base_backoff_ms, backoff_multiplier, max_backoff_ms, backoff_jitter"
+    "paused, rate_capacity, rate_refill, base_backoff_ms, backoff_multiplier, max_backoff_ms, backoff_jitter,"
+    " max_inflight"
 )
 
 _CONFIG = f"SELECT {_CONFIG_COLUMNS} FROM rivetq_queues WHERE queue = %(queue)s"
@@ -27,7 +28,7 @@ UPDATE rivetq_queues SET
     bucket_tokens = CASE WHEN %(keep_bucket)s THEN bucket_tokens ELSE %(tokens)s END,
     bucket_updated_at_ms = CASE WHEN %(keep_bucket)s THEN bucket_updated_at_ms ELSE %(at)s END,
     base_backoff_ms = %(base)s, backoff_multiplier = %(multiplier)s,
-    max_backoff_ms = %(max)s, backoff_jitter = %(jitter)s
+    max_backoff_ms = %(max)s, backoff_jitter = %(jitter)s, max_inflight = %(max_inflight)s
 WHERE queue = %(queue)s
 """
 
@@ -55,12 +56,13 @@ def _config(
     multiplier: float,
     max_backoff_ms: int,
     jitter: str,
+    max_inflight: int | None,
 ) -> QueueConfig:
     limit = None if capacity is None or refill is None else RateLimit(capacity=capacity, refill_rate=refill)
     policy = RetryPolicy(
         base_backoff_ms=base_backoff_ms, multiplier=multiplier, max_backoff_ms=max_backoff_ms, jitter=jitter
     )
-    return QueueConfig(paused=paused, rate_limit=limit, retry_policy=policy)
+    return QueueConfig(paused=paused, rate_limit=limit, retry_policy=policy, max_inflight=max_inflight)
 
 
 def _stats(
@@ -72,6 +74,7 @@ def _stats(
     multiplier: float,
     max_backoff_ms: int,
     jitter: str,
+    max_inflight: int | None,
     ready: int,
     delayed: int,
     inflight: int,
@@ -81,7 +84,7 @@ def _stats(
     acked: int,
     nacked: int,
 ) -> QueueStats:
-    config = _config(paused, capacity, refill, base_backoff_ms, multiplier, max_backoff_ms, jitter)
+    config = _config(paused, capacity, refill, base_backoff_ms, multiplier, max_backoff_ms, jitter, max_inflight)
     counters = QueueCounters(enqueued_total=enqueued, leased_total=leased, acked_total=acked, nacked_total=nacked)
     return QueueStats(
         queue=queue, ready=ready, delayed=delayed, inflight=inflight, dlq=dead, counters=counters, config=config
@@ -135,6 +138,7 @@ async def update_config(
         "multiplier": float(policy.multiplier),
         "max": policy.max_backoff_ms,
         "jitter": policy.jitter,
+        "max_inflight": config.max_inflight,
     }
     await conn.execute(_SAVE, params)
 

@@ -14,7 +14,7 @@ __all__ = ["JOB_COLUMNS", "fetch_jobs", "service_order"]
 
 JOB_COLUMNS: LiteralString = (
     "id, queue, payload, priority, eta_ms, max_retries, tries, created_at_ms, seq, state,"
-    " idempotency_key, last_error, lease_id, lease_expires_at_ms"
+    " idempotency_key, last_error, lease_id, lease_expires_at_ms, headers"
 )
 
 
@@ -33,6 +33,7 @@ def _job(
     last_error: str | None,
     lease_id: str | None,
     lease_expires_at_ms: int | None,
+    headers: dict[str, str] | None,
 ) -> Job:
     return Job(
         id=id,
@@ -49,6 +50,7 @@ def _job(
         last_error=last_error,
         lease_id=lease_id,
         lease_expires_at_ms=lease_expires_at_ms,
+        headers=headers,
     )
 
 

@@ -8,7 +8,7 @@ import type { EnqueueBody, EnqueueResult } from "@/lib/types";
 import { useAction } from "@/lib/useAction";
 import { Button, Card, ErrorBanner, inputClass, Notice } from "../ui";
 
-function parsePayload(text: string): { value?: unknown; error?: string } {
+export function parsePayload(text: string): { value?: unknown; error?: string } {
   try {
     return { value: JSON.parse(text) };
   } catch (error) {

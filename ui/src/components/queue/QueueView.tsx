@@ -1,6 +1,7 @@
 "use client";
 
 import Link from "next/link";
+import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
 import { api } from "@/lib/api";
 import { formatCount } from "@/lib/format";
@@ -13,6 +14,7 @@ import { POLL_MS, usePoll } from "@/lib/usePoll";
 import { ConfirmButton } from "../ConfirmButton";
 import { ThroughputChart } from "../charts";
 import { Button, buttonClass, Card, ErrorBanner, LiveBadge, Notice, PageHeader, PausedBadge, Spinner, Stat } from "../ui";
+import { ConcurrencyLimitEditor } from "./ConcurrencyLimitEditor";
 import { EnqueueForm } from "./EnqueueForm";
 import { JobsBrowser } from "./JobsBrowser";
 import { RateLimitEditor } from "./RateLimitEditor";
@@ -51,6 +53,7 @@ export function QueueView({ queue }: { queue: string }) {
           <div className="grid gap-6 lg:grid-cols-2">
             <EnqueueForm queue={queue} onEnqueued={changed} />
             <RateLimitEditor queue={queue} />
+            <ConcurrencyLimitEditor queue={queue} />
           </div>
           <JobsBrowser queue={queue} version={jobsVersion} />
         </div>
@@ -106,6 +109,7 @@ function StatsRow({ stats }: { stats: QueueStats }) {
 
 function QueueActions({ stats, onChanged }: { stats: QueueStats; onChanged: () => void }) {
   const action = useAction();
+  const router = useRouter();
   const act = (call: () => Promise<string>) => action.run(call).then((ok) => ok && onChanged());
   const total = stats.ready + stats.delayed + stats.inflight + stats.dlq;
   return (
@@ -130,6 +134,21 @@ function QueueActions({ stats, onChanged }: { stats: QueueStats; onChanged: () =
         onConfirm={() => act(() => api.purge(stats.queue).then((r) => `Purged ${formatCount(r.purged)} jobs.`))}
       >
         This deletes all {formatCount(total)} jobs of this queue (ready, delayed, in flight and dead). It cannot be undone.
+      </ConfirmButton>
+      <ConfirmButton
+        label="Delete queue"
+        title={`Delete queue “${stats.queue}”?`}
+        busy={action.busy}
+        onConfirm={() =>
+          action
+            .run(() => api.deleteQueue(stats.queue, stats.inflight > 0).then(() => "Queue deleted."))
+            .then((ok) => ok && router.push(overviewPath()))
+        }
+      >
+        This removes the queue entirely: its {formatCount(total)} jobs (dead letters too), its settings (pause, rate limit,
+        retry policy) and its counters and metrics. It then no longer appears anywhere until a job is enqueued to it again.
+        {stats.inflight > 0 && ` ${formatCount(stats.inflight)} jobs are in flight: their workers' acks will fail.`} It
+        cannot be undone.
       </ConfirmButton>
     </>
   );

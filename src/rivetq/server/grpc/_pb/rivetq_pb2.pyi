@@ -21,7 +21,14 @@ JOB_STATE_INFLIGHT: JobState
 JOB_STATE_DEAD: JobState
 
 class Job(_message.Message):
-    __slots__ = ("id", "queue", "payload", "priority", "state", "tries", "max_retries", "eta_ms", "created_at_ms", "idempotency_key", "last_error", "lease_id", "lease_expires_at_ms")
+    __slots__ = ("id", "queue", "payload", "priority", "state", "tries", "max_retries", "eta_ms", "created_at_ms", "idempotency_key", "last_error", "lease_id", "lease_expires_at_ms", "headers")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +42,7 @@ class Job(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
     id: str
     queue: str
     payload: bytes
@@ -48,10 +56,18 @@ class Job(_message.Message):
     last_error: str
     lease_id: str
     lease_expires_at_ms: int
-    def __init__(self, id: _Optional[str] = ..., queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., tries: _Optional[int] = ..., max_retries: _Optional[int] = ..., eta_ms: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., last_error: _Optional[str] = ..., lease_id: _Optional[str] = ..., lease_expires_at_ms: _Optional[int] = ...) -> None: ...
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., tries: _Optional[int] = ..., max_retries: _Optional[int] = ..., eta_ms: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., last_error: _Optional[str] = ..., lease_id: _Optional[str] = ..., lease_expires_at_ms: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class EnqueueRequest(_message.Message):
-    __slots__ = ("queue", "payload", "priority", "delay_ms", "run_at", "max_retries", "idempotency_key")
+    __slots__ = ("queue", "payload", "priority", "delay_ms", "run_at", "max_retries", "idempotency_key", "headers")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +75,7 @@ class EnqueueRequest(_message.Message):
     RUN_AT_FIELD_NUMBER: _ClassVar[int]
     MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
     queue: str
     payload: bytes
     priority: int
@@ -66,7 +83,8 @@ class EnqueueRequest(_message.Message):
     run_at: str
     max_retries: int
     idempotency_key: str
-    def __init__(self, queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., delay_ms: _Optional[int] = ..., run_at: _Optional[str] = ..., max_retries: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., delay_ms: _Optional[int] = ..., run_at: _Optional[str] = ..., max_retries: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class EnqueueResponse(_message.Message):
     __slots__ = ("job_id", "duplicate")
@@ -342,6 +360,42 @@ class DeleteRateLimitResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class SetConcurrencyLimitRequest(_message.Message):
+    __slots__ = ("queue", "max_inflight")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    MAX_INFLIGHT_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    max_inflight: int
+    def __init__(self, queue: _Optional[str] = ..., max_inflight: _Optional[int] = ...) -> None: ...
+
+class SetConcurrencyLimitResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetConcurrencyLimitRequest(_message.Message):
+    __slots__ = ("queue",)
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    def __init__(self, queue: _Optional[str] = ...) -> None: ...
+
+class GetConcurrencyLimitResponse(_message.Message):
+    __slots__ = ("exists", "max_inflight")
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_INFLIGHT_FIELD_NUMBER: _ClassVar[int]
+    exists: bool
+    max_inflight: int
+    def __init__(self, exists: _Optional[bool] = ..., max_inflight: _Optional[int] = ...) -> None: ...
+
+class DeleteConcurrencyLimitRequest(_message.Message):
+    __slots__ = ("queue",)
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    def __init__(self, queue: _Optional[str] = ...) -> None: ...
+
+class DeleteConcurrencyLimitResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class RetryPolicy(_message.Message):
     __slots__ = ("base_backoff_ms", "multiplier", "max_backoff_ms", "jitter")
     BASE_BACKOFF_MS_FIELD_NUMBER: _ClassVar[int]
@@ -422,6 +476,20 @@ class PurgeQueueResponse(_message.Message):
     purged: int
     def __init__(self, purged: _Optional[int] = ...) -> None: ...
 
+class DeleteQueueRequest(_message.Message):
+    __slots__ = ("queue", "force")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    force: bool
+    def __init__(self, queue: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class DeleteQueueResponse(_message.Message):
+    __slots__ = ("deleted_jobs",)
+    DELETED_JOBS_FIELD_NUMBER: _ClassVar[int]
+    deleted_jobs: int
+    def __init__(self, deleted_jobs: _Optional[int] = ...) -> None: ...
+
 class ListDLQRequest(_message.Message):
     __slots__ = ("queue", "limit", "cursor")
     QUEUE_FIELD_NUMBER: _ClassVar[int]
@@ -483,3 +551,103 @@ class StreamLeaseResponse(_message.Message):
     JOBS_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
     def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+
+class Schedule(_message.Message):
+    __slots__ = ("name", "queue", "cron", "interval_ms", "timezone", "payload", "priority", "max_retries", "headers", "catchup", "paused", "created_at_ms", "next_run_at_ms", "last_run_at_ms", "runs_total")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_RUN_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_RUN_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    queue: str
+    cron: str
+    interval_ms: int
+    timezone: str
+    payload: bytes
+    priority: int
+    max_retries: int
+    headers: _containers.ScalarMap[str, str]
+    catchup: str
+    paused: bool
+    created_at_ms: int
+    next_run_at_ms: int
+    last_run_at_ms: int
+    runs_total: int
+    def __init__(self, name: _Optional[str] = ..., queue: _Optional[str] = ..., cron: _Optional[str] = ..., interval_ms: _Optional[int] = ..., timezone: _Optional[str] = ..., payload: _Optional[bytes] = ..., priority: _Optional[int] = ..., max_retries: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., catchup: _Optional[str] = ..., paused: _Optional[bool] = ..., created_at_ms: _Optional[int] = ..., next_run_at_ms: _Optional[int] = ..., last_run_at_ms: _Optional[int] = ..., runs_total: _Optional[int] = ...) -> None: ...
+
+class PutScheduleRequest(_message.Message):
+    __slots__ = ("name", "queue", "payload", "cron", "interval_ms", "timezone", "priority", "max_retries", "headers", "catchup", "paused")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    queue: str
+    payload: bytes
+    cron: str
+    interval_ms: int
+    timezone: str
+    priority: int
+    max_retries: int
+    headers: _containers.ScalarMap[str, str]
+    catchup: str
+    paused: bool
+    def __init__(self, name: _Optional[str] = ..., queue: _Optional[str] = ..., payload: _Optional[bytes] = ..., cron: _Optional[str] = ..., interval_ms: _Optional[int] = ..., timezone: _Optional[str] = ..., priority: _Optional[int] = ..., max_retries: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ..., catchup: _Optional[str] = ..., paused: _Optional[bool] = ...) -> None: ...
+
+class ScheduleRef(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ScheduleReply(_message.Message):
+    __slots__ = ("schedule",)
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    schedule: Schedule
+    def __init__(self, schedule: _Optional[_Union[Schedule, _Mapping]] = ...) -> None: ...
+
+class ListSchedulesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSchedulesResponse(_message.Message):
+    __slots__ = ("schedules",)
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    schedules: _containers.RepeatedCompositeFieldContainer[Schedule]
+    def __init__(self, schedules: _Optional[_Iterable[_Union[Schedule, _Mapping]]] = ...) -> None: ...
+
+class DeleteScheduleResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -109,6 +109,56 @@ class RivetQStub:
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitRequest.SerializeToString,
                 response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitResponse.FromString,
                 _registered_method=True)
+        self.SetConcurrencyLimit = channel.unary_unary(
+                '/rivetq.v1.RivetQ/SetConcurrencyLimit',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitResponse.FromString,
+                _registered_method=True)
+        self.GetConcurrencyLimit = channel.unary_unary(
+                '/rivetq.v1.RivetQ/GetConcurrencyLimit',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitResponse.FromString,
+                _registered_method=True)
+        self.DeleteConcurrencyLimit = channel.unary_unary(
+                '/rivetq.v1.RivetQ/DeleteConcurrencyLimit',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitResponse.FromString,
+                _registered_method=True)
+        self.PutSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/PutSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.PutScheduleRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+                _registered_method=True)
+        self.GetSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/GetSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+                _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/rivetq.v1.RivetQ/ListSchedules',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.DeleteSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/DeleteSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteScheduleResponse.FromString,
+                _registered_method=True)
+        self.PauseSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/PauseSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+                _registered_method=True)
+        self.ResumeSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/ResumeSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+                _registered_method=True)
+        self.RunSchedule = channel.unary_unary(
+                '/rivetq.v1.RivetQ/RunSchedule',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.EnqueueResponse.FromString,
+                _registered_method=True)
         self.Pause = channel.unary_unary(
                 '/rivetq.v1.RivetQ/Pause',
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.PauseRequest.SerializeToString,
@@ -123,6 +173,11 @@ class RivetQStub:
                 '/rivetq.v1.RivetQ/PurgeQueue',
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueRequest.SerializeToString,
                 response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueResponse.FromString,
+                _registered_method=True)
+        self.DeleteQueue = channel.unary_unary(
+                '/rivetq.v1.RivetQ/DeleteQueue',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueResponse.FromString,
                 _registered_method=True)
         self.ListDLQ = channel.unary_unary(
                 '/rivetq.v1.RivetQ/ListDLQ',
@@ -258,6 +313,73 @@ class RivetQServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetConcurrencyLimit(self, request, context):
+        """At most max_inflight jobs of the queue leased at once, across workers and nodes: a
+        lease beyond it returns fewer jobs (a long-poll waits for a slot).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConcurrencyLimit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteConcurrencyLimit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutSchedule(self, request, context):
+        """Creates or replaces a schedule: a job enqueued at each tick of a cron expression (in a
+        time zone) or of a fixed interval, exactly once per tick across nodes and restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSchedule(self, request, context):
+        """NOT_FOUND (schedule_not_found) for a schedule that does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeSchedule(self, request, context):
+        """Runs again from the next tick after now (ticks missed while paused are not run).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunSchedule(self, request, context):
+        """Enqueues the schedule's job now, outside its ticks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Pause(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -272,6 +394,15 @@ class RivetQServicer:
 
     def PurgeQueue(self, request, context):
         """Deletes every job of the queue, in any state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteQueue(self, request, context):
+        """Removes the queue entirely: its jobs (DLQ included), settings, counters, idempotency
+        keys and metrics series. FAILED_PRECONDITION while jobs are inflight, unless force;
+        NOT_FOUND for a queue that does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -406,6 +537,56 @@ def add_RivetQServicer_to_server(servicer, server):
                     request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitRequest.FromString,
                     response_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteRateLimitResponse.SerializeToString,
             ),
+            'SetConcurrencyLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetConcurrencyLimit,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitResponse.SerializeToString,
+            ),
+            'GetConcurrencyLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConcurrencyLimit,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitResponse.SerializeToString,
+            ),
+            'DeleteConcurrencyLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConcurrencyLimit,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitResponse.SerializeToString,
+            ),
+            'PutSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.PutScheduleRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.SerializeToString,
+            ),
+            'GetSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'DeleteSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteScheduleResponse.SerializeToString,
+            ),
+            'PauseSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.SerializeToString,
+            ),
+            'ResumeSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.SerializeToString,
+            ),
+            'RunSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunSchedule,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.EnqueueResponse.SerializeToString,
+            ),
             'Pause': grpc.unary_unary_rpc_method_handler(
                     servicer.Pause,
                     request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.PauseRequest.FromString,
@@ -420,6 +601,11 @@ def add_RivetQServicer_to_server(servicer, server):
                     servicer.PurgeQueue,
                     request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueRequest.FromString,
                     response_serializer=rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueResponse.SerializeToString,
+            ),
+            'DeleteQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteQueue,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueResponse.SerializeToString,
             ),
             'ListDLQ': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDLQ,
@@ -873,6 +1059,276 @@ class RivetQ:
             _registered_method=True)
 
     @staticmethod
+    def SetConcurrencyLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/SetConcurrencyLimit',
+            rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.SetConcurrencyLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConcurrencyLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/GetConcurrencyLimit',
+            rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.GetConcurrencyLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteConcurrencyLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/DeleteConcurrencyLimit',
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteConcurrencyLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/PutSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.PutScheduleRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/GetSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/ListSchedules',
+            rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/DeleteSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/PauseSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/ResumeSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/RunSchedule',
+            rivetq_dot_v1_dot_rivetq__pb2.ScheduleRef.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.EnqueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Pause(request,
             target,
             options=(),
@@ -943,6 +1399,33 @@ class RivetQ:
             '/rivetq.v1.RivetQ/PurgeQueue',
             rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueRequest.SerializeToString,
             rivetq_dot_v1_dot_rivetq__pb2.PurgeQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/DeleteQueue',
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.DeleteQueueResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,5 @@
+import { Schedules } from "@/components/schedules/Schedules";
+
+export default function SchedulesPage() {
+  return <Schedules />;
+}
