@@ -22,7 +22,7 @@ from rivetq.manager_validation import build_jobs, check_int, check_queue
 from rivetq.models import InsertResult, Schedule
 from rivetq.storage.base import Storage
 
-__all__ = ["MAX_CATCHUP_RUNS", "SCHEDULE_HEADER", "TICK_HEADER", "ScheduleOps"]
+__all__ = ["MAX_CATCHUP_RUNS", "SCHEDULE_HEADER", "TICK_HEADER", "ScheduleOps", "check_schedule"]
 
 logger = logging.getLogger("rivetq.manager")
 
@@ -43,8 +43,7 @@ class ScheduleOps:
     async def put_schedule(self, name: str, body: wire.ScheduleBody) -> Schedule:
         """Create or replace the schedule ``name``; it first fires at its next tick from now."""
         now_ms = self._clock.now_ms()
-        schedule = _checked(name, body, now_ms)
-        self._check_job(schedule, now_ms)
+        schedule = check_schedule(name, body, now_ms=now_ms, max_payload_bytes=self._options.max_payload_bytes)
         schedule = _replace(schedule, next_run_at_ms=next_tick_ms(schedule, now_ms))
         await self._storage.put_schedule(schedule)
         return schedule
@@ -143,15 +142,6 @@ class ScheduleOps:
             self._observer.schedule_fired(schedule.name, len(ticks), now_ms - ticks[-1])
         return len(ticks) if recorded else 0
 
-    def _check_job(self, schedule: Schedule, now_ms: int) -> None:
-        """The job a tick enqueues must pass an enqueue's checks (payload size included)."""
-        build_jobs(
-            [_job(schedule, now_ms, key=None)],
-            now_ms=now_ms,
-            max_payload_bytes=self._options.max_payload_bytes,
-            prefix=None,
-        )
-
 
 def _due_ticks(schedule: Schedule, now_ms: int) -> list[int]:
     if schedule.catchup != "all":
@@ -183,6 +173,14 @@ def _check_name(name: object) -> str:
         raise InvalidArgument(
             "schedule name must match [A-Za-z0-9_.-]{1,128} and not be . or ..", field="name"
         ) from None
+
+
+def check_schedule(name: str, body: wire.ScheduleBody, *, now_ms: int, max_payload_bytes: int) -> Schedule:
+    """The schedule ``body`` defines, every field checked; the job a tick enqueues must pass
+    an enqueue's checks too (payload size included)."""
+    schedule = _checked(name, body, now_ms)
+    build_jobs([_job(schedule, now_ms, key=None)], now_ms=now_ms, max_payload_bytes=max_payload_bytes, prefix=None)
+    return schedule
 
 
 def _checked(name: str, body: wire.ScheduleBody, now_ms: int) -> Schedule:

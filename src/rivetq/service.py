@@ -16,7 +16,17 @@ import msgspec
 
 from rivetq import wire
 from rivetq.manager_options import LeaseListener
-from rivetq.models import AckResult, InsertResult, Job, JobPage, JobState, QueueStats, RateLimit, RetryPolicy
+from rivetq.models import (
+    AckResult,
+    InsertResult,
+    Job,
+    JobPage,
+    JobState,
+    QueueStats,
+    RateLimit,
+    RetryPolicy,
+    Schedule,
+)
 from rivetq.storage.base import Storage
 
 __all__ = ["LocalStorageView", "QueueService", "StorageStatus", "StorageView"]
@@ -109,3 +119,25 @@ class QueueService(Protocol):
     async def requeue_dlq(self, queue: str, job_ids: Sequence[str] | None) -> int: ...
 
     async def purge_dlq(self, queue: str) -> int: ...
+
+    async def delete_queue(self, queue: str, *, force: bool = False) -> int: ...
+
+    async def set_concurrency_limit(self, queue: str, max_inflight: int) -> None: ...
+
+    async def get_concurrency_limit(self, queue: str) -> int | None: ...
+
+    async def delete_concurrency_limit(self, queue: str) -> None: ...
+
+    async def put_schedule(self, name: str, body: wire.ScheduleBody) -> Schedule: ...
+
+    async def get_schedule(self, name: str) -> Schedule: ...
+
+    async def list_schedules(self) -> list[Schedule]: ...
+
+    async def delete_schedule(self, name: str) -> None: ...
+
+    async def pause_schedule(self, name: str) -> Schedule: ...
+
+    async def resume_schedule(self, name: str) -> Schedule: ...
+
+    async def run_schedule(self, name: str) -> InsertResult: ...

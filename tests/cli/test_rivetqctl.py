@@ -96,7 +96,8 @@ def test_ctl_stats_jobs_and_job_commands(ctl: Any) -> None:
     assert (stats["ready"], stats["delayed"], stats["enqueued_total"]) == (1, 1, 2)
     assert stats["rate_limit"] == _json(ctl("--json", "rate-limit", "get", "-q", queue))  # one way to say "none"
     human = ctl("stats", "-q", queue).stdout
-    assert "ready" in human and "rate_limit      none" in human
+    assert re.search(r"^rate_limit +none$", human, re.MULTILINE)
+    assert re.search(r"^concurrency_limit +none$", human, re.MULTILINE)
     page = _json(ctl("--json", "jobs", "-q", queue, "--state", "delayed"))
     assert [j["id"] for j in page["jobs"]] == [delayed] and page["next_cursor"] is None
     got = _json(ctl("--json", "job", "get", delayed))
@@ -120,7 +121,7 @@ def test_ctl_enqueue_says_when_the_idempotency_key_made_a_duplicate(ctl: Any) ->
 def test_ctl_enqueue_headers_are_shown_by_job_get(ctl: Any) -> None:
     queue = new_queue()
     job_id = ctl("enqueue", "-q", queue, "-p", "1", "--header", "traceparent=00-a=b-01", "--header", "tenant=acme")
-    job_id = job_id.stdout.strip()
+    job_id = job_id.stdout.strip().removeprefix("enqueued job ")
     assert _json(ctl("--json", "job", "get", job_id))["headers"] == {"traceparent": "00-a=b-01", "tenant": "acme"}
     assert '{"traceparent":"00-a=b-01","tenant":"acme"}' in ctl("job", "get", job_id).stdout
 
@@ -130,7 +131,7 @@ def test_ctl_delete_queue_asks_then_removes_it(ctl: Any) -> None:
     job_id = ctl("enqueue", "-q", queue, "-p", "1").stdout.strip()
     ctl("lease", "-q", queue)
     assert "state_conflict" in ctl("delete-queue", "-q", queue, "--yes", code=1).stderr
-    assert ctl("delete-queue", "-q", queue, "--force", "--yes").stdout.strip() == f"deleted {queue} (1 jobs)"
+    assert ctl("delete-queue", "-q", queue, "--force", "--yes").stdout.strip() == f"deleted queue {queue} and 1 job"
     assert queue not in [summary["name"] for summary in _json(ctl("--json", "list"))["queues"]]
     assert "job_not_found" in ctl("job", "get", job_id, code=1).stderr
 
@@ -139,12 +140,15 @@ def test_ctl_concurrency_limit(ctl: Any) -> None:
     queue = new_queue()
     for n in range(3):
         ctl("enqueue", "-q", queue, "-p", str(n))
-    assert ctl("concurrency-limit", "get", "-q", queue).stdout.strip() == "none"
-    assert ctl("concurrency-limit", "set", "-q", queue, "--max-inflight", "2").stdout.strip() == "set"
+    none = f"queue {queue} has no concurrency limit"
+    assert ctl("concurrency-limit", "get", "-q", queue).stdout.strip() == none
+    said = ctl("concurrency-limit", "set", "-q", queue, "--max-inflight", "2").stdout.strip()
+    assert said == f"set the concurrency limit of queue {queue}: 2 in flight at most"
     assert _json(ctl("--json", "concurrency-limit", "get", "-q", queue)) == {"max_inflight": 2, "exists": True}
     assert len(_json(ctl("--json", "lease", "-q", queue, "--max-jobs", "5"))["jobs"]) == 2
-    ctl("concurrency-limit", "delete", "-q", queue)
-    assert ctl("concurrency-limit", "get", "-q", queue).stdout.strip() == "none"
+    said = ctl("concurrency-limit", "delete", "-q", queue).stdout.strip()
+    assert said == f"deleted the concurrency limit of queue {queue}"
+    assert ctl("concurrency-limit", "get", "-q", queue).stdout.strip() == none
     assert "max_inflight" in ctl("concurrency-limit", "set", "-q", queue, "--max-inflight", "0", code=1).stderr
 
 
@@ -152,18 +156,18 @@ def test_ctl_schedules(ctl: Any) -> None:
     name, queue = new_queue(), new_queue()
     put = ctl("schedule", "put", name, "-q", queue, "-p", '{"r": 1}', "--cron", "@daily", "--timezone", "Asia/Tokyo",
               "--header", "team=data", "--catchup", "all")  # fmt: skip
-    assert put.stdout.startswith(f"{name}: next run ")
+    assert put.stdout.startswith(f"saved schedule {name}; next run at ")
     shown = _json(ctl("--json", "schedule", "get", name))
     assert (shown["cron"], shown["timezone"], shown["headers"], shown["catchup"]) == (
         "@daily", "Asia/Tokyo", {"team": "data"}, "all"
     )  # fmt: skip
     assert API_TIME.fullmatch(shown["next_run_at"])
     assert name in ctl("schedule", "list").stdout
-    assert ctl("schedule", "pause", name).stdout.startswith(f"paused {name}")
-    assert ctl("schedule", "resume", name).stdout.startswith(f"resumed {name}")
-    job_id = ctl("schedule", "run", name).stdout.strip()
+    assert ctl("schedule", "pause", name).stdout.startswith(f"paused schedule {name}")
+    assert ctl("schedule", "resume", name).stdout.startswith(f"resumed schedule {name}")
+    job_id = ctl("schedule", "run", name).stdout.strip().removeprefix("enqueued job ")
     assert _json(ctl("--json", "job", "get", job_id))["headers"]["rivetq-schedule"] == name
-    assert ctl("schedule", "delete", name).stdout.strip() == f"deleted {name}"
+    assert ctl("schedule", "delete", name).stdout.strip() == f"deleted schedule {name}"
     assert "schedule_not_found" in ctl("schedule", "get", name, code=1).stderr
     assert "cron" in ctl("schedule", "put", name, "-q", queue, "-p", "1", "--cron", "nope", code=1).stderr
 

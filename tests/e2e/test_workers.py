@@ -109,6 +109,16 @@ def test_metrics_are_one_set_of_series_whichever_front_answers(servers: ServerFa
         assert _sample(metrics, f"rivetq_http_request_duration_seconds_count{{{route}}}") == 3
 
 
+def test_a_deleted_queue_leaves_metrics_through_every_front(servers: ServerFactory) -> None:
+    server = servers.start(*TWO, env=LOGGED)
+    with _one_connection_per_front(server) as fronts:
+        _enqueue(fronts["front-0"], "gone")
+        assert 'queue="gone"' in fronts["front-1"].get("/metrics").text
+        assert fronts["front-1"].post("/v1/queues/gone/delete", json={}).status_code == 200
+        for client in fronts.values():
+            assert 'queue="gone"' not in client.get("/metrics").text
+
+
 def _wait_gone(pids: list[int]) -> None:
     deadline = time.monotonic() + GONE_WITHIN_S
     while any(is_running(pid) for pid in pids):

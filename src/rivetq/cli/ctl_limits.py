@@ -7,10 +7,10 @@ import click
 from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state
 from rivetq.cli.ctl_jobs import queue_option
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "concurrency_limit_json"]
 
 
-def _limit_json(max_inflight: int | None) -> dict[str, object]:
+def concurrency_limit_json(max_inflight: int | None) -> dict[str, object]:
     return {"max_inflight": max_inflight or 0, "exists": max_inflight is not None}
 
 
@@ -27,7 +27,11 @@ def concurrency_limit() -> None:
 def concurrency_limit_set(state: CtlState, queue: str, max_inflight: int) -> None:
     """Let at most --max-inflight jobs of a queue be leased at once."""
     state.client().set_concurrency_limit(queue, max_inflight)
-    emit(state, _limit_json(max_inflight), lambda: click.echo("set"))
+    emit(
+        state,
+        concurrency_limit_json(max_inflight),
+        lambda: click.echo(f"set the concurrency limit of queue {queue}: {max_inflight} in flight at most"),
+    )
 
 
 @concurrency_limit.command("get")
@@ -37,7 +41,7 @@ def concurrency_limit_set(state: CtlState, queue: str, max_inflight: int) -> Non
 def concurrency_limit_get(state: CtlState, queue: str) -> None:
     """Show a queue's concurrency limit."""
     limit = state.client().get_concurrency_limit(queue)
-    emit(state, _limit_json(limit), lambda: click.echo("none" if limit is None else f"{limit} in flight at most"))
+    emit(state, concurrency_limit_json(limit), lambda: click.echo(_described(queue, limit)))
 
 
 @concurrency_limit.command("delete")
@@ -47,7 +51,13 @@ def concurrency_limit_get(state: CtlState, queue: str) -> None:
 def concurrency_limit_delete(state: CtlState, queue: str) -> None:
     """Remove a queue's concurrency limit."""
     state.client().delete_concurrency_limit(queue)
-    emit(state, {"success": True}, lambda: click.echo("deleted"))
+    emit(state, {"success": True}, lambda: click.echo(f"deleted the concurrency limit of queue {queue}"))
 
 
 COMMANDS = [concurrency_limit]
+
+
+def _described(queue: str, limit: int | None) -> str:
+    if limit is None:
+        return f"queue {queue} has no concurrency limit"
+    return f"concurrency limit of queue {queue}: {limit} in flight at most"

@@ -8,6 +8,7 @@ import click
 
 from rivetq.cli.ctl_context import CtlState, counted, emit, json_option, pass_state, print_rows, print_table
 from rivetq.cli.ctl_jobs import print_jobs, queue_option
+from rivetq.cli.ctl_limits import concurrency_limit_json
 from rivetq.models import RateLimit, RetryPolicy
 from rivetq.wire import Jitter
 
@@ -46,9 +47,16 @@ def list_queues(state: CtlState) -> None:
 def stats(state: CtlState, queue: str) -> None:
     """Show a queue's counts, counters and settings."""
     found = state.client().stats(queue)
-    pairs = [(name, getattr(found, name)) for name in found.__struct_fields__ if name != "rate_limit"]
-    document = {**dict(pairs), "rate_limit": _limit_json(found.rate_limit)}  # as the REST API shows it
-    emit(state, document, lambda: print_rows([*pairs, ("rate_limit", _limit_text(found.rate_limit))]))
+    limits = ("rate_limit", "concurrency_limit")
+    pairs = [(name, getattr(found, name)) for name in found.__struct_fields__ if name not in limits]
+    cap = found.concurrency_limit
+    document = {  # as the REST API shows it
+        **dict(pairs),
+        "rate_limit": _limit_json(found.rate_limit),
+        "concurrency_limit": concurrency_limit_json(cap),
+    }
+    texts = [("rate_limit", _limit_text(found.rate_limit)), ("concurrency_limit", "none" if cap is None else cap)]
+    emit(state, document, lambda: print_rows([*pairs, *texts]))
 
 
 @click.command()
@@ -91,7 +99,11 @@ def purge(state: CtlState, queue: str) -> None:
 def delete_queue(state: CtlState, queue: str, force: bool) -> None:
     """Remove a queue entirely: jobs, DLQ, settings, counters and metrics."""
     deleted = state.client().delete_queue(queue, force=force)
-    emit(state, {"queue": queue, "deleted_jobs": deleted}, lambda: click.echo(f"deleted {queue} ({deleted} jobs)"))
+    emit(
+        state,
+        {"queue": queue, "deleted_jobs": deleted},
+        lambda: click.echo(f"deleted queue {queue} and {counted(deleted, 'job')}"),
+    )
 
 
 @click.group()

@@ -69,7 +69,7 @@ def schedule_put(
         catchup=catchup,
         paused=paused,
     )
-    emit(state, found, lambda: click.echo(f"{name}: next run {found.next_run_at.isoformat()}"))
+    emit(state, found, lambda: click.echo(f"saved schedule {name}; next run at {found.next_run_at.isoformat()}"))
 
 
 @schedule.command("get")
@@ -92,7 +92,7 @@ def schedule_list(state: CtlState) -> None:
     emit(
         state,
         {"schedules": found},
-        lambda: print_table(["NAME", "QUEUE", "WHEN", "TZ", "NEXT", "RUNS", "PAUSED"], rows),
+        lambda: print_table(["NAME", "QUEUE", "WHEN", "TZ", "NEXT", "RUNS", "PAUSED"], rows, "no schedules"),
     )
 
 
@@ -104,7 +104,7 @@ def _action(verb: str, help_text: str) -> click.Command:
     def command(state: CtlState, name: str) -> None:
         client = state.client()
         found = {"pause": client.pause_schedule, "resume": client.resume_schedule}[verb](name)
-        emit(state, found, lambda: click.echo(f"{verb}d {name}; next run {found.next_run_at.isoformat()}"))
+        emit(state, found, lambda: click.echo(f"{verb}d schedule {name}; next run at {found.next_run_at.isoformat()}"))
 
     return command
 
@@ -120,7 +120,7 @@ _action("resume", "Run a schedule again from its next tick.")
 def schedule_run(state: CtlState, name: str) -> None:
     """Enqueue a schedule's job now; prints the job id."""
     job_id = state.client().run_schedule(name)
-    emit(state, {"job_id": job_id}, lambda: click.echo(job_id))
+    emit(state, {"job_id": job_id}, lambda: click.echo(f"enqueued job {job_id}"))
 
 
 @schedule.command("delete")
@@ -130,7 +130,7 @@ def schedule_run(state: CtlState, name: str) -> None:
 def schedule_delete(state: CtlState, name: str) -> None:
     """Delete a schedule."""
     state.client().delete_schedule(name)
-    emit(state, {"success": True}, lambda: click.echo(f"deleted {name}"))
+    emit(state, {"success": True}, lambda: click.echo(f"deleted schedule {name}"))
 
 
 COMMANDS = [schedule]

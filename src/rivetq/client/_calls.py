@@ -259,7 +259,11 @@ def list_queues() -> Call[list[QueueSummary]]:
 
 def _stats_of(body: bytes) -> QueueStats:
     stats = _STATS.decode(body)
-    return QueueStats(**{**msgspec.structs.asdict(stats), "rate_limit": _rate_limit_of(stats.rate_limit)})
+    limits = {
+        "rate_limit": _rate_limit_of(stats.rate_limit),
+        "concurrency_limit": stats.concurrency_limit.max_inflight if stats.concurrency_limit.exists else None,
+    }
+    return QueueStats(**{**msgspec.structs.asdict(stats), **limits})
 
 
 def stats(queue: str) -> Call[QueueStats]:

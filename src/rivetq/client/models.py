@@ -79,6 +79,7 @@ class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
     nacked_total: int
     paused: bool
     rate_limit: RateLimit | None
+    concurrency_limit: int | None = None  # most jobs in flight at once; None: no limit
 
 
 class Schedule(msgspec.Struct, frozen=True, kw_only=True):

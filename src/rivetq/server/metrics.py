@@ -39,6 +39,7 @@ class _ScrapeGauges(Collector):
 
     def __init__(self) -> None:
         self.queues: Sequence[QueueStats] = ()
+        self.queues_known = False
         self.storage: dict[str, float] = {}
 
     def collect(self) -> Iterator[Metric]:
@@ -63,11 +64,22 @@ class _ScrapeGauges(Collector):
 
 class _ProcessFiles(MultiProcessCollector):
     """Every process's metric files, but not one that a starting process has created and
-    not yet sized (reading it would fail the scrape)."""
+    not yet sized (reading it would fail the scrape). A deleted queue's series stay in the
+    files (the owner cannot take them out of another process's view), so samples labelled
+    with a queue that no longer exists are left out while the queue list is known."""
+
+    def __init__(self, registry: CollectorRegistry, path: str, gauges: _ScrapeGauges) -> None:
+        super().__init__(registry, path)  # type: ignore[no-untyped-call]
+        self._gauges = gauges
 
     def collect(self) -> Iterable[Metric]:
-        files = [path for path in Path(self._path).glob("*.db") if path.stat().st_size > 0]
-        return self.merge([str(path) for path in files], accumulate=True)  # type: ignore[no-untyped-call,no-any-return]
+        files = [str(path) for path in Path(self._path).glob("*.db") if path.stat().st_size > 0]
+        metrics: list[Metric] = self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+        if self._gauges.queues_known:
+            live = {stats.queue for stats in self._gauges.queues}
+            for metric in metrics:
+                metric.samples = [s for s in metric.samples if "queue" not in s.labels or s.labels["queue"] in live]
+        return metrics
 
 
 class Metrics:
@@ -82,7 +94,7 @@ class Metrics:
         multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
         if multiprocess_dir:  # expose every process's files, not this process's own metrics
             self._exposed = CollectorRegistry()
-            _ProcessFiles(self._exposed, multiprocess_dir)  # type: ignore[no-untyped-call]
+            _ProcessFiles(self._exposed, multiprocess_dir, self._gauges)
         self._exposed.register(self._gauges)
         self._render_lock = threading.Lock()
         self._enqueued = self._counter("rivetq_jobs_enqueued", "Jobs enqueued.")
@@ -99,6 +111,7 @@ class Metrics:
             "rivetq_schedule_lag_seconds",
             "How long after its tick a schedule's latest run was enqueued.",
             ("schedule",),
+            multiprocess_mode="mostrecent",  # one value per schedule, not one per process
             registry=self.registry,
         )
         self._per_queue = (
@@ -141,11 +154,13 @@ class Metrics:
     def _counter(self, name: str, documentation: str) -> Counter:
         return Counter(name, documentation, _QUEUE, registry=self.registry)
 
-    def render(self, queues: Sequence[QueueStats], storage_gauges: dict[str, float]) -> bytes:
+    def render(self, queues: Sequence[QueueStats] | None, storage_gauges: dict[str, float]) -> bytes:
         """The exposition text, with gauges from this snapshot (thread-safe: scrapes render
-        off the event loop, since thousands of queues take a good part of a second)."""
+        off the event loop, since thousands of queues take a good part of a second);
+        ``queues`` is None when the storage could not list them."""
         with self._render_lock:
-            self._gauges.queues, self._gauges.storage = queues, storage_gauges
+            self._gauges.queues, self._gauges.storage = queues or (), storage_gauges
+            self._gauges.queues_known = queues is not None
             return generate_latest(self._exposed)
 
     def observe_fsync(self, seconds: float) -> None:

@@ -15,8 +15,9 @@ from rivetq import wire
 from rivetq.clock import Clock, SystemClock
 from rivetq.errors import StorageUnavailable, error_for_code
 from rivetq.manager_options import LeaseListener
+from rivetq.manager_schedules import check_schedule
 from rivetq.manager_validation import check_insert
-from rivetq.models import InsertResult
+from rivetq.models import InsertResult, Schedule
 from rivetq.server.procs.calls import CALLS, CALLS_BY_NAME, Call
 from rivetq.server.procs.frames import EVENT, OK, FramedProtocol, frame
 from rivetq.server.procs.owner import SUBSCRIBE, UNSUBSCRIBE
@@ -101,8 +102,8 @@ def _remote(call: Call) -> Callable[..., Any]:
 
 class ManagerProxy:
     """Implements ``QueueService`` and ``StorageView`` (methods added below from the call
-    table). Enqueues are validated here first, so a payload that is not JSON (possible
-    over gRPC) gets the manager's own error and never breaks a frame."""
+    table). Enqueues and schedules are validated here first, so a payload that is not JSON
+    (possible over gRPC) gets the manager's own error and never breaks a frame."""
 
     def __init__(self, link: OwnerLink | None = None, *, max_payload_bytes: int, clock: Clock | None = None) -> None:
         self.link: OwnerLink = link  # type: ignore[assignment]  # set by connect() before any call
@@ -142,6 +143,11 @@ class ManagerProxy:
         results: list[InsertResult] = await _ENQUEUE_BATCH(self, queue, requests)
         return results
 
+    async def put_schedule(self, name: str, body: wire.ScheduleBody) -> Schedule:
+        check_schedule(name, body, now_ms=self.now_ms(), max_payload_bytes=self._max_payload_bytes)
+        schedule: Schedule = await _PUT_SCHEDULE(self, name, body)
+        return schedule
+
     def _check(self, queue: str, requests: Sequence[wire.EnqueueRequest], prefix: str | None) -> None:
         check_insert(queue, requests, now_ms=self.now_ms(), max_payload_bytes=self._max_payload_bytes, prefix=prefix)
 
@@ -156,6 +162,7 @@ class ManagerProxy:
 
 _ENQUEUE = _remote(CALLS_BY_NAME["enqueue"])
 _ENQUEUE_BATCH = _remote(CALLS_BY_NAME["enqueue_batch"])
+_PUT_SCHEDULE = _remote(CALLS_BY_NAME["put_schedule"])
 for _call in CALLS:
     if not hasattr(ManagerProxy, _call.name):
         setattr(ManagerProxy, _call.name, _remote(_call))

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from rivetq.errors import StorageUnavailable
+from rivetq.models import QueueStats
 from rivetq.server.metrics import CONTENT_TYPE, Metrics
 from rivetq.server.rest.views import json_response
 from rivetq.service import QueueService, StorageView
@@ -42,10 +43,11 @@ class HealthEndpoints:
     async def metrics(self, request: Request) -> Response:
         """While the storage cannot answer, the scrape still succeeds without the per-queue
         gauges: the counters and latency histograms show the outage."""
+        queues: list[QueueStats] | None
         try:
             queues = await self._manager.list_queues()
         except StorageUnavailable:
-            queues = []
+            queues = None
         try:
             gauges = (await self._storage.storage_status()).gauges
         except StorageUnavailable:
