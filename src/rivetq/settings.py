@@ -63,7 +63,7 @@ class ServerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     read_body_timeout_ms: PositiveInt = msgspec.field(default=60_000, name="read_body_timeout")
     keep_alive_timeout_ms: PositiveInt = msgspec.field(default=5_000, name="keep_alive_timeout")
     max_connections: PositiveInt = 10_000
-    # Processes serving HTTP and gRPC; 0: one per core. With more than one, a supervisor
+    # Processes serving HTTP and gRPC; 0: one per core from 4 cores up, else 1. With more than one, a supervisor
     # runs one storage owner and this many front processes (docs/architecture.md).
     workers: Annotated[int, msgspec.Meta(ge=0)] = 0
 
@@ -212,9 +212,15 @@ def parse_addr(value: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port_text)
 
 
+MULTI_PROCESS_FROM_CORES = 4
+
+
 def effective_workers(settings: Settings) -> int:
-    """``server.workers``, with 0 meaning the cores this process may run on."""
-    return settings.server.workers or len(os.sched_getaffinity(0))
+    """``server.workers``; 0 means one per core from 4 cores up, else one process. The
+    owner and the fronts cost ~45 % more CPU per call together than one process does
+    (docs/benchmarks.md): on 2 cores, shared with clients, one process serves more."""
+    cores = len(os.sched_getaffinity(0))
+    return settings.server.workers or (cores if cores >= MULTI_PROCESS_FROM_CORES else 1)
 
 
 def is_loopback_host(host: str) -> bool:

@@ -24,8 +24,8 @@ DESCRIPTIONS = {
     "server.keep_alive_timeout": "an idle kept-alive connection is closed after this (whole seconds, rounded up)",
     "server.max_connections": "open HTTP connections; one more is answered 503 and closed. gRPC has its own cap of "
     "the same size. With several workers each front holds its share",
-    "server.workers": "processes serving HTTP and gRPC: `0` one per core, `1` a single process; with more than "
-    "one, a storage owner sits behind them (see Running in production)",
+    "server.workers": "processes serving HTTP and gRPC: `0` one per core on 4 cores or more (else 1), `1` a "
+    "single process; with more than one, a storage owner sits behind them (see Running in production)",
     "storage.backend": "`local` (embedded engine), `memory` (not durable), `postgres` (several nodes on one database)",
     "storage.data_dir": "the embedded engine's directory (one server per directory)",
     "storage.dsn": "PostgreSQL DSN or URL, required by `postgres` (never logged)",

@@ -75,7 +75,7 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
 @click.option(
     "--workers",
     type=click.IntRange(min=0),
-    help="Processes serving HTTP and gRPC; 0 (the default): one per core; 1: a single process (server.workers).",
+    help="Processes serving HTTP and gRPC; 0 (the default): one per core from 4 cores up, else 1 (server.workers).",
 )
 @click.option(
     "--accept-wal-loss",
