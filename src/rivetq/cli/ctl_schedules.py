@@ -92,7 +92,7 @@ def schedule_list(state: CtlState) -> None:
     emit(
         state,
         {"schedules": found},
-        lambda: print_table(["NAME", "QUEUE", "WHEN", "TZ", "NEXT", "RUNS", "PAUSED"], rows),
+        lambda: print_table(["NAME", "QUEUE", "WHEN", "TZ", "NEXT", "RUNS", "PAUSED"], rows, "no schedules"),
     )
 
 

@@ -7,10 +7,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rivetq import wire
-from rivetq.manager import QueueManager
 from rivetq.server.rest.bodies import BodyLimits, decode_body
 from rivetq.server.rest.operations import Operation
 from rivetq.server.rest.views import concurrency_limit_view, json_response
+from rivetq.service import QueueService
 
 __all__ = ["ConcurrencyLimitEndpoints"]
 
@@ -19,7 +19,7 @@ _SUCCESS = wire.SuccessResponse()
 
 
 class ConcurrencyLimitEndpoints:
-    def __init__(self, manager: QueueManager, limits: BodyLimits) -> None:
+    def __init__(self, manager: QueueService, limits: BodyLimits) -> None:
         self._manager = manager
         self._limits = limits
 

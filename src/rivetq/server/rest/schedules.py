@@ -8,11 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rivetq import wire
-from rivetq.manager import QueueManager
 from rivetq.models import Schedule
 from rivetq.server.rest.bodies import BodyLimits, decode_body
 from rivetq.server.rest.operations import Operation
 from rivetq.server.rest.views import json_response, rfc3339_ms
+from rivetq.service import QueueService
 
 __all__ = ["ScheduleEndpoints", "schedule_view"]
 
@@ -41,7 +41,7 @@ def schedule_view(schedule: Schedule) -> wire.ScheduleView:
 
 
 class ScheduleEndpoints:
-    def __init__(self, manager: QueueManager, limits: BodyLimits) -> None:
+    def __init__(self, manager: QueueService, limits: BodyLimits) -> None:
         self._manager = manager
         self._limits = limits
 
