@@ -1,10 +1,11 @@
 """Which route a PostgreSQL lease takes: a queue with no limit leases in one database call
 (issue 20's one statement); a concurrency limit sends it to the transaction holding the
 queue row, where the limit is counted (issue 18). The calls are counted on the real
-database pool, around ``Database.run``."""
+database pool, around ``Database.run``, from the calling task only."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -19,12 +20,17 @@ DAY_MS = 86_400_000
 
 
 class _CountedRuns:
+    """Counts the calls made by the task that creates it: the backend's notifier shares
+    the pool, and its calls are not the lease's."""
+
     def __init__(self, run: Callable[..., Awaitable[Any]]) -> None:
         self._run = run
+        self._task = asyncio.current_task()
         self.calls = 0
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
+        if asyncio.current_task() is self._task:
+            self.calls += 1
         return await self._run(*args, **kwargs)
 
 
