@@ -119,8 +119,9 @@ def test_ctl_enqueue_says_when_the_idempotency_key_made_a_duplicate(ctl: Any) ->
 
 def test_ctl_enqueue_headers_are_shown_by_job_get(ctl: Any) -> None:
     queue = new_queue()
-    job_id = ctl("enqueue", "-q", queue, "-p", "1", "--header", "traceparent=00-a=b-01", "--header", "tenant=acme")
-    job_id = job_id.stdout.strip()
+    job_id = _enqueued(
+        ctl("enqueue", "-q", queue, "-p", "1", "--header", "traceparent=00-a=b-01", "--header", "tenant=acme")
+    )
     assert _json(ctl("--json", "job", "get", job_id))["headers"] == {"traceparent": "00-a=b-01", "tenant": "acme"}
     assert '{"traceparent":"00-a=b-01","tenant":"acme"}' in ctl("job", "get", job_id).stdout
 

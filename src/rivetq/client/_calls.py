@@ -257,9 +257,15 @@ def list_queues() -> Call[list[QueueSummary]]:
     return Call("GET", "/v1/queues", lambda body: _QUEUES.decode(body).summaries, retry_safe=True)
 
 
+_STATS_FIELDS = frozenset(QueueStats.__struct_fields__)
+
+
 def _stats_of(body: bytes) -> QueueStats:
+    """``QueueStats`` from the response's fields it has (the response carries more, such
+    as ``concurrency_limit``, which ``get_concurrency_limit`` reads)."""
     stats = _STATS.decode(body)
-    return QueueStats(**{**msgspec.structs.asdict(stats), "rate_limit": _rate_limit_of(stats.rate_limit)})
+    fields = {name: value for name, value in msgspec.structs.asdict(stats).items() if name in _STATS_FIELDS}
+    return QueueStats(**{**fields, "rate_limit": _rate_limit_of(stats.rate_limit)})
 
 
 def stats(queue: str) -> Call[QueueStats]:
