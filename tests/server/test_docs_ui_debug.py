@@ -75,7 +75,7 @@ async def test_pause_and_resume_refuse_a_body_that_is_not_the_empty_object(
 ) -> None:
     response = await client.post(f"/v1/queues/q/{action}", content=body)
     assert (response.status_code, response.json()["error"].get("field")) == (400, field)
-    assert (await client.get("/v1/queues")).json() == {"queues": []}, "the refused call paused the queue"
+    assert (await client.get("/v1/queues")).json()["queues"] == [], "the refused call paused the queue"
 
 
 async def test_openapi_schemas_are_the_wire_types(client: ApiClient) -> None:

@@ -146,14 +146,14 @@ class PostgresStorage:
         now_ms: int,
         new_lease_id: Callable[[], str],
     ) -> LeaseResult:
-        """One statement for an open queue; a rate-limited one (seen when that statement
-        found nothing) leases in a transaction holding its queue row."""
+        """One statement for an open queue; a rate- or concurrency-limited one (seen when
+        that statement found nothing) leases in a transaction holding its queue row."""
         request = lease.LeaseRequest(queue, max_jobs, visibility_ms, now_ms, new_lease_id)
         jobs = await self._db.run(lambda conn: lease.lease_open(conn, request), transaction=False)
         if jobs:
             return LeaseResult(jobs=jobs, rate_limited=False)
         result = LeaseResult(jobs=[], rate_limited=False)
-        if await self._db.run(lambda conn: lease.rate_limited(conn, queue), transaction=False):
+        if await self._db.run(lambda conn: lease.limited(conn, queue), transaction=False):
             result = await self._db.run(lambda conn: lease.lease_limited(conn, request))
         if not result.jobs:
             self._notifier.waiting_on(queue)

@@ -8,7 +8,7 @@ Only the ends of a job's life are counted: an enqueue or a lease writes no count
 ``enqueued_total`` is the jobs in the table plus those removed (acked, or dropped by
 delete and purge), ``leased_total`` the leases held now plus those ended (acked, nacked,
 or lapsed: expired, or purged while held); ``*_base`` holds what was counted before
-schema version 2 beyond those terms (see ``STATS_TOTALS``)."""
+schema version 5 beyond those terms (see ``STATS_TOTALS``)."""
 
 from __future__ import annotations
 

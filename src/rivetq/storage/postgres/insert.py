@@ -25,9 +25,11 @@ RETURNING key
 
 _RECORDED_KEYS = "SELECT key, job_id FROM rivetq_idempotency WHERE queue = %(queue)s AND key = ANY(%(keys)s::text[])"
 
-_INSERT = """
-WITH known AS (
-    INSERT INTO rivetq_queues (queue) VALUES (%(queue)s) ON CONFLICT (queue) DO NOTHING
+_INSERT = f"""
+WITH shared AS (  -- a lock against deleting the queue (see deletion.py), read before any write
+    SELECT pg_advisory_xact_lock_shared({QUEUE_LOCK_SPACE}, hashtext(%(queue)s))
+), known AS (
+    INSERT INTO rivetq_queues (queue) SELECT %(queue)s FROM shared ON CONFLICT (queue) DO NOTHING
 ), added AS (
     INSERT INTO rivetq_jobs (id, queue, payload, priority, eta_ms, max_retries, created_at_ms, state, idempotency_key,
                              headers)

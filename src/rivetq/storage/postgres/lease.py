@@ -1,9 +1,11 @@
 """Lease: pick ready jobs with ``FOR UPDATE SKIP LOCKED`` (so nodes never wait for each
 other's picks) and mark them inflight.
 
-A queue with no pause and no rate limit leases in one statement (pick and mark),
-so a lease is one round trip and one commit. A rate-limited queue takes its row lock
-in a transaction, which serializes that queue's leases: its token bucket lives there.
+A queue with no pause, no rate limit and no concurrency limit leases in one statement
+(pick and mark), so a lease is one round trip and one commit. A limited queue takes its
+row lock in a transaction, which serializes that queue's leases: its token bucket lives
+there, and its inflight jobs are counted under that lock, so two nodes never overshoot
+its concurrency limit together.
 
 The pick walks the waiting index once per priority (9 down to 0), each walk an index
 range scan over ``eta_ms <= now``: delayed jobs of a higher priority are never read, so
@@ -20,7 +22,7 @@ from rivetq.ratelimit import TokenBucket
 from rivetq.storage.postgres.database import Connection
 from rivetq.storage.postgres.rows import JOB_COLUMNS, fetch_jobs, service_order
 
-__all__ = ["PRIORITIES", "LeaseRequest", "lease_limited", "lease_open", "rate_limited"]
+__all__ = ["PRIORITIES", "LeaseRequest", "lease_limited", "lease_open", "limited"]
 
 PRIORITIES = list(range(9, -1, -1))
 
@@ -50,10 +52,11 @@ SELECT {JOB_COLUMNS} FROM leased
 """
 
 # The queue row is not locked here: an open queue is checked inside the pick.
-_OPEN_GATE = (
-    "WHERE EXISTS (SELECT 1 FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused AND rate_capacity IS NULL)"
+_UNLIMITED_GATE = (
+    "WHERE EXISTS (SELECT 1 FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused AND rate_capacity IS NULL"
+    " AND max_inflight IS NULL)"
 )
-_LEASE_OPEN = _LEASE.format(gate=_OPEN_GATE)
+_LEASE_OPEN = _LEASE.format(gate=_UNLIMITED_GATE)
 # With a parameter for LIMIT, PostgreSQL re-plans the statement at every call (a generic
 # plan, costed for an unknown limit, looks dearer); with the constant, the one-job lease
 # (the usual worker call) reuses its plan.
@@ -62,8 +65,15 @@ _LEASE_LOCKED = _LEASE.format(gate="")
 
 _HAS_READY = "SELECT EXISTS (SELECT 1 " + _READY_BY_PRIORITY.format(lock="") + ")"
 
-_QUEUE_GATE = "SELECT paused, rate_capacity, rate_refill, bucket_tokens, bucket_updated_at_ms FROM rivetq_queues"
-_RATE_LIMITED = "SELECT true FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused AND rate_capacity IS NOT NULL"
+_QUEUE_GATE = (
+    "SELECT paused, rate_capacity, rate_refill, bucket_tokens, bucket_updated_at_ms, max_inflight FROM rivetq_queues"
+)
+_LIMITED = (
+    "SELECT true FROM rivetq_queues WHERE queue = %(queue)s AND NOT paused"
+    " AND (rate_capacity IS NOT NULL OR max_inflight IS NOT NULL)"
+)
+# Under the queue row's lock, which every lease of a limited queue takes: race-free across nodes.
+_INFLIGHT = "SELECT count(*) FROM rivetq_jobs WHERE queue = %(queue)s AND state = 'inflight'"
 _LOCK_GATE = _QUEUE_GATE + " WHERE queue = %(queue)s FOR UPDATE"
 _SAVE_BUCKET = (
     "UPDATE rivetq_queues SET bucket_tokens = %(tokens)s, bucket_updated_at_ms = %(at)s WHERE queue = %(queue)s"
@@ -90,29 +100,32 @@ class LeaseRequest:
 
 
 async def lease_open(conn: Connection, request: LeaseRequest) -> list[Job]:
-    """Lease from a queue neither paused nor rate-limited, in one statement; no jobs when
-    the queue is empty, unknown, paused or rate-limited."""
+    """Lease from a queue with no pause and no limit, in one statement; no jobs when the
+    queue is empty, unknown, paused or limited."""
     query = _LEASE_OPEN_ONE if request.max_jobs == 1 else _LEASE_OPEN
     return await _lease(conn, query, request, request.max_jobs)
 
 
-async def rate_limited(conn: Connection, queue: str) -> bool:
-    """Whether ``queue`` has a rate limit (and is not paused): leases then go through
-    ``lease_limited``."""
-    return await (await conn.execute(_RATE_LIMITED, {"queue": queue})).fetchone() is not None
+async def limited(conn: Connection, queue: str) -> bool:
+    """Whether ``queue`` has a rate or concurrency limit (and is not paused): leases then
+    go through ``lease_limited``."""
+    return await (await conn.execute(_LIMITED, {"queue": queue})).fetchone() is not None
 
 
 async def lease_limited(conn: Connection, request: LeaseRequest) -> LeaseResult:
-    """Lease (in a transaction) at most as many jobs as the queue's bucket has tokens."""
+    """Lease (in a transaction holding the queue row) at most as many jobs as the
+    concurrency limit leaves room for and the queue's bucket has tokens."""
     gate = await (await conn.execute(_LOCK_GATE, {"queue": request.queue})).fetchone()
     if gate is None or gate[0]:
         return LeaseResult(jobs=[], rate_limited=False)
-    _, capacity, refill, tokens, updated_at_ms = gate
-    if capacity is None:  # the limit was removed since the first look
-        return LeaseResult(jobs=await _lease(conn, _LEASE_LOCKED, request, request.max_jobs), rate_limited=False)
+    _, capacity, refill, tokens, updated_at_ms, max_inflight = gate
+    cap = await _lease_cap(conn, request, max_inflight)
+    if capacity is None:  # no rate limit (or it was removed since the first look)
+        jobs = await _lease(conn, _LEASE_LOCKED, request, cap)
+        return LeaseResult(jobs=jobs, rate_limited=False, concurrency_limited=await _capped(conn, request, jobs, cap))
     limit = RateLimit(capacity=capacity, refill_rate=refill)
     current = TokenBucket.full(limit, request.now_ms) if tokens is None else TokenBucket(tokens, updated_at_ms)
-    granted, bucket = current.take(limit, request.max_jobs, request.now_ms)
+    granted, bucket = current.take(limit, cap, request.now_ms)
     jobs = await _lease(conn, _LEASE_LOCKED, request, granted)
     bucket = bucket.give_back(limit, granted - len(jobs))
     await conn.execute(_SAVE_BUCKET, {"tokens": bucket.tokens, "at": bucket.updated_at_ms, "queue": request.queue})
@@ -120,14 +133,14 @@ async def lease_limited(conn: Connection, request: LeaseRequest) -> LeaseResult:
     return LeaseResult(jobs=jobs, rate_limited=held_back, concurrency_limited=await _capped(conn, request, jobs, cap))
 
 
-async def _lease_cap(conn: Connection, request: _Lease, max_inflight: int | None) -> int:
+async def _lease_cap(conn: Connection, request: LeaseRequest, max_inflight: int | None) -> int:
     if max_inflight is None:
         return request.max_jobs
     row = await (await conn.execute(_INFLIGHT, {"queue": request.queue})).fetchone()
     return QueueConfig(max_inflight=max_inflight).lease_cap(request.max_jobs, int(row[0]) if row else 0)
 
 
-async def _capped(conn: Connection, request: _Lease, jobs: list[Job], cap: int) -> bool:
+async def _capped(conn: Connection, request: LeaseRequest, jobs: list[Job], cap: int) -> bool:
     """True when the concurrency limit held back jobs that were ready."""
     return len(jobs) == cap < request.max_jobs and await _has_ready(conn, request)
 

@@ -1,4 +1,4 @@
--- RivetQ schema, version 2 (see counters.py).
+-- RivetQ schema, version 5 (see counters.py).
 -- Counters get one row per (queue, PostgreSQL backend pid), so that no two transactions
 -- update the same counter row; row 0 holds the totals of backends that have ended.
 ALTER TABLE rivetq_counters ALTER COLUMN slot TYPE integer;
