@@ -31,7 +31,8 @@ def test_make_run_passes_args_to_rivetqd(tmp_path: Path) -> None:
         )
     try:
         wait_ready(make, f"http://127.0.0.1:{port}", log_path)
-        assert httpx.get(f"http://127.0.0.1:{port}/v1/queues").json() == {"queues": [], "summaries": []}  # memory: empty
+        listed = httpx.get(f"http://127.0.0.1:{port}/v1/queues").json()
+        assert listed == {"queues": [], "summaries": []}  # memory: empty
     finally:
         os.killpg(make.pid, signal.SIGTERM)
         make.wait(STOP_TIMEOUT_S)
