@@ -177,7 +177,10 @@ class _Supervisor:
 
     async def _stop(self, children: set[_Child]) -> int:
         """SIGTERM to all; fronts finish first, then the owner (it waits for them); a
-        child still there after the grace period is killed."""
+        child still there after the grace period is killed. The supervisor's copy of the
+        HTTP socket closes first: once the fronts have closed theirs, a new connection is
+        refused, not queued on a socket nobody will accept from (and then reset)."""
+        self._http.close()
         for child in children:
             child.signal(signal.SIGTERM)
         statuses = []
