@@ -16,7 +16,7 @@ from rivetq.errors import InvalidArgument, RivetQError
 from rivetq.manager import QueueManager
 from rivetq.server.procs.calls import CALLS
 from rivetq.server.procs.frames import ERROR, EVENT, OK, FramedProtocol, frame
-from rivetq.service import LocalStorageView, StorageStatus
+from rivetq.service import LocalStorageView
 from rivetq.storage.base import Storage
 
 __all__ = ["SUBSCRIBE", "UNSUBSCRIBE", "OwnerServer"]
@@ -84,12 +84,12 @@ class OwnerServer:
     fronts of every lease the manager releases or extends."""
 
     def __init__(self, manager: QueueManager, storage: Storage) -> None:
-        self._storage = LocalStorageView(storage)
         self.connections: set[_Connection] = set()
         self.subscribers: set[_Connection] = set()
         self.changed = asyncio.Event()
         self.targets: list[Target] = [
-            self.storage_status if call.name == "storage_status" else getattr(manager, call.name) for call in CALLS
+            LocalStorageView(storage).storage_status if call.name == "storage_status" else getattr(manager, call.name)
+            for call in CALLS
         ]
         manager.add_lease_listener(self)
         self._server: asyncio.Server | None = None
@@ -97,9 +97,6 @@ class OwnerServer:
     async def start(self, path: Path) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_unix_server(lambda: _Connection(self), str(path))
-
-    async def storage_status(self) -> StorageStatus:
-        return await self._storage.storage_status()
 
     def released(self, job_id: str, lease_id: str) -> None:
         self._tell(("released", job_id, lease_id))

@@ -94,7 +94,7 @@ def _remote(call: Call) -> Callable[..., Any]:
     params, index, decode = call.params, call.index, call.result_decoder.decode
 
     async def method(self: ManagerProxy, *args: Any, **kwargs: Any) -> Any:
-        return decode(await self.link.request(index, encode(params(*args, **kwargs))))
+        return decode(await self.request(index, encode(params(*args, **kwargs))))
 
     method.__name__ = call.name
     return method
@@ -105,8 +105,8 @@ class ManagerProxy:
     table). Enqueues and schedules are validated here first, so a payload that is not JSON
     (possible over gRPC) gets the manager's own error and never breaks a frame."""
 
-    def __init__(self, link: OwnerLink | None = None, *, max_payload_bytes: int, clock: Clock | None = None) -> None:
-        self.link: OwnerLink = link  # type: ignore[assignment]  # set by connect() before any call
+    def __init__(self, *, max_payload_bytes: int, clock: Clock | None = None) -> None:
+        self.link: OwnerLink | None = None  # set by connect()
         self._max_payload_bytes = max_payload_bytes
         self._clock = clock or SystemClock()
         self._listeners: list[LeaseListener] = []
@@ -117,7 +117,13 @@ class ManagerProxy:
             self.link.subscribe(True)
 
     def close(self) -> None:
-        self.link.close()
+        if self.link is not None:
+            self.link.close()
+
+    def request(self, tag: int, body: bytes) -> asyncio.Future[bytes]:
+        if self.link is None:
+            raise StorageUnavailable(_OWNER_GONE)
+        return self.link.request(tag, body)
 
     def now_ms(self) -> int:
         return self._clock.now_ms()
