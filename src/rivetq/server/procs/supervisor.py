@@ -84,7 +84,6 @@ class _Supervisor:
         self._settings = settings
         self._workers = workers
         self._http = http
-        self._run_dir = run_dir
         self._owner_socket = run_dir / "owner.sock"
         self._events: asyncio.Queue[_Child | signal.Signals] = asyncio.Queue()
         self._starting: set[asyncio.Task[None]] = set()
@@ -109,25 +108,23 @@ class _Supervisor:
         child.exit_status.add_done_callback(lambda _: self._events.put_nowait(child))
         return child
 
-    def _front_args(self, index: int) -> list[str]:
+    def _spawn_front(self, index: int) -> _Child:
         name = f"front-{index}"
         if self._settings.storage.backend == "postgres":
-            return ["node", name, "{ready}", "{http}"]
-        return ["front", name, str(self._owner_socket), "{ready}", "{http}"]
+            return self._spawn(name, ["node", name, "{ready}", "{http}"])
+        return self._spawn(name, ["front", name, str(self._owner_socket), "{ready}", "{http}"])
 
     async def run(self) -> int:
         """The owner first; on PostgreSQL the first node first (it migrates the schema
         alone, and a database that refuses it stops the start with one error)."""
         postgres = self._settings.storage.backend == "postgres"
         first = (
-            self._spawn("front-0", self._front_args(0))
-            if postgres
-            else self._spawn("owner", ["owner", str(self._owner_socket), "{ready}"])
+            self._spawn_front(0) if postgres else self._spawn("owner", ["owner", str(self._owner_socket), "{ready}"])
         )
         if not await first.ready():
             return await first.exit_status  # it said why
         owner = None if postgres else first
-        rest = {self._spawn(f"front-{i}", self._front_args(i)) for i in range(int(postgres), self._workers)}
+        rest = {self._spawn_front(i) for i in range(int(postgres), self._workers)}
         fronts = rest | ({first} if postgres else set())
         children = rest | {first}
         if not all(await asyncio.gather(*(front.ready() for front in rest))):
