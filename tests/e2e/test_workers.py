@@ -169,7 +169,8 @@ def test_a_killed_owner_stops_every_process_with_status_1(servers: ServerFactory
     acknowledged = _enqueue_until_killed(server, processes["owner"], "owner-killed")
     assert server.process.wait(GONE_WITHIN_S) == 1
     _wait_gone(list(processes.values()))
-    assert any(event["event"] == "rivetqd_owner_died" for event in server.log_events())
+    events = [event["event"] for event in server.log_events()]
+    assert "rivetqd_owner_died" in events and "rivetqd_owner_lost" in events
     _all_there(servers.start(*TWO, data_dir=server.data_dir), acknowledged)
 
 

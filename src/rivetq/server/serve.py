@@ -32,15 +32,19 @@ _log = structlog.get_logger("rivetq.server")
 
 
 class Fatal:
-    """The manager's ``on_fatal``: a dead background loop stops the server, loudly."""
+    """The manager's ``on_fatal``: a dead background loop stops the server, loudly; so
+    does any other loss it cannot serve without (``stop``, e.g. a front's storage owner)."""
 
     def __init__(self) -> None:
         self.error: BaseException | None = None
         self._server: uvicorn.Server | None = None
 
     def __call__(self, error: BaseException) -> None:
+        self.stop("rivetqd_background_loop_died", error)
+
+    def stop(self, event: str, error: BaseException) -> None:
         self.error = error
-        _log.error("rivetqd_background_loop_died", error=repr(error))
+        _log.error(event, error=repr(error))
         if self._server is not None:
             self._server.should_exit = True
 

@@ -20,7 +20,7 @@ async def run_front(settings: Settings, owner_socket: Path | None, http_fd: int,
         if owner_socket is None:
             return Runtime(settings, on_fatal=fatal)
         lost = StorageUnavailable("the storage owner process went away")
-        return FrontRuntime(settings, owner_socket, on_owner_lost=lambda: fatal(lost))
+        return FrontRuntime(settings, owner_socket, on_owner_lost=lambda: fatal.stop("rivetqd_owner_lost", lost))
 
     return await serve_runtime(
         settings,
