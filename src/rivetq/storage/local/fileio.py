@@ -3,12 +3,13 @@ fsync or allocation fail (ENOSPC, EIO) the way a real disk would."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["DataSyncer", "FileIO"]
 
@@ -30,12 +31,36 @@ def _kernel_aio_syncer() -> DataSyncer:
     try:
         from caio import linux_aio_asyncio
 
-        return linux_aio_asyncio.AsyncioContext(max_requests=4)  # type: ignore[no-untyped-call]
+        return _restarting_on_interrupt(linux_aio_asyncio.AsyncioContext)(max_requests=4)  # type: ignore[no-any-return]
     except (ImportError, OSError, SystemError) as error:
         log.warning("kernel AIO unavailable (%s); WAL flushes run in a thread pool", error)
         from caio import thread_aio_asyncio
 
         return thread_aio_asyncio.AsyncioContext(max_requests=4)  # type: ignore[no-untyped-call]
+
+
+def _restarting_on_interrupt(context_class: Any) -> Any:
+    """caio's completion callback lets ``io_getevents``' EINTR escape (it comes as
+    ``SystemError(4, ...)``, not ``InterruptedError``), which happens whenever the
+    process is stopped and resumed, as a profiler or debugger does: the loop logs the
+    exception and the completions not yet read wait for the next flush's wake-up.
+    Reading them again is always safe: a completion is reported once."""
+
+    class RestartingContext(context_class):  # type: ignore[misc]
+        def _on_read_event(self) -> None:
+            while True:
+                try:
+                    super()._on_read_event()
+                    return
+                except (InterruptedError, SystemError) as error:
+                    if not _is_interrupt(error):
+                        raise
+
+    return RestartingContext
+
+
+def _is_interrupt(error: BaseException) -> bool:
+    return isinstance(error, InterruptedError) or error.args[:1] == (errno.EINTR,)
 
 
 class FileIO:
