@@ -297,9 +297,11 @@ def test_client_concurrency_limit(client: GrpcClient) -> None:
     client.enqueue_batch(queue, [{"payload": n} for n in range(3)])
     client.set_concurrency_limit(queue, 2)
     assert client.get_concurrency_limit(queue) == 2
+    assert client.stats(queue).concurrency_limit == 2
     assert len(client.lease(queue, max_jobs=10)) == 2
     client.delete_concurrency_limit(queue)
     assert client.get_concurrency_limit(queue) is None
+    assert client.stats(queue).concurrency_limit is None
     with pytest.raises(InvalidArgument) as caught:
         client.set_concurrency_limit(queue, 0)
     assert caught.value.field == "max_inflight"

@@ -169,6 +169,7 @@ def stats_from(message: pb.StatsResponse) -> QueueStats:
         nacked_total=message.nacked_total,
         paused=message.paused,
         rate_limit=None if limit is None else RateLimit(capacity=limit.capacity, refill_rate=limit.refill_rate),
+        concurrency_limit=_optional(message, "max_inflight"),
     )
 
 

@@ -137,4 +137,5 @@ def stats_response(stats: QueueStats) -> pb.StatsResponse:
         nacked_total=counters.nacked_total,
         paused=stats.config.paused,
         rate_limit=None if limit is None else pb.RateLimit(capacity=limit.capacity, refill_rate=limit.refill_rate),
+        max_inflight=stats.config.max_inflight,
     )

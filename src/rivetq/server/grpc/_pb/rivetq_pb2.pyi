@@ -279,7 +279,7 @@ class RateLimit(_message.Message):
     def __init__(self, capacity: _Optional[float] = ..., refill_rate: _Optional[float] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("queue", "ready", "delayed", "inflight", "dlq", "enqueued_total", "leased_total", "acked_total", "nacked_total", "paused", "rate_limit")
+    __slots__ = ("queue", "ready", "delayed", "inflight", "dlq", "enqueued_total", "leased_total", "acked_total", "nacked_total", "paused", "rate_limit", "max_inflight")
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     DELAYED_FIELD_NUMBER: _ClassVar[int]
@@ -291,6 +291,7 @@ class StatsResponse(_message.Message):
     NACKED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     PAUSED_FIELD_NUMBER: _ClassVar[int]
     RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_INFLIGHT_FIELD_NUMBER: _ClassVar[int]
     queue: str
     ready: int
     delayed: int
@@ -302,7 +303,8 @@ class StatsResponse(_message.Message):
     nacked_total: int
     paused: bool
     rate_limit: RateLimit
-    def __init__(self, queue: _Optional[str] = ..., ready: _Optional[int] = ..., delayed: _Optional[int] = ..., inflight: _Optional[int] = ..., dlq: _Optional[int] = ..., enqueued_total: _Optional[int] = ..., leased_total: _Optional[int] = ..., acked_total: _Optional[int] = ..., nacked_total: _Optional[int] = ..., paused: _Optional[bool] = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ...) -> None: ...
+    max_inflight: int
+    def __init__(self, queue: _Optional[str] = ..., ready: _Optional[int] = ..., delayed: _Optional[int] = ..., inflight: _Optional[int] = ..., dlq: _Optional[int] = ..., enqueued_total: _Optional[int] = ..., leased_total: _Optional[int] = ..., acked_total: _Optional[int] = ..., nacked_total: _Optional[int] = ..., paused: _Optional[bool] = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ..., max_inflight: _Optional[int] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
     __slots__ = ("queue", "state", "limit", "cursor")
