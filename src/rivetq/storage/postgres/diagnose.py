@@ -44,6 +44,7 @@ async def setup_connection(dsn: str) -> AsyncIterator[psycopg.AsyncConnection[Tu
     from the block, becomes ``StorageSetupFailed`` (see ``setup_error``)."""
     try:
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            _check_encoding(conn, dsn)
             yield conn
     except psycopg.Error as error:
         raise setup_error(error, dsn) from error
@@ -52,9 +53,22 @@ async def setup_connection(dsn: str) -> AsyncIterator[psycopg.AsyncConnection[Tu
 def setup_error(error: psycopg.Error, dsn: str) -> StorageSetupFailed:
     """``PostgreSQL (role rivetq, database rivetq at 127.0.0.1:5432): permission denied for
     schema public; to fix: make the role the database's owner ...``"""
-    params = _connection_params(dsn)
     reason = _reason(error)
-    fix = next((fix for pattern, fix in _FIXES if pattern.search(reason)), _GENERAL_FIX)
+    return _refusal(dsn, reason, next((fix for pattern, fix in _FIXES if pattern.search(reason)), _GENERAL_FIX))
+
+
+def _check_encoding(conn: psycopg.AsyncConnection[TupleRow], dsn: str) -> None:
+    """Text (errors, headers, schedule names) goes in as UTF-8: a ``SQL_ASCII`` database
+    stores its bytes unchecked and gives them back as bytes, a ``LATIN1`` one refuses most
+    of them; neither is usable, and both would only show once such a text arrives."""
+    encoding = conn.info.parameter_status("server_encoding")
+    if encoding != "UTF8":
+        reason = f"the database's encoding is {encoding}, RivetQ needs UTF8"
+        raise _refusal(dsn, reason, "create the database in UTF8: createdb -E UTF8 -T template0 -O {user} {dbname}")
+
+
+def _refusal(dsn: str, reason: str, fix: str) -> StorageSetupFailed:
+    params = _connection_params(dsn)
     where = f"role {params['user']}, database {params['dbname']} at {params['host']}:{params['port']}"
     return StorageSetupFailed(f"PostgreSQL ({where}): {reason}; to fix: {fix.format(**params)}")
 
