@@ -82,7 +82,7 @@ def _type_text(kind: Any, unit: str) -> str:
 def _default_text(value: object, unit: str) -> str:
     if unit == "duration" and isinstance(value, int):
         return f"`{_largest_unit(value, _MS_UNITS, 'ms')}`"
-    if unit == "size" and isinstance(value, int):
+    if unit == "size" and isinstance(value, int) and value:
         return f"`{value}` ({_largest_unit(value, _BYTE_UNITS, ' bytes')})"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"

@@ -26,6 +26,7 @@ def test_the_configuration_table_has_a_row_per_setting_with_its_default() -> Non
     assert "| `wal.fsync` | `RIVETQ_WAL_FSYNC` | boolean | `true` |" in table
     assert "| `queue.dedup_window` | `RIVETQ_QUEUE_DEDUP_WINDOW` | duration | `1d` |" in table
     assert "| `limits.max_payload_bytes` | `RIVETQ_LIMITS_MAX_PAYLOAD_BYTES` | size | `1048576` (1 MiB) |" in table
+    assert "| `wal.space_reserve` | `RIVETQ_WAL_SPACE_RESERVE` | size | `0` |" in table  # 0 means two segments
     assert "| `storage.backend` | `RIVETQ_STORAGE_BACKEND` | `local` / `memory` / `postgres` | `local` |" in table
 
 
