@@ -23,11 +23,12 @@ describe("overview and queue pages", () => {
     await app.open("/queue/?name=emails");
     await page.getByLabel("Payload (JSON)").fill('{"to": "form@example.test"}');
     await page.getByLabel("Priority").selectOption("9");
+    await page.getByLabel("Headers (JSON object of strings, optional)").fill('{"trace-id": "t-1"}');
     await page.getByRole("button", { name: "Enqueue", exact: true }).click();
     const link = page.getByRole("status").filter({ hasText: "Enqueued" }).getByRole("link");
     const jobId = (await link.innerText()).trim();
     const job = await server.api("GET", `/v1/jobs/${jobId}`);
-    assert.deepEqual([job.payload, job.priority, job.state], [{ to: "form@example.test" }, 9, "ready"]);
+    assert.deepEqual([job.payload, job.priority, job.state, job.headers], [{ to: "form@example.test" }, 9, "ready", { "trace-id": "t-1" }]);
     await page.locator(`tr[data-job-id="${jobId}"]`).filter({ hasText: "form@example.test" }).waitFor();
     await screenshot(page, "queue");
   });
@@ -36,6 +37,13 @@ describe("overview and queue pages", () => {
     await app.open("/queue/?name=emails");
     await app.page.getByLabel("Payload (JSON)").fill("{not json");
     await app.page.getByText("Invalid JSON:").waitFor();
+    assert.equal(await app.page.getByRole("button", { name: "Enqueue", exact: true }).isDisabled(), true);
+  });
+
+  it("the enqueue form refuses headers that are not an object of strings", async () => {
+    await app.open("/queue/?name=emails");
+    await app.page.getByLabel("Headers (JSON object of strings, optional)").fill('{"attempt": 3}');
+    await app.page.getByText("Invalid headers: headers must be a JSON object of strings").waitFor();
     assert.equal(await app.page.getByRole("button", { name: "Enqueue", exact: true }).isDisabled(), true);
   });
 

@@ -16,12 +16,13 @@ describe("schedules page", () => {
     await page.getByLabel("Cron, @daily-style name, or interval in ms").fill("30 2 * * *");
     await page.getByLabel("Time zone (IANA)").fill("Europe/Berlin");
     await page.getByLabel("Payload (JSON)").fill('{"report": "daily"}');
+    await page.getByLabel("Headers (JSON object of strings, optional)").fill('{"team": "data"}');
     await page.getByRole("button", { name: "Save schedule" }).click();
     await page.getByText("Saved nightly-report: next run").waitFor();
     const row = page.locator('tr[data-schedule="nightly-report"]');
     await row.getByText("30 2 * * *").waitFor();
     const saved = await server.api("GET", "/v1/schedules/nightly-report");
-    assert.deepEqual([saved.queue, saved.timezone, saved.payload], ["reports", "Europe/Berlin", { report: "daily" }]);
+    assert.deepEqual([saved.queue, saved.timezone, saved.payload, saved.headers], ["reports", "Europe/Berlin", { report: "daily" }, { team: "data" }]);
 
     await row.getByRole("button", { name: "Run now" }).click();
     await row.getByText("Enqueued job").waitFor();

@@ -47,6 +47,7 @@ export interface ScheduleBody {
   cron?: string;
   interval_ms?: number;
   timezone?: string;
+  headers?: Record<string, string>;
 }
 
 export interface ConcurrencyLimitView {
@@ -97,6 +98,7 @@ export interface EnqueueBody {
   delay_ms?: number;
   max_retries?: number;
   idempotency_key?: string;
+  headers?: Record<string, string>;
 }
 
 export interface EnqueueResult {

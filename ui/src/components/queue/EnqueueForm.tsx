@@ -16,6 +16,18 @@ export function parsePayload(text: string): { value?: unknown; error?: string } 
   }
 }
 
+/** Optional job headers: empty text is none; otherwise a JSON object of string values. */
+export function parseHeaders(text: string): { value?: Record<string, string>; error?: string } {
+  if (text.trim() === "") return {};
+  const parsed = parsePayload(text);
+  if (parsed.error) return { error: parsed.error };
+  const value = parsed.value;
+  if (typeof value !== "object" || value === null || Array.isArray(value) || Object.values(value).some((v) => typeof v !== "string")) {
+    return { error: 'headers must be a JSON object of strings, e.g. {"trace-id": "abc"}' };
+  }
+  return { value: value as Record<string, string> };
+}
+
 function optionalInt(text: string): number | undefined {
   return text.trim() === "" ? undefined : Number(text);
 }
@@ -26,14 +38,17 @@ export function EnqueueForm({ queue, onEnqueued }: { queue: string; onEnqueued: 
   const [delay, setDelay] = useState("");
   const [maxRetries, setMaxRetries] = useState("");
   const [idempotencyKey, setIdempotencyKey] = useState("");
+  const [headers, setHeaders] = useState("");
   const [result, setResult] = useState<EnqueueResult | null>(null);
   const action = useAction();
   const parsed = parsePayload(payload);
+  const parsedHeaders = parseHeaders(headers);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const body: EnqueueBody = {
       payload: parsed.value,
+      headers: parsedHeaders.value,
       priority: Number(priority),
       delay_ms: optionalInt(delay),
       max_retries: optionalInt(maxRetries),
@@ -74,6 +89,7 @@ export function EnqueueForm({ queue, onEnqueued }: { queue: string; onEnqueued: 
         <Field label="Idempotency key (optional)" htmlFor="idempotency-key">
           <input id="idempotency-key" className={inputClass} value={idempotencyKey} onChange={(e) => setIdempotencyKey(e.target.value)} />
         </Field>
+        <HeadersField id="headers" text={headers} error={parsedHeaders.error} onChange={setHeaders} />
         <ErrorBanner error={action.error} />
         {result && (
           <Notice>
@@ -83,7 +99,7 @@ export function EnqueueForm({ queue, onEnqueued }: { queue: string; onEnqueued: 
             </Link>
           </Notice>
         )}
-        <Button type="submit" variant="primary" disabled={action.busy || Boolean(parsed.error)}>
+        <Button type="submit" variant="primary" disabled={action.busy || Boolean(parsed.error || parsedHeaders.error)}>
           {action.busy ? "Enqueuing…" : "Enqueue"}
         </Button>
       </form>
@@ -99,5 +115,14 @@ export function Field({ label, htmlFor, children }: { label: string; htmlFor: st
       </label>
       {children}
     </div>
+  );
+}
+
+export function HeadersField({ id, text, error, onChange }: { id: string; text: string; error?: string; onChange: (text: string) => void }) {
+  return (
+    <Field label="Headers (JSON object of strings, optional)" htmlFor={id}>
+      <textarea id={id} rows={2} spellCheck={false} placeholder='{"trace-id": "abc"}' className={`${inputClass} font-mono text-xs`} value={text} onChange={(e) => onChange(e.target.value)} aria-invalid={Boolean(error)} />
+      {error && <p className="mt-1 text-xs text-rose-600">Invalid headers: {error}</p>}
+    </Field>
   );
 }

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from "react";
 import { api } from "@/lib/api";
 import { useAction } from "@/lib/useAction";
 import { Button, Card, ErrorBanner, inputClass, Notice } from "../ui";
-import { Field, parsePayload } from "../queue/EnqueueForm";
+import { Field, HeadersField, parseHeaders, parsePayload } from "../queue/EnqueueForm";
 
 export function ScheduleForm({ onSaved }: { onSaved: () => void }) {
   const [name, setName] = useState("");
@@ -12,8 +12,10 @@ export function ScheduleForm({ onSaved }: { onSaved: () => void }) {
   const [when, setWhen] = useState("0 * * * *");
   const [timezone, setTimezone] = useState("UTC");
   const [payload, setPayload] = useState("{}");
+  const [headers, setHeaders] = useState("");
   const action = useAction();
   const parsed = parsePayload(payload);
+  const parsedHeaders = parseHeaders(headers);
   const interval = /^\d+$/.test(when.trim()) ? Number(when.trim()) : undefined;
 
   const submit = async (event: FormEvent) => {
@@ -21,6 +23,7 @@ export function ScheduleForm({ onSaved }: { onSaved: () => void }) {
     const body = {
       queue,
       payload: parsed.value,
+      headers: parsedHeaders.value,
       timezone,
       ...(interval === undefined ? { cron: when.trim() } : { interval_ms: interval }),
     };
@@ -49,9 +52,10 @@ export function ScheduleForm({ onSaved }: { onSaved: () => void }) {
           <textarea id="schedule-payload" rows={3} spellCheck={false} className={`${inputClass} font-mono text-xs`} value={payload} onChange={(e) => setPayload(e.target.value)} />
           {parsed.error && <p className="mt-1 text-xs text-rose-600">Invalid JSON: {parsed.error}</p>}
         </Field>
+        <HeadersField id="schedule-headers" text={headers} error={parsedHeaders.error} onChange={setHeaders} />
         <ErrorBanner error={action.error} />
         {action.notice && <Notice>{action.notice}</Notice>}
-        <Button type="submit" variant="primary" disabled={action.busy || Boolean(parsed.error)}>
+        <Button type="submit" variant="primary" disabled={action.busy || Boolean(parsed.error || parsedHeaders.error)}>
           Save schedule
         </Button>
       </form>
