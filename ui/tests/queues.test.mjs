@@ -74,7 +74,7 @@ describe("overview and queue pages", () => {
     await app.open("/queue/?name=emails");
     await page.getByLabel("Capacity (tokens)").fill("10");
     await page.getByLabel("Refill rate (tokens/s)").fill("2.5");
-    await page.getByRole("button", { name: "Save limit" }).click();
+    await page.getByRole("button", { name: "Save rate limit" }).click();
     await page.getByText("Rate limit saved.").waitFor();
     await page.reload();
     await page.getByTestId("rate-limit-current").filter({ hasText: "at most 2.5 jobs/s" }).waitFor();
@@ -113,7 +113,7 @@ describe("overview and queue pages", () => {
     // A poll came after the typing: it shows the new limit and leaves the inputs alone.
     await current.filter({ hasText: "at most 4 jobs/s" }).waitFor({ timeout: 3000 });
     assert.deepEqual([await capacity.inputValue(), await refill.inputValue()], ["42", "3"]);
-    await page.getByRole("button", { name: "Save limit" }).click();
+    await page.getByRole("button", { name: "Save rate limit" }).click();
     await current.filter({ hasText: "at most 3 jobs/s, in bursts of up to 42" }).waitFor();
     assert.deepEqual(await server.api("GET", "/v1/queues/throttled/rate_limit"), { capacity: 42, refill_rate: 3, exists: true });
     // Saved: the form follows the server again.
