@@ -26,6 +26,7 @@ class Load:
     """Enqueue one job per call; every 4th call also leases two jobs and acks one of them."""
 
     url: str
+    headers: dict[str, str] = field(default_factory=dict)
     enqueued: dict[str, float] = field(default_factory=dict)  # job id → when its enqueue was answered
     acked: dict[str, float] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
@@ -43,7 +44,7 @@ class Load:
         self._thread.join()
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=10.0) as http:
+        with httpx.Client(base_url=self.url, headers=self.headers, timeout=10.0) as http:
             calls = 0
             while not self._stop.is_set():
                 calls += 1

@@ -1,0 +1,128 @@
+"""The backup pieces in process: WAL holds against checkpoints, retention, and what a
+restore refuses or reports (the end-to-end runs are in test_shipping/test_online)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from rivetq.backup.layout import Catalog, piece_key, snapshot_key
+from rivetq.backup.restore import parse_time_ms, restore
+from rivetq.backup.retention import prune
+from rivetq.backup.target import DirTarget, open_target
+from rivetq.errors import InvalidArgument, JobNotFound
+from rivetq.models import NewJob
+from rivetq.storage.local import LocalOptions, LocalStorage
+
+SEGMENT = 8192
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[LocalStorage]:
+    opened = LocalStorage(LocalOptions(tmp_path / "data", segment_size=SEGMENT, fsync=False, space_reserve=1 << 20))
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+async def _insert(storage: LocalStorage, first: int, count: int) -> None:
+    for n in range(first, first + count):
+        job = NewJob(id=f"job-{n:05d}", payload=b'"x"' * 100, priority=5, eta_ms=0, max_retries=3)
+        await storage.insert("q", [job], now_ms=1, dedup_window_ms=0)
+
+
+async def _exists(storage: LocalStorage, job_id: str) -> bool:
+    try:
+        await storage.get(job_id)
+    except JobNotFound:
+        return False
+    return True
+
+
+def _segments(storage: LocalStorage) -> int:
+    return int(storage.gauges()["wal_segments"])
+
+
+async def test_checkpoints_keep_the_segments_a_backup_holds_until_the_log_outgrows_the_bound(
+    storage: LocalStorage,
+) -> None:
+    wal = storage._core.wal
+    wal.hold("test", 1)
+    await _insert(storage, 0, 200)
+    await storage.checkpoint()
+    held = _segments(storage)
+    assert held > 3
+    wal.max_held_bytes = SEGMENT
+    await storage.checkpoint()
+    assert _segments(storage) < held
+    wal.max_held_bytes = 0
+    wal.hold("test", None)
+    await _insert(storage, 200, 200)
+    await storage.checkpoint()
+    assert _segments(storage) <= 2
+
+
+async def test_a_restore_stops_at_a_gap_in_the_shipped_log_and_says_so(storage: LocalStorage, tmp_path: Path) -> None:
+    await storage.checkpoint()
+    await _insert(storage, 0, 100)
+    result = await storage.backup(str(tmp_path / "backup"))
+    target = DirTarget(tmp_path / "backup")
+    pieces = Catalog.read(target).pieces
+    segments = sorted({piece.segment for piece in pieces})
+    assert len(segments) >= 3 and result.last_lsn == pieces[-1].last_lsn
+    target.delete([piece.key for piece in pieces if piece.segment == segments[1]])
+    report = await asyncio.to_thread(restore, str(tmp_path / "backup"), tmp_path / "restored")
+    assert report.last_lsn == segments[1] - 1
+    assert report.notes == [f"the shipped log stops at LSN {segments[1] - 1}: segment {segments[1]} is missing"]
+    restored = LocalStorage(LocalOptions(tmp_path / "restored"))
+    await restored.open()
+    try:
+        present = [n for n in range(100) if await _exists(restored, f"job-{n:05d}")]
+    finally:
+        await restored.close()
+    assert present == list(range(len(present))) and 0 < len(present) < 100
+
+
+def test_a_restore_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "kept").write_text("mine")
+    with pytest.raises(InvalidArgument, match="not empty"):
+        restore(str(tmp_path / "backup"), tmp_path / "data")
+    assert (tmp_path / "data" / "kept").read_text() == "mine"
+
+
+def test_a_restore_without_a_snapshot_before_the_time_names_what_is_missing(tmp_path: Path) -> None:
+    target = DirTarget(tmp_path / "backup")
+    target.put_bytes(snapshot_key(5, 2_000), b"not read")
+    with pytest.raises(InvalidArgument, match="no snapshot taken at or before the given time"):
+        restore(str(tmp_path / "backup"), tmp_path / "data", to_ms=1_999)
+    assert not (tmp_path / "data").exists()
+
+
+def test_restore_times_are_rfc3339_and_a_bad_one_names_the_flag() -> None:
+    assert parse_time_ms("1970-01-01T00:00:01.5Z") == 1_500
+    assert parse_time_ms("1970-01-01T01:00:00+01:00") == 0
+    with pytest.raises(InvalidArgument, match="--to"):
+        parse_time_ms("yesterday")
+
+
+def test_retention_keeps_the_newest_older_snapshot_and_the_log_after_it(tmp_path: Path) -> None:
+    target = DirTarget(tmp_path)
+    for lsn, ms in ((10, 1_000), (20, 2_000), (30, 3_000)):
+        target.put_bytes(snapshot_key(lsn, ms), b"")
+    for segment, last in ((1, 14), (15, 24), (25, 40)):
+        target.put_bytes(piece_key(segment, 0, 100, last, 3_000), b"")
+    assert prune(target, Catalog.read(target), keep_since_ms=2_500) == 2
+    catalog = Catalog.read(target)
+    assert [snapshot.lsn for snapshot in catalog.snapshots] == [20, 30]
+    assert [piece.segment for piece in catalog.pieces] == [15, 25]
+
+
+def test_a_backup_url_must_be_a_directory_or_s3_with_a_bucket() -> None:
+    with pytest.raises(InvalidArgument, match="names no bucket"):
+        open_target("s3:///prefix")
+    with pytest.raises(InvalidArgument, match="expected a directory"):
+        open_target("ftp://host/path")
