@@ -418,6 +418,18 @@ def _check_dsn(dsn: str) -> None:
         ) from None
 
 
+def _check_backup(settings: Settings) -> None:
+    if settings.storage.backend != "local":
+        raise InvalidArgument(
+            "config: backup.url: WAL shipping is the embedded engine's (storage.backend: local); "
+            "back PostgreSQL up with pg_dump or its own point-in-time recovery",
+            field="backup.url",
+        )
+    from rivetq.backup.target import parse_url
+
+    parse_url(settings.backup.url, field="backup.url")
+
+
 def _check(settings: Settings) -> None:
     """Rules that span keys or need parsing beyond a type."""
     server = settings.server
@@ -436,6 +448,8 @@ def _check(settings: Settings) -> None:
         _check_tls_files(server.tls_cert_file, server.tls_key_file)
     if settings.storage.backend == "postgres":
         _check_dsn(settings.storage.dsn)
+    if settings.backup.url:
+        _check_backup(settings)
     if any(not token.strip() for token in settings.auth.tokens):
         # An empty token would match "Authorization: Bearer " and let anyone in.
         raise InvalidArgument("config: auth.tokens: a token must not be empty or blank", field="auth.tokens")

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from rivetq.backup.copier import LogCopier
 from rivetq.backup.layout import Catalog, piece_key, snapshot_key
 from rivetq.backup.restore import parse_time_ms, restore
 from rivetq.backup.retention import prune
 from rivetq.backup.target import DirTarget, open_target
 from rivetq.errors import InvalidArgument, JobNotFound
 from rivetq.models import NewJob
+from rivetq.settings import load_settings
 from rivetq.storage.local import LocalOptions, LocalStorage
 
 SEGMENT = 8192
@@ -63,6 +65,19 @@ async def test_checkpoints_keep_the_segments_a_backup_holds_until_the_log_outgro
     await _insert(storage, 200, 200)
     await storage.checkpoint()
     assert _segments(storage) <= 2
+
+
+async def test_a_new_snapshot_keeps_the_log_a_copy_behind_it_still_needs(storage: LocalStorage, tmp_path: Path) -> None:
+    core = storage._core
+    copier = LogCopier(core.wal, core.copy_store, tmp_path, holder="test")
+    target = DirTarget(tmp_path / "backup")
+    _, behind = await asyncio.to_thread(copier.snapshot, target)
+    await _insert(storage, 0, 100)
+    await storage.checkpoint()
+    await asyncio.to_thread(copier.snapshot, target, still_needed=behind.segment)
+    await storage.checkpoint()
+    _, last_lsn = await asyncio.to_thread(copier.ship, target, behind)
+    assert last_lsn == core.wal.last_durable_lsn
 
 
 async def test_a_restore_stops_at_a_gap_in_the_shipped_log_and_says_so(storage: LocalStorage, tmp_path: Path) -> None:
@@ -126,3 +141,13 @@ def test_a_backup_url_must_be_a_directory_or_s3_with_a_bucket() -> None:
         open_target("s3:///prefix")
     with pytest.raises(InvalidArgument, match="expected a directory"):
         open_target("ftp://host/path")
+
+
+def test_backup_settings_are_checked_when_loaded() -> None:
+    with pytest.raises(InvalidArgument, match=r"backup\.url: .ftp://host/x.: expected a directory"):
+        load_settings(env={"RIVETQ_BACKUP_URL": "ftp://host/x"})
+    postgres = {"RIVETQ_BACKUP_URL": "s3://b/p", "RIVETQ_STORAGE_BACKEND": "postgres", "RIVETQ_STORAGE_DSN": "host=db"}
+    with pytest.raises(InvalidArgument, match="pg_dump"):
+        load_settings(env=postgres)
+    settings = load_settings(env={"RIVETQ_BACKUP_INTERVAL": "250ms", "RIVETQ_BACKUP_MAX_UNSHIPPED": "64MiB"})
+    assert (settings.backup.interval_ms, settings.backup.max_unshipped) == (250, 64 << 20)

@@ -10,11 +10,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rivetq.backup.layout import Snapshot, piece_key, snapshot_key
 from rivetq.backup.target import BackupTarget
-from rivetq.storage.local.wal import Shippable, WalWriter
+
+if TYPE_CHECKING:  # the engine imports this package: no import cycle at run time
+    from rivetq.storage.local.wal import Shippable, WalWriter
 
 __all__ = ["CopyStore", "LogCopier", "LogGap", "Position", "now_ms", "remove_scratch"]
 
@@ -42,16 +44,17 @@ class LogCopier:
     def __init__(self, wal: WalWriter, copy_store: CopyStore, scratch_dir: Path, holder: str) -> None:
         self._wal, self._copy_store, self._scratch_dir, self._holder = wal, copy_store, scratch_dir, holder
 
-    def snapshot(self, target: BackupTarget) -> tuple[Snapshot, Position]:
-        """Copy the store to ``target`` and hold the log after it; returns the snapshot and
-        where the log that continues it starts."""
+    def snapshot(self, target: BackupTarget, *, still_needed: int | None = None) -> tuple[Snapshot, Position]:
+        """Copy the store to ``target`` and hold the log after it (and from segment
+        ``still_needed`` on, where a copy behind the snapshot stands); returns the snapshot
+        and where the log that continues it starts."""
         self._wal.hold(self._holder, self._wal.shippable().segments[0][0])  # nothing it may need goes meanwhile
         with tempfile.TemporaryDirectory(dir=self._scratch_dir, prefix="backup-") as scratch:
             lsn = self._copy_store(Path(scratch))
             taken = Snapshot(snapshot_key(lsn, now_ms()), lsn, now_ms())
             target.put_file(taken.key, Path(scratch) / "data.mdb")
         start = self._segment_of(lsn + 1)
-        self._wal.hold(self._holder, start)
+        self._wal.hold(self._holder, start if still_needed is None else min(start, still_needed))
         return taken, Position(start, 0)
 
     def _segment_of(self, lsn: int) -> int:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rivetq.backup.copier import CopyStore, LogCopier
 from rivetq.backup.options import BackupOptions
 from rivetq.backup.target import open_target
 from rivetq.models import BackupResult
-from rivetq.storage.local.wal import WalWriter
+
+if TYPE_CHECKING:  # the engine imports this package: no import cycle at run time
+    from rivetq.storage.local.wal import WalWriter
 
 __all__ = ["online_backup"]
 

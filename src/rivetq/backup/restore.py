@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ __all__ = ["RestoreReport", "parse_time_ms", "restore"]
 
 _GROUP_RECORDS = 10_000
 _GROUP_BYTES = 16 << 20
+_END_ZEROS = 4096
 
 
 @dataclass(frozen=True)
@@ -67,21 +68,19 @@ def restore(
     target = open_target(source, endpoint=endpoint, region=region)
     catalog = Catalog.read(target)
     snapshot = _choose_snapshot(catalog, to_ms, source)
-    pieces = [piece for piece in catalog.pieces if to_ms is None or piece.ms <= to_ms]
-    notes: list[str] = []
-    frames, last_piece = _records_after(target, pieces, snapshot.lsn, notes)
+    shipped = _ShippedLog(target, [piece for piece in catalog.pieces if to_ms is None or piece.ms <= to_ms])
     (data_dir / "kv").mkdir(parents=True, mode=0o700)
     (data_dir / "wal").mkdir(mode=0o700)
     target.get_file(snapshot.key, data_dir / "kv" / "data.mdb")
-    size = _write_log(data_dir / "wal", snapshot.lsn + 1, frames)
+    size, records = _write_log(data_dir / "wal", snapshot.lsn + 1, shipped.frames_after(snapshot.lsn))
     store = KVStore(data_dir / "kv", map_size=64 << 30)
     try:
         store.write({}, snapshot.lsn, (snapshot.lsn + 1, size))
     finally:
         store.close()
     _check(data_dir)
-    restored_to = max(snapshot.ms, last_piece.ms if last_piece is not None else 0)
-    return RestoreReport(snapshot.lsn, snapshot.lsn + len(frames), restored_to, notes)
+    restored_to = max(snapshot.ms, shipped.last_piece.ms if shipped.last_piece is not None else 0)
+    return RestoreReport(snapshot.lsn, snapshot.lsn + records, restored_to, shipped.notes)
 
 
 def _choose_snapshot(catalog: Catalog, to_ms: int | None, source: str) -> Snapshot:
@@ -92,31 +91,37 @@ def _choose_snapshot(catalog: Catalog, to_ms: int | None, source: str) -> Snapsh
     return max(candidates, key=lambda snapshot: (snapshot.lsn, snapshot.ms))
 
 
-def _records_after(
-    target: BackupTarget, pieces: list[Piece], after_lsn: int, notes: list[str]
-) -> tuple[list[bytes], Piece | None]:
-    """The frames of the records after ``after_lsn`` the pieces hold without a gap, and
-    the last piece that contributed."""
-    segments = [(first, list(group)) for first, group in itertools.groupby(pieces, key=lambda piece: piece.segment)]
-    start = max((index for index, (first, _) in enumerate(segments) if first <= after_lsn + 1), default=None)
-    frames: list[bytes] = []
-    last_piece: Piece | None = None
-    expected = None
-    for first, group in segments[start:] if start is not None else ():
-        if expected is not None and first != expected:
-            notes.append(f"the shipped log stops at LSN {expected - 1}: segment {expected} is missing")
-            break
-        buf, used = _assemble(target, group)
-        if not used:
-            notes.append(f"the shipped log stops before segment {first}: none of its pieces starts at its start")
-            break
-        scan = scan_segment(Path(group[0].key), buf, first, last=True)
-        frames += [encode_frame(f.rtype, f.body) for i, f in enumerate(scan.records) if first + i > after_lsn]
-        last_piece = used[-1] if used else last_piece
-        expected = first + len(scan.records)
-        if scan.seal is None:
-            break
-    return frames, last_piece
+class _ShippedLog:
+    """The records the pieces hold, read one segment at a time."""
+
+    def __init__(self, target: BackupTarget, pieces: list[Piece]) -> None:
+        self._target = target
+        self._segments = [(first, list(group)) for first, group in itertools.groupby(pieces, key=_segment_of)]
+        self.notes: list[str] = []
+        self.last_piece: Piece | None = None  # the last one that contributed
+
+    def frames_after(self, after_lsn: int) -> Iterator[bytes]:
+        """The frames of the records after ``after_lsn``, as far as they go without a gap."""
+        start = max((i for i, (first, _) in enumerate(self._segments) if first <= after_lsn + 1), default=None)
+        expected = None
+        for first, group in self._segments[start:] if start is not None else ():
+            if expected is not None and first != expected:
+                self.notes.append(f"the shipped log stops at LSN {expected - 1}: segment {expected} is missing")
+                return
+            buf, used = _assemble(self._target, group)
+            if not used:
+                self.notes.append(f"the shipped log stops before segment {first}: no piece of it starts at its start")
+                return
+            scan = scan_segment(Path(group[0].key), buf, first, last=True)
+            yield from (encode_frame(f.rtype, f.body) for i, f in enumerate(scan.records) if first + i > after_lsn)
+            self.last_piece = used[-1]
+            expected = first + len(scan.records)
+            if scan.seal is None:
+                return
+
+
+def _segment_of(piece: Piece) -> int:
+    return piece.segment
 
 
 def _assemble(target: BackupTarget, pieces: list[Piece]) -> tuple[bytes, list[Piece]]:
@@ -133,31 +138,35 @@ def _assemble(target: BackupTarget, pieces: list[Piece]) -> tuple[bytes, list[Pi
     return b"".join(parts), used
 
 
-def _groups(frames: list[bytes]) -> Iterator[bytes]:
+def _groups(frames: Iterable[bytes]) -> Iterator[tuple[bytes, int]]:
+    """Write groups of at most ``_GROUP_RECORDS`` records or ``_GROUP_BYTES``, with their record counts."""
     group: list[bytes] = []
     size = 0
     for frame in frames:
         if group and (len(group) >= _GROUP_RECORDS or size + len(frame) > _GROUP_BYTES):
-            yield batch_frame(len(group), size) + b"".join(group)
+            yield batch_frame(len(group), size) + b"".join(group), len(group)
             group, size = [], 0
         group.append(frame)
         size += len(frame)
     if group:
-        yield batch_frame(len(group), size) + b"".join(group)
+        yield batch_frame(len(group), size) + b"".join(group), len(group)
 
 
-def _write_log(wal_dir: Path, first_lsn: int, frames: list[bytes]) -> int:
-    """One segment holding ``frames``; returns its size."""
+def _write_log(wal_dir: Path, first_lsn: int, frames: Iterable[bytes]) -> tuple[int, int]:
+    """One segment holding ``frames``, written as they come; returns its size and record count."""
     io = FileIO()
-    data = b"".join(_groups(frames))
-    size = HEADER_SIZE + len(data) + 4096  # zeros after the last group: where the log ends
-    fd = create_segment(io, wal_dir, first_lsn, size)
+    fd = create_segment(io, wal_dir, first_lsn, HEADER_SIZE)
+    offset, records = HEADER_SIZE, 0
     try:
-        io.write_all(fd, data, HEADER_SIZE)
+        for group, count in _groups(frames):
+            io.write_all(fd, group, offset)
+            offset, records = offset + len(group), records + count
+        size = offset + _END_ZEROS  # zeros after the last group: where the log ends
+        io.truncate(fd, size)
         io.fdatasync(fd)
     finally:
         io.close(fd)
-    return size
+    return size, records
 
 
 def _check(data_dir: Path) -> None:

@@ -11,13 +11,16 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rivetq.backup.copier import CopyStore, LogCopier, LogGap, Position, now_ms, remove_scratch
 from rivetq.backup.layout import Catalog
 from rivetq.backup.options import BackupOptions
 from rivetq.backup.retention import prune
 from rivetq.backup.target import BackupTarget, open_target
-from rivetq.storage.local.wal import WalWriter
+
+if TYPE_CHECKING:  # the engine imports this package: no import cycle at run time
+    from rivetq.storage.local.wal import WalWriter
 
 __all__ = ["Shipper"]
 
@@ -99,7 +102,8 @@ class Shipper:
         self.caught_up_at = seen_at
 
     def _snapshot(self, target: BackupTarget) -> None:
-        snapshot, start = self._copier.snapshot(target)
+        still_needed = self._position.segment if self._position is not None else None
+        snapshot, start = self._copier.snapshot(target, still_needed=still_needed)
         log.info("backup_snapshot_taken: %s at LSN %d", target.url, snapshot.lsn)
         if self._position is None:
             self._position = start

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 from urllib.parse import urlparse
 
 from rivetq.errors import InvalidArgument
@@ -17,7 +17,7 @@ from rivetq.errors import InvalidArgument
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["BackupTarget", "DirTarget", "S3Target", "open_target"]
+__all__ = ["BackupTarget", "DirTarget", "S3Target", "TargetURL", "open_target", "parse_url"]
 
 _CONNECT_TIMEOUT_S = 3
 _READ_TIMEOUT_S = 30
@@ -120,21 +120,32 @@ class S3Target:
             self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})  # type: ignore[typeddict-item]
 
 
-def open_target(url: str, *, endpoint: str = "", region: str = "") -> BackupTarget:
-    """The target ``url`` names; S3 through boto3's standard credential chain (environment,
-    shared files, instance roles), at ``endpoint`` for S3-compatible stores."""
+class TargetURL(NamedTuple):
+    bucket: str  # "" for a directory
+    path: str  # the key prefix in the bucket ("" or ending in /), or the directory
+
+
+def parse_url(url: str, *, field: str = "url") -> TargetURL:
+    """``s3://bucket/prefix``, ``file:///path`` or a path; ``InvalidArgument`` naming
+    ``field`` for anything else."""
     parsed = urlparse(url)
     if parsed.scheme == "s3":
         if not parsed.netloc:
-            raise InvalidArgument(f"backup URL {url!r} names no bucket (s3://bucket/prefix)", field="url")
+            raise InvalidArgument(f"{field}: {url!r} names no bucket (s3://bucket/prefix)", field=field)
         prefix = parsed.path.strip("/")
-        return S3Target(parsed.netloc, f"{prefix}/" if prefix else "", _s3_client(endpoint, region), url)
-    if parsed.scheme in ("", "file"):
-        path = parsed.path if parsed.scheme == "file" else url
-        if not path:
-            raise InvalidArgument("backup URL is empty", field="url")
-        return DirTarget(Path(path).absolute())
-    raise InvalidArgument(f"backup URL {url!r}: expected a directory, file:///path or s3://bucket/prefix", field="url")
+        return TargetURL(parsed.netloc, f"{prefix}/" if prefix else "")
+    if parsed.scheme in ("", "file") and (path := parsed.path if parsed.scheme == "file" else url):
+        return TargetURL("", str(Path(path).absolute()))
+    raise InvalidArgument(f"{field}: {url!r}: expected a directory, file:///path or s3://bucket/prefix", field=field)
+
+
+def open_target(url: str, *, endpoint: str = "", region: str = "") -> BackupTarget:
+    """The target ``url`` names; S3 through boto3's standard credential chain (environment,
+    shared files, instance roles), at ``endpoint`` for S3-compatible stores."""
+    parsed = parse_url(url)
+    if parsed.bucket:
+        return S3Target(parsed.bucket, parsed.path, _s3_client(endpoint, region), url)
+    return DirTarget(Path(parsed.path))
 
 
 def _s3_client(endpoint: str, region: str) -> S3Client:
