@@ -5,7 +5,8 @@ S3 endpoint (moto_server on this machine, as in the tests):
     PYTHONPATH=. .venv/bin/python bench/backup.py --jobs 100000                   # smaller
 
 1. Loss window: single-job enqueues from 8 concurrent writers (fsync on) for ``--seconds``
-   while the log ships every second; ``rivetq_backup_lag_seconds`` sampled every 100 ms.
+   while the log ships every second; ``rivetq_backup_lag_seconds`` sampled every 100 ms;
+   the same writers without shipping first, for what shipping costs them.
 2. Restore time: ``--jobs`` jobs enqueued in batches of 1,000 after the first snapshot
    (so all of them come back through the WAL: the worst case), then ``rivetqd restore``'s
    function timed: download, rewrite the log, the engine's recovery and a checkpoint, verify.
@@ -71,7 +72,28 @@ async def seconds_until(condition: Callable[[], bool]) -> float:
         await asyncio.sleep(0.05)
 
 
+async def baseline(root: Path, seconds: float) -> None:
+    """The same writers without shipping: what shipping costs them."""
+    storage = LocalStorage(LocalOptions(root / "baseline"))
+    await storage.open()
+    try:
+        written = 0
+        stop = time.monotonic() + seconds
+
+        async def writer(number: int) -> None:
+            nonlocal written
+            while time.monotonic() < stop:
+                written += 1
+                await storage.insert("bench", [job(written, f"w{number}")], now_ms=1, dedup_window_ms=0)
+
+        await asyncio.gather(*(writer(number) for number in range(8)))
+    finally:
+        await storage.close()
+    print(f"without shipping, 8 writers for {seconds:.0f} s: {written / seconds:,.0f} enqueues/s")
+
+
 async def run(root: Path, url: str, endpoint: str, jobs: int, seconds: float) -> None:
+    await baseline(root, seconds)
     backup = BackupOptions(url=url, endpoint=endpoint, snapshot_interval_ms=86_400_000)
     storage = LocalStorage(LocalOptions(root / "data", backup=backup))
     await storage.open()

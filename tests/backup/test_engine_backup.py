@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from rivetq.backup.copier import LogCopier
 from rivetq.backup.layout import Catalog, piece_key, snapshot_key
 from rivetq.backup.restore import parse_time_ms, restore
 from rivetq.backup.retention import prune
 from rivetq.backup.target import DirTarget, open_target
+from rivetq.cli import rivetqd
 from rivetq.errors import InvalidArgument, JobNotFound
 from rivetq.models import NewJob
 from rivetq.settings import load_settings
@@ -77,6 +79,32 @@ async def test_a_new_snapshot_keeps_the_log_a_copy_behind_it_still_needs(storage
     await asyncio.to_thread(copier.snapshot, target, still_needed=behind.segment)
     await storage.checkpoint()
     _, last_lsn = await asyncio.to_thread(copier.ship, target, behind)
+    assert last_lsn == core.wal.last_durable_lsn
+
+
+class _FailingAfter(DirTarget):
+    """A directory target whose uploads fail after ``puts`` of them (a bucket going away mid-pass)."""
+
+    def __init__(self, root: Path, puts: int) -> None:
+        super().__init__(root)
+        self.puts = puts
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        if self.puts == 0:
+            raise ConnectionError("the bucket went away")
+        self.puts -= 1
+        super().put_bytes(key, data)
+
+
+async def test_a_pass_that_fails_midway_keeps_the_log_it_did_not_finish(storage: LocalStorage, tmp_path: Path) -> None:
+    core = storage._core
+    copier = LogCopier(core.wal, core.copy_store, tmp_path, holder="test")
+    _, position = await asyncio.to_thread(copier.snapshot, DirTarget(tmp_path / "backup"))
+    await _insert(storage, 0, 100)
+    with pytest.raises(ConnectionError):
+        await asyncio.to_thread(copier.ship, _FailingAfter(tmp_path / "backup", puts=2), position)
+    await storage.checkpoint()
+    _, last_lsn = await asyncio.to_thread(copier.ship, DirTarget(tmp_path / "backup"), position)
     assert last_lsn == core.wal.last_durable_lsn
 
 
@@ -151,3 +179,11 @@ def test_backup_settings_are_checked_when_loaded() -> None:
         load_settings(env=postgres)
     settings = load_settings(env={"RIVETQ_BACKUP_INTERVAL": "250ms", "RIVETQ_BACKUP_MAX_UNSHIPPED": "64MiB"})
     assert (settings.backup.interval_ms, settings.backup.max_unshipped) == (250, 64 << 20)
+
+
+def test_rivetqd_restore_says_what_it_needs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(rivetqd.main, ["restore", "--data-dir", str(tmp_path / "data")])
+    assert missing.exit_code == 2 and "rivetqd restore SOURCE --data-dir DIR" in missing.output
+    bad_time = runner.invoke(rivetqd.main, ["restore", str(tmp_path), "--data-dir", str(tmp_path / "d"), "--to", "x"])
+    assert bad_time.exit_code == 1 and "--to: expected a time such as 2026-01-02T15:04:05Z" in bad_time.output

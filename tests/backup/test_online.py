@@ -30,7 +30,7 @@ def _rivetqctl_backup(url: str, dest: str) -> subprocess.CompletedProcess[str]:
 def test_online_backups_to_a_directory_and_to_s3_restore_what_was_acknowledged_before_them(
     servers: ServerFactory, bucket: Bucket, tmp_path: Path
 ) -> None:
-    server = servers.start(env=bucket.server_env(), token=TOKEN)
+    server = servers.start("--workers", "2", env=bucket.server_env(), token=TOKEN)  # fronts call the owner
     load = Load(server.url, headers=server.headers).start()
     time.sleep(1.5)
     started = time.time()

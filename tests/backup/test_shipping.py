@@ -78,7 +78,8 @@ def test_a_bucket_that_goes_away_refuses_no_write_and_shipping_catches_up(
         assert _gauge(server.url, "rivetq_backup_upload_errors_total") >= 1
         ready = httpx.get(f"{server.url}/readyz")
         assert ready.status_code == 200
-        assert "shipping the log" in ready.json()["notices"][0]
+        assert "shipping the WAL to backup.url fails" in ready.json()["notices"][0]
+        assert bucket.endpoint not in ready.text
     finally:
         bucket.switch.on()
     _wait_until(lambda: _gauge(server.url, "rivetq_backup_lag_seconds") == 0)

@@ -51,7 +51,8 @@ class LogCopier:
         self._wal.hold(self._holder, self._wal.shippable().segments[0][0])  # nothing it may need goes meanwhile
         with tempfile.TemporaryDirectory(dir=self._scratch_dir, prefix="backup-") as scratch:
             lsn = self._copy_store(Path(scratch))
-            taken = Snapshot(snapshot_key(lsn, now_ms()), lsn, now_ms())
+            taken_ms = now_ms()
+            taken = Snapshot(snapshot_key(lsn, taken_ms), lsn, taken_ms)
             target.put_file(taken.key, Path(scratch) / "data.mdb")
         start = self._segment_of(lsn + 1)
         self._wal.hold(self._holder, start if still_needed is None else min(start, still_needed))
@@ -77,7 +78,7 @@ class LogCopier:
             if end > start:
                 target.put_bytes(piece_key(first, start, end, last_lsn, now_ms()), _read(path, start, end))
             position = Position(first, end)
-            self._wal.hold(self._holder, first)
+        self._wal.hold(self._holder, position.segment)  # not before: a failed upload retries from the old position
         return position, last_lsn
 
     def release(self) -> None:

@@ -78,7 +78,9 @@ class Shipper:
             self._pass()
         except Exception as error:
             self.errors += 1
-            self.failing = f"shipping the log to {self._options.url} fails: {error}"
+            # /readyz is open to anyone: the notice names no bucket or endpoint, the log does.
+            kind = type(error).__name__
+            self.failing = f"shipping the WAL to backup.url fails ({kind}; see backup_upload_failed in the log)"
             backoff = min(max(backoff * 2, 1.0), _MAX_BACKOFF_S)
             log.warning("backup_upload_failed: %s (retrying in %.0f s)", error, backoff)
             return backoff
