@@ -112,7 +112,7 @@ def restore(source: str, data_dir: Path, env: dict[str, str], *extra: str) -> su
     return subprocess.run(
         [rivetqd_path(), "restore", source, "--data-dir", str(data_dir), *extra],
         check=False,
-        env={**clean, **env},
+        env={**clean, "RIVETQ_WAL_SPACE_RESERVE": "1MiB", **env},  # as the tests' servers
         cwd=data_dir.parent,
         capture_output=True,
         text=True,

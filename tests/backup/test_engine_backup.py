@@ -16,7 +16,7 @@ from rivetq.backup.restore import parse_time_ms, restore
 from rivetq.backup.retention import prune
 from rivetq.backup.target import DirTarget, open_target
 from rivetq.cli import rivetqd
-from rivetq.errors import InvalidArgument, JobNotFound
+from rivetq.errors import InvalidArgument, JobNotFound, StorageCorrupt
 from rivetq.models import NewJob
 from rivetq.settings import load_settings
 from rivetq.storage.local import LocalOptions, LocalStorage
@@ -117,10 +117,11 @@ async def test_a_restore_stops_at_a_gap_in_the_shipped_log_and_says_so(storage: 
     segments = sorted({piece.segment for piece in pieces})
     assert len(segments) >= 3 and result.last_lsn == pieces[-1].last_lsn
     target.delete([piece.key for piece in pieces if piece.segment == segments[1]])
-    report = await asyncio.to_thread(restore, str(tmp_path / "backup"), tmp_path / "restored")
+    engine = LocalOptions(tmp_path / "restored", space_reserve=1 << 20)
+    report = await asyncio.to_thread(restore, str(tmp_path / "backup"), engine.data_dir, engine=engine)
     assert report.last_lsn == segments[1] - 1
     assert report.notes == [f"the shipped log stops at LSN {segments[1] - 1}: segment {segments[1]} is missing"]
-    restored = LocalStorage(LocalOptions(tmp_path / "restored"))
+    restored = LocalStorage(engine)
     await restored.open()
     try:
         present = [n for n in range(100) if await _exists(restored, f"job-{n:05d}")]
@@ -135,6 +136,13 @@ def test_a_restore_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None
     with pytest.raises(InvalidArgument, match="not empty"):
         restore(str(tmp_path / "backup"), tmp_path / "data")
     assert (tmp_path / "data" / "kept").read_text() == "mine"
+
+
+def test_a_restore_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
+    DirTarget(tmp_path / "backup").put_bytes(snapshot_key(0, 1_000), b"not an LMDB file" * 512)
+    with pytest.raises(StorageCorrupt):
+        restore(str(tmp_path / "backup"), tmp_path / "data")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["backup"]
 
 
 def test_a_restore_without_a_snapshot_before_the_time_names_what_is_missing(tmp_path: Path) -> None:

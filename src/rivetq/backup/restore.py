@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,14 +63,39 @@ def parse_time_ms(text: str) -> int:
 
 
 def restore(
-    source: str, data_dir: Path, *, to_ms: int | None = None, endpoint: str = "", region: str = ""
+    source: str,
+    data_dir: Path,
+    *,
+    to_ms: int | None = None,
+    endpoint: str = "",
+    region: str = "",
+    engine: LocalOptions | None = None,
 ) -> RestoreReport:
+    """Rebuild ``data_dir`` (absent or empty) from the backup at ``source``. It is built
+    beside it and renamed into place once verified, so a failed restore leaves nothing
+    half-done; ``engine`` gives the options the server will open it with (its
+    ``data_dir`` is ignored)."""
     if data_dir.exists() and any(data_dir.iterdir()):
         raise InvalidArgument(f"{data_dir} is not empty: restore into a new directory", field="data_dir")
     target = open_target(source, endpoint=endpoint, region=region)
     catalog = Catalog.read(target)
     snapshot = _choose_snapshot(catalog, to_ms, source)
     shipped = _ShippedLog(target, [piece for piece in catalog.pieces if to_ms is None or piece.ms <= to_ms])
+    staging = data_dir.with_name(f".{data_dir.name}.restoring")
+    shutil.rmtree(staging, ignore_errors=True)  # a restore interrupted before
+    try:
+        records = _rebuild(staging, target, snapshot, shipped)
+        _check(replace(engine or LocalOptions(staging), data_dir=staging))
+        os.replace(staging, data_dir)  # over an empty directory too
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    restored_to = max(snapshot.ms, shipped.last_piece.ms if shipped.last_piece is not None else 0)
+    return RestoreReport(snapshot.lsn, snapshot.lsn + records, restored_to, shipped.notes)
+
+
+def _rebuild(data_dir: Path, target: BackupTarget, snapshot: Snapshot, shipped: _ShippedLog) -> int:
+    """The snapshot's store and one segment of the records after it; returns their count."""
     (data_dir / "kv").mkdir(parents=True, mode=0o700)
     (data_dir / "wal").mkdir(mode=0o700)
     target.get_file(snapshot.key, data_dir / "kv" / "data.mdb")
@@ -78,9 +105,7 @@ def restore(
         store.write({}, snapshot.lsn, (snapshot.lsn + 1, size))
     finally:
         store.close()
-    _check(data_dir)
-    restored_to = max(snapshot.ms, shipped.last_piece.ms if shipped.last_piece is not None else 0)
-    return RestoreReport(snapshot.lsn, snapshot.lsn + records, restored_to, shipped.notes)
+    return records
 
 
 def _choose_snapshot(catalog: Catalog, to_ms: int | None, source: str) -> Snapshot:
@@ -169,15 +194,15 @@ def _write_log(wal_dir: Path, first_lsn: int, frames: Iterable[bytes]) -> tuple[
     return size, records
 
 
-def _check(data_dir: Path) -> None:
+def _check(options: LocalOptions) -> None:
     """Open it as the server would (recovery, replay, a checkpoint), then verify it."""
 
     async def open_and_close() -> None:
-        storage = LocalStorage(LocalOptions(data_dir))
+        storage = LocalStorage(options)
         await storage.open()
         await storage.close()
 
     asyncio.run(open_and_close())
-    problems = verify_data_dir(data_dir)
+    problems = verify_data_dir(options.data_dir)
     if problems:
-        raise StorageCorrupt(f"the restored {data_dir} does not verify: " + "; ".join(problems))
+        raise StorageCorrupt("the restored data does not verify: " + "; ".join(problems))

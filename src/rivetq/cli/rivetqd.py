@@ -55,14 +55,20 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
 def _restore(settings: Settings, command: str | None, source: str | None, restore_to: str | None) -> None:
     from rivetq.backup.restore import parse_time_ms, restore
     from rivetq.errors import RivetQError
+    from rivetq.storage.local import LocalOptions
 
     if command != "restore" or source is None:
         raise click.UsageError("expected: rivetqd restore SOURCE --data-dir DIR [--to TIME]")
     try:
         to_ms = None if restore_to is None else parse_time_ms(restore_to)
         backup = settings.backup
+        engine = LocalOptions(
+            Path(settings.storage.data_dir),
+            segment_size=settings.wal.segment_size,
+            space_reserve=settings.wal.space_reserve,
+        )
         report = restore(
-            source, Path(settings.storage.data_dir), to_ms=to_ms, endpoint=backup.endpoint, region=backup.region
+            source, engine.data_dir, to_ms=to_ms, endpoint=backup.endpoint, region=backup.region, engine=engine
         )
     except RivetQError as error:
         click.echo(f"rivetqd restore: {error}", err=True)
