@@ -4,7 +4,8 @@ restore refuses or reports (the end-to-end runs are in test_shipping/test_online
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from rivetq.backup.copier import LogCopier
 from rivetq.backup.layout import Catalog, piece_key, snapshot_key
+from rivetq.backup.options import BackupOptions
 from rivetq.backup.restore import parse_time_ms, restore
 from rivetq.backup.retention import prune
 from rivetq.backup.target import DirTarget, open_target
@@ -106,6 +108,43 @@ async def test_a_pass_that_fails_midway_keeps_the_log_it_did_not_finish(storage:
     await storage.checkpoint()
     _, last_lsn = await asyncio.to_thread(copier.ship, DirTarget(tmp_path / "backup"), position)
     assert last_lsn == core.wal.last_durable_lsn
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_shipper_whose_log_was_deleted_unshipped_starts_again_from_a_fresh_snapshot(tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    shipping = BackupOptions(url=str(backup), interval_ms=50, max_unshipped_bytes=2 * SEGMENT)
+    storage = LocalStorage(
+        LocalOptions(tmp_path / "data", segment_size=SEGMENT, fsync=False, space_reserve=1 << 20, backup=shipping)
+    )
+    await storage.open()
+    try:
+        await _until(lambda: storage.gauges()["backup_shipped_lsn"] >= 0)
+        backup.rename(tmp_path / "aside")
+        backup.write_text("a file where the backup directory was: every upload fails")
+        await _insert(storage, 0, 200)
+        await _until(lambda: storage.gauges()["backup_upload_errors"] >= 1)
+        await storage.checkpoint()  # the log is past max_unshipped: the shipper's segments go
+        backup.unlink()
+        (tmp_path / "aside").rename(backup)
+        await _until(lambda: storage.gauges()["backup_lag_seconds"] == 0)
+    finally:
+        await storage.close()
+    assert len(Catalog.read(DirTarget(backup)).snapshots) == 2
+    engine = LocalOptions(tmp_path / "restored", space_reserve=1 << 20)
+    await asyncio.to_thread(restore, str(backup), engine.data_dir, engine=engine)
+    restored = LocalStorage(engine)
+    await restored.open()
+    try:
+        assert all([await _exists(restored, f"job-{n:05d}") for n in range(200)])
+    finally:
+        await restored.close()
 
 
 async def test_a_restore_stops_at_a_gap_in_the_shipped_log_and_says_so(storage: LocalStorage, tmp_path: Path) -> None:
