@@ -4,6 +4,7 @@ restore refuses or reports (the end-to-end runs are in test_shipping/test_online
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -175,6 +176,25 @@ def test_a_restore_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None
     with pytest.raises(InvalidArgument, match="not empty"):
         restore(str(tmp_path / "backup"), tmp_path / "data")
     assert (tmp_path / "data" / "kept").read_text() == "mine"
+
+
+async def test_backups_written_over_each_other_restore_from_their_overlapping_pieces(
+    storage: LocalStorage, tmp_path: Path
+) -> None:
+    await _insert(storage, 0, 60)
+    await storage.backup(str(tmp_path / "backup"))
+    await _insert(storage, 60, 60)
+    await storage.backup(str(tmp_path / "backup"))  # no checkpoint between: it copies the same log again
+    pieces = Catalog.read(DirTarget(tmp_path / "backup")).pieces
+    assert any(a.segment == b.segment and a.start < b.end and b.start < a.end for a, b in itertools.pairwise(pieces))
+    engine = LocalOptions(tmp_path / "restored", space_reserve=1 << 20)
+    await asyncio.to_thread(restore, str(tmp_path / "backup"), engine.data_dir, engine=engine)
+    restored = LocalStorage(engine)
+    await restored.open()
+    try:
+        assert all([await _exists(restored, f"job-{n:05d}") for n in range(120)])
+    finally:
+        await restored.close()
 
 
 def test_a_restore_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = ["RestoreReport", "parse_time_ms", "restore"]
 _GROUP_RECORDS = 10_000
 _GROUP_BYTES = 16 << 20
 _END_ZEROS = 4096
+_DOWNLOADS = 16  # pieces fetched at once: a segment shipped every second is many small objects
 
 
 @dataclass(frozen=True)
@@ -150,17 +152,18 @@ def _segment_of(piece: Piece) -> int:
 
 
 def _assemble(target: BackupTarget, pieces: list[Piece]) -> tuple[bytes, list[Piece]]:
-    """A segment's bytes from its start, as far as its pieces reach without a gap
-    (pieces may overlap: a restarted shipper copies the segment again from its start)."""
-    parts: list[bytes] = []
-    used: list[Piece] = []
+    """A segment's bytes from its start, as far as its pieces reach without a gap. Pieces
+    may overlap (a restarted shipper copies the segment again from its start): the
+    longest one from each point is taken. The downloads run ``_DOWNLOADS`` at a time."""
+    chosen: list[tuple[Piece, int]] = []  # each piece, and where in it the bytes needed start
     end = 0
-    for piece in pieces:
+    for piece in sorted(pieces, key=lambda piece: (piece.start, -piece.end)):
         if piece.start <= end < piece.end:
-            parts.append(target.get_bytes(piece.key)[end - piece.start :])
-            used.append(piece)
+            chosen.append((piece, end - piece.start))
             end = piece.end
-    return b"".join(parts), used
+    with ThreadPoolExecutor(_DOWNLOADS, thread_name_prefix="rivetq-restore") as pool:
+        parts = list(pool.map(lambda needed: target.get_bytes(needed[0].key)[needed[1] :], chosen))
+    return b"".join(parts), [piece for piece, _ in chosen]
 
 
 def _groups(frames: Iterable[bytes]) -> Iterator[tuple[bytes, int]]:
