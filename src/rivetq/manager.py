@@ -37,6 +37,7 @@ from rivetq.manager_validation import (
 )
 from rivetq.models import (
     AckResult,
+    BackupResult,
     InsertResult,
     Job,
     JobPage,
@@ -297,6 +298,11 @@ class QueueManager(QueueSettings, ScheduleOps):
 
     async def purge_dlq(self, queue: str) -> int:
         return await self._storage.purge_dlq(check_queue(queue), now_ms=self.now_ms())
+
+    async def backup(self, dest: str) -> BackupResult:
+        if not dest.strip():
+            raise InvalidArgument("dest must name a directory or an s3://bucket/prefix URL", field="dest")
+        return await self._storage.backup(dest)
 
     # -- internals ----------------------------------------------------------------
 

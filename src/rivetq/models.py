@@ -7,6 +7,7 @@ import enum
 import msgspec
 
 __all__ = [
+    "BackupResult",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_PRIORITY",
     "AckResult",
@@ -164,6 +165,14 @@ class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
     dlq: int
     counters: QueueCounters
     config: QueueConfig
+
+
+class BackupResult(msgspec.Struct, frozen=True, kw_only=True):
+    """An online backup written: where, the snapshot's LSN and the last WAL record it holds."""
+
+    url: str
+    snapshot_lsn: int
+    last_lsn: int
 
 
 class JobPage(msgspec.Struct, frozen=True):

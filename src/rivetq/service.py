@@ -18,6 +18,7 @@ from rivetq import wire
 from rivetq.manager_options import LeaseListener
 from rivetq.models import (
     AckResult,
+    BackupResult,
     InsertResult,
     Job,
     JobPage,
@@ -37,6 +38,7 @@ class StorageStatus(msgspec.Struct, frozen=True):
 
     unavailable_reason: str | None
     gauges: dict[str, float]
+    notices: list[str] = []  # problems that do not stop writes, e.g. WAL shipping failing
 
 
 class StorageView(Protocol):
@@ -50,7 +52,8 @@ class LocalStorageView:
     storage: Storage
 
     async def storage_status(self) -> StorageStatus:
-        return StorageStatus(self.storage.unavailable_reason(), self.storage.gauges())
+        storage = self.storage
+        return StorageStatus(storage.unavailable_reason(), storage.gauges(), storage.notices())
 
 
 class QueueService(Protocol):
@@ -141,3 +144,5 @@ class QueueService(Protocol):
     async def resume_schedule(self, name: str) -> Schedule: ...
 
     async def run_schedule(self, name: str) -> InsertResult: ...
+
+    async def backup(self, dest: str) -> BackupResult: ...

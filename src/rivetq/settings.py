@@ -29,6 +29,7 @@ from rivetq.errors import InvalidArgument
 
 __all__ = [
     "AuthSettings",
+    "BackupSettings",
     "LimitsSettings",
     "LoggingSettings",
     "QueueSettings",
@@ -82,6 +83,16 @@ class WalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     space_reserve: Annotated[int, msgspec.Meta(ge=0)] = 0  # disk-space alarm threshold and reserve; 0: 2 segments
 
 
+class BackupSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    url: str = ""  # a directory or s3://bucket/prefix to ship the WAL to; "": no shipping
+    endpoint: str = ""  # an S3-compatible store's URL (MinIO, Ceph...); "": AWS
+    region: str = ""
+    interval_ms: PositiveInt = msgspec.field(default=1_000, name="interval")
+    snapshot_interval_ms: PositiveInt = msgspec.field(default=3_600_000, name="snapshot_interval")
+    retention_ms: PositiveInt = msgspec.field(default=7 * 86_400_000, name="retention")
+    max_unshipped: PositiveInt = 1 << 30
+
+
 class QueueSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     shards: PositiveInt = 4
     lease_check_interval_ms: PositiveInt = msgspec.field(default=1_000, name="lease_check_interval")
@@ -111,6 +122,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
     wal: WalSettings = msgspec.field(default_factory=WalSettings)
+    backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     queue: QueueSettings = msgspec.field(default_factory=QueueSettings)
     limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
@@ -125,8 +137,17 @@ _DURATION_KEYS = (
     "server.keep_alive_timeout",
     "queue.lease_check_interval",
     "queue.dedup_window",
+    "backup.interval",
+    "backup.snapshot_interval",
+    "backup.retention",
 )
-_SIZE_KEYS = ("wal.segment_size", "wal.space_reserve", "limits.max_payload_bytes", "limits.max_request_bytes")
+_SIZE_KEYS = (
+    "wal.segment_size",
+    "wal.space_reserve",
+    "backup.max_unshipped",
+    "limits.max_payload_bytes",
+    "limits.max_request_bytes",
+)
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 _DURATION_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -397,6 +418,18 @@ def _check_dsn(dsn: str) -> None:
         ) from None
 
 
+def _check_backup(settings: Settings) -> None:
+    if settings.storage.backend != "local":
+        raise InvalidArgument(
+            "config: backup.url: WAL shipping is the embedded engine's (storage.backend: local); "
+            "back PostgreSQL up with pg_dump or its own point-in-time recovery",
+            field="backup.url",
+        )
+    from rivetq.backup.target import parse_url
+
+    parse_url(settings.backup.url, field="backup.url")
+
+
 def _check(settings: Settings) -> None:
     """Rules that span keys or need parsing beyond a type."""
     server = settings.server
@@ -415,6 +448,8 @@ def _check(settings: Settings) -> None:
         _check_tls_files(server.tls_cert_file, server.tls_key_file)
     if settings.storage.backend == "postgres":
         _check_dsn(settings.storage.dsn)
+    if settings.backup.url:
+        _check_backup(settings)
     if any(not token.strip() for token in settings.auth.tokens):
         # An empty token would match "Authorization: Bearer " and let anyone in.
         raise InvalidArgument("config: auth.tokens: a token must not be empty or blank", field="auth.tokens")

@@ -36,6 +36,17 @@ DESCRIPTIONS = {
     "below it enqueues get 503 while leases, acks, nacks and purges go on",
     "wal.accept_loss": "start from a log that misses segments, logging what was lost (`--accept-wal-loss`; "
     "once, after damage)",
+    "backup.url": "ship the WAL continuously to this directory or `s3://bucket/prefix` (see Backup and restore); "
+    "empty: no shipping",
+    "backup.endpoint": "URL of an S3-compatible store (MinIO, Ceph, moto); empty: AWS. Credentials come from "
+    "boto3's standard chain (`AWS_ACCESS_KEY_ID`..., shared files, instance roles)",
+    "backup.region": "S3 region; empty: boto3's default (`AWS_DEFAULT_REGION`)",
+    "backup.interval": "how often the durable WAL is shipped: the loss window to expect while the bucket is up",
+    "backup.snapshot_interval": "how often a fresh snapshot of the store is shipped (also at start)",
+    "backup.retention": "snapshots older than this are deleted (the newest of them kept), with the WAL only "
+    "they needed",
+    "backup.max_unshipped": "WAL kept on disk for shipping at most; past it checkpoints delete unshipped "
+    "segments and the shipper starts again from a fresh snapshot",
     "queue.shards": "accepted for compatibility with the original config (one storage owner serves all queues)",
     "queue.lease_check_interval": "how often expired leases are reclaimed",
     "queue.dedup_window": "how long an idempotency key makes a second enqueue a duplicate",

@@ -17,6 +17,7 @@ from rivetq.models import RetryPolicy
 
 __all__ = [
     "MAX_BATCH",
+    "BackupRequest",
     "MAX_DELAY_MS",
     "MAX_HEADERS",
     "MAX_HEADERS_BYTES",
@@ -120,6 +121,12 @@ class EnqueueRequest(_Body, kw_only=True):
     max_retries: MaxRetries = 3
     idempotency_key: IdempotencyKey | None = None
     headers: Headers | None = None
+
+
+class BackupRequest(_Body):
+    """Where an online backup goes: a directory on the server's host or s3://bucket/prefix."""
+
+    dest: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 
 
 class EnqueueResponse(msgspec.Struct, omit_defaults=True):

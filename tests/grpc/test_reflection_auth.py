@@ -36,7 +36,7 @@ async def test_reflection_lists_the_service_and_every_method(grpc_target: str) -
     assert "rivetq.v1.RivetQ" in services and "grpc.reflection.v1alpha.ServerReflection" in services
     expected = sorted(method.name for method in pb.DESCRIPTOR.services_by_name["RivetQ"].methods)
     assert methods == expected
-    assert len(methods) == 36  # 25, + DeleteQueue, + Set/Get/DeleteConcurrencyLimit, + 7 schedule RPCs
+    assert len(methods) == 37  # 25, + DeleteQueue, + Set/Get/DeleteConcurrencyLimit, + 7 schedule RPCs, + Backup
 
 
 @pytest.fixture(scope="module")

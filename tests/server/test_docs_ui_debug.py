@@ -29,6 +29,8 @@ SPEC_OPERATIONS = {
     ("get", "/v1/schedules"), ("put", "/v1/schedules/{name}"), ("get", "/v1/schedules/{name}"),
     ("delete", "/v1/schedules/{name}"), ("post", "/v1/schedules/{name}/pause"),
     ("post", "/v1/schedules/{name}/resume"), ("post", "/v1/schedules/{name}/run"),
+    # Issue 21: online backups (the embedded engine's; docs/backup.md).
+    ("post", "/v1/admin/backup"),
 }  # fmt: skip
 
 

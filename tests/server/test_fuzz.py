@@ -47,7 +47,7 @@ def _has_inputs(operation: schemathesis.APIOperation) -> bool:
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_api_never_answers_5xx(fuzz_server: RunningServer, mode: GenerationMode) -> None:
     operations = _operations(fuzz_server)
-    assert len(operations) == 35  # 24, + delete queue, + concurrency limit set/get/delete, + 7 schedule routes
+    assert len(operations) == 36  # 24, + delete queue, + concurrency limit set/get/delete, + 7 schedules, + backup
     with requests.Session() as session:
         for operation in operations:
             if mode is GenerationMode.NEGATIVE and not _has_inputs(operation):

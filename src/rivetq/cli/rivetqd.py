@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from rivetq._version import __version__
+
+if TYPE_CHECKING:
+    from rivetq.settings import Settings
 
 __all__ = ["main"]
 
@@ -46,6 +50,33 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
     if no_fsync and fsync:
         raise click.UsageError("--fsync and --no-fsync contradict each other")
     return False if no_fsync else fsync
+
+
+def _restore(settings: Settings, command: str | None, source: str | None, restore_to: str | None) -> None:
+    from rivetq.backup.restore import parse_time_ms, restore
+    from rivetq.errors import RivetQError
+    from rivetq.storage.local import LocalOptions
+
+    if command != "restore" or source is None:
+        raise click.UsageError("expected: rivetqd restore SOURCE --data-dir DIR [--to TIME]")
+    try:
+        to_ms = None if restore_to is None else parse_time_ms(restore_to)
+        backup = settings.backup
+        engine = LocalOptions(
+            Path(settings.storage.data_dir),
+            segment_size=settings.wal.segment_size,
+            space_reserve=settings.wal.space_reserve,
+        )
+        report = restore(
+            source, engine.data_dir, to_ms=to_ms, endpoint=backup.endpoint, region=backup.region, engine=engine
+        )
+    except RivetQError as error:
+        click.echo(f"rivetqd restore: {error}", err=True)
+        sys.exit(1)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(report.summary(settings.storage.data_dir))
+    sys.exit(0)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,7 +114,14 @@ def _fsync_flag(fsync: bool | None, no_fsync: bool) -> bool | None:
     default=None,
     help="Start even though WAL segments are missing or cut, logging what was lost (wal.accept_loss).",
 )
-@click.argument("command", required=False, type=click.Choice(["migrate"]))
+@click.option(
+    "--to",
+    "restore_to",
+    metavar="TIME",
+    help="restore: the state as of this time (RFC 3339, e.g. 2026-01-02T15:04:05Z), not the latest.",
+)
+@click.argument("command", required=False, type=click.Choice(["migrate", "restore"]))
+@click.argument("source", required=False)
 @click.version_option(__version__)
 def main(
     config: str | None,
@@ -98,10 +136,14 @@ def main(
     storage_backend: str | None,
     workers: int | None,
     accept_wal_loss: bool | None,
+    restore_to: str | None,
     command: str | None,
+    source: str | None,
 ) -> None:
     """Run the RivetQ server until SIGTERM or SIGINT. ``rivetqd migrate`` instead brings
-    the PostgreSQL schema (storage.dsn) up to date and exits."""
+    the PostgreSQL schema (storage.dsn) up to date and exits; ``rivetqd restore SOURCE
+    --data-dir DIR [--to TIME]`` rebuilds an empty data directory from a backup (a
+    directory or s3://bucket/prefix) and exits."""
     from rivetq.errors import RivetQError
     from rivetq.settings import load_settings
 
@@ -126,6 +168,8 @@ def main(
         from rivetq.storage.postgres.migrate import migrate_command
 
         sys.exit(migrate_command(settings.storage.dsn, lambda line: click.echo(line, err=True)))
+    if command == "restore" or source is not None or restore_to is not None:
+        _restore(settings, command, source, restore_to)
 
     import uvloop
 

@@ -29,11 +29,13 @@ from rivetq.client.models import (
     required_lease,
     run_at_text,
 )
+from rivetq.models import BackupResult
 
 __all__ = [
     "ack",
     "ack_and_lease",
     "ack_batch",
+    "backup",
     "cancel",
     "delete_rate_limit",
     "delete_retry_policy",
@@ -403,6 +405,18 @@ def requeue_dlq(queue: str, job_ids: Iterable[str] | None = None) -> Call[int]:
 def purge_dlq(queue: str) -> Call[int]:
     """Delete every job in the queue's dead letter queue; returns how many."""
     return Call("DELETE", _queue_path(queue, "/dlq"), lambda body: _PURGED.decode(body).purged)
+
+
+_BACKUP = msgspec.json.Decoder(BackupResult)
+_BACKUP_TIMEOUT_S = 3600.0  # a large store takes a while to copy
+
+
+def backup(dest: str) -> Call[BackupResult]:
+    """Write an online backup (a snapshot plus the WAL after it) to ``dest``: a directory
+    on the server's host or ``s3://bucket/prefix`` (admin; the embedded engine only)."""
+    request = wire.BackupRequest(dest=dest)
+    body = _ENCODER.encode(request)
+    return Call("POST", "/v1/admin/backup", _BACKUP.decode, body=body, extra_timeout_s=_BACKUP_TIMEOUT_S)
 
 
 def healthz() -> Call[bool]:

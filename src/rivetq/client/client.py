@@ -190,6 +190,7 @@ class Client(_ClientBase[httpx.Client]):
     list_dlq = _SyncOp(_calls.list_dlq)
     requeue_dlq = _SyncOp(_calls.requeue_dlq)
     purge_dlq = _SyncOp(_calls.purge_dlq)
+    backup = _SyncOp(_calls.backup)
     healthz = _SyncOp(_calls.healthz)
 
 
@@ -262,4 +263,5 @@ class AsyncClient(_ClientBase[httpx.AsyncClient]):
     list_dlq = _AsyncOp(_calls.list_dlq)
     requeue_dlq = _AsyncOp(_calls.requeue_dlq)
     purge_dlq = _AsyncOp(_calls.purge_dlq)
+    backup = _AsyncOp(_calls.backup)
     healthz = _AsyncOp(_calls.healthz)

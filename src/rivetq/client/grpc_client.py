@@ -44,12 +44,15 @@ from rivetq.client.models import (
     required_lease,
 )
 from rivetq.errors import ConnectionFailed, RivetQError, error_for_code
+from rivetq.models import BackupResult
 from rivetq.server.grpc._pb import rivetq_pb2 as pb
 from rivetq.server.grpc._pb import rivetq_pb2_grpc as pb_grpc
 
 __all__ = ["GrpcClient"]
 
 Response = TypeVar("Response")
+
+_BACKUP_TIMEOUT_S: Final = 3600.0  # a large store takes a while to copy
 
 _CODE_WITHOUT_TRAILER: Final = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: "payload_too_large",  # over the transport's message limit
@@ -387,6 +390,14 @@ class GrpcClient:
         """Delete every job in the queue's dead letter queue; returns how many."""
         purged: int = self._call(self._stub.PurgeDLQ, pb.PurgeDLQRequest(queue=queue)).purged
         return purged
+
+    # -- admin ------------------------------------------------------------------
+
+    def backup(self, dest: str) -> BackupResult:
+        """Write an online backup (a snapshot plus the WAL after it) to ``dest``: a directory
+        on the server's host or ``s3://bucket/prefix`` (admin; the embedded engine only)."""
+        reply = self._call(self._stub.Backup, pb.BackupRequest(dest=dest), extra_timeout_s=_BACKUP_TIMEOUT_S)
+        return BackupResult(url=reply.url, snapshot_lsn=reply.snapshot_lsn, last_lsn=reply.last_lsn)
 
 
 def _ack_items(acks: Iterable[tuple[str, str | None]]) -> list[pb.AckItem]:

@@ -33,6 +33,7 @@ from rivetq.server.metrics import Metrics
 from rivetq.server.openapi import openapi_document, openapi_routes
 from rivetq.server.procs.proxy import ManagerProxy
 from rivetq.server.rest.auth import AuthMiddleware
+from rivetq.server.rest.backup import BackupEndpoints
 from rivetq.server.rest.bodies import BodyLimits
 from rivetq.server.rest.concurrency import ConcurrencyLimitEndpoints
 from rivetq.server.rest.dlq import DlqEndpoints
@@ -63,6 +64,7 @@ def build_storage(settings: Settings, metrics: Metrics) -> Storage:
 
         return MemoryStorage()
     if backend == "local":
+        from rivetq.backup.options import backup_options
         from rivetq.storage.local import LocalOptions, LocalStorage
 
         options = LocalOptions(
@@ -72,6 +74,7 @@ def build_storage(settings: Settings, metrics: Metrics) -> Storage:
             on_fsync=metrics.observe_fsync,
             accept_wal_loss=settings.wal.accept_loss,
             space_reserve=settings.wal.space_reserve,
+            backup=backup_options(settings.backup),
         )
         return LocalStorage(options)
     if backend == "postgres":
@@ -232,6 +235,7 @@ class _App:
             *ConcurrencyLimitEndpoints(self.service, limits).operations(),
             *ScheduleEndpoints(self.service, limits).operations(),
             *RetryPolicyEndpoints(self.service, limits).operations(),
+            *BackupEndpoints(self.service, limits).operations(),
         ]
 
     def build(self, operations: list[Operation], ui_static_dir: Path) -> Starlette:

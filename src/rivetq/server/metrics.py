@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -60,6 +60,18 @@ class _ScrapeGauges(Collector):
             yield GaugeMetricFamily("rivetq_disk_space_alarm", alarm, storage["disk_space_alarm"])
             free = storage["disk_free_bytes"]
             yield GaugeMetricFamily("rivetq_disk_free_bytes", "Free bytes on the data dir's file system.", free)
+        if "backup_lag_seconds" in storage:
+            yield from _backup_families(storage)
+
+
+def _backup_families(storage: dict[str, float]) -> Iterator[Metric]:
+    """WAL shipping (``backup.url`` set)."""
+    lag = "How far the shipped WAL is behind the durable one: writes acknowledged before this are in the backup."
+    yield GaugeMetricFamily("rivetq_backup_lag_seconds", lag, storage["backup_lag_seconds"])
+    shipped = "The last WAL record (LSN) shipped to backup.url."
+    yield GaugeMetricFamily("rivetq_backup_shipped_lsn", shipped, storage["backup_shipped_lsn"])
+    errors = "Shipping passes that failed (each retried with backoff)."
+    yield CounterMetricFamily("rivetq_backup_upload_errors", errors, storage["backup_upload_errors"])
 
 
 class _ProcessFiles(MultiProcessCollector):

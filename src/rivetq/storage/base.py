@@ -31,6 +31,7 @@ from typing import Protocol
 
 from rivetq.models import (
     AckResult,
+    BackupResult,
     InsertResult,
     Job,
     JobPage,
@@ -42,7 +43,12 @@ from rivetq.models import (
     Schedule,
 )
 
-__all__ = ["Storage", "WakeupCallback", "inflight_refusal"]
+__all__ = ["NO_BACKUP_POSTGRES", "Storage", "WakeupCallback", "inflight_refusal"]
+
+NO_BACKUP_POSTGRES = (
+    "the postgres storage backend keeps jobs in PostgreSQL: back it up with pg_dump or the database's own "
+    "point-in-time recovery (online backups are the embedded engine's, storage.backend: local)"
+)
 
 WakeupCallback = Callable[[str], None]
 """Called with a queue name when jobs of that queue may have become leasable through
@@ -68,6 +74,14 @@ class Storage(Protocol):
 
     def unavailable_reason(self) -> str | None:
         """None while writes can succeed; else why not (fsync failed, disk full, db down)."""
+        ...
+
+    def notices(self) -> list[str]:
+        """Problems that do not stop writes but need an operator (WAL shipping failing)."""
+        ...
+
+    async def backup(self, dest: str) -> BackupResult:
+        """Write a consistent copy to ``dest`` (a directory or s3:// URL) while writes go on."""
         ...
 
     # -- writes ---------------------------------------------------------------

@@ -16,6 +16,7 @@ import msgspec
 from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound, RivetQError, StateConflict
 from rivetq.models import (
     AckResult,
+    BackupResult,
     InsertResult,
     Job,
     JobPage,
@@ -77,6 +78,12 @@ class MemoryStorage(ScheduleBook):
 
     def unavailable_reason(self) -> str | None:
         return None
+
+    def notices(self) -> list[str]:
+        return []
+
+    async def backup(self, dest: str) -> BackupResult:
+        raise StateConflict("the memory storage backend keeps nothing to back up")
 
     # -- writes ---------------------------------------------------------------
 

@@ -256,6 +256,11 @@ class RivetQService:
     async def PurgeDLQ(self, request: pb.PurgeDLQRequest, context: Context) -> pb.PurgeDLQResponse:
         return pb.PurgeDLQResponse(purged=await self._manager.purge_dlq(request.queue))
 
+    @maps_errors
+    async def Backup(self, request: pb.BackupRequest, context: Context) -> pb.BackupResponse:
+        result = await self._manager.backup(request.dest)
+        return pb.BackupResponse(url=result.url, snapshot_lsn=result.snapshot_lsn, last_lsn=result.last_lsn)
+
     @maps_stream_errors
     async def StreamLease(
         self, request: pb.StreamLeaseRequest, context: Context

@@ -35,10 +35,10 @@ class HealthEndpoints:
     async def readyz(self, request: Request) -> Response:
         if not self._is_ready():
             return json_response({"status": "unavailable", "reason": "starting or stopping"}, 503)
-        reason = (await self._storage.storage_status()).unavailable_reason
-        if reason is not None:
-            return json_response({"status": "unavailable", "reason": reason}, 503)
-        return json_response(_OK)
+        status = await self._storage.storage_status()
+        if status.unavailable_reason is not None:
+            return json_response({"status": "unavailable", "reason": status.unavailable_reason}, 503)
+        return json_response({**_OK, "notices": status.notices} if status.notices else _OK)
 
     async def metrics(self, request: Request) -> Response:
         """While the storage cannot answer, the scrape still succeeds without the per-queue

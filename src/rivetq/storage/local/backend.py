@@ -12,9 +12,12 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
+from rivetq.backup.online import online_backup
+from rivetq.backup.shipper import Shipper
 from rivetq.errors import JobNotFound, LeaseLost, QueueNotFound, RivetQError, StateConflict, StorageUnavailable
 from rivetq.models import (
     AckResult,
+    BackupResult,
     InsertResult,
     Job,
     LeaseResult,
@@ -55,14 +58,23 @@ class LocalStorage(Reads, Schedules):
         super().__init__(Core(options))
         self._checkpointer: asyncio.Task[None] | None = None
         self._wakeup: WakeupCallback | None = None
+        self._shipper: Shipper | None = None
 
     async def open(self) -> None:
         await self._core.open()
         self._checkpointer = asyncio.get_running_loop().create_task(
             self._core.run_checkpoints(), name="rivetq-checkpointer"
         )
+        if self._core.options.backup.url:
+            self._shipper = Shipper(
+                self._core.options.backup, self._core.wal, self._core.copy_store, self._core.options.data_dir
+            )
+            self._shipper.start()
 
     async def close(self) -> None:
+        if self._shipper is not None:
+            await asyncio.to_thread(self._shipper.stop)  # its last pass ships what is durable
+            self._shipper = None
         if self._checkpointer is not None:
             self._core.stop_checkpoints()
             await self._checkpointer
@@ -82,12 +94,24 @@ class LocalStorage(Reads, Schedules):
             return {}
         space = self._core.space
         alarm = 1.0 if space.check() else 0.0
-        return {**self._core.wal.gauges(), "disk_free_bytes": float(space.free_bytes), "disk_space_alarm": alarm}
+        shipping = self._shipper.gauges() if self._shipper is not None else {}
+        wal = self._core.wal.gauges()
+        return {**wal, **shipping, "disk_free_bytes": float(space.free_bytes), "disk_space_alarm": alarm}
 
     def unavailable_reason(self) -> str | None:
         if not self._core.is_open:
             return "the storage is not open"
         return self._core.wal.unavailable_reason() or self._core.space.check()
+
+    def notices(self) -> list[str]:
+        failing = self._shipper.failing if self._shipper is not None else None
+        return [failing] if failing else []
+
+    async def backup(self, dest: str) -> BackupResult:
+        core = self._core
+        return await asyncio.to_thread(
+            online_backup, dest, core.options.backup, core.wal, core.copy_store, core.options.data_dir
+        )
 
     # -- writes ---------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import functools
 import logging
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import lmdb
@@ -170,6 +171,12 @@ class Core:
     def layers(self) -> Layers:
         assert self._layers is not None
         return self._layers
+
+    def copy_store(self, directory: Path) -> int:
+        """A consistent copy of the store (from any thread); returns its applied LSN."""
+        if self._store is None:
+            raise StorageUnavailable("the storage is not open")
+        return self._store.copy_to(directory)
 
     def txn(self) -> Txn:
         """A transaction for one write; raises at once if writes are refused."""

@@ -146,6 +146,19 @@ class KVStore:
     def close(self) -> None:
         self._env.close()
 
+    def copy_to(self, directory: Path) -> int:
+        """A compact copy of the store as of one read transaction (writers go on) as
+        ``directory/data.mdb``; returns the WAL LSN the copy holds every change up to."""
+        try:
+            self._env.copy(str(directory), compact=True)
+        except lmdb.Error as error:
+            raise StorageUnavailable(f"copying {self.path}: {error}") from error
+        copy = KVStore(directory, map_size=1 << 20, readonly=True)
+        try:
+            return copy.applied_lsn()
+        finally:
+            copy.close()
+
     def _guard(self) -> _LmdbGuard:
         return _LmdbGuard(self.path)
 

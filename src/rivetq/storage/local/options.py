@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rivetq.backup.options import BackupOptions
 from rivetq.storage.local.fileio import FileIO
 
 __all__ = ["LocalOptions"]
@@ -22,4 +23,5 @@ class LocalOptions:
     on_fsync: Callable[[float], None] | None = None  # seconds per fdatasync, called from the WAL thread
     space_reserve: int = 0  # disk-space reserve and alarm threshold in bytes (see space.py); 0: two segments
     accept_wal_loss: bool = False  # start from what is left of a log missing segments (logged)
+    backup: BackupOptions = field(default_factory=BackupOptions)  # backup.url set: ship the log there
     io: FileIO = field(default_factory=FileIO)  # tests inject faults here

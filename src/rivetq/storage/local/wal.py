@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 from rivetq.errors import StorageUnavailable
 from rivetq.storage.local.fileio import DataSyncer, FileIO
@@ -33,7 +34,7 @@ from rivetq.storage.local.record import batch_frame, encode_frame, seal_frame
 from rivetq.storage.local.recovery import LogTail
 from rivetq.storage.local.segment import HEADER_SIZE, create_segment, segment_path
 
-__all__ = ["WalWriter"]
+__all__ = ["Shippable", "WalWriter"]
 
 log = logging.getLogger("rivetq.storage.wal")
 
@@ -56,6 +57,14 @@ class _Group:
         self.frames: list[bytes] = []
         self.last_lsn = 0
         self.waiters: list[asyncio.Future[None]] = []
+
+
+class Shippable(NamedTuple):
+    """The durable part of the log: each segment's (first LSN, path, durable end offset),
+    and the last durable LSN (the last record of the last segment listed)."""
+
+    segments: list[tuple[int, Path, int]]
+    durable_lsn: int
 
 
 class WalWriter:
@@ -89,6 +98,9 @@ class WalWriter:
         self._newest_size = os.fstat(self._fd).st_size  # preallocated: a shorter file was cut
         self._next_lsn = tail.next_lsn
         self._durable_lsn = tail.next_lsn - 1
+        self._durable_at = (self._segments[-1][0], self._offset)  # (segment, offset) where durable groups end
+        self._holds: dict[str, int] = {}  # who needs the segments holding records from this LSN on
+        self.max_held_bytes = 0  # past this much log, holds no longer keep segments (0: no bound)
         self._open: deque[_Group] = deque()  # submitted, not yet durable or failed
         self._pending: _Group | None = None  # filling, not yet taken by the writer
         self._syncer: DataSyncer | None = io.data_syncer() if fsync else None
@@ -163,8 +175,36 @@ class WalWriter:
 
     def gauges(self) -> dict[str, float]:
         with self._lock:
-            used = sum(size for _, _, size in self._segments[:-1]) + self._offset
-            return {"wal_segments": float(len(self._segments)), "wal_size_bytes": float(used)}
+            return {"wal_segments": float(len(self._segments)), "wal_size_bytes": float(self._used_bytes())}
+
+    def _used_bytes(self) -> int:
+        return sum(size for _, _, size in self._segments[:-1]) + self._offset
+
+    def shippable(self) -> Shippable:
+        """What is durable, for a backup to copy (from any thread)."""
+        with self._lock:
+            durable_first, durable_end = self._durable_at
+            segments = [(first, path, used) for first, path, used in self._segments if first < durable_first]
+            path = segment_path(self._dir, durable_first)
+            return Shippable([*segments, (durable_first, path, durable_end)], self._durable_lsn)
+
+    def hold(self, holder: str, lsn: int | None) -> None:
+        """Keep the segments holding records from ``lsn`` on (None: release), e.g. until a
+        backup has copied them: checkpoints delete no segment a hold needs, unless the log
+        has grown past ``max_held_bytes``."""
+        with self._lock:
+            if lsn is None:
+                self._holds.pop(holder, None)
+            else:
+                self._holds[holder] = lsn
+
+    def _deletable_up_to(self, applied_lsn: int) -> int:
+        if not self._holds:
+            return applied_lsn
+        if self.max_held_bytes and self._used_bytes() > self.max_held_bytes:
+            log.warning("WAL over %d bytes: deleting segments a backup still needs", self.max_held_bytes)
+            return applied_lsn
+        return min(applied_lsn, min(self._holds.values()) - 1)
 
     async def delete_below(self, applied_lsn: int) -> int:
         """Delete segments whose records are all at or below ``applied_lsn``."""
@@ -208,7 +248,9 @@ class WalWriter:
                 self._fail(failure)
                 continue
             self._open.popleft()
-            self._durable_lsn = group.last_lsn
+            with self._lock:
+                self._durable_lsn = group.last_lsn
+                self._durable_at = (self._segments[-1][0], self._offset)
             if not self._space_needed:
                 self._disk_error = None
             for waiter in group.waiters:
@@ -317,7 +359,7 @@ class WalWriter:
         deleted = 0
         while True:
             with self._lock:
-                if len(self._segments) < 2 or self._segments[1][0] - 1 > applied_lsn:
+                if len(self._segments) < 2 or self._segments[1][0] - 1 > self._deletable_up_to(applied_lsn):
                     break
                 _, path, _ = self._segments.pop(0)
             self._io.unlink(path)

@@ -9,9 +9,10 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 
-from rivetq.errors import LeaseLost, StorageSetupFailed, StorageUnavailable, error_for_code
+from rivetq.errors import LeaseLost, StateConflict, StorageSetupFailed, StorageUnavailable, error_for_code
 from rivetq.models import (
     AckResult,
+    BackupResult,
     InsertResult,
     Job,
     JobPage,
@@ -23,7 +24,7 @@ from rivetq.models import (
     Schedule,
     StoredState,
 )
-from rivetq.storage.base import WakeupCallback
+from rivetq.storage.base import NO_BACKUP_POSTGRES, WakeupCallback
 from rivetq.storage.postgres import deletion, insert, lease, queues, reads, schedules, transitions
 from rivetq.storage.postgres.counters import fold_counters
 from rivetq.storage.postgres.database import Connection, Database
@@ -111,6 +112,12 @@ class PostgresStorage:
 
     def unavailable_reason(self) -> str | None:
         return self._db.unavailable_reason()
+
+    def notices(self) -> list[str]:
+        return []
+
+    async def backup(self, dest: str) -> BackupResult:
+        raise StateConflict(NO_BACKUP_POSTGRES)
 
     def _wake(self, queue: str) -> None:
         if self._wakeup is not None:

@@ -538,6 +538,22 @@ class PurgeDLQResponse(_message.Message):
     purged: int
     def __init__(self, purged: _Optional[int] = ...) -> None: ...
 
+class BackupRequest(_message.Message):
+    __slots__ = ("dest",)
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    dest: str
+    def __init__(self, dest: _Optional[str] = ...) -> None: ...
+
+class BackupResponse(_message.Message):
+    __slots__ = ("url", "snapshot_lsn", "last_lsn")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_LSN_FIELD_NUMBER: _ClassVar[int]
+    LAST_LSN_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    snapshot_lsn: int
+    last_lsn: int
+    def __init__(self, url: _Optional[str] = ..., snapshot_lsn: _Optional[int] = ..., last_lsn: _Optional[int] = ...) -> None: ...
+
 class StreamLeaseRequest(_message.Message):
     __slots__ = ("queue", "max_unacked", "visibility_ms")
     QUEUE_FIELD_NUMBER: _ClassVar[int]

@@ -214,6 +214,11 @@ class RivetQStub:
                 request_serializer=rivetq_dot_v1_dot_rivetq__pb2.StreamLeaseRequest.SerializeToString,
                 response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.StreamLeaseResponse.FromString,
                 _registered_method=True)
+        self.Backup = channel.unary_unary(
+                '/rivetq.v1.RivetQ/Backup',
+                request_serializer=rivetq_dot_v1_dot_rivetq__pb2.BackupRequest.SerializeToString,
+                response_deserializer=rivetq_dot_v1_dot_rivetq__pb2.BackupResponse.FromString,
+                _registered_method=True)
 
 
 class RivetQServicer:
@@ -459,6 +464,15 @@ class RivetQServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Backup(self, request, context):
+        """Writes an online backup (a snapshot of the store plus the WAL after it) to dest, a
+        directory on the server's host or s3://bucket/prefix, while writes go on. The embedded
+        engine only: FAILED_PRECONDITION on other backends (PostgreSQL: use pg_dump).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RivetQServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -641,6 +655,11 @@ def add_RivetQServicer_to_server(servicer, server):
                     servicer.StreamLease,
                     request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.StreamLeaseRequest.FromString,
                     response_serializer=rivetq_dot_v1_dot_rivetq__pb2.StreamLeaseResponse.SerializeToString,
+            ),
+            'Backup': grpc.unary_unary_rpc_method_handler(
+                    servicer.Backup,
+                    request_deserializer=rivetq_dot_v1_dot_rivetq__pb2.BackupRequest.FromString,
+                    response_serializer=rivetq_dot_v1_dot_rivetq__pb2.BackupResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1615,6 +1634,33 @@ class RivetQ:
             '/rivetq.v1.RivetQ/StreamLease',
             rivetq_dot_v1_dot_rivetq__pb2.StreamLeaseRequest.SerializeToString,
             rivetq_dot_v1_dot_rivetq__pb2.StreamLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rivetq.v1.RivetQ/Backup',
+            rivetq_dot_v1_dot_rivetq__pb2.BackupRequest.SerializeToString,
+            rivetq_dot_v1_dot_rivetq__pb2.BackupResponse.FromString,
             options,
             channel_credentials,
             insecure,

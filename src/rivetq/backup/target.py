@@ -1,0 +1,168 @@
+"""Where backups go: a directory (``/path`` or ``file:///path``) or an S3-compatible
+bucket (``s3://bucket/prefix``). Keys are ``/``-separated paths under the target; a
+put is all or nothing (a temp file renamed in a directory, one PUT in S3)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+from urllib.parse import urlparse
+
+from rivetq.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["BackupTarget", "DirTarget", "S3Target", "TargetURL", "open_target", "parse_url"]
+
+_CONNECT_TIMEOUT_S = 3
+_READ_TIMEOUT_S = 30
+
+
+class BackupTarget(Protocol):
+    url: str
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    def put_file(self, key: str, path: Path) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def get_file(self, key: str, path: Path) -> None: ...
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix``, sorted."""
+        ...
+
+    def delete(self, keys: list[str]) -> None: ...
+
+
+class DirTarget:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = str(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def _write(self, key: str, fill: Callable[[Path], object]) -> None:
+        final = self._path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
+        os.close(fd)
+        try:
+            fill(Path(temp))
+            with open(temp, "rb") as file:
+                os.fsync(file.fileno())
+            os.replace(temp, final)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(final.parent)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._write(key, lambda temp: temp.write_bytes(data))
+
+    def put_file(self, key: str, path: Path) -> None:
+        self._write(key, lambda temp: shutil.copyfile(path, temp))
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def get_file(self, key: str, path: Path) -> None:
+        shutil.copyfile(self._path(key), path)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found = (path.relative_to(self.root).as_posix() for path in self.root.rglob("*") if path.is_file())
+        return sorted(key for key in found if key.startswith(prefix) and not Path(key).name.startswith(".tmp-"))
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+
+
+class S3Target:
+    def __init__(self, bucket: str, prefix: str, client: S3Client, url: str) -> None:
+        self.bucket, self.prefix, self.url = bucket, prefix, url
+        self._client = client
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        self._client.upload_file(str(path), self.bucket, self._key(key))
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def get_file(self, key: str, path: Path) -> None:
+        self._client.download_file(self.bucket, self._key(key), str(path))
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
+        for page in pages:
+            keys.extend(item["Key"].removeprefix(self.prefix) for item in page.get("Contents", ()))
+        return sorted(keys)
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # the most one DeleteObjects call takes
+            objects = [{"Key": self._key(key)} for key in keys[start : start + 1000]]
+            self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})  # type: ignore[typeddict-item]
+
+
+class TargetURL(NamedTuple):
+    bucket: str  # "" for a directory
+    path: str  # the key prefix in the bucket ("" or ending in /), or the directory
+
+
+def parse_url(url: str, *, field: str = "url") -> TargetURL:
+    """``s3://bucket/prefix``, ``file:///path`` or a path; ``InvalidArgument`` naming
+    ``field`` for anything else."""
+    parsed = urlparse(url)
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise InvalidArgument(f"{field}: {url!r} names no bucket (s3://bucket/prefix)", field=field)
+        prefix = parsed.path.strip("/")
+        return TargetURL(parsed.netloc, f"{prefix}/" if prefix else "")
+    if parsed.scheme in ("", "file") and (path := parsed.path if parsed.scheme == "file" else url):
+        return TargetURL("", str(Path(path).absolute()))
+    raise InvalidArgument(f"{field}: {url!r}: expected a directory, file:///path or s3://bucket/prefix", field=field)
+
+
+def open_target(url: str, *, endpoint: str = "", region: str = "") -> BackupTarget:
+    """The target ``url`` names; S3 through boto3's standard credential chain (environment,
+    shared files, instance roles), at ``endpoint`` for S3-compatible stores."""
+    parsed = parse_url(url)
+    if parsed.bucket:
+        return S3Target(parsed.bucket, parsed.path, _s3_client(endpoint, region), url)
+    return DirTarget(Path(parsed.path))
+
+
+def _s3_client(endpoint: str, region: str) -> S3Client:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=_CONNECT_TIMEOUT_S,
+        read_timeout=_READ_TIMEOUT_S,
+        retries={"max_attempts": 2, "mode": "standard"},  # the shipper retries with its own backoff
+    )
+    return boto3.client("s3", endpoint_url=endpoint or None, region_name=region or None, config=config)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
