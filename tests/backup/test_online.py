@@ -74,3 +74,23 @@ def test_a_backend_without_online_backups_says_what_to_use(servers: ServerFactor
     assert server.grpc_target is not None
     with GrpcClient(server.grpc_target) as client, pytest.raises(StateConflict, match="memory storage backend"):
         client.backup(str(tmp_path / "nope"))
+
+
+def test_s3_that_refuses_is_one_line_naming_the_bucket_on_every_edge(
+    servers: ServerFactory, bucket: Bucket, tmp_path: Path
+) -> None:
+    no_credentials = {
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }
+    env = {**bucket.server_env(), **no_credentials}
+    server = servers.start(env=env)
+    answer = httpx.post(f"{server.url}/v1/admin/backup", json={"dest": bucket.url("refused")})
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["message"] == f"backup target {bucket.url('refused')}: Unable to locate credentials"
+    missing = bucket.url("refused").replace("s3://rivetq-backups/", "s3://no-such-bucket/")
+    restored = restore(missing, tmp_path / "restored", bucket.server_env())
+    assert restored.returncode == 1
+    assert restored.stderr.startswith(f"rivetqd restore: backup target {missing}: An error occurred (NoSuchBucket)")
+    assert "Traceback" not in restored.stderr

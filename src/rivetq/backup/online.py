@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from rivetq.backup.copier import CopyStore, LogCopier
 from rivetq.backup.options import BackupOptions
-from rivetq.backup.target import open_target
+from rivetq.backup.target import open_target, s3_failures
 from rivetq.models import BackupResult
 
 if TYPE_CHECKING:  # the engine imports this package: no import cycle at run time
@@ -28,8 +28,9 @@ def online_backup(
     target = open_target(dest, endpoint=options.endpoint, region=options.region)
     copier = LogCopier(wal, copy_store, scratch_dir, holder=f"online-backup-{next(_ids)}")
     try:
-        snapshot, start = copier.snapshot(target)
-        _, last_lsn = copier.ship(target, start)
+        with s3_failures(dest):
+            snapshot, start = copier.snapshot(target)
+            _, last_lsn = copier.ship(target, start)
     finally:
         copier.release()
     return BackupResult(url=target.url, snapshot_lsn=snapshot.lsn, last_lsn=max(last_lsn, snapshot.lsn))

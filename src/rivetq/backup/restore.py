@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rivetq.backup.layout import Catalog, Piece, Snapshot
-from rivetq.backup.target import BackupTarget, open_target
+from rivetq.backup.target import BackupTarget, open_target, s3_failures
 from rivetq.errors import InvalidArgument, StorageCorrupt
 from rivetq.storage.local.backend import LocalStorage
 from rivetq.storage.local.fileio import FileIO
@@ -80,18 +80,19 @@ def restore(
     if data_dir.exists() and any(data_dir.iterdir()):
         raise InvalidArgument(f"{data_dir} is not empty: restore into a new directory", field="data_dir")
     target = open_target(source, endpoint=endpoint, region=region)
-    catalog = Catalog.read(target)
-    snapshot = _choose_snapshot(catalog, to_ms, source)
-    shipped = _ShippedLog(target, [piece for piece in catalog.pieces if to_ms is None or piece.ms <= to_ms])
-    staging = data_dir.with_name(f".{data_dir.name}.restoring")
-    shutil.rmtree(staging, ignore_errors=True)  # a restore interrupted before
-    try:
-        records = _rebuild(staging, target, snapshot, shipped)
-        _check(replace(engine or LocalOptions(staging), data_dir=staging))
-        os.replace(staging, data_dir)  # over an empty directory too
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with s3_failures(source):
+        catalog = Catalog.read(target)
+        snapshot = _choose_snapshot(catalog, to_ms, source)
+        shipped = _ShippedLog(target, [piece for piece in catalog.pieces if to_ms is None or piece.ms <= to_ms])
+        staging = data_dir.with_name(f".{data_dir.name}.restoring")
+        shutil.rmtree(staging, ignore_errors=True)  # a restore interrupted before
+        try:
+            records = _rebuild(staging, target, snapshot, shipped)
+            _check(replace(engine or LocalOptions(staging), data_dir=staging))
+            os.replace(staging, data_dir)  # over an empty directory too
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     restored_to = max(snapshot.ms, shipped.last_piece.ms if shipped.last_piece is not None else 0)
     return RestoreReport(snapshot.lsn, snapshot.lsn + records, restored_to, shipped.notes)
 

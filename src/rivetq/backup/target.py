@@ -7,17 +7,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 from urllib.parse import urlparse
 
-from rivetq.errors import InvalidArgument
+from rivetq.errors import InvalidArgument, StorageUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["BackupTarget", "DirTarget", "S3Target", "TargetURL", "open_target", "parse_url"]
+__all__ = ["BackupTarget", "DirTarget", "S3Target", "TargetURL", "open_target", "parse_url", "s3_failures"]
 
 _CONNECT_TIMEOUT_S = 3
 _READ_TIMEOUT_S = 30
@@ -146,6 +147,19 @@ def open_target(url: str, *, endpoint: str = "", region: str = "") -> BackupTarg
     if parsed.bucket:
         return S3Target(parsed.bucket, parsed.path, _s3_client(endpoint, region), url)
     return DirTarget(Path(parsed.path))
+
+
+@contextmanager
+def s3_failures(url: str) -> Iterator[None]:
+    """An S3 client's error (no credentials, access denied, no such bucket, unreachable
+    endpoint) as one ``StorageUnavailable`` line naming the target, not a traceback."""
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError, Boto3Error) as error:
+        raise StorageUnavailable(f"backup target {url}: {error}") from error
 
 
 def _s3_client(endpoint: str, region: str) -> S3Client:
