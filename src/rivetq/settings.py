@@ -88,6 +88,7 @@ class BackupSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     endpoint: str = ""  # an S3-compatible store's URL (MinIO, Ceph...); "": AWS
     region: str = ""
     interval_ms: PositiveInt = msgspec.field(default=1_000, name="interval")
+    ship_bytes: PositiveInt = 8 << 20
     snapshot_interval_ms: PositiveInt = msgspec.field(default=3_600_000, name="snapshot_interval")
     retention_ms: PositiveInt = msgspec.field(default=7 * 86_400_000, name="retention")
     max_unshipped: PositiveInt = 1 << 30
@@ -144,6 +145,7 @@ _DURATION_KEYS = (
 _SIZE_KEYS = (
     "wal.segment_size",
     "wal.space_reserve",
+    "backup.ship_bytes",
     "backup.max_unshipped",
     "limits.max_payload_bytes",
     "limits.max_request_bytes",

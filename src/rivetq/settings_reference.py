@@ -42,6 +42,8 @@ DESCRIPTIONS = {
     "boto3's standard chain (`AWS_ACCESS_KEY_ID`..., shared files, instance roles)",
     "backup.region": "S3 region; empty: boto3's default (`AWS_DEFAULT_REGION`)",
     "backup.interval": "how often the durable WAL is shipped: the loss window to expect while the bucket is up",
+    "backup.ship_bytes": "the durable WAL is also shipped as soon as this much is waiting, before the interval "
+    "is up, so a burst of writes does not wait for it",
     "backup.snapshot_interval": "how often a fresh snapshot of the store is shipped (also at start)",
     "backup.retention": "snapshots older than this are deleted (the newest of them kept), with the WAL only "
     "they needed",

@@ -254,3 +254,21 @@ def test_rivetqd_restore_says_what_it_needs(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "rivetqd restore SOURCE --data-dir DIR" in missing.output
     bad_time = runner.invoke(rivetqd.main, ["restore", str(tmp_path), "--data-dir", str(tmp_path / "d"), "--to", "x"])
     assert bad_time.exit_code == 1 and "--to: expected a time such as 2026-01-02T15:04:05Z" in bad_time.output
+
+
+async def test_a_burst_of_writes_is_shipped_before_the_interval_is_up(tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    shipping = BackupOptions(url=str(backup), interval_ms=3_600_000, ship_bytes=4 * SEGMENT)
+    storage = LocalStorage(
+        LocalOptions(tmp_path / "data", segment_size=SEGMENT, fsync=False, space_reserve=1 << 20, backup=shipping)
+    )
+    await storage.open()
+    try:
+        await _until(lambda: storage.gauges()["backup_shipped_lsn"] >= 0)  # the snapshot at start
+        await _insert(storage, 0, 20)  # well below ship_bytes: waits for the hour
+        await asyncio.sleep(0.3)
+        assert storage.gauges()["backup_shipped_lsn"] < 20
+        await _insert(storage, 20, 200)  # past ship_bytes
+        await _until(lambda: storage.gauges()["backup_shipped_lsn"] >= 200)
+    finally:
+        await storage.close()

@@ -1,6 +1,7 @@
 """Continuous shipping: a thread copies the durable log to the target every
-``interval_ms``, a fresh snapshot every ``snapshot_interval_ms`` (and at start, and after
-the log it had to copy was deleted), and prunes what retention no longer needs.
+``interval_ms`` (sooner once ``ship_bytes`` of it wait), a fresh snapshot every
+``snapshot_interval_ms`` (and at start, and after the log it had to copy was deleted),
+and prunes what retention no longer needs.
 
 The thread never touches the event loop or the write path: a bucket that is away only
 makes the lag grow. A failed pass is retried with exponential backoff (up to 30 s)."""
@@ -26,6 +27,7 @@ __all__ = ["Shipper"]
 
 log = logging.getLogger("rivetq.backup")
 _MAX_BACKOFF_S = 30.0
+_SIZE_CHECK_S = 0.05  # how often a waiting shipper looks at the size of the log it has not shipped
 
 
 class Shipper:
@@ -70,7 +72,28 @@ class Shipper:
             backoff = self._pass_or_backoff(backoff)
             if final:
                 return
-            self._stop.wait(backoff or self._options.interval_ms / 1000)  # woken by stop: a last pass
+            if backoff:
+                self._stop.wait(backoff)  # woken by stop: a last pass
+            else:
+                self._wait_for_interval_or_size()
+
+    def _wait_for_interval_or_size(self) -> None:
+        """Until the interval is up, ``ship_bytes`` of durable log wait, or stop."""
+        deadline = time.monotonic() + self._options.interval_ms / 1000
+        while (left := deadline - time.monotonic()) > 0 and not self._stop.wait(min(left, _SIZE_CHECK_S)):
+            if self._unshipped_bytes() >= self._options.ship_bytes:
+                return
+
+    def _unshipped_bytes(self) -> int:
+        position = self._position
+        if position is None:
+            return 0  # the next pass starts over from a snapshot anyway
+        segments = self._wal.shippable().segments
+        return sum(
+            end - (position.offset if first == position.segment else 0)
+            for first, _, end in segments
+            if first >= position.segment
+        )
 
     def _pass_or_backoff(self, backoff: float) -> float:
         """One pass; the next wait after a failure (0 after a success)."""
