@@ -67,7 +67,8 @@ def _changed(plan: dict[str, Any]) -> int:
 @pytest.mark.parametrize(
     ("name", "statement", "when"),
     [
-        ("ack", transitions._ACK, T0 + 1),
+        ("ack", transitions._ACK_ONE, T0 + 1),
+        ("ack_batch", transitions._ACK_MANY, T0 + 1),
         ("extend", transitions._EXTEND, T0 + 1),
         ("nack", transitions._NACK, T0 + 1),
         ("expiry", transitions._EXPIRE, T0 + VISIBILITY_MS),

@@ -19,13 +19,18 @@ _PAGE = (
     " WHERE queue = %(queue)s AND id > %(after)s {state} ORDER BY id LIMIT %(n)s"
 )
 _STATE_FILTERS: dict[JobState | None, LiteralString] = {
-    None: "",
     JobState.READY: "AND state = 'waiting' AND eta_ms <= %(now)s",
     JobState.DELAYED: "AND state = 'waiting' AND eta_ms > %(now)s",
     JobState.INFLIGHT: "AND state = 'inflight'",
     JobState.DEAD: "AND state = 'dead'",
 }
 _PAGES = {state: _PAGE.format(state=fragment) for state, fragment in _STATE_FILTERS.items()}
+# Every state: the (queue, id) index holds the jobs that are not leased, the inflight
+# index the leased ones (a queue's share of them sorted by id); the two pages merge.
+_NOT_LEASED = _PAGE.format(state="AND state <> 'inflight'")
+_PAGES[None] = (
+    f"SELECT {JOB_COLUMNS} FROM (({_NOT_LEASED}) UNION ALL ({_PAGES[JobState.INFLIGHT]})) AS j ORDER BY id LIMIT %(n)s"
+)
 
 _EXPIRED = f"""
 SELECT {JOB_COLUMNS} FROM rivetq_jobs
