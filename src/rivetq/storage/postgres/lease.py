@@ -57,10 +57,15 @@ _UNLIMITED_GATE = (
     " AND max_inflight IS NULL)"
 )
 _LEASE_OPEN = _LEASE.format(gate=_UNLIMITED_GATE)
-# With a parameter for LIMIT, PostgreSQL re-plans the statement at every call (a generic
-# plan, costed for an unknown limit, looks dearer); with the constant, the one-job lease
-# (the usual worker call) reuses its plan.
-_LEASE_OPEN_ONE = _LEASE_OPEN.replace("%(count)s", "1")
+# The one-job lease (the usual worker call) is the pick as a sub-select of the update, as
+# a hand-written SKIP LOCKED queue does it: no numbering, sort or CTE to run. Its LIMIT is
+# a constant: with a parameter PostgreSQL re-planned the statement at every call (a
+# generic plan, costed for an unknown limit, looked dearer).
+_LEASE_OPEN_ONE = f"""
+UPDATE rivetq_jobs SET state = 'inflight', lease_id = (%(lease_ids)s::text[])[1], lease_expires_at_ms = %(expires)s
+WHERE id = (SELECT c.id {_READY_BY_PRIORITY.format(lock="FOR UPDATE SKIP LOCKED")} {_UNLIMITED_GATE} LIMIT 1)
+RETURNING {JOB_COLUMNS}
+""".replace("%(count)s", "1")
 _LEASE_LOCKED = _LEASE.format(gate="")
 
 _HAS_READY = "SELECT EXISTS (SELECT 1 " + _READY_BY_PRIORITY.format(lock="") + ")"
