@@ -7,7 +7,7 @@ from typing import LiteralString
 from rivetq.errors import JobNotFound
 from rivetq.models import Job, JobPage, JobState
 from rivetq.storage.postgres.database import Connection
-from rivetq.storage.postgres.lease import PRIORITIES
+from rivetq.storage.postgres.lease import BY_PRIORITY
 from rivetq.storage.postgres.rows import JOB_COLUMNS, fetch_jobs
 
 __all__ = ["expired_leases", "get_job", "list_jobs", "next_eta_ms"]
@@ -40,9 +40,9 @@ LIMIT %(n)s
 """
 
 # One index probe per priority, as for leases (see lease.py).
-_NEXT_ETA = """
+_NEXT_ETA = f"""
 SELECT min(c.eta_ms)
-FROM unnest(%(priorities)s::smallint[]) AS p(priority)
+FROM {BY_PRIORITY}
 CROSS JOIN LATERAL (
     SELECT eta_ms FROM rivetq_jobs
     WHERE queue = %(queue)s AND state = 'waiting' AND priority = p.priority AND eta_ms > %(now)s
@@ -73,5 +73,5 @@ async def expired_leases(conn: Connection, *, now_ms: int, limit: int) -> list[J
 
 
 async def next_eta_ms(conn: Connection, queue: str, *, now_ms: int) -> int | None:
-    row = await (await conn.execute(_NEXT_ETA, {"queue": queue, "now": now_ms, "priorities": PRIORITIES})).fetchone()
+    row = await (await conn.execute(_NEXT_ETA, {"queue": queue, "now": now_ms})).fetchone()
     return None if row is None or row[0] is None else int(row[0])
