@@ -8,8 +8,10 @@ a burst: analyzed while every job waited, then thousands leased."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, LiteralString
 
 import psycopg
@@ -18,6 +20,7 @@ import pytest
 from rivetq.ids import new_lease_id
 from rivetq.models import Job, NewJob
 from rivetq.storage.postgres import PostgresStorage, transitions
+from tests.pg.cluster import PgCluster
 
 T0 = 1_700_000_000_000
 DAY_MS = 86_400_000
@@ -29,23 +32,35 @@ VISIBILITY_MS = 60_000
 MAX_PAGES = 40
 
 
-@pytest.fixture
-async def held(fresh_database: str) -> AsyncIterator[tuple[str, Job]]:
-    """A database with ``HELD`` leased jobs, analyzed before the lease; one of them."""
-    storage = PostgresStorage(fresh_database)
+async def _hold_all(dsn: str) -> Job:
+    """Insert ``HELD`` jobs, analyze, lease them all; one of them."""
+    storage = PostgresStorage(dsn)
     await storage.open()
     try:
         jobs = [NewJob(id=f"job-{n:05d}", payload=b"{}", priority=0, eta_ms=T0, max_retries=3) for n in range(HELD)]
         await storage.insert("q", jobs, now_ms=T0, dedup_window_ms=DAY_MS)
-        with psycopg.connect(fresh_database, autocommit=True) as conn:
+        with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("ANALYZE rivetq_jobs")
         leased = await storage.lease(
             "q", max_jobs=HELD, visibility_ms=VISIBILITY_MS, now_ms=T0, new_lease_id=new_lease_id
         )
-        assert len(leased.jobs) == HELD
     finally:
         await storage.close()
-    yield fresh_database, leased.jobs[HELD // 2]
+    assert len(leased.jobs) == HELD
+    return leased.jobs[HELD // 2]
+
+
+@pytest.fixture(scope="module")
+def held(pg_cluster: PgCluster) -> Iterator[tuple[str, Job]]:
+    """A database with ``HELD`` leased jobs, analyzed before the lease, and one of them;
+    shared by the tests, which roll their statements back."""
+    dsn = pg_cluster.create_database()
+    try:
+        with ThreadPoolExecutor(1) as pool:  # outside any running event loop
+            job = pool.submit(asyncio.run, _hold_all(dsn)).result()
+        yield dsn, job
+    finally:
+        pg_cluster.drop_database(dsn)
 
 
 def _pages_read(dsn: str, statement: LiteralString, params: dict[str, Any]) -> tuple[int, int]:
