@@ -445,14 +445,15 @@ def _print(rows: list[Row], rates: dict[str, tuple[float, float]], args: argpars
     print()
     print(
         "| system | operation | round trips / call | statements / call | commits / call"
-        " | WAL bytes / job | DB CPU µs / job | exec µs / job | jobs/s |"
+        " | WAL bytes / job | buffers / job | DB CPU µs / job | exec µs / job | jobs/s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         c = row.cost
         print(
             f"| {row.system} | {row.operation} | {_per(c.round_trips, row.calls)} | {_per(c.statements, row.calls)}"
-            f" | {_per(c.commits, row.calls)} | {c.wal_bytes / row.jobs:,.0f} | {c.cpu_ms * 1000 / row.jobs:,.1f}"
+            f" | {_per(c.commits, row.calls)} | {c.wal_bytes / row.jobs:,.0f} | {c.buffers / row.jobs:,.1f}"
+            f" | {c.cpu_ms * 1000 / row.jobs:,.1f}"
             f" | {c.exec_ms * 1000 / row.jobs:,.1f} | {row.jobs / row.seconds:,.0f} |"
         )
     _print_job_totals(rows)
@@ -470,13 +471,17 @@ def _print_job_totals(rows: list[Row]) -> None:
     for row in rows:
         if row.operation in picked:
             c = row.cost
-            figures = [c.round_trips, c.statements, c.commits, c.wal_bytes, c.cpu_ms * 1000]
+            figures = [c.round_trips, c.statements, c.commits, c.wal_bytes, c.buffers]
+            figures += [c.cpu_ms * 1000, c.exec_ms * 1000]
             total = totals.setdefault(row.system, [0.0] * len(figures))
             for i, value in enumerate(figures):
                 total[i] += value / row.jobs
     print()
-    print("| per job (enqueue + lease + ack) | round trips | statements | commits | WAL bytes | DB CPU µs |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| per job (enqueue + lease + ack) | round trips | statements | commits | WAL bytes | buffers | DB CPU µs"
+        " | exec µs |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for system, total in totals.items():
         print(f"| {system} | " + " | ".join(f"{v:,.2f}" for v in total) + " |")
     if len(totals) == 2:

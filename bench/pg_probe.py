@@ -2,7 +2,9 @@
 
 - round trips: a TCP proxy between the clients and PostgreSQL counts, per connection,
   every reply that follows a request (a pipelined batch is one round trip);
-- statements and their execution time: ``pg_stat_statements`` of the measured database;
+- statements, their execution time and the shared buffers they read (a page read is a
+  page read however busy the machine, where times move with the other load):
+  ``pg_stat_statements`` of the measured database;
 - commits and WAL bytes: ``pg_waldump --stats=record`` over the WAL written meanwhile
   (a commit record is a durable commit, the one a client waits on with
   ``synchronous_commit=on``; read-only transactions write none);
@@ -73,6 +75,7 @@ class Cost:
     round_trips: int
     statements: int
     exec_ms: float
+    buffers: int
     commits: int
     wal_bytes: int
     cpu_ms: float
@@ -83,6 +86,7 @@ class _Mark:
     round_trips: int
     statements: int
     exec_ms: float
+    buffers: int
     lsn: str
     cpu_ns: int
 
@@ -114,13 +118,14 @@ class CostMeter:
             row = await (
                 await conn.execute(
                     "SELECT coalesce(sum(s.calls), 0)::bigint, coalesce(sum(s.total_exec_time), 0),"
+                    " coalesce(sum(s.shared_blks_hit + s.shared_blks_read), 0)::bigint,"
                     " pg_current_wal_insert_lsn()::text"
                     " FROM pg_stat_statements AS s JOIN pg_database AS d ON d.oid = s.dbid WHERE d.datname = %s",
                     (self._database,),
                 )
             ).fetchone()
         assert row is not None
-        return _Mark(self._proxy.round_trips, int(row[0]), float(row[1]), str(row[2]), self._cpu_ns())
+        return _Mark(self._proxy.round_trips, int(row[0]), float(row[1]), int(row[2]), str(row[3]), self._cpu_ns())
 
     async def cost(self, start: _Mark, end: _Mark) -> Cost:
         await self._flushed(end.lsn)
@@ -129,6 +134,7 @@ class CostMeter:
             round_trips=end.round_trips - start.round_trips,
             statements=end.statements - start.statements,
             exec_ms=end.exec_ms - start.exec_ms,
+            buffers=end.buffers - start.buffers,
             commits=commits,
             wal_bytes=wal_bytes,
             cpu_ms=(end.cpu_ns - start.cpu_ns) / 1e6,

@@ -101,3 +101,38 @@ async def test_version_2_keeps_the_counters_counted_by_version_1(empty_database:
     counters = stats.counters
     totals = (counters.enqueued_total, counters.leased_total, counters.acked_total, counters.nacked_total)
     assert totals == (10, 7, 5, 1)
+
+
+_VERSION_5_JOBS = """
+INSERT INTO rivetq_queues (queue) VALUES ('q'), ('other');
+INSERT INTO rivetq_jobs (id, queue, payload, priority, eta_ms, max_retries, created_at_ms, state, lease_id,
+                         lease_expires_at_ms)
+SELECT 'job-' || n, CASE WHEN n % 2 = 0 THEN 'q' ELSE 'other' END, '\\x', 0, 0, 3, 0, s,
+       CASE WHEN s = 'inflight' THEN 'lease-' || n END, CASE WHEN s = 'inflight' THEN 1000 END
+FROM unnest(ARRAY['waiting', 'inflight', 'inflight', 'waiting', 'dead', 'dead', 'waiting', 'waiting'])
+    WITH ORDINALITY AS u(s, n);
+"""
+
+
+async def test_version_6_keeps_the_jobs_of_a_version_5_database(empty_database: str) -> None:
+    """Version 6 replaces the (queue, id) index: jobs written before it are still listed,
+    counted, leased, acked and purged."""
+    assert await apply_migrations(empty_database, up_to=5) == [1, 2, 3, 4, 5]
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute(_VERSION_5_JOBS.encode())
+    assert await apply_migrations(empty_database) == [m.version for m in migrations()[5:]]
+    storage = PostgresStorage(empty_database)
+    await storage.open()
+    try:
+        page = await storage.list_jobs("q", state=None, limit=10, cursor=None, now_ms=1)
+        assert [job.id for job in page.jobs] == ["job-2", "job-4", "job-6", "job-8"]
+        stats = await storage.stats("q", now_ms=1)
+        assert stats is not None and (stats.ready, stats.inflight, stats.dlq) == (2, 1, 1)
+        assert await storage.ack("job-2", "lease-2", now_ms=1) == "q"
+        leased = await storage.lease("q", max_jobs=5, visibility_ms=1000, now_ms=1, new_lease_id=lambda: "new")
+        assert sorted(job.id for job in leased.jobs) == ["job-4", "job-8"]
+        assert await storage.purge("q", now_ms=1) == 3
+        assert (await storage.list_jobs("q", state=None, limit=10, cursor=None, now_ms=1)).jobs == []
+        assert len((await storage.list_jobs("other", state=None, limit=10, cursor=None, now_ms=1)).jobs) == 4
+    finally:
+        await storage.close()

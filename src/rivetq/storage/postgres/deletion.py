@@ -10,6 +10,7 @@ from __future__ import annotations
 from rivetq.errors import QueueNotFound, StateConflict
 from rivetq.storage.base import inflight_refusal
 from rivetq.storage.postgres.database import Connection
+from rivetq.storage.postgres.rows import QUEUE_JOBS
 
 __all__ = ["QUEUE_LOCK_SPACE", "delete_queue"]
 
@@ -17,8 +18,8 @@ QUEUE_LOCK_SPACE = 0x52514451  # first key of the (int, int) advisory locks on q
 
 _LOCK = "SELECT pg_advisory_xact_lock(%(space)s, hashtext(%(queue)s))"
 _DELETE_ROW = "DELETE FROM rivetq_queues WHERE queue = %(queue)s RETURNING 1"
-_DELETE_JOBS = """
-WITH gone AS (DELETE FROM rivetq_jobs WHERE queue = %(queue)s RETURNING state)
+_DELETE_JOBS = f"""
+WITH gone AS (DELETE FROM rivetq_jobs WHERE {QUEUE_JOBS} RETURNING state)
 SELECT count(*), count(*) FILTER (WHERE state = 'inflight') FROM gone
 """
 # Keys locked by an insert waiting for this deletion are that insert's: they stay.

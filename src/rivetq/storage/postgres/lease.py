@@ -22,18 +22,20 @@ from rivetq.ratelimit import TokenBucket
 from rivetq.storage.postgres.database import Connection
 from rivetq.storage.postgres.rows import JOB_COLUMNS, fetch_jobs, service_order
 
-__all__ = ["PRIORITIES", "LeaseRequest", "lease_limited", "lease_open", "limited"]
+__all__ = ["BY_PRIORITY", "LeaseRequest", "lease_limited", "lease_open", "limited"]
 
-PRIORITIES = list(range(9, -1, -1))
+# Every priority, highest first (the schema checks 0-9), written into the statements: a
+# constant costs the client nothing to send.
+BY_PRIORITY: LiteralString = "unnest(ARRAY[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]::smallint[]) AS p(priority)"
 
-_READY_BY_PRIORITY = """
-FROM unnest(%(priorities)s::smallint[]) AS p(priority)
+_READY_BY_PRIORITY = f"""
+FROM {BY_PRIORITY}
 CROSS JOIN LATERAL (
     SELECT id, priority, eta_ms, seq FROM rivetq_jobs
     WHERE queue = %(queue)s AND state = 'waiting' AND priority = p.priority AND eta_ms <= %(now)s
     ORDER BY eta_ms, seq
     LIMIT %(count)s
-    {lock}
+    {{lock}}
 ) AS c
 """
 
@@ -57,10 +59,15 @@ _UNLIMITED_GATE = (
     " AND max_inflight IS NULL)"
 )
 _LEASE_OPEN = _LEASE.format(gate=_UNLIMITED_GATE)
-# With a parameter for LIMIT, PostgreSQL re-plans the statement at every call (a generic
-# plan, costed for an unknown limit, looks dearer); with the constant, the one-job lease
-# (the usual worker call) reuses its plan.
-_LEASE_OPEN_ONE = _LEASE_OPEN.replace("%(count)s", "1")
+# The one-job lease (the usual worker call) is the pick as a sub-select of the update, as
+# a hand-written SKIP LOCKED queue does it: no numbering, sort or CTE to run. Its LIMIT is
+# a constant: with a parameter PostgreSQL re-planned the statement at every call (a
+# generic plan, costed for an unknown limit, looked dearer).
+_LEASE_OPEN_ONE = f"""
+UPDATE rivetq_jobs SET state = 'inflight', lease_id = %(lease_id)s, lease_expires_at_ms = %(expires)s
+WHERE id = (SELECT c.id {_READY_BY_PRIORITY.format(lock="FOR UPDATE SKIP LOCKED")} {_UNLIMITED_GATE} LIMIT 1)
+RETURNING {JOB_COLUMNS}
+""".replace("%(count)s", "1")
 _LEASE_LOCKED = _LEASE.format(gate="")
 
 _HAS_READY = "SELECT EXISTS (SELECT 1 " + _READY_BY_PRIORITY.format(lock="") + ")"
@@ -90,7 +97,7 @@ class LeaseRequest:
     _drawn: list[str] = field(default_factory=list)
 
     def params(self, count: int) -> dict[str, object]:
-        return {"queue": self.queue, "now": self.now_ms, "priorities": PRIORITIES, "count": count}
+        return {"queue": self.queue, "now": self.now_ms, "count": count}
 
     def lease_ids(self, count: int) -> list[str]:
         """The first ``count`` lease ids of this call: a second attempt reuses the ids
@@ -148,8 +155,10 @@ async def _capped(conn: Connection, request: LeaseRequest, jobs: list[Job], cap:
 async def _lease(conn: Connection, query: LiteralString, request: LeaseRequest, count: int) -> list[Job]:
     if count == 0:
         return []
+    ids = request.lease_ids(count)  # the one-job statement takes the first as a scalar
     params = request.params(count) | {
-        "lease_ids": request.lease_ids(count),
+        "lease_ids": ids,
+        "lease_id": ids[0],
         "expires": request.now_ms + request.visibility_ms,
     }
     jobs = await fetch_jobs(conn, query, params)

@@ -32,15 +32,23 @@ UPDATE rivetq_queues SET
 WHERE queue = %(queue)s
 """
 
+# Leased jobs are counted in one pass over the inflight index for every queue listed; the
+# others of each queue through its (queue, id) entries (see QUEUE_JOBS in rows.py).
 _STATS = f"""
+WITH held AS (
+    SELECT queue, count(*) AS inflight FROM rivetq_jobs
+    WHERE state = 'inflight' AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+    GROUP BY queue
+)
 SELECT q.queue, {_CONFIG_COLUMNS}, j.ready, j.delayed, j.inflight, j.dead, {STATS_TOTALS}
 FROM rivetq_queues AS q
+LEFT JOIN held AS h ON h.queue = q.queue
 CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE state = 'waiting' AND eta_ms <= %(now)s) AS ready,
            count(*) FILTER (WHERE state = 'waiting' AND eta_ms > %(now)s) AS delayed,
-           count(*) FILTER (WHERE state = 'inflight') AS inflight,
+           coalesce(h.inflight, 0) AS inflight,
            count(*) FILTER (WHERE state = 'dead') AS dead
-    FROM rivetq_jobs WHERE queue = q.queue
+    FROM rivetq_jobs WHERE queue = q.queue AND state <> 'inflight'
 ) AS j
 LEFT JOIN LATERAL ({STATS_COUNTERS}) AS c ON true
 WHERE %(queue)s::text IS NULL OR q.queue = %(queue)s::text

@@ -10,12 +10,17 @@ from psycopg.rows import args_row
 from rivetq.models import Job, StoredState
 from rivetq.storage.postgres.database import Connection
 
-__all__ = ["JOB_COLUMNS", "fetch_jobs", "service_order"]
+__all__ = ["JOB_COLUMNS", "QUEUE_JOBS", "fetch_jobs", "service_order"]
 
 JOB_COLUMNS: LiteralString = (
     "id, queue, payload, priority, eta_ms, max_retries, tries, created_at_ms, seq, state,"
     " idempotency_key, last_error, lease_id, lease_expires_at_ms, headers"
 )
+
+# All the jobs of queue %(queue)s, said so that each state-arm reaches its rows through
+# the index that holds them: rivetq_jobs_listed (queue, id) has the jobs that are not
+# leased, rivetq_jobs_inflight the leased ones (schema version 6).
+QUEUE_JOBS: LiteralString = "queue = %(queue)s AND (state <> 'inflight' OR state = 'inflight')"
 
 
 def _job(
