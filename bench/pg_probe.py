@@ -48,11 +48,16 @@ class RoundTripProxy:
         server_in, server_out = await asyncio.open_connection("127.0.0.1", self._upstream_port)
         self._writers += [client_out, server_out]
         awaiting_reply = [False]
-        await asyncio.gather(
-            self._pump(client_in, server_out, awaiting_reply, request=True),
-            self._pump(server_in, client_out, awaiting_reply, request=False),
-            return_exceptions=True,
-        )
+        try:
+            await asyncio.gather(
+                self._pump(client_in, server_out, awaiting_reply, request=True),
+                self._pump(server_in, client_out, awaiting_reply, request=False),
+                return_exceptions=True,
+            )
+        except asyncio.CancelledError:
+            # asyncio.run cancels the connections still open at exit; Python 3.11's
+            # start_server would print a cancelled handler as an unhandled exception.
+            return
 
     async def _pump(
         self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, awaiting_reply: list[bool], *, request: bool
