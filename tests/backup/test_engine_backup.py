@@ -19,7 +19,7 @@ from rivetq.backup.restore import parse_time_ms, restore
 from rivetq.backup.retention import prune
 from rivetq.backup.target import DirTarget, open_target
 from rivetq.cli import rivetqd
-from rivetq.errors import InvalidArgument, JobNotFound, StorageCorrupt
+from rivetq.errors import InvalidArgument, JobNotFound, StateConflict, StorageCorrupt
 from rivetq.models import NewJob
 from rivetq.settings import load_settings
 from rivetq.storage.local import LocalOptions, LocalStorage
@@ -272,3 +272,34 @@ async def test_a_burst_of_writes_is_shipped_before_the_interval_is_up(tmp_path: 
         await _until(lambda: storage.gauges()["backup_shipped_lsn"] >= 200)
     finally:
         await storage.close()
+
+
+async def test_a_restored_server_does_not_ship_into_the_location_it_was_restored_from(tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    shipping = BackupOptions(url=str(backup), interval_ms=50)
+    first = LocalStorage(
+        LocalOptions(tmp_path / "data", segment_size=SEGMENT, fsync=False, space_reserve=1 << 20, backup=shipping)
+    )
+    await first.open()
+    try:
+        await _insert(first, 0, 30)
+        await _until(lambda: first.gauges()["backup_shipped_lsn"] >= 30)
+    finally:
+        await first.close()
+    engine = LocalOptions(tmp_path / "restored", space_reserve=1 << 20, backup=shipping)
+    await asyncio.to_thread(restore, str(backup), engine.data_dir, engine=engine)
+    shipped_before = sorted(path.name for path in backup.rglob("*"))
+    restored = LocalStorage(engine)
+    await restored.open()
+    try:
+        await _insert(restored, 30, 10)
+        await _until(lambda: restored.gauges()["backup_upload_errors"] >= 1)
+        assert restored.notices() == [
+            "shipping the WAL to backup.url fails (ForeignLog; see backup_upload_failed in the log)"
+        ]
+        with pytest.raises(StateConflict, match="holds the backup of another log"):
+            await restored.backup(str(backup))
+        assert (await restored.backup(str(tmp_path / "new-location"))).last_lsn >= 40
+    finally:
+        await restored.close()
+    assert sorted(path.name for path in backup.rglob("*")) == shipped_before

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rivetq.backup.copier import CopyStore, LogCopier
+from rivetq.backup.identity import claim, log_id
 from rivetq.backup.options import BackupOptions
 from rivetq.backup.target import open_target, s3_failures
 from rivetq.models import BackupResult
@@ -29,6 +30,7 @@ def online_backup(
     copier = LogCopier(wal, copy_store, scratch_dir, holder=f"online-backup-{next(_ids)}")
     try:
         with s3_failures(dest):
+            claim(target, dest, log_id(scratch_dir))
             snapshot, start = copier.snapshot(target)
             _, last_lsn = copier.ship(target, start)
     finally:

@@ -18,7 +18,7 @@ from rivetq.errors import InvalidArgument, StorageUnavailable
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["BackupTarget", "DirTarget", "S3Target", "TargetURL", "open_target", "parse_url", "s3_failures"]
+__all__ = ["BackupTarget", "DirTarget", "S3Target", "TargetURL", "open_target", "fsync_dir", "parse_url", "s3_failures"]
 
 _CONNECT_TIMEOUT_S = 3
 _READ_TIMEOUT_S = 30
@@ -63,7 +63,7 @@ class DirTarget:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._write(key, lambda temp: temp.write_bytes(data))
@@ -174,7 +174,7 @@ def _s3_client(endpoint: str, region: str) -> S3Client:
     return boto3.client("s3", endpoint_url=endpoint or None, region_name=region or None, config=config)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
