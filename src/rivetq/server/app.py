@@ -72,6 +72,7 @@ def build_storage(settings: Settings, metrics: Metrics) -> Storage:
             on_fsync=metrics.observe_fsync,
             accept_wal_loss=settings.wal.accept_loss,
             space_reserve=settings.wal.space_reserve,
+            order_window=settings.storage.order_window,
         )
         return LocalStorage(options)
     if backend == "postgres":
