@@ -20,7 +20,8 @@ from rivetq.storage.local.layers import Layers
 
 __all__ = ["OrderedKeys"]
 
-_CHUNK = 256  # LMDB keys read per step of an unbounded range read
+_FIRST_CHUNK = 8
+_CHUNK = 256  # LMDB keys read per step of an unbounded range read, at most
 
 
 @dataclass(slots=True)
@@ -57,13 +58,15 @@ class OrderedKeys:
             yield key
 
     def _lmdb_keys(self, prefix: bytes, start: bytes) -> Iterator[bytes]:
-        layers = self._layers
+        """Chunks growing from a few keys (most reads want the first) to ``_CHUNK``."""
+        layers, size = self._layers, _FIRST_CHUNK
         while True:
-            chunk = layers.store.keys(prefix, start, _CHUNK)
+            chunk = layers.store.keys(prefix, start, size)
             yield from (key for key in chunk if not layers.overridden(key))
-            if len(chunk) < _CHUNK:
+            if len(chunk) < size:
                 return
             start = chunk[-1] + b"\x00"  # the least key after it
+            size = min(2 * size, _CHUNK)
 
     def _window_keys(self, prefix: bytes) -> Iterator[bytes]:
         window = self._windows.get(prefix)
