@@ -199,16 +199,17 @@ class KVStore:
 
     def keys(self, prefix: bytes, start: bytes, limit: int) -> list[bytes]:
         """Up to ``limit`` keys with ``prefix``, from ``start`` on (a key at or after
-        ``prefix``), in key order; values are neither read nor checked (the order keys
-        carry none)."""
+        ``prefix``), in key order, each checked against its checksum (a damaged order key
+        would otherwise point at the wrong job, and hide the right one)."""
         found: list[bytes] = []
         with self._guard(), self._env.begin(buffers=False) as txn:
             cursor = txn.cursor()
             if not cursor.set_range(start):
                 return found
-            for key in cursor.iternext(keys=True, values=False):
+            for key, stored in cursor:
                 if not key.startswith(prefix) or len(found) >= limit:
                     break
+                self._open_value(key, stored)
                 found.append(key)
         return found
 

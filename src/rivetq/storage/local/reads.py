@@ -55,7 +55,8 @@ class Reads:
             q = self._core.index.existing(queue)
             if q is None:
                 return JobPage(jobs=[], next_cursor=None)
-            jobs = (self._job(i) for i in self._core.index.job_ids(q, cursor or "", state))
+            core = self._core
+            jobs = (core.job_with_meta(i, core.indexed_meta(i)) for i in core.index.job_ids(q, cursor or "", state))
             if state is not None:
                 jobs = (job for job in jobs if job.state_at(now_ms) is state)
             page = list(itertools.islice(jobs, limit + 1))
