@@ -127,6 +127,8 @@ class Index:
             if len(picked) >= count:
                 break
             prefix = ready_prefix(q.name, priority)
+            if self._keys.surely_empty(prefix):
+                continue
             for key in self._keys.head(prefix):
                 if ready_eta_ms(key, prefix) > now_ms:
                     break

@@ -15,6 +15,7 @@ Times are stored offset by 2**63 so negative ones sort first. Queue names have n
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import msgspec
@@ -58,10 +59,13 @@ def _time_at(key: bytes, at: int) -> int:
     return int.from_bytes(key[at : at + _TIME_BYTES], "big") - _OFFSET
 
 
+@functools.lru_cache(maxsize=4096)
 def _queue_part(tag: bytes, queue: str) -> bytes:
+    """Cached: every change of a job builds a few of these for its queue."""
     return tag + queue.encode() + b"\x00"
 
 
+@functools.lru_cache(maxsize=4096)
 def ready_prefix(queue: str, priority: int) -> bytes:
     return _queue_part(READY, queue) + bytes((9 - priority,))
 

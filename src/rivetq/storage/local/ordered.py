@@ -47,6 +47,16 @@ class OrderedKeys:
         caller must not change the key space while it iterates."""
         return _merge(self._window_keys(prefix), self._overlay_keys(prefix, prefix))
 
+    def surely_empty(self, prefix: bytes) -> bool:
+        """True when no live key has ``prefix`` and that is known without reading LMDB
+        (its window is used up): a cheap skip for the empty priorities of a queue."""
+        window = self._windows.get(prefix)
+        if window is None or window.keys or not window.exhausted:
+            return False
+        ordered = self._layers.ordered
+        at = ordered.bisect_left(prefix)
+        return at == len(ordered) or not ordered[at].startswith(prefix)
+
     def reset(self) -> None:
         """LMDB changed (a checkpoint): every window starts again."""
         self._windows.clear()
