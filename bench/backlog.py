@@ -3,6 +3,7 @@ dir and on data dirs holding 100k and 10M queued jobs (~100-byte payloads), same
 
     flock /tmp/rivetq-bench.lock .venv/bin/python bench/backlog.py                  # 0, 100k, 10M
     flock /tmp/rivetq-bench.lock .venv/bin/python bench/backlog.py --sizes 0,100000 --seconds 3
+    flock /tmp/rivetq-bench.lock .venv/bin/python bench/backlog.py --against /tmp/old/src   # A/B, see below
 
 Each backlog is written first through the storage API in this process (batches of
 10,000 inserts, fsync off: 10M take a few minutes, not an hour). Then, per data dir, a
@@ -10,6 +11,10 @@ real ``rivetqd`` serves: single and batched (100) enqueues, then single and batc
 + ack (8 clients each, ``--seconds`` per phase), its ``RssAnon`` (anonymous memory, the
 LMDB page cache left out) is read from /proc, it is SIGKILLed and restarted, and the
 restart is timed until ``/readyz`` answers 200 and a lease is served. Markdown rows.
+
+``--against SRC`` instead compares single-job lease+ack with another version's source
+tree (e.g. ``git archive f5120e9 src | tar -x -C /tmp/old``, run through ``PYTHONPATH``),
+alternating fresh servers of both, each with 60,000 jobs enqueued first.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from functools import partial
 from pathlib import Path
 
 from scaling import Rate, drive, enqueue_for, lease_ack_for, memory_of, server_args
+from scaling import fill as scaling_fill
 
 from rivetq import Client
 from rivetq.models import NewJob
@@ -91,12 +97,32 @@ def measure(root: Path, jobs: int, seconds: float) -> list[str]:
     return [f"{jobs:,}", f"{fill_s:.0f} s", *cells, f"{served:,.0f} MiB", f"{restarted:,.0f} MiB", f"{restart_s:.2f} s"]
 
 
+def lease_ack_against(root: Path, other_src: str, rounds: int, seconds: float) -> None:
+    print("| engine | lease+ack 1/call jobs/s |")
+    print("|---|---:|", flush=True)
+    for number in range(rounds):
+        for label, python_path in (("other", other_src), ("this", None)):
+            env = {} if python_path is None else {"PYTHONPATH": python_path}
+            server = start_server(root / f"{label}-{number}", *server_args("local"), grpc=False, env=env)
+            try:
+                drive(server, partial(scaling_fill, queue=QUEUE, total=60_000))
+                rate = drive(server, partial(lease_ack_for, queue=QUEUE, seconds=seconds, batch=1))
+            finally:
+                server.kill()
+            print(f"| {label} | {rate} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="0,100000,10000000", help="queued jobs per data dir, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed phase")
+    parser.add_argument("--against", help="another version's src directory: compare lease+ack with it instead")
     options = parser.parse_args()
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
+    if options.against:
+        with tempfile.TemporaryDirectory(prefix="rivetq-backlog-") as directory:
+            lease_ack_against(Path(directory), options.against, rounds=2, seconds=6.0)
+        return
     print(
         "| queued | fill | enqueue 1/call jobs/s | enqueue 100/call | lease+ack 1/call | lease+ack 100/call "
         "| RssAnon after serving | RssAnon after SIGKILL + restart | restart to a served lease |"
