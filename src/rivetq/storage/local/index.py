@@ -11,7 +11,7 @@ not grow with the backlog and a start reads no job.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from rivetq.models import JobState
@@ -41,7 +41,11 @@ __all__ = ["Index", "QueueIndex"]
 
 _BEFORE_TIME = -(2**62)
 _PRIORITIES = range(9, -1, -1)
-_LISTED_BY_STATE = {JobState.INFLIGHT: inflight_prefix, JobState.DEAD: dead_prefix}
+# The states with their own listing keys; the others (and no state) list every job.
+_LISTED_BY_STATE: dict[JobState | None, Callable[[str], bytes]] = {
+    JobState.INFLIGHT: inflight_prefix,
+    JobState.DEAD: dead_prefix,
+}
 
 
 @dataclass(slots=True)
@@ -165,7 +169,7 @@ class Index:
     def job_ids(self, q: QueueIndex, after: str = "", state: JobState | None = None) -> Iterator[str]:
         """Ids of the jobs of ``q`` (inflight or dead ones only, when ``state`` says so)
         in id order, after ``after``."""
-        prefix = _LISTED_BY_STATE.get(state, job_prefix)(q.name) if state is not None else job_prefix(q.name)
+        prefix = _LISTED_BY_STATE.get(state, job_prefix)(q.name)
         start = prefix + after.encode() + b"\x00" if after else prefix
         return (key[len(prefix) :].decode() for key in self._keys.keys(prefix, start))
 
