@@ -31,6 +31,7 @@ class Layers:
         self.active: dict[bytes, bytes | None] = {}
         self.frozen: dict[bytes, bytes | None] | None = None
         self.ordered: SortedSet = SortedSet()  # order keys with a live value in an overlay
+        self._born: set[bytes] = set()  # order keys set in the active overlay that LMDB lacks
 
     def get(self, key: bytes) -> bytes | None:
         value = self.active.get(key, _MISSING)
@@ -41,12 +42,28 @@ class Layers:
         return value  # type: ignore[return-value]
 
     def set(self, key: bytes, value: bytes | None) -> None:
-        self.active[key] = value
         if key[:1] in ORDER_TAGS:
-            if value is None:
-                self.ordered.discard(key)
-            else:
-                self.ordered.add(key)
+            self._set_order_key(key, value)
+        else:
+            self.active[key] = value
+
+    def _set_order_key(self, key: bytes, value: bytes | None) -> None:
+        """Order keys are set only by ``Index.on_meta``, and LMDB holds exactly the ones
+        its job records imply; a key those imply is set again only after an overlay
+        deleted it. So an order key set while no overlay holds it is new to LMDB too, and
+        deleting it within the same active overlay leaves nothing, not a tombstone: a
+        job enqueued, leased and acked between two checkpoints costs them no order key."""
+        if value is None:
+            self.ordered.discard(key)
+            if key in self._born:
+                self._born.discard(key)
+                del self.active[key]
+                return
+        else:
+            self.ordered.add(key)
+            if not self.overridden(key):
+                self._born.add(key)
+        self.active[key] = value
 
     def overridden(self, key: bytes) -> bool:
         """Whether an overlay decides ``key`` (so LMDB's value, if any, is stale)."""
@@ -60,6 +77,7 @@ class Layers:
         else:
             self.frozen.update(self.active)
         self.active = {}
+        self._born = set()  # in the frozen overlay now: a deletion must override them
         return self.frozen
 
     def checkpointed(self) -> None:
