@@ -74,6 +74,7 @@ class StorageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     data_dir: str = "./data"
     dsn: str = ""
     auto_migrate: bool = True
+    order_window: PositiveInt = 256  # local: order keys read ahead per queue and priority (docs/architecture.md)
 
 
 class WalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

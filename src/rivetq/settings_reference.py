@@ -30,6 +30,8 @@ DESCRIPTIONS = {
     "storage.data_dir": "the embedded engine's directory (one server per directory)",
     "storage.dsn": "PostgreSQL DSN or URL, required by `postgres` (never logged)",
     "storage.auto_migrate": "`postgres`: apply pending schema migrations at startup",
+    "storage.order_window": "`local`: job order keys read ahead from disk per queue and priority (and for lease "
+    "expiries); memory for the order is about this many keys times the queues, whatever the backlog",
     "wal.segment_size": "bytes per write-ahead log segment (preallocated)",
     "wal.fsync": "fdatasync before acknowledging a write: a 2xx means the write is on disk",
     "wal.space_reserve": "disk space kept free for draining (a `RESERVE` file of this size; `0`: two segments): "

@@ -23,8 +23,14 @@ T_FAR = 2**50
 
 
 async def read_back(storage: LocalStorage, queue: str) -> dict[str, str]:
+    """Every job by its listing, then through the orders a server reads (stats, leases,
+    lease expiries), so damage to any index is met."""
     page = await storage.list_jobs(queue, state=None, limit=1_000_000, cursor=None, now_ms=T_FAR)
-    return {job.id: (await storage.get(job.id)).payload.decode(errors="replace") for job in page.jobs}
+    jobs = {job.id: (await storage.get(job.id)).payload.decode(errors="replace") for job in page.jobs}
+    await storage.stats(queue, now_ms=T_FAR)
+    await storage.expired_leases(now_ms=T_FAR, limit=1_000_000)
+    await storage.lease(queue, max_jobs=1_000_000, visibility_ms=1000, now_ms=T_FAR, new_lease_id=lambda: "check")
+    return jobs
 
 
 async def main(data_dir: Path, queue: str) -> dict[str, object]:

@@ -11,7 +11,10 @@ from click.testing import CliRunner
 
 from rivetq.cli.rivetqd import main as rivetqd
 from rivetq.errors import InvalidArgument
+from rivetq.server.app import build_storage
+from rivetq.server.metrics import Metrics
 from rivetq.settings import Settings, env_name, is_loopback_host, load_settings, parse_addr
+from rivetq.storage.local import LocalStorage
 from tests.e2e.server import self_signed_certificate
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
@@ -104,6 +107,7 @@ def test_sizes_accept_units(text: str, size: int) -> None:
         ({"RIVETQ_WAL_FSYNC": "maybe"}, "config: wal.fsync: expected a boolean, got 'maybe'"),
         ({"RIVETQ_QUEUE_SHARDS": "many"}, "config: queue.shards: expected an integer, got 'many'"),
         ({"RIVETQ_QUEUE_SHARDS": "0"}, "config: queue.shards: expected an integer >= 1, got '0'"),
+        ({"RIVETQ_STORAGE_ORDER_WINDOW": "0"}, "config: storage.order_window: expected an integer >= 1, got '0'"),
         ({"RIVETQ_WAL_SEGMENT_SIZE": "100"}, "config: wal.segment_size: expected an integer >= 4096, got 100"),
         ({"RIVETQ_STORAGE_BACKEND": "redis"},
          "config: storage.backend: expected one of 'local', 'memory', 'postgres', got 'redis'"),
@@ -257,3 +261,10 @@ def test_an_empty_list_variable_does_not_clear_the_files_tokens(tmp_path: Path) 
     config.write_text("auth:\n  tokens: [from-file]\n")
     assert load_settings(config_path=config, env={"RIVETQ_AUTH_TOKENS": ""}).auth.tokens == ("from-file",)
     assert load_settings(config_path=config, env={"RIVETQ_AUTH_TOKENS": "a,b"}).auth.tokens == ("a", "b")
+
+
+def test_the_order_window_reaches_the_embedded_engine(tmp_path: Path) -> None:
+    env = {"RIVETQ_STORAGE_ORDER_WINDOW": "7", "RIVETQ_STORAGE_DATA_DIR": str(tmp_path)}
+    storage = build_storage(load_settings(env=env), Metrics())
+    assert isinstance(storage, LocalStorage)
+    assert storage._core.options.order_window == 7

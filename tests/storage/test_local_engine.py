@@ -178,13 +178,23 @@ async def test_a_truncated_key_value_store_stops_startup_naming_its_file(tmp_pat
     assert f"{data_file} is truncated" in problem
 
 
-async def test_a_record_that_does_not_read_back_stops_startup_naming_the_store(tmp_path: Path) -> None:
+async def test_a_record_that_does_not_read_back_is_named_where_it_is_read(tmp_path: Path) -> None:
+    """Startup reads no job (a backlog may not fit in memory): the damaged record stops
+    the reads and leases that reach it, naming the store, and ``verify`` finds it."""
     data_file = await _checkpointed(tmp_path, 3)
     store = KVStore(data_file.parent, map_size=1 << 30)
-    store.write({META + job_id(1).encode(): b"\xffnot a job"}, store.applied_lsn())
+    store.write({META + job_id(0).encode(): b"\xffnot a job"}, store.applied_lsn())
     store.close()
-    with pytest.raises(CorruptStore, match="a record does not read back"):
-        await reopened(tmp_path)
+    engine = await reopened(tmp_path)
+    try:
+        with pytest.raises(CorruptStore, match=f"{data_file.parent}.*a record does not read back: job {job_id(0)}"):
+            await engine.get(job_id(0))
+        with pytest.raises(CorruptStore, match="a record does not read back"):
+            await engine.lease(QUEUE, max_jobs=1, visibility_ms=1000, now_ms=T0, new_lease_id=lambda: "lease")
+        assert (await engine.get(job_id(1))).id == job_id(1)
+    finally:
+        await engine.close()
+    assert any(job_id(0) in problem for problem in verify_data_dir(tmp_path))
 
 
 @pytest.mark.parametrize("checkpoint_after", [False, True])

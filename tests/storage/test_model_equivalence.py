@@ -1,6 +1,8 @@
 """Property test: random operation sequences give the same results and the same
 observable state on the in-memory reference backend and on the embedded engine,
-with the engine closed and reopened (recovery) at random points."""
+with the engine checkpointed, or closed and reopened (recovery), at random points. The
+engine reads only two order keys ahead (``order_window``), so its read windows refill,
+and go stale at checkpoints, all the time."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rivetq.errors import RivetQError
-from rivetq.models import QueueConfig, RateLimit
+from rivetq.models import JobState, QueueConfig, RateLimit
 from rivetq.storage.base import Storage
 from rivetq.storage.local import LocalOptions, LocalStorage
 from rivetq.storage.memory import MemoryStorage
@@ -63,9 +65,10 @@ BY_KIND: dict[str, st.SearchStrategy[Op]] = {
     ),
     "advance": st.tuples(st.just("advance"), st.integers(0, 4000)),
     "reopen": st.tuples(st.just("reopen")),
+    "checkpoint": st.tuples(st.just("checkpoint")),
 }
 # How often each kind is drawn: mostly the job life cycle, now and then the rest.
-WEIGHTS = {"insert": 6, "lease": 6, "ack": 2, "retry": 2, "bury": 2, "advance": 2, "reopen": 2}
+WEIGHTS = {"insert": 6, "lease": 6, "ack": 2, "retry": 2, "bury": 2, "advance": 2, "reopen": 2, "checkpoint": 2}
 ops = st.sampled_from([kind for kind in BY_KIND for _ in range(WEIGHTS.get(kind, 1))]).flatmap(BY_KIND.__getitem__)
 
 
@@ -153,16 +156,21 @@ async def outcome(call: Coroutine[Any, Any, Any]) -> object:
 async def observe(storage: Storage, now: int) -> object:
     seen: list[object] = [await storage.list_queues(now_ms=now), await storage.expired_leases(now_ms=now, limit=100)]
     for queue in QUEUES:
-        seen.append(await storage.list_jobs(queue, state=None, limit=1000, cursor=None, now_ms=now))
+        for state in (None, *JobState):
+            seen.append(await storage.list_jobs(queue, state=state, limit=1000, cursor=None, now_ms=now))
         seen.append(await storage.next_eta_ms(queue, now_ms=now))
         seen.append(await storage.get_queue_config(queue))
     return seen
 
 
+def _local(data_dir: Path) -> LocalStorage:
+    return LocalStorage(LocalOptions(data_dir=data_dir, segment_size=8192, fsync=False, order_window=2))
+
+
 async def run(ops_list: list[Op], data_dir: Path) -> None:
     scenario = Scenario(data_dir)
     memory = MemoryStorage()
-    local = LocalStorage(LocalOptions(data_dir=data_dir, segment_size=8192, fsync=False))
+    local = _local(data_dir)
     await local.open()
     try:
         for raw in ops_list:
@@ -171,8 +179,11 @@ async def run(ops_list: list[Op], data_dir: Path) -> None:
                 continue
             if raw[0] == "reopen":
                 await local.close()
-                local = LocalStorage(LocalOptions(data_dir=data_dir, segment_size=8192, fsync=False))
+                local = _local(data_dir)
                 await local.open()
+                continue
+            if raw[0] == "checkpoint":
+                await local.checkpoint()
                 continue
             op = scenario.number_jobs(raw)
             expected = await outcome(scenario.call(memory, "memory", op))

@@ -75,6 +75,7 @@ def build_storage(settings: Settings, metrics: Metrics) -> Storage:
             accept_wal_loss=settings.wal.accept_loss,
             space_reserve=settings.wal.space_reserve,
             backup=backup_options(settings.backup),
+            order_window=settings.storage.order_window,
         )
         return LocalStorage(options)
     if backend == "postgres":

@@ -20,6 +20,7 @@ from rivetq.models import (
     BackupResult,
     InsertResult,
     Job,
+    JobState,
     LeaseResult,
     NewJob,
     QueueConfig,
@@ -246,10 +247,11 @@ class LocalStorage(Reads, Schedules):
 
     async def requeue(self, queue: str, job_ids: Sequence[str] | None, *, now_ms: int) -> int:
         def build(txn: Txn) -> int:
-            q = self._core.index.existing(queue)
+            index = self._core.index
+            q = index.existing(queue)
             if q is None:
                 return 0
-            chosen = sorted(q.dead) if job_ids is None else [i for i in dict.fromkeys(job_ids) if i in q.dead]
+            chosen = list(index.job_ids(q, state=JobState.DEAD)) if job_ids is None else self._dead_of(queue, job_ids)
             for job_id in chosen:
                 meta = self._core.indexed_meta(job_id)
                 txn.put(meta_key(job_id), encode(_replace(meta, state=StoredState.WAITING, tries=0, eta_ms=now_ms)))
@@ -272,14 +274,14 @@ class LocalStorage(Reads, Schedules):
     async def purge(self, queue: str, *, now_ms: int) -> int:
         def build(txn: Txn) -> int:
             q = self._core.index.existing(queue)
-            return 0 if q is None else self._forget(txn, list(q.job_ids()))
+            return 0 if q is None else self._forget(txn, list(self._core.index.job_ids(q)))
 
         return await self._core.run(build)
 
     async def purge_dlq(self, queue: str, *, now_ms: int) -> int:
         def build(txn: Txn) -> int:
             q = self._core.index.existing(queue)
-            return 0 if q is None else self._forget(txn, sorted(q.dead))
+            return 0 if q is None else self._forget(txn, list(self._core.index.job_ids(q, state=JobState.DEAD)))
 
         return await self._core.run(build)
 
@@ -288,9 +290,9 @@ class LocalStorage(Reads, Schedules):
             q = self._core.index.existing(queue)
             if q is None:
                 raise QueueNotFound(f"queue {queue} not found")
-            if q.inflight and not force:
-                raise StateConflict(inflight_refusal(queue, len(q.inflight)))
-            removed = self._forget(txn, list(q.job_ids()))
+            if q.counts.inflight and not force:
+                raise StateConflict(inflight_refusal(queue, q.counts.inflight))
+            removed = self._forget(txn, list(self._core.index.job_ids(q)))
             for key, _ in list(self._core.layers.scan(idempotency_prefix(queue))):
                 txn.put(key, None)  # their expiry-index entries go when their time comes
             txn.put(queue_key(queue), None)
@@ -316,6 +318,11 @@ class LocalStorage(Reads, Schedules):
             txn.put(meta_key(job_id), None)
             txn.put(payload_key(job_id), None)
         return len(job_ids)
+
+    def _dead_of(self, queue: str, job_ids: Sequence[str]) -> list[str]:
+        """The ids among ``job_ids`` of dead jobs of ``queue``, each once, in the given order."""
+        metas = ((job_id, self._core.meta(job_id)) for job_id in dict.fromkeys(job_ids))
+        return [i for i, meta in metas if meta is not None and meta.queue == queue and meta.state is StoredState.DEAD]
 
     def _put_meta(self, txn: Txn, job_id: str, meta: JobMeta) -> Job:
         txn.put(meta_key(job_id), encode(meta))

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import lmdb
 import msgspec
 
 from rivetq.errors import StorageUnavailable
@@ -42,6 +41,7 @@ from rivetq.storage.local.kv import CorruptStore, KVStore
 from rivetq.storage.local.layers import Layers, Txn
 from rivetq.storage.local.lock import DataDirLock
 from rivetq.storage.local.options import LocalOptions
+from rivetq.storage.local.order_build import build_order_keys
 from rivetq.storage.local.record import TYPE_CHANGES, Frame
 from rivetq.storage.local.recovery import LogTail, recover_log
 from rivetq.storage.local.space import SpaceGuard
@@ -52,12 +52,13 @@ __all__ = ["Core"]
 log = logging.getLogger("rivetq.storage.local")
 T = TypeVar("T")
 _MIN_CHECKPOINT_BYTES = 1 << 20
+_INDEXED = frozenset((META, QUEUE))  # the tables whose changes the index follows
 
 
 class Core:
     def __init__(self, options: LocalOptions) -> None:
         self.options = options
-        self.index = Index()
+        self._index: Index | None = None
         self._lock = DataDirLock(options.data_dir)
         self._store: KVStore | None = None
         self._layers: Layers | None = None
@@ -98,31 +99,41 @@ class Core:
 
     def _recover(self) -> LogTail:
         store = self._store = KVStore(self.options.data_dir / "kv", map_size=self.options.map_size)
+        build_order_keys(store)
         layers = self._layers = Layers(store)
+        index = self._index = Index(layers, self.options.order_window)
 
         def replay(_lsn: int, frame: Frame) -> None:
             if frame.rtype == TYPE_CHANGES:
-                layers.active.update(decode_changes(frame.body))
+                for key, value in decode_changes(frame.body):
+                    self._replay_change(key, value)
                 self._bytes_since_checkpoint += len(frame.body)
 
         applied_lsn = store.applied_lsn()
-        tail = recover_log(
-            self.options.io,
-            self.options.data_dir / "wal",
-            after_lsn=applied_lsn,
-            segment_size=self.options.segment_size,
-            replay=replay,
-            wal_tail=store.wal_tail(),
-            accept_loss=self.options.accept_wal_loss,
-        )
-        self._record_log_end(store, applied_lsn, tail)
-        metas = ((key[1:].decode(), meta_decoder.decode(value)) for key, value in layers.scan(META))
-        queues = ((key[1:].decode(), queue_decoder.decode(value)) for key, value in layers.scan(QUEUE))
         try:
-            self.index.load(metas, queues)
-        except (lmdb.Error, msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
-            raise CorruptStore(self.options.data_dir / "kv", f"a record does not read back: {error!r}") from None
+            index.load()
+            tail = recover_log(
+                self.options.io,
+                self.options.data_dir / "wal",
+                after_lsn=applied_lsn,
+                segment_size=self.options.segment_size,
+                replay=replay,
+                wal_tail=store.wal_tail(),
+                accept_loss=self.options.accept_wal_loss,
+            )
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
+            raise CorruptStore(self._kv_path, f"a record does not read back: {error!r}") from None
+        self._record_log_end(store, applied_lsn, tail)
         return tail
+
+    def _replay_change(self, key: bytes, value: bytes | None) -> None:
+        """A logged change, with the index changes it implies (which are not logged)."""
+        if key[:1] in _INDEXED:
+            old = self.layers.get(key)
+            self.layers.set(key, value)
+            self._on_change(key, old, value)
+        else:
+            self.layers.set(key, value)
 
     def _record_log_end(self, store: KVStore, applied_lsn: int, tail: LogTail) -> None:
         """Record the log's newest segment now, so deleting it (or all of the log) before
@@ -166,6 +177,11 @@ class Core:
         if self._wal is None:
             raise StorageUnavailable("the storage is not open")
         return self._wal
+
+    @property
+    def index(self) -> Index:
+        assert self._index is not None
+        return self._index
 
     @property
     def layers(self) -> Layers:
@@ -260,8 +276,16 @@ class Core:
     # -- typed reads ----------------------------------------------------------------
 
     def meta(self, job_id: str) -> JobMeta | None:
+        """The job's metadata; a record that does not decode is damage, named (startup
+        reads no job, so this is where it shows)."""
         raw = self.layers.get(meta_key(job_id))
-        return None if raw is None else meta_decoder.decode(raw)
+        if raw is None:
+            return None
+        try:
+            return meta_decoder.decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+            log.error("storage_corrupt: the metadata of job %s does not read back: %r", job_id, error)
+            raise CorruptStore(self._kv_path, f"a record does not read back: job {job_id}: {error!r}") from None
 
     def job(self, job_id: str) -> Job | None:
         meta = self.meta(job_id)
@@ -283,7 +307,11 @@ class Core:
 
     def _missing(self, job_id: str, part: str) -> CorruptStore:
         log.error("storage_corrupt: job %s has no %s record", job_id, part)
-        return CorruptStore(self.options.data_dir / "kv", f"job {job_id} has no {part} record")
+        return CorruptStore(self._kv_path, f"job {job_id} has no {part} record")
+
+    @property
+    def _kv_path(self) -> Path:
+        return self.options.data_dir / "kv"
 
     def queue_record(self, queue: str) -> QueueRecord | None:
         raw = self.layers.get(queue_key(queue))
@@ -297,6 +325,7 @@ class Core:
         async with self._checkpoint_lock:
             wal, layers, store = self.wal, self.layers, self._store
             assert store is not None
+            self.index.flush_counts()
             generation = layers.freeze()
             lsn = wal.last_lsn
             self._bytes_since_checkpoint = 0
@@ -311,6 +340,7 @@ class Core:
                 log.error("checkpoint failed, will retry: %s", error)
                 return
             layers.checkpointed()
+            self.index.checkpointed()
             await wal.delete_below(lsn)
 
     def note_key_cutoff(self, cutoff_ms: int) -> None:

@@ -1,162 +1,90 @@
-"""In-memory indexes over the job metadata, rebuilt at startup by one scan.
+"""The indexes over the job metadata: order keys in the key space, small state in memory.
 
-Per queue: a ready heap (priority desc, eta, seq), a delayed heap (eta), inflight and
-dead sets, all job ids in id order (for paged listings); one lease-expiry heap for all
-queues. Entries are small tuples; heap
-entries of jobs that changed are dropped when they surface (lazy deletion): an entry
-is current only while ``waiting[id]`` / ``inflight[id]`` *is* that very tuple.
-Payloads are never here (they stay in the KV store).
+Every change of an ``m`` record is mirrored here (``on_meta``, from the transaction's
+listener, on undo, and on WAL replay): the order keys it implies (``order``) are set
+and deleted in the overlay next to it, so checkpoints write them to LMDB like any key,
+and the queue's counts move. What stays in memory is per queue (its record, its counts,
+how far the delayed count has been brought up to date), never per job, so memory does
+not grow with the backlog and a start reads no job.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from sortedcontainers import SortedList  # type: ignore[import-untyped]
-
-from rivetq.models import JobState, StoredState
-from rivetq.storage.local.codec import JobMeta, QueueRecord
+from rivetq.models import JobState
+from rivetq.storage.local.codec import QUEUE, JobMeta, QueueRecord, queue_decoder
+from rivetq.storage.local.layers import Layers
+from rivetq.storage.local.order import (
+    COUNTS,
+    LEASES,
+    Counts,
+    count_key,
+    dead_prefix,
+    delayed_prefix,
+    due_ms,
+    has_delayed_key,
+    inflight_prefix,
+    job_prefix,
+    lease_job_id,
+    order_keys,
+    ready_eta_ms,
+    ready_job_id,
+    ready_prefix,
+    time_bytes,
+)
+from rivetq.storage.local.ordered import OrderedKeys
 
 __all__ = ["Index", "QueueIndex"]
 
 _BEFORE_TIME = -(2**62)
-# The lease heap drops an acked or extended lease only when its expiry comes round; it is
-# rebuilt from the live leases once it has grown past twice their number plus this.
-_LEASE_HEAP_SLACK = 4096
-ReadyEntry = tuple[int, int, int, str]  # (-priority, eta, seq, id)
-DelayedEntry = tuple[int, int, str, int]  # (eta, seq, id, -priority)
-LeaseEntry = tuple[int, str, str]  # (expires at, id, queue)
+_PRIORITIES = range(9, -1, -1)
+# The states with their own listing keys; the others (and no state) list every job.
+_LISTED_BY_STATE: dict[JobState | None, Callable[[str], bytes]] = {
+    JobState.INFLIGHT: inflight_prefix,
+    JobState.DEAD: dead_prefix,
+}
 
 
 @dataclass(slots=True)
 class QueueIndex:
+    name: str
     record: QueueRecord | None = None  # None until the queue exists
-    waiting: dict[str, ReadyEntry | DelayedEntry] = field(default_factory=dict)
-    ready: list[ReadyEntry] = field(default_factory=list)
-    delayed: list[DelayedEntry] = field(default_factory=list)
-    delayed_count: int = 0
-    promoted_ms: int = _BEFORE_TIME  # waiting jobs with eta <= this are in `ready`
-    inflight: dict[str, LeaseEntry] = field(default_factory=dict)
-    dead: set[str] = field(default_factory=set)
-    ids: Any = field(default_factory=SortedList)  # SortedList[str]: every job id of the queue
+    counts: Counts = field(default_factory=Counts)
+    # The ``d`` keys due by ``promoted_ms`` (``due``) are counted, so the delayed count
+    # only reads the ``d`` keys that came due since.
+    promoted_ms: int = _BEFORE_TIME
+    due: int = 0
 
-    def promote(self, now_ms: int) -> None:
-        """Move delayed entries due at ``now_ms`` to the ready heap."""
-        if now_ms <= self.promoted_ms:
-            return
-        while self.delayed and self.delayed[0][0] <= now_ms:
-            entry = heapq.heappop(self.delayed)
-            eta_ms, seq, job_id, neg_priority = entry
-            if self.waiting.get(job_id) is entry:
-                ready = (neg_priority, eta_ms, seq, job_id)
-                self.waiting[job_id] = ready
-                self.delayed_count -= 1
-                heapq.heappush(self.ready, ready)
-        self.promoted_ms = now_ms
-
-    def pop_ready(self, count: int, now_ms: int) -> list[str]:
-        """Take up to ``count`` ready job ids in service order (the caller changes their
-        state). Entries not yet due (only if time went back) are put back."""
-        self.promote(now_ms)
-        picked: list[str] = []
-        not_due: list[ReadyEntry] = []
-        while self.ready and len(picked) < count:
-            entry = heapq.heappop(self.ready)
-            if self.waiting.get(entry[3]) is not entry:
-                continue
-            if entry[1] > now_ms:
-                not_due.append(entry)
-            else:
-                picked.append(entry[3])
-        for entry in not_due:
-            heapq.heappush(self.ready, entry)
-        return picked
-
-    def has_ready(self, now_ms: int) -> bool:
-        self.promote(now_ms)
-        while self.ready and self.waiting.get(self.ready[0][3]) is not self.ready[0]:
-            heapq.heappop(self.ready)
-        if not self.ready:
-            return False
-        return self.ready[0][1] <= now_ms or any(entry[1] <= now_ms for entry in self.ready)
-
-    def delayed_at(self, now_ms: int) -> int:
-        self.promote(now_ms)
-        if now_ms < self.promoted_ms:
-            return sum(1 for eta in self._waiting_etas() if eta > now_ms)
-        return self.delayed_count
-
-    def next_eta_ms(self, now_ms: int) -> int | None:
-        self.promote(now_ms)
-        if now_ms < self.promoted_ms:
-            return min((eta for eta in self._waiting_etas() if eta > now_ms), default=None)
-        while self.delayed and self.waiting.get(self.delayed[0][2]) is not self.delayed[0]:
-            heapq.heappop(self.delayed)
-        return self.delayed[0][0] if self.delayed else None
-
-    def state_of(self, job_id: str, now_ms: int) -> JobState:
-        entry = self.waiting.get(job_id)
-        if entry is not None:
-            eta_ms = entry[1] if isinstance(entry[3], str) else entry[0]
-            return JobState.DELAYED if eta_ms > now_ms else JobState.READY
-        return JobState.INFLIGHT if job_id in self.inflight else JobState.DEAD
-
-    def job_ids(self, after: str = "") -> Iterator[str]:
-        """Job ids in id order, starting after ``after``."""
-        ids: Iterator[str] = self.ids.irange(minimum=after, inclusive=(False, True))
-        return ids
-
-    def _waiting_etas(self) -> Iterator[int]:
-        for entry in self.waiting.values():
-            yield entry[1] if isinstance(entry[3], str) else entry[0]
-
-    def add(self, job_id: str, meta: JobMeta, leases: list[LeaseEntry]) -> None:
-        if meta.state is StoredState.WAITING:
-            # The clock has passed created_at_ms: promoting up to it here keeps a job due at
-            # enqueue out of the delayed heap, so the first lease after a producer-only
-            # burst does not have to move the whole burst at once.
-            self.promote(meta.created_at_ms)
-            if meta.eta_ms <= self.promoted_ms:
-                ready = (-meta.priority, meta.eta_ms, meta.seq, job_id)
-                self.waiting[job_id] = ready
-                heapq.heappush(self.ready, ready)
-            else:
-                delayed = (meta.eta_ms, meta.seq, job_id, -meta.priority)
-                self.waiting[job_id] = delayed
-                self.delayed_count += 1
-                heapq.heappush(self.delayed, delayed)
-        elif meta.state is StoredState.INFLIGHT:
-            lease = (meta.lease_expires_at_ms or 0, job_id, meta.queue)
-            self.inflight[job_id] = lease
-            heapq.heappush(leases, lease)
-        else:
-            self.dead.add(job_id)
-
-    def drop(self, job_id: str) -> None:
-        entry = self.waiting.pop(job_id, None)
-        if entry is not None:
-            if isinstance(entry[2], str):  # a delayed entry
-                self.delayed_count -= 1
-            return
-        if self.inflight.pop(job_id, None) is None:
-            self.dead.discard(job_id)
+    def note(self, meta: JobMeta, sign: int) -> None:
+        self.counts.add(meta, sign)
+        if has_delayed_key(meta) and meta.eta_ms <= self.promoted_ms:
+            self.due += sign
 
 
 class Index:
     """All queues' indexes; changed only through ``on_meta`` / ``on_queue``."""
 
-    def __init__(self) -> None:
+    def __init__(self, layers: Layers, window: int) -> None:
         self.queues: dict[str, QueueIndex] = {}
-        self.leases: list[LeaseEntry] = []
-        self._compact_leases_at = _LEASE_HEAP_SLACK
+        self._layers = layers
+        self._keys = OrderedKeys(layers, window)
+
+    def load(self) -> None:
+        """At startup, before the WAL replay: every queue's record and counts (one small
+        record each), read from LMDB."""
+        store = self._layers.store
+        for key, value in store.scan(QUEUE):
+            self.queue(key[1:].decode()).record = queue_decoder.decode(value)
+        for key, value in store.scan(COUNTS):
+            self.queue(key[1:].decode()).counts = Counts.decode(value)
 
     def queue(self, name: str) -> QueueIndex:
         found = self.queues.get(name)
         if found is None:
-            found = self.queues[name] = QueueIndex()
+            found = self.queues[name] = QueueIndex(name)
         return found
 
     def existing(self, name: str) -> QueueIndex | None:
@@ -164,77 +92,93 @@ class Index:
         return found if found is not None and found.record is not None else None
 
     def on_meta(self, job_id: str, old: JobMeta | None, new: JobMeta | None) -> None:
+        gone = () if old is None else order_keys(job_id, old)
+        kept = () if new is None else order_keys(job_id, new)
+        layers = self._layers
+        for key in gone:
+            if key not in kept:
+                layers.set(key, None)
+        for key in kept:
+            if key not in gone:
+                layers.set(key, b"")
         if old is not None:
-            q = self.queue(old.queue)
-            q.drop(job_id)
-            if new is None or new.queue != old.queue:
-                q.ids.discard(job_id)
+            self.queue(old.queue).note(old, -1)
         if new is not None:
-            q = self.queue(new.queue)
-            q.add(job_id, new, self.leases)
-            if old is None or new.queue != old.queue:
-                q.ids.add(job_id)
-            if len(self.leases) > self._compact_leases_at:
-                self._compact_leases()
+            self.queue(new.queue).note(new, 1)
 
     def on_queue(self, name: str, record: QueueRecord | None) -> None:
-        q = self.queue(name)
-        q.record = record
-        if record is None and not q.ids:  # a deleted queue: its jobs went before its record
-            del self.queues[name]
+        self.queue(name).record = record
 
-    def _is_live(self, lease: LeaseEntry) -> bool:
-        q = self.queues.get(lease[2])
-        return q is not None and q.inflight.get(lease[1]) is lease
+    def flush_counts(self) -> None:
+        """Write every queue's counts into the overlay (before a checkpoint freezes it, so
+        LMDB's counts always match LMDB's jobs); forget deleted queues."""
+        for name, q in list(self.queues.items()):
+            gone = q.record is None and q.counts.empty
+            self._layers.set(count_key(name), None if gone else q.counts.encode())
+            if gone:
+                del self.queues[name]
 
-    def _compact_leases(self) -> None:
-        """Memory follows the leases held, not lease and extend traffic times visibility
-        (200 acked leases/s at 12 h visibility kept ~8.6 M entries)."""
-        self.leases = [lease for lease in self.leases if self._is_live(lease)]
-        heapq.heapify(self.leases)
-        self._compact_leases_at = 2 * len(self.leases) + _LEASE_HEAP_SLACK
+    def checkpointed(self) -> None:
+        self._keys.reset()
+
+    # -- reads -------------------------------------------------------------------
+
+    def pop_ready(self, q: QueueIndex, count: int, now_ms: int) -> list[str]:
+        """Up to ``count`` ids of jobs due at ``now_ms`` in service order (the caller
+        changes their state before the key space changes again)."""
+        picked: list[str] = []
+        for priority in _PRIORITIES:
+            if len(picked) >= count:
+                break
+            prefix = ready_prefix(q.name, priority)
+            if self._keys.surely_empty(prefix):
+                continue
+            for key in self._keys.head(prefix):
+                if ready_eta_ms(key, prefix) > now_ms:
+                    break
+                picked.append(ready_job_id(key, prefix))
+                if len(picked) >= count:
+                    break  # before the window reads ahead for a key nobody asked for
+        return picked
+
+    def has_ready(self, q: QueueIndex, now_ms: int) -> bool:
+        return bool(self.pop_ready(q, 1, now_ms))
+
+    def delayed_at(self, q: QueueIndex, now_ms: int) -> int:
+        """Waiting jobs of ``q`` not due at ``now_ms``."""
+        if now_ms >= q.promoted_ms:
+            q.due += self._count_due(q, q.promoted_ms, now_ms)
+            q.promoted_ms = now_ms
+            return q.counts.delayed_keys - q.due
+        return q.counts.delayed_keys - q.due + self._count_due(q, now_ms, q.promoted_ms)
+
+    def _count_due(self, q: QueueIndex, after_ms: int, until_ms: int) -> int:
+        prefix = delayed_prefix(q.name)
+        found = 0
+        for key in self._keys.keys(prefix, prefix + time_bytes(after_ms + 1)):
+            if due_ms(key, prefix) > until_ms:
+                break
+            found += 1
+        return found
+
+    def next_eta_ms(self, q: QueueIndex, now_ms: int) -> int | None:
+        prefix = delayed_prefix(q.name)
+        first = next(self._keys.keys(prefix, prefix + time_bytes(now_ms + 1)), None)
+        return None if first is None else due_ms(first, prefix)
+
+    def job_ids(self, q: QueueIndex, after: str = "", state: JobState | None = None) -> Iterator[str]:
+        """Ids of the jobs of ``q`` (inflight or dead ones only, when ``state`` says so)
+        in id order, after ``after``."""
+        prefix = _LISTED_BY_STATE.get(state, job_prefix)(q.name)
+        start = prefix + after.encode() + b"\x00" if after else prefix
+        return (key[len(prefix) :].decode() for key in self._keys.keys(prefix, start))
 
     def expired(self, now_ms: int, limit: int) -> list[str]:
         """Ids of inflight jobs whose lease expired, soonest first."""
-        found: list[LeaseEntry] = []
-        while self.leases and self.leases[0][0] <= now_ms and len(found) < limit:
-            entry = heapq.heappop(self.leases)
-            if self._is_live(entry):
-                found.append(entry)
-        for entry in found:
-            heapq.heappush(self.leases, entry)
-        return [entry[1] for entry in found]
-
-    def load(self, metas: Iterable[tuple[str, JobMeta]], queues: Iterable[tuple[str, QueueRecord]]) -> None:
-        """Bulk build at startup: jobs due by the newest ``created_at_ms`` (a time the
-        clock has passed) go straight to the ready heaps; every heap is built once."""
-        for name, record in queues:
-            self.on_queue(name, record)
-        loaded = list(metas)
-        cutoff = max((meta.created_at_ms for _, meta in loaded), default=_BEFORE_TIME)
-        ids: dict[str, list[str]] = {}
-        for job_id, meta in loaded:
-            q = self.queue(meta.queue)
-            q.promoted_ms = cutoff
-            ids.setdefault(meta.queue, []).append(job_id)
-            if meta.state is StoredState.WAITING:
-                self._load_waiting(q, job_id, meta, cutoff)
-            else:
-                q.add(job_id, meta, self.leases)
-        for name, q in self.queues.items():
-            q.ids = SortedList(ids.get(name, ()))
-            heapq.heapify(q.ready)
-            heapq.heapify(q.delayed)
-        self._compact_leases()
-
-    @staticmethod
-    def _load_waiting(q: QueueIndex, job_id: str, meta: JobMeta, cutoff: int) -> None:
-        if meta.eta_ms <= cutoff:
-            ready = (-meta.priority, meta.eta_ms, meta.seq, job_id)
-            q.waiting[job_id] = ready
-            q.ready.append(ready)
-        else:
-            delayed = (meta.eta_ms, meta.seq, job_id, -meta.priority)
-            q.waiting[job_id] = delayed
-            q.delayed_count += 1
-            q.delayed.append(delayed)
+        found: list[str] = []
+        for key in itertools.islice(self._keys.head(LEASES), limit):
+            expires_at_ms, job_id = lease_job_id(key)
+            if expires_at_ms > now_ms:
+                break
+            found.append(job_id)
+        return found

@@ -210,6 +210,22 @@ class KVStore:
             log.error("storage_corrupt: %s has %d records in table %r, %d written", self.path, found, prefix, expected)
             raise CorruptStore(self.path, f"table {prefix!r} has {found} records, {expected} were written")
 
+    def keys(self, prefix: bytes, start: bytes, limit: int) -> list[bytes]:
+        """Up to ``limit`` keys with ``prefix``, from ``start`` on (a key at or after
+        ``prefix``), in key order, each checked against its checksum (a damaged order key
+        would otherwise point at the wrong job, and hide the right one)."""
+        found: list[bytes] = []
+        with self._guard(), self._env.begin(buffers=False) as txn:
+            cursor = txn.cursor()
+            if not cursor.set_range(start):
+                return found
+            for key, stored in cursor:
+                if not key.startswith(prefix) or len(found) >= limit:
+                    break
+                self._open_value(key, stored)
+                found.append(key)
+        return found
+
     def walk(self) -> Iterator[tuple[bytes, bool]]:
         """Every record's key and whether it passes its checksum (for ``wal verify``)."""
         with self._guard(), self._env.begin(buffers=False) as txn:

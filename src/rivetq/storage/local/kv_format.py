@@ -22,6 +22,8 @@ __all__ = [
     "FORMAT_KEY",
     "FORMAT_VERSION",
     "META_PREFIX",
+    "ORDER_BUILT_UP_TO_KEY",
+    "ORDER_KEYS_KEY",
     "UPGRADED_UP_TO_KEY",
     "WAL_TAIL_KEY",
     "check_value",
@@ -39,6 +41,8 @@ COUNTS_KEY = b"\x00counts"
 FORMAT_KEY = b"\x00format"
 WAL_TAIL_KEY = b"\x00wal_tail"  # first LSN and size of the newest WAL segment at the last checkpoint
 FORMAT_VERSION = b"2"  # stored raw: it says how to read everything else
+ORDER_KEYS_KEY = b"\x00order_keys"  # present once every job's order keys are in the store
+ORDER_BUILT_UP_TO_KEY = b"\x00order_built_up_to"  # the last job record given its order keys while building them
 UPGRADED_UP_TO_KEY = b"\x00upgraded_up_to"  # raw: the last key checksummed while upgrading an old store
 _CRC = struct.Struct("<I")
 _TAIL = struct.Struct("<QQ")

@@ -5,13 +5,19 @@ Reads look at the active overlay, then the generation a checkpoint is writing, t
 LMDB. A ``Txn`` applies each change at once (so the next decision on the event loop
 sees it) and remembers the value it replaced, so that a failed WAL write can be undone
 exactly, newest first.
+
+The live keys of the ordered tables (``order.ORDER_TAGS``) in the overlays are also kept
+sorted, so ordered reads (``ordered.OrderedKeys``) can merge them with LMDB's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from sortedcontainers import SortedSet  # type: ignore[import-untyped]
+
 from rivetq.storage.local.kv import KVStore
+from rivetq.storage.local.order import ORDER_TAGS
 
 __all__ = ["ChangeListener", "Layers", "Txn"]
 
@@ -24,6 +30,8 @@ class Layers:
         self.store = store
         self.active: dict[bytes, bytes | None] = {}
         self.frozen: dict[bytes, bytes | None] | None = None
+        self.ordered: SortedSet = SortedSet()  # order keys with a live value in an overlay
+        self._born: set[bytes] = set()  # order keys set in the active overlay that LMDB lacks
 
     def get(self, key: bytes) -> bytes | None:
         value = self.active.get(key, _MISSING)
@@ -34,7 +42,32 @@ class Layers:
         return value  # type: ignore[return-value]
 
     def set(self, key: bytes, value: bytes | None) -> None:
+        if key[:1] in ORDER_TAGS:
+            self._set_order_key(key, value)
+        else:
+            self.active[key] = value
+
+    def _set_order_key(self, key: bytes, value: bytes | None) -> None:
+        """Order keys are set only by ``Index.on_meta``, and LMDB holds exactly the ones
+        its job records imply; a key those imply is set again only after an overlay
+        deleted it. So an order key set while no overlay holds it is new to LMDB too, and
+        deleting it within the same active overlay leaves nothing, not a tombstone: a
+        job enqueued, leased and acked between two checkpoints costs them no order key."""
+        if value is None:
+            self.ordered.discard(key)
+            if key in self._born:
+                self._born.discard(key)
+                del self.active[key]
+                return
+        else:
+            self.ordered.add(key)
+            if not self.overridden(key):
+                self._born.add(key)
         self.active[key] = value
+
+    def overridden(self, key: bytes) -> bool:
+        """Whether an overlay decides ``key`` (so LMDB's value, if any, is stale)."""
+        return key in self.active or (self.frozen is not None and key in self.frozen)
 
     def freeze(self) -> dict[bytes, bytes | None]:
         """Start a new overlay; the frozen one (merged with any left by a failed
@@ -44,10 +77,14 @@ class Layers:
         else:
             self.frozen.update(self.active)
         self.active = {}
+        self._born = set()  # in the frozen overlay now: a deletion must override them
         return self.frozen
 
     def checkpointed(self) -> None:
+        """The frozen overlay is in LMDB now: only the active one's keys stay sorted here."""
         self.frozen = None
+        live = (key for key, value in self.active.items() if value is not None)
+        self.ordered = SortedSet(key for key in live if key[:1] in ORDER_TAGS)
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Every live (key, value) with ``prefix``: LMDB first, overlays override."""

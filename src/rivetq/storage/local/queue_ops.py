@@ -11,7 +11,7 @@ from rivetq.models import Job, LeaseResult, QueueConfig, QueueStats, StoredState
 from rivetq.ratelimit import TokenBucket
 from rivetq.storage.local.codec import QueueRecord, encode, meta_key, queue_key
 from rivetq.storage.local.core import Core
-from rivetq.storage.local.index import QueueIndex
+from rivetq.storage.local.index import Index, QueueIndex
 from rivetq.storage.local.layers import Txn
 
 __all__ = ["lease_from", "new_bucket", "stats_of"]
@@ -29,25 +29,26 @@ def lease_from(
     now_ms: int,
     new_lease_id: Callable[[], str],
 ) -> LeaseResult:
-    q = core.index.existing(queue)
+    index = core.index
+    q = index.existing(queue)
     if q is None or q.record is None or q.record.config.paused:
         return _NONE
     record = q.record
-    cap = record.config.lease_cap(max_jobs, len(q.inflight))
+    cap = record.config.lease_cap(max_jobs, q.counts.inflight)
     limit = record.config.rate_limit
     bucket = record.bucket
-    held_back = False
-    if limit is None:
-        picked = q.pop_ready(cap, now_ms)
-    else:
+    granted = cap
+    if limit is not None:
         granted, bucket = (bucket or TokenBucket.full(limit, now_ms)).take(limit, cap, now_ms)
-        picked = q.pop_ready(granted, now_ms)
-        bucket = bucket.give_back(limit, granted - len(picked))
-        held_back = len(picked) == granted < cap and q.has_ready(now_ms)
-    capped = len(picked) == cap < max_jobs and q.has_ready(now_ms)
-    if not picked:
-        return LeaseResult(jobs=[], rate_limited=held_back, concurrency_limited=capped)
+    picked = index.pop_ready(q, granted, now_ms)
+    # Leased first: until their state changes, the picked jobs are still ready jobs.
     jobs = [_lease_one(core, txn, job_id, new_lease_id(), expires_at_ms) for job_id in picked]
+    if limit is not None and bucket is not None:
+        bucket = bucket.give_back(limit, granted - len(picked))
+    held_back = limit is not None and len(picked) == granted < cap and index.has_ready(q, now_ms)
+    capped = len(picked) == cap < max_jobs and index.has_ready(q, now_ms)
+    if not jobs:
+        return LeaseResult(jobs=[], rate_limited=held_back, concurrency_limited=capped)
     counters = _replace(record.counters, leased_total=record.counters.leased_total + len(jobs))
     txn.put(queue_key(queue), encode(QueueRecord(record.config, counters, bucket)))
     return LeaseResult(jobs=jobs, rate_limited=held_back, concurrency_limited=capped)
@@ -69,15 +70,15 @@ def new_bucket(record: QueueRecord, config: QueueConfig, now_ms: int) -> TokenBu
     return record.bucket
 
 
-def stats_of(name: str, q: QueueIndex, now_ms: int) -> QueueStats:
+def stats_of(index: Index, q: QueueIndex, now_ms: int) -> QueueStats:
     record = q.record or QueueRecord()
-    delayed = q.delayed_at(now_ms)
+    delayed = index.delayed_at(q, now_ms)
     return QueueStats(
-        queue=name,
-        ready=len(q.waiting) - delayed,
+        queue=q.name,
+        ready=q.counts.waiting - delayed,
         delayed=delayed,
-        inflight=len(q.inflight),
-        dlq=len(q.dead),
+        inflight=q.counts.inflight,
+        dlq=q.counts.dead,
         counters=record.counters,
         config=record.config,
     )

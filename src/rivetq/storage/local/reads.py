@@ -35,15 +35,16 @@ class Reads:
 
     async def stats(self, queue: str, *, now_ms: int) -> QueueStats | None:
         def compute() -> QueueStats | None:
-            q = self._core.index.existing(queue)
-            return None if q is None else stats_of(queue, q, now_ms)
+            index = self._core.index
+            q = index.existing(queue)
+            return None if q is None else stats_of(index, q, now_ms)
 
         return await self._core.read(compute)
 
     async def list_queues(self, *, now_ms: int) -> list[QueueStats]:
         def compute() -> list[QueueStats]:
-            queues = self._core.index.queues
-            return [stats_of(name, q, now_ms) for name, q in sorted(queues.items()) if q.record is not None]
+            index = self._core.index
+            return [stats_of(index, q, now_ms) for _, q in sorted(index.queues.items()) if q.record is not None]
 
         return await self._core.read(compute)
 
@@ -54,12 +55,12 @@ class Reads:
             q = self._core.index.existing(queue)
             if q is None:
                 return JobPage(jobs=[], next_cursor=None)
-            ids = q.job_ids(cursor or "")
+            core = self._core
+            jobs = (core.job_with_meta(i, core.indexed_meta(i)) for i in core.index.job_ids(q, cursor or "", state))
             if state is not None:
-                ids = (i for i in ids if q.state_of(i, now_ms) is state)
-            page = list(itertools.islice(ids, limit + 1))
-            jobs = [self._job(i) for i in page[:limit]]
-            return JobPage(jobs=jobs, next_cursor=jobs[-1].id if len(page) > limit else None)
+                jobs = (job for job in jobs if job.state_at(now_ms) is state)
+            page = list(itertools.islice(jobs, limit + 1))
+            return JobPage(jobs=page[:limit], next_cursor=page[limit - 1].id if len(page) > limit else None)
 
         return await self._core.read(compute)
 
@@ -79,7 +80,8 @@ class Reads:
 
     async def next_eta_ms(self, queue: str, *, now_ms: int) -> int | None:
         def compute() -> int | None:
-            q = self._core.index.existing(queue)
-            return None if q is None else q.next_eta_ms(now_ms)
+            index = self._core.index
+            q = index.existing(queue)
+            return None if q is None else index.next_eta_ms(q, now_ms)
 
         return await self._core.read(compute)
