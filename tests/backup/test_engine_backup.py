@@ -8,6 +8,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -118,15 +119,21 @@ async def _until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_a_shipper_whose_log_was_deleted_unshipped_starts_again_from_a_fresh_snapshot(tmp_path: Path) -> None:
-    backup = tmp_path / "backup"
-    shipping = BackupOptions(url=str(backup), interval_ms=50, max_unshipped_bytes=2 * SEGMENT)
+async def _shipping(data_dir: Path, **backup: Any) -> LocalStorage:
+    """An open engine shipping to ``backup["url"]``, once its first snapshot is out."""
+    options = BackupOptions(**backup)
     storage = LocalStorage(
-        LocalOptions(tmp_path / "data", segment_size=SEGMENT, fsync=False, space_reserve=1 << 20, backup=shipping)
+        LocalOptions(data_dir, segment_size=SEGMENT, fsync=False, space_reserve=1 << 20, backup=options)
     )
     await storage.open()
+    await _until(lambda: storage.gauges()["backup_shipped_lsn"] >= 0)
+    return storage
+
+
+async def test_a_shipper_whose_log_was_deleted_unshipped_starts_again_from_a_fresh_snapshot(tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    storage = await _shipping(tmp_path / "data", url=str(backup), interval_ms=50, max_unshipped_bytes=2 * SEGMENT)
     try:
-        await _until(lambda: storage.gauges()["backup_shipped_lsn"] >= 0)
         backup.rename(tmp_path / "aside")
         backup.write_text("a file where the backup directory was: every upload fails")
         await _insert(storage, 0, 200)
@@ -257,14 +264,10 @@ def test_rivetqd_restore_says_what_it_needs(tmp_path: Path) -> None:
 
 
 async def test_a_burst_of_writes_is_shipped_before_the_interval_is_up(tmp_path: Path) -> None:
-    backup = tmp_path / "backup"
-    shipping = BackupOptions(url=str(backup), interval_ms=3_600_000, ship_bytes=4 * SEGMENT)
-    storage = LocalStorage(
-        LocalOptions(tmp_path / "data", segment_size=SEGMENT, fsync=False, space_reserve=1 << 20, backup=shipping)
+    storage = await _shipping(
+        tmp_path / "data", url=str(tmp_path / "backup"), interval_ms=3_600_000, ship_bytes=4 * SEGMENT
     )
-    await storage.open()
     try:
-        await _until(lambda: storage.gauges()["backup_shipped_lsn"] >= 0)  # the snapshot at start
         await _insert(storage, 0, 20)  # well below ship_bytes: waits for the hour
         await asyncio.sleep(0.3)
         assert storage.gauges()["backup_shipped_lsn"] < 20
@@ -277,10 +280,7 @@ async def test_a_burst_of_writes_is_shipped_before_the_interval_is_up(tmp_path: 
 async def test_a_restored_server_does_not_ship_into_the_location_it_was_restored_from(tmp_path: Path) -> None:
     backup = tmp_path / "backup"
     shipping = BackupOptions(url=str(backup), interval_ms=50)
-    first = LocalStorage(
-        LocalOptions(tmp_path / "data", segment_size=SEGMENT, fsync=False, space_reserve=1 << 20, backup=shipping)
-    )
-    await first.open()
+    first = await _shipping(tmp_path / "data", url=shipping.url, interval_ms=shipping.interval_ms)
     try:
         await _insert(first, 0, 30)
         await _until(lambda: first.gauges()["backup_shipped_lsn"] >= 30)
