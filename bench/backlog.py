@@ -4,6 +4,7 @@ dir and on data dirs holding 100k and 10M queued jobs (~100-byte payloads), same
     flock /tmp/rivetq-bench.lock .venv/bin/python bench/backlog.py                  # 0, 100k, 10M
     flock /tmp/rivetq-bench.lock .venv/bin/python bench/backlog.py --sizes 0,100000 --seconds 3
     flock /tmp/rivetq-bench.lock .venv/bin/python bench/backlog.py --against /tmp/old/src   # A/B, see below
+    flock /tmp/rivetq-bench.lock .venv/bin/python bench/backlog.py --burst 1000000           # see below
 
 Each backlog is written first through the storage API in this process (batches of
 10,000 inserts, fsync off: 10M take a few minutes, not an hour). Then, per data dir, a
@@ -15,6 +16,11 @@ restart is timed until ``/readyz`` answers 200 and a lease is served. Markdown r
 ``--against SRC`` instead compares single-job lease+ack with another version's source
 tree (e.g. ``git archive f5120e9 src | tar -x -C /tmp/old``, run through ``PYTHONPATH``),
 alternating fresh servers of both, each with 60,000 jobs enqueued first.
+
+``--burst N`` fills a fresh ``rivetqd`` over HTTP instead, as fast as 4 clients with
+batches of 1,000 go (faster than checkpoints write LMDB), then reads its memory, SIGKILLs
+it and times the restart: what a producer outpacing the checkpoints leaves to memory and
+to the next start.
 """
 
 from __future__ import annotations
@@ -97,6 +103,20 @@ def measure(root: Path, jobs: int, seconds: float) -> list[str]:
     return [f"{jobs:,}", f"{fill_s:.0f} s", *cells, f"{served:,.0f} MiB", f"{restarted:,.0f} MiB", f"{restart_s:.2f} s"]
 
 
+def burst(root: Path, jobs: int) -> list[str]:
+    args = server_args("local")
+    server = start_server(root / "burst", *args, grpc=False)
+    try:
+        rate = drive(server, partial(scaling_fill, queue=QUEUE, total=jobs))
+        served = memory_of(server.pid).anon_mib
+        server, restart_s = restart_after_kill(server, args)
+        restarted = memory_of(server.pid).anon_mib
+    finally:
+        server.kill()
+    cells = [f"{rate.jobs_per_s:,.0f}", f"{served:,.0f} MiB", f"{restarted:,.0f} MiB", f"{restart_s:.2f} s"]
+    return [f"{jobs:,}", *cells]
+
+
 def lease_ack_against(root: Path, other_src: str, rounds: int, seconds: float) -> None:
     print("| engine | lease+ack 1/call jobs/s |")
     print("|---|---:|", flush=True)
@@ -117,8 +137,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="0,100000,10000000", help="queued jobs per data dir, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed phase")
     parser.add_argument("--against", help="another version's src directory: compare lease+ack with it instead")
+    parser.add_argument("--burst", type=int, help="fill a fresh server with this many jobs over HTTP instead")
     options = parser.parse_args()
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
+    if options.burst:
+        print("| jobs enqueued | jobs/s | RssAnon after the fill | after SIGKILL + restart ", end="")
+        print("| restart to a served lease |")
+        print("|---:|---:|---:|---:|---:|", flush=True)
+        with tempfile.TemporaryDirectory(prefix="rivetq-backlog-") as directory:
+            print("| " + " | ".join(burst(Path(directory), options.burst)) + " |", flush=True)
+        return
     if options.against:
         with tempfile.TemporaryDirectory(prefix="rivetq-backlog-") as directory:
             lease_ack_against(Path(directory), options.against, rounds=2, seconds=6.0)

@@ -80,6 +80,35 @@ async def test_background_checkpoint_runs_on_the_size_trigger(tmp_path: Path) ->
     await engine.close()
 
 
+async def test_writers_faster_than_checkpoints_wait_for_them_so_the_overlay_stays_bounded(tmp_path: Path) -> None:
+    """A burst of batch enqueues outpaces the checkpoints (each writes LMDB in a thread):
+    once the changes not yet frozen reach twice the checkpoint trigger, writes wait for
+    the next checkpoint to start, so what memory holds (and a restart replays) stays a
+    few checkpoints' worth."""
+    checkpoint_bytes = 64 * 1024
+    engine = LocalStorage(LocalOptions(data_dir=tmp_path, checkpoint_bytes=checkpoint_bytes, fsync=False))
+    await engine.open()
+    core = engine._core
+    most_unwritten = 0
+    numbers = iter(range(1, 1 << 30))
+
+    async def writer() -> None:
+        nonlocal most_unwritten
+        for _ in range(60):
+            await engine.insert(QUEUE, [new_job(next(numbers)) for _ in range(100)], now_ms=T0, dedup_window_ms=0)
+            most_unwritten = max(most_unwritten, core._bytes_since_checkpoint)
+
+    try:
+        await asyncio.gather(*(writer() for _ in range(4)))
+        assert (await engine.stats(QUEUE, now_ms=T0)).ready == 24_000
+    finally:
+        await engine.close()
+    # Twice the trigger, plus at most one record per writer that passed the check before
+    # it was reached; without the wait this run passes 700 KiB.
+    batch_record = 100 * 200  # a generous size for one record of 100 jobs
+    assert most_unwritten <= 2 * checkpoint_bytes + 4 * batch_record, most_unwritten
+
+
 async def test_gauges_report_segments_and_bytes(storage: LocalStorage) -> None:
     before = storage.gauges()
     await insert(storage, new_job(1))

@@ -67,6 +67,7 @@ class Core:
         self._bytes_since_checkpoint = 0
         self._checkpoint_lock = asyncio.Lock()
         self.checkpoint_due = asyncio.Event()
+        self._room = asyncio.Event()  # set (and replaced) whenever a checkpoint freezes the overlay
         self._stopping = False
         self._key_cutoff_ms: int | None = None  # idempotency keys recorded at or before this expired
         reserve = options.space_reserve or 2 * options.segment_size
@@ -201,7 +202,16 @@ class Core:
 
     async def run(self, build: Callable[[Txn], T]) -> T:
         """One write: ``build`` decides and applies its changes (no awaiting, so no
-        other call interleaves), then the record is made durable."""
+        other call interleaves), then the record is made durable. Once the changes not
+        yet frozen by a checkpoint reach twice its trigger (clients writing faster than
+        checkpoints go), a write waits for the next one to start, so the overlay (memory,
+        and the WAL a restart replays) stays a few checkpoints' worth."""
+        while self._bytes_since_checkpoint >= 2 * self._checkpoint_after() and not self._stopping:
+            self.checkpoint_due.set()
+            await self._room.wait()
+        return await self._run_now(build)
+
+    async def _run_now(self, build: Callable[[Txn], T]) -> T:
         txn = self.txn()
         try:
             result = build(txn)
@@ -323,25 +333,32 @@ class Core:
         """Write the changes since the last checkpoint to LMDB in one synced
         transaction, with the LSN they cover; then drop WAL segments below it."""
         async with self._checkpoint_lock:
-            wal, layers, store = self.wal, self.layers, self._store
-            assert store is not None
             self.index.flush_counts()
-            generation = layers.freeze()
-            lsn = wal.last_lsn
+            generation = self.layers.freeze()
+            lsn = self.wal.last_lsn
             self._bytes_since_checkpoint = 0
             self.checkpoint_due.clear()
-            try:
-                await wal.wait_durable(lsn)
-            except StorageUnavailable:
+            self._make_room()
+            if not await self._write_generation(generation, lsn):
                 return  # the generation stays frozen; the next checkpoint retries it
-            try:
-                await asyncio.to_thread(store.write, generation, lsn, wal.newest_segment())
-            except StorageUnavailable as error:
-                log.error("checkpoint failed, will retry: %s", error)
-                return
-            layers.checkpointed()
-            self.index.checkpointed()
-            await wal.delete_below(lsn)
+            await self.wal.delete_below(lsn)
+
+    def _make_room(self) -> None:
+        self._room.set()
+        self._room = asyncio.Event()
+
+    async def _write_generation(self, generation: dict[bytes, bytes | None], lsn: int) -> bool:
+        wal, store = self.wal, self._store
+        assert store is not None
+        try:
+            await wal.wait_durable(lsn)
+            await asyncio.to_thread(store.write, generation, lsn, wal.newest_segment())
+        except StorageUnavailable as error:
+            log.error("checkpoint failed, will retry: %s", error)
+            return False
+        self.layers.checkpointed()
+        self.index.checkpointed()
+        return True
 
     def note_key_cutoff(self, cutoff_ms: int) -> None:
         if self._key_cutoff_ms is None or cutoff_ms > self._key_cutoff_ms:
@@ -358,7 +375,8 @@ class Core:
         while self.wal.unavailable_reason() is None:
             stale = await asyncio.to_thread(expired_time_keys, store, cutoff, batch, after)
             if stale:
-                forgotten += await self.run(functools.partial(forget, stale=stale))
+                # Not held back for room: this runs in the checkpointer, which makes the room.
+                forgotten += await self._run_now(functools.partial(forget, stale=stale))
             if len(stale) < batch:
                 break
             after = stale[-1]
@@ -369,6 +387,7 @@ class Core:
         (A flag, not task cancellation: ``wait_for`` can swallow a cancel on 3.11.)"""
         self._stopping = True
         self.checkpoint_due.set()
+        self._make_room()
 
     async def run_checkpoints(self) -> None:
         """The background checkpointer: on the size trigger or the interval. A failed

@@ -17,7 +17,7 @@ class LocalOptions:
     data_dir: Path
     segment_size: int = 64 * 1024 * 1024
     fsync: bool = True
-    checkpoint_bytes: int = 32 * 1024 * 1024  # WAL bytes since the last checkpoint that trigger one
+    checkpoint_bytes: int = 8 * 1024 * 1024  # WAL bytes since the last checkpoint that trigger one
     checkpoint_interval_ms: int = 60_000
     order_window: int = 256  # LMDB keys read ahead per queue and priority (and for leases), see ordered.py
     map_size: int = 64 * 1024**3  # LMDB address space (the file grows as needed)
