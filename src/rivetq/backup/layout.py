@@ -65,11 +65,3 @@ class Catalog(NamedTuple):
         snapshots.sort(key=lambda snapshot: (snapshot.lsn, snapshot.ms))
         pieces.sort(key=lambda piece: (piece.segment, piece.start, piece.end))
         return cls(snapshots, pieces)
-
-    def shipped_end(self, segment: int) -> int:
-        """How far the pieces of ``segment`` reach without a gap from its start (0: none)."""
-        end = 0
-        for piece in self.pieces:
-            if piece.segment == segment and piece.start <= end < piece.end:
-                end = piece.end
-        return end
