@@ -11,10 +11,11 @@ import os
 import uuid
 from pathlib import Path
 
-from rivetq.backup.target import BackupTarget, fsync_dir
+from rivetq.backup.options import BackupOptions
+from rivetq.backup.target import BackupTarget, fsync_dir, open_target
 from rivetq.errors import StateConflict
 
-__all__ = ["ForeignLog", "claim", "log_id"]
+__all__ = ["ForeignLog", "claim", "log_id", "open_own_target"]
 
 OWNERS = "owners/"
 _FILE = "log-id"
@@ -52,3 +53,10 @@ def claim(target: BackupTarget, url: str, own_id: str) -> None:
         )
     if own_id not in owners:
         target.put_bytes(f"{OWNERS}{own_id}", b"")
+
+
+def open_own_target(url: str, options: BackupOptions, data_dir: Path) -> BackupTarget:
+    """The target at ``url``, claimed for ``data_dir``'s log (``ForeignLog`` if another's)."""
+    target = open_target(url, endpoint=options.endpoint, region=options.region)
+    claim(target, url, log_id(data_dir))
+    return target

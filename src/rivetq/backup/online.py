@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rivetq.backup.copier import CopyStore, LogCopier
-from rivetq.backup.identity import claim, log_id
+from rivetq.backup.identity import open_own_target
 from rivetq.backup.options import BackupOptions
-from rivetq.backup.target import open_target, s3_failures
+from rivetq.backup.target import s3_failures
 from rivetq.models import BackupResult
 
 if TYPE_CHECKING:  # the engine imports this package: no import cycle at run time
@@ -26,11 +26,10 @@ def online_backup(
 ) -> BackupResult:
     """Blocking (run it in a thread): the store as of one read transaction, then the log
     from the record after it to the last durable one."""
-    target = open_target(dest, endpoint=options.endpoint, region=options.region)
     copier = LogCopier(wal, copy_store, scratch_dir, holder=f"online-backup-{next(_ids)}")
     try:
         with s3_failures(dest):
-            claim(target, dest, log_id(scratch_dir))
+            target = open_own_target(dest, options, scratch_dir)
             snapshot, start = copier.snapshot(target)
             _, last_lsn = copier.ship(target, start)
     finally:

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rivetq.backup.copier import CopyStore, LogCopier, LogGap, Position, now_ms, remove_scratch
-from rivetq.backup.identity import claim, log_id
+from rivetq.backup.identity import open_own_target
 from rivetq.backup.layout import Catalog
 from rivetq.backup.options import BackupOptions
 from rivetq.backup.retention import prune
-from rivetq.backup.target import BackupTarget, open_target
+from rivetq.backup.target import BackupTarget
 
 if TYPE_CHECKING:  # the engine imports this package: no import cycle at run time
     from rivetq.storage.local.wal import WalWriter
@@ -112,7 +112,7 @@ class Shipper:
         return 0.0
 
     def _pass(self) -> None:
-        target = self._target = self._target or self._claimed_target()
+        target = self._target = self._target or open_own_target(self._options.url, self._options, self._scratch_dir)
         if self._position is None or time.monotonic() >= self._next_snapshot:
             self._snapshot(target)
         assert self._position is not None
@@ -124,12 +124,6 @@ class Shipper:
             self._position = None
             raise
         self.caught_up_at = seen_at
-
-    def _claimed_target(self) -> BackupTarget:
-        url = self._options.url
-        target = open_target(url, endpoint=self._options.endpoint, region=self._options.region)
-        claim(target, url, log_id(self._scratch_dir))
-        return target
 
     def _snapshot(self, target: BackupTarget) -> None:
         still_needed = self._position.segment if self._position is not None else None
