@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -70,10 +70,7 @@ class LogCopier:
         if not any(first == position.segment for first, _, _ in segments):
             raise LogGap(f"WAL segment {position.segment} was deleted before it was copied")
         last_lsn = position.segment - 1
-        for index, (first, path, end) in enumerate(segments):
-            if first < position.segment:
-                continue
-            start = position.offset if first == position.segment else 0
+        for index, first, path, start, end in _from(shippable, position):
             last_lsn = _last_lsn(shippable, index)
             if end > start:
                 target.put_bytes(piece_key(first, start, end, last_lsn, now_ms()), _read(path, start, end))
@@ -81,8 +78,20 @@ class LogCopier:
         self._wal.hold(self._holder, position.segment)  # not before: a failed upload retries from the old position
         return position, last_lsn
 
+    def pending_bytes(self, position: Position) -> int:
+        """Bytes of durable log from ``position`` on (what ``ship`` would copy now)."""
+        return sum(end - start for _, _, _, start, end in _from(self._wal.shippable(), position))
+
     def release(self) -> None:
         self._wal.hold(self._holder, None)
+
+
+def _from(shippable: Shippable, position: Position) -> Iterator[tuple[int, int, Path, int, int]]:
+    """Each durable segment from ``position`` on: its index, first LSN, path, and the byte
+    range ``[start, end)`` not copied yet."""
+    for index, (first, path, end) in enumerate(shippable.segments):
+        if first >= position.segment:
+            yield index, first, path, position.offset if first == position.segment else 0, end
 
 
 def _last_lsn(shippable: Shippable, index: int) -> int:

@@ -89,12 +89,7 @@ class Shipper:
         position = self._position
         if position is None:
             return 0  # the next pass starts over from a snapshot anyway
-        segments = self._wal.shippable().segments
-        return sum(
-            end - (position.offset if first == position.segment else 0)
-            for first, _, end in segments
-            if first >= position.segment
-        )
+        return self._copier.pending_bytes(position)
 
     def _pass_or_backoff(self, backoff: float) -> float:
         """One pass; the next wait after a failure (0 after a success)."""
