@@ -19,6 +19,7 @@ from rivetq import wire
 from rivetq.clock import Clock
 from rivetq.errors import InvalidArgument, QueueNotFound, RivetQError, StateConflict
 from rivetq.ids import new_lease_id
+from rivetq.manager_batches import JoinedStorageCalls
 from rivetq.manager_options import LeaseListener, ManagerOptions, NullObserver, Observer
 from rivetq.manager_reaper import LeaseReaper, fail_attempt
 from rivetq.manager_schedules import ScheduleOps
@@ -75,6 +76,7 @@ class QueueManager(QueueSettings, ScheduleOps):
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._storage = storage
+        self._joined = JoinedStorageCalls(storage, dedup_window_ms=options.dedup_window_ms, new_lease_id=new_lease_id)
         self._clock = clock
         self._options = options
         self._observer: Observer = observer or NullObserver()
@@ -181,14 +183,14 @@ class QueueManager(QueueSettings, ScheduleOps):
     async def ack(self, job_id: str, lease_id: str) -> None:
         check_id(job_id, "job_id")
         check_id(lease_id, "lease_id")
-        queue = await self._storage.ack(job_id, lease_id, now_ms=self.now_ms())
+        queue = await self._joined.ack(job_id, lease_id, now_ms=self.now_ms())
         self._observer.jobs_acked(queue, 1)
         self._released(job_id, lease_id)
         self._slot_freed(queue)
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]]) -> list[AckResult]:
         _check_acks(acks)
-        results = await self._storage.ack_batch(acks, now_ms=self.now_ms())
+        results = await self._joined.ack_batch(acks, now_ms=self.now_ms())
         acked: Counter[str] = Counter()
         for (job_id, lease_id), result in zip(acks, results, strict=True):
             if result.queue is not None:
@@ -313,7 +315,7 @@ class QueueManager(QueueSettings, ScheduleOps):
         jobs = check_insert(
             queue, requests, now_ms=now_ms, max_payload_bytes=self._options.max_payload_bytes, prefix=prefix
         )
-        results = await self._storage.insert(queue, jobs, now_ms=now_ms, dedup_window_ms=self._options.dedup_window_ms)
+        results = await self._joined.insert(queue, jobs, now_ms=now_ms)
         created = [job for job, result in zip(jobs, results, strict=True) if not result.duplicate]
         if created:
             self._observer.jobs_enqueued(queue, len(created))
@@ -321,9 +323,7 @@ class QueueManager(QueueSettings, ScheduleOps):
         return results
 
     async def _lease_once(self, queue: str, max_jobs: int, visibility_ms: int, now_ms: int) -> LeaseResult:
-        result = await self._storage.lease(
-            queue, max_jobs=max_jobs, visibility_ms=visibility_ms, now_ms=now_ms, new_lease_id=new_lease_id
-        )
+        result = await self._joined.lease(queue, max_jobs=max_jobs, visibility_ms=visibility_ms, now_ms=now_ms)
         if result.rate_limited:
             self._observer.rate_limited(queue)
         if result.jobs:

@@ -1,0 +1,102 @@
+"""The storage calls the manager makes for every single-job request (insert, lease,
+ack), each joined with the same calls of its event-loop pass (``PassBatches``): one
+insert per queue, one lease per queue and visibility, one ``ack_batch``. Each caller
+gets what its own call would have returned: its own jobs' results, its share of the
+leased jobs, its own acks' outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from rivetq.errors import error_for_code
+from rivetq.models import AckResult, InsertResult, LeaseResult, NewJob
+from rivetq.pass_batches import PassBatches
+from rivetq.storage.base import Storage
+
+__all__ = ["JoinedStorageCalls"]
+
+T = TypeVar("T")
+_Insert = tuple[Sequence[NewJob], int]  # jobs, now_ms
+_Lease = tuple[int, int]  # max_jobs, now_ms
+_Acks = tuple[Sequence[tuple[str, str]], int]  # (job_id, lease_id) pairs, now_ms
+
+
+class JoinedStorageCalls:
+    def __init__(self, storage: Storage, *, dedup_window_ms: int, new_lease_id: Callable[[], str]) -> None:
+        self._storage = storage
+        self._dedup_window_ms = dedup_window_ms
+        self._new_lease_id = new_lease_id
+        self._inserts: PassBatches[str, _Insert, list[InsertResult]] = PassBatches(self._insert_all, self._insert)
+        self._leases: PassBatches[tuple[str, int], _Lease, LeaseResult] = PassBatches(self._lease_all, self._lease)
+        self._acks: PassBatches[None, _Acks, list[AckResult]] = PassBatches(self._ack_all, self._ack)
+
+    def insert(self, queue: str, jobs: Sequence[NewJob], *, now_ms: int) -> Awaitable[list[InsertResult]]:
+        return self._inserts.submit(queue, (jobs, now_ms))
+
+    def lease(self, queue: str, *, max_jobs: int, visibility_ms: int, now_ms: int) -> Awaitable[LeaseResult]:
+        return self._leases.submit((queue, visibility_ms), (max_jobs, now_ms))
+
+    def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> Awaitable[list[AckResult]]:
+        return self._acks.submit(None, (acks, now_ms))
+
+    async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
+        """The acked job's queue; the error the ack met is raised."""
+        (result,) = await self.ack_batch([(job_id, lease_id)], now_ms=now_ms)
+        if result.queue is None:
+            raise error_for_code(result.error_code or "", result.error or "")
+        return result.queue
+
+    async def _insert(self, queue: str, item: _Insert) -> list[InsertResult]:
+        jobs, now_ms = item
+        return await self._storage.insert(queue, jobs, now_ms=now_ms, dedup_window_ms=self._dedup_window_ms)
+
+    async def _insert_all(self, queue: str, items: list[_Insert]) -> list[list[InsertResult] | BaseException]:
+        jobs = [job for batch, _ in items for job in batch]
+        now_ms = max(now_ms for _, now_ms in items)
+        results = await self._storage.insert(queue, jobs, now_ms=now_ms, dedup_window_ms=self._dedup_window_ms)
+        return _split(results, [len(batch) for batch, _ in items])
+
+    async def _lease(self, key: tuple[str, int], item: _Lease) -> LeaseResult:
+        (queue, visibility_ms), (max_jobs, now_ms) = key, item
+        return await self._storage.lease(
+            queue, max_jobs=max_jobs, visibility_ms=visibility_ms, now_ms=now_ms, new_lease_id=self._new_lease_id
+        )
+
+    async def _lease_all(self, key: tuple[str, int], items: list[_Lease]) -> list[LeaseResult | BaseException]:
+        wanted = sum(max_jobs for max_jobs, _ in items)
+        now_ms = max(now_ms for _, now_ms in items)
+        result = await self._lease(key, (wanted, now_ms))
+        shares: list[LeaseResult | BaseException] = []
+        start = 0
+        for max_jobs, _ in items:
+            jobs = result.jobs[start : start + max_jobs]
+            start += len(jobs)
+            short = len(jobs) < max_jobs  # the limits that held the whole call back held this one back
+            shares.append(
+                LeaseResult(
+                    jobs=jobs,
+                    rate_limited=short and result.rate_limited,
+                    concurrency_limited=short and result.concurrency_limited,
+                )
+            )
+        return shares
+
+    async def _ack(self, _: None, item: _Acks) -> list[AckResult]:
+        acks, now_ms = item
+        return await self._storage.ack_batch(acks, now_ms=now_ms)
+
+    async def _ack_all(self, _: None, items: list[_Acks]) -> list[list[AckResult] | BaseException]:
+        now_ms = max(now_ms for _, now_ms in items)
+        results = await self._storage.ack_batch([ack for acks, _ in items for ack in acks], now_ms=now_ms)
+        return _split(results, [len(acks) for acks, _ in items])
+
+
+def _split(results: list[T], sizes: list[int]) -> list[list[T] | BaseException]:
+    """``results`` cut into consecutive runs of ``sizes``."""
+    runs: list[list[T] | BaseException] = []
+    start = 0
+    for size in sizes:
+        runs.append(results[start : start + size])
+        start += size
+    return runs
