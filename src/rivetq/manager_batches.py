@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from rivetq.errors import error_for_code
 from rivetq.models import AckResult, InsertResult, LeaseResult, NewJob
 from rivetq.pass_batches import PassBatches
 from rivetq.storage.base import Storage
@@ -44,7 +43,7 @@ class JoinedStorageCalls:
         """The acked job's queue; the error the ack met is raised."""
         (result,) = await self.ack_batch([(job_id, lease_id)], now_ms=now_ms)
         if result.queue is None:
-            raise error_for_code(result.error_code or "", result.error or "")
+            raise result.failure()
         return result.queue
 
     async def _insert(self, queue: str, item: _Insert) -> list[InsertResult]:

@@ -6,6 +6,8 @@ import enum
 
 import msgspec
 
+from rivetq.errors import LeaseLost, RivetQError, error_for_code
+
 __all__ = [
     "BackupResult",
     "DEFAULT_MAX_RETRIES",
@@ -113,6 +115,10 @@ class AckResult(msgspec.Struct, frozen=True):
     error: str | None = None
     error_code: str | None = None
     queue: str | None = None
+
+    def failure(self) -> RivetQError:
+        """The error a single ack of this job raises."""
+        return error_for_code(self.error_code or LeaseLost.code, self.error or "")
 
 
 class RateLimit(msgspec.Struct, frozen=True):

@@ -5,12 +5,15 @@ holding the port or the data directory's lock."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import os
 import signal
+import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +92,35 @@ def test_one_idempotency_key_makes_one_job_across_fronts(servers: ServerFactory)
         assert len({answer["job_id"] for answer in answers}) == 1
         assert sum(not answer.get("duplicate", False) for answer in answers) == 1
         assert fronts["front-0"].get("/v1/queues/keyed/stats").json()["ready"] == 1
+
+
+async def _together(server: RunningServer, requests: list[tuple[str, dict[str, object]]]) -> list[httpx.Response]:
+    """``requests`` (path, JSON body) sent at once, each on a connection of its own."""
+    async with httpx.AsyncClient(base_url=server.url, limits=httpx.Limits(max_connections=len(requests))) as http:
+        return list(await asyncio.gather(*(http.post(path, json=body) for path, body in requests)))
+
+
+def test_calls_joined_in_a_front_each_get_their_own_answer(servers: ServerFactory) -> None:
+    """Enqueues, leases and acks that arrive together go to the owner as one call; each
+    client still gets its own job, its own lease and its own ack's error."""
+    server = servers.start(*TWO)
+    enqueued = asyncio.run(_together(server, [("/v1/queues/joined/enqueue", {"payload": {"n": n}}) for n in range(24)]))
+    assert [reply.status_code for reply in enqueued] == [201] * 24
+    leased = asyncio.run(_together(server, [("/v1/queues/joined/lease", {"visibility_ms": 60_000})] * 30))
+    jobs = [job for reply in leased for job in reply.json()["jobs"]]
+    assert sorted(job["id"] for job in jobs) == sorted(reply.json()["job_id"] for reply in enqueued)
+    acks = [{"job_id": job["id"], "lease_id": job["lease_id"]} for job in jobs]
+    acks[3]["lease_id"] = "L-not-the-lease"
+    acks[5]["job_id"] = "j-unknown"
+    acked = asyncio.run(_together(server, [("/v1/ack", ack) for ack in acks]))
+    errors = {n: reply.json()["error"] for n, reply in enumerate(acked) if reply.status_code != 200}
+    assert errors == {
+        3: {"code": "lease_lost", "message": f"job {jobs[3]['id']} is not leased with lease L-not-the-lease"},
+        5: {"code": "job_not_found", "message": "job j-unknown not found"},
+    }, errors
+    assert [acked[3].status_code, acked[5].status_code] == [409, 404]
+    stats = httpx.get(f"{server.url}/v1/queues/joined/stats").json()
+    assert (stats["inflight"], stats["acked_total"]) == (2, 22), stats
 
 
 def _sample(metrics: str, name: str) -> float:
@@ -196,6 +228,48 @@ def test_sigterm_ends_a_waiting_long_poll_and_every_process_with_0(servers: Serv
         assert lease.result(timeout=5).json() == {"jobs": []}
     assert time.monotonic() - started < 15  # not the whole long-poll
     _wait_gone(list(processes.values()))
+
+
+def test_connections_opened_at_once_are_spread_over_the_fronts(servers: ServerFactory) -> None:
+    """Each front has its own socket on the port, so a burst of new connections is not
+    accepted whole by the front that happens to wake first."""
+    server = servers.start(*TWO, env=LOGGED)
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    burst = [socket.create_connection((host, int(port))) for _ in range(32)]  # all queued before any accept
+    for sock in burst:
+        sock.sendall(f"GET /v1/queues/burst/stats HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    for sock in burst:
+        with sock:
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 404"), answer
+    deadline = time.monotonic() + 5
+    while True:
+        served = Counter(
+            str(event["process"])
+            for event in server.log_events()
+            if event.get("event") == "http_request" and "/burst/" in str(event.get("path"))
+        )
+        if sum(served.values()) == len(burst) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert sum(served.values()) == len(burst), served
+    assert min(served["front-0"], served["front-1"]) >= 4, served  # fewer: 1 run in 400,000 if the kernel picks fairly
+
+
+@pytest.mark.parametrize("second", ["1", "2"])
+def test_a_second_server_cannot_take_the_http_port(servers: ServerFactory, second: str) -> None:
+    server = servers.start(*TWO, grpc=False)
+    process, log, _, _ = spawn_server(
+        server.data_dir.parent / "second",
+        "--storage-backend",
+        "memory",
+        "--workers",
+        second,
+        "--http-addr",
+        server.url.removeprefix("http://"),
+    )
+    assert process.wait(GONE_WITHIN_S) == 1
+    assert "server.http_addr: cannot listen on" in log.read_text()
 
 
 @pytest.mark.parametrize(("first", "second"), [("1", "1"), ("1", "2"), ("2", "1"), ("2", "2")])

@@ -1,6 +1,8 @@
 """A front's stand-in for the ``QueueManager``: every ``QueueService`` call goes to the
 storage owner over its Unix socket. Calls made in one event-loop pass go out in one
-write; replies come back by call id, in any order."""
+write; replies come back by call id, in any order. Single-job enqueues, leases that do
+not wait and acks made in one pass go as one batch call (``PassBatches``), so the owner
+decodes, runs and answers one call for all of them."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from rivetq.errors import StorageUnavailable, error_for_code
 from rivetq.manager_options import LeaseListener
 from rivetq.manager_schedules import check_schedule
 from rivetq.manager_validation import check_insert
-from rivetq.models import InsertResult, Schedule
+from rivetq.models import AckResult, InsertResult, Job, Schedule
+from rivetq.pass_batches import PassBatches
 from rivetq.server.procs.calls import CALLS, CALLS_BY_NAME, Call
 from rivetq.server.procs.frames import EVENT, OK, FramedProtocol, frame
 from rivetq.server.procs.owner import SUBSCRIBE, UNSUBSCRIBE
@@ -110,6 +113,15 @@ class ManagerProxy:
         self._max_payload_bytes = max_payload_bytes
         self._clock = clock or SystemClock()
         self._listeners: list[LeaseListener] = []
+        self._enqueues: PassBatches[str, wire.EnqueueRequest, InsertResult] = PassBatches(
+            self._enqueue_all, self._enqueue_one, max_weight=wire.MAX_BATCH
+        )
+        self._leases: PassBatches[tuple[str, int], int, list[Job]] = PassBatches(
+            self._lease_all, self._lease_one, weight=lambda max_jobs: max_jobs, max_weight=wire.MAX_BATCH
+        )
+        self._acks: PassBatches[None, tuple[str, str], None] = PassBatches(
+            self._ack_all, self._ack_one, max_weight=wire.MAX_BATCH
+        )
 
     async def connect(self, path: Path, on_lost: Callable[[], None]) -> None:
         self.link = await OwnerLink.connect(path, self._on_event, on_lost)
@@ -141,8 +153,44 @@ class ManagerProxy:
 
     async def enqueue(self, queue: str, request: wire.EnqueueRequest) -> InsertResult:
         self._check(queue, [request], None)
+        return await self._enqueues.submit(queue, request)
+
+    async def _enqueue_one(self, queue: str, request: wire.EnqueueRequest) -> InsertResult:
         result: InsertResult = await _ENQUEUE(self, queue, request)
         return result
+
+    async def _enqueue_all(self, queue: str, requests: list[wire.EnqueueRequest]) -> list[InsertResult | BaseException]:
+        results: list[InsertResult | BaseException] = await _ENQUEUE_BATCH(self, queue, requests)
+        return results
+
+    async def lease(self, queue: str, *, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[Job]:
+        if wait_ms:  # a long-poll waits on its own
+            jobs: list[Job] = await _LEASE(self, queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
+            return jobs
+        return await self._leases.submit((queue, visibility_ms), max_jobs)
+
+    async def _lease_one(self, key: tuple[str, int], max_jobs: int) -> list[Job]:
+        queue, visibility_ms = key
+        jobs: list[Job] = await _LEASE(self, queue, max_jobs=max_jobs, visibility_ms=visibility_ms)
+        return jobs
+
+    async def _lease_all(self, key: tuple[str, int], wanted: list[int]) -> list[list[Job] | BaseException]:
+        jobs = await self._lease_one(key, sum(wanted))
+        shares: list[list[Job] | BaseException] = []
+        for max_jobs in wanted:
+            shares.append(jobs[:max_jobs])
+            del jobs[:max_jobs]
+        return shares
+
+    async def ack(self, job_id: str, lease_id: str) -> None:
+        await self._acks.submit(None, (job_id, lease_id))
+
+    async def _ack_one(self, _: None, ack: tuple[str, str]) -> None:
+        await _ACK(self, *ack)
+
+    async def _ack_all(self, _: None, acks: list[tuple[str, str]]) -> list[BaseException | None]:
+        results: list[AckResult] = await _ACK_BATCH(self, acks)
+        return [None if result.queue is not None else result.failure() for result in results]
 
     async def enqueue_batch(self, queue: str, requests: Sequence[wire.EnqueueRequest]) -> list[InsertResult]:
         self._check(queue, requests, "jobs")
@@ -169,6 +217,9 @@ class ManagerProxy:
 _ENQUEUE = _remote(CALLS_BY_NAME["enqueue"])
 _ENQUEUE_BATCH = _remote(CALLS_BY_NAME["enqueue_batch"])
 _PUT_SCHEDULE = _remote(CALLS_BY_NAME["put_schedule"])
+_LEASE = _remote(CALLS_BY_NAME["lease"])
+_ACK = _remote(CALLS_BY_NAME["ack"])
+_ACK_BATCH = _remote(CALLS_BY_NAME["ack_batch"])
 for _call in CALLS:
     if not hasattr(ManagerProxy, _call.name):
         setattr(ManagerProxy, _call.name, _remote(_call))

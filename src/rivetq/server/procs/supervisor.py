@@ -10,6 +10,7 @@ On PostgreSQL there is no owner: each worker is a full node on the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ import msgspec
 import structlog
 
 from rivetq.errors import RivetQError
-from rivetq.server.listeners import listen_http, reserve_grpc_port
+from rivetq.server.listeners import listen_http_per_front, reserve_grpc_port
 from rivetq.server.metrics import MULTIPROCESS_DIR_ENV
 from rivetq.server.serve import log_started
 from rivetq.settings import ServerSettings, Settings, parse_addr
@@ -80,7 +81,7 @@ class _Child:
 
 
 class _Supervisor:
-    def __init__(self, settings: Settings, workers: int, http: socket.socket, run_dir: Path) -> None:
+    def __init__(self, settings: Settings, workers: int, http: list[socket.socket], run_dir: Path) -> None:
         self._settings = settings
         self._workers = workers
         self._http = http
@@ -95,10 +96,14 @@ class _Supervisor:
         (run_dir / "metrics").mkdir()
 
     def _spawn(self, name: str, args: list[str]) -> _Child:
+        """``args`` with ``{ready}`` (the fd to say ready on) and a front's ``{http}`` (the
+        fd of its listening socket)."""
         ready_read, ready_write = os.pipe()
-        fds = [ready_write, *([self._http.fileno()] if "{http}" in args else [])]
+        fds = [ready_write]
+        if "{http}" in args:
+            fds.append(self._http[int(name.rpartition("-")[2])].fileno())
         argv = [sys.executable, "-m", "rivetq.server.procs.child", *args]
-        argv = [part.replace("{ready}", str(ready_write)).replace("{http}", str(self._http.fileno())) for part in argv]
+        argv = [part.replace("{ready}", str(ready_write)).replace("{http}", str(fds[-1])) for part in argv]
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, pass_fds=fds, env=self._env)
         os.close(ready_write)
         assert process.stdin is not None
@@ -132,7 +137,7 @@ class _Supervisor:
             await self._stop(children)
             return max(said, default=1)  # 2 (the configuration must change) wins over 1
         grpc = self._settings.server.grpc_addr
-        log_started(self._settings, self._http, parse_addr(grpc)[1] if grpc else None, self._workers)
+        log_started(self._settings, self._http[0], parse_addr(grpc)[1] if grpc else None, self._workers)
         for front in fronts:
             front.go()
         return await self._serve(owner, children)
@@ -174,10 +179,11 @@ class _Supervisor:
 
     async def _stop(self, children: set[_Child]) -> int:
         """SIGTERM to all; fronts finish first, then the owner (it waits for them); a
-        child still there after the grace period is killed. The supervisor's copy of the
-        HTTP socket closes first: once the fronts have closed theirs, a new connection is
+        child still there after the grace period is killed. The supervisor's copies of the
+        HTTP sockets close first: once the fronts have closed theirs, a new connection is
         refused, not queued on a socket nobody will accept from (and then reset)."""
-        self._http.close()
+        for http in self._http:
+            http.close()
         for child in children:
             child.signal(signal.SIGTERM)
         statuses = []
@@ -204,11 +210,13 @@ def _child_settings(settings: Settings, grpc_addr: str, workers: int) -> Setting
 async def supervise(settings: Settings, workers: int) -> int:
     """Run ``workers`` front processes (and the storage owner) until a signal."""
     try:
-        http = listen_http(settings.server.http_addr)
+        http = listen_http_per_front(settings.server.http_addr, workers)
         grpc_addr = reserve_grpc_port(settings.server.grpc_addr) if settings.server.grpc_addr else ""
     except RivetQError as error:
         _log.error("rivetqd_startup_failed", error=str(error))
         return 1
-    with http, tempfile.TemporaryDirectory(prefix="rivetqd-") as run_dir:
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="rivetqd-") as run_dir:
+        for sock in http:
+            stack.enter_context(sock)
         supervisor = _Supervisor(_child_settings(settings, grpc_addr, workers), workers, http, Path(run_dir))
         return await supervisor.run()

@@ -9,7 +9,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 
-from rivetq.errors import LeaseLost, StateConflict, StorageSetupFailed, StorageUnavailable, error_for_code
+from rivetq.errors import StateConflict, StorageSetupFailed, StorageUnavailable
 from rivetq.models import (
     AckResult,
     BackupResult,
@@ -169,7 +169,7 @@ class PostgresStorage:
     async def ack(self, job_id: str, lease_id: str, *, now_ms: int) -> str:
         (result,) = await self.ack_batch([(job_id, lease_id)], now_ms=now_ms)
         if result.queue is None:
-            raise error_for_code(result.error_code or LeaseLost.code, result.error or "")
+            raise result.failure()
         return result.queue
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]], *, now_ms: int) -> list[AckResult]:
