@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rivetq.models import Schedule
 from rivetq.storage.local import LocalOptions, LocalStorage
 from rivetq.storage.local.kv import KVStore
 from rivetq.storage.local.order import ORDER_TAGS, delayed_prefix
@@ -130,3 +131,28 @@ async def test_jobs_done_between_two_checkpoints_leave_no_order_key_to_write(eng
     await engine.checkpoint()
     (job,) = await lease(engine)  # from LMDB now
     assert job.id == job_id(JOBS)
+
+
+async def test_schedules_list_right_across_overlays_and_checkpoints(engine: LocalStorage) -> None:
+    """Schedule keys in the overlays are tracked apart from the job keys beside them (the
+    scheduler lists them every second): the list still shows what an overlay replaced,
+    added or deleted over LMDB's values, before and after each checkpoint."""
+
+    def schedule(name: str, queue: str = QUEUE) -> Schedule:
+        return Schedule(name=name, queue=queue, payload=b"1", interval_ms=1000, next_run_at_ms=T0)
+
+    await engine.put_schedule(schedule("kept"))
+    await engine.put_schedule(schedule("replaced"))
+    await engine.put_schedule(schedule("deleted"))
+    await engine.checkpoint()  # all three in LMDB
+    await engine.put_schedule(schedule("replaced", queue="other"))
+    await engine.delete_schedule("deleted")
+    await engine.put_schedule(schedule("new"))
+    await insert(engine, *(new_job(n) for n in range(50)))  # job keys in the same overlay
+    expected = [schedule("kept"), schedule("new"), schedule("replaced", queue="other")]
+    assert await engine.list_schedules() == expected
+    await engine.checkpoint()
+    await engine.delete_schedule("new")
+    assert await engine.list_schedules() == [expected[0], expected[2]]
+    await engine.checkpoint()
+    assert await engine.list_schedules() == [expected[0], expected[2]]

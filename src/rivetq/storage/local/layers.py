@@ -7,7 +7,9 @@ sees it) and remembers the value it replaced, so that a failed WAL write can be 
 exactly, newest first.
 
 The live keys of the ordered tables (``order.ORDER_TAGS``) in the overlays are also kept
-sorted, so ordered reads (``ordered.OrderedKeys``) can merge them with LMDB's.
+sorted, so ordered reads (``ordered.OrderedKeys``) can merge them with LMDB's; so are
+those of the few small tables read whole (``SCANNED_TAGS``: schedules, which the
+scheduler reads every second), so that reading them does not walk the whole overlay.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from sortedcontainers import SortedSet  # type: ignore[import-untyped]
 from rivetq.storage.local.kv import KVStore
 from rivetq.storage.local.order import ORDER_TAGS
 
-__all__ = ["ChangeListener", "Layers", "Txn"]
+__all__ = ["SCANNED_TAGS", "ChangeListener", "Layers", "Txn"]
+
+SCANNED_TAGS = frozenset((b"s",))
 
 _MISSING = object()
 ChangeListener = Callable[[bytes, bytes | None, bytes | None], None]
@@ -31,6 +35,7 @@ class Layers:
         self.active: dict[bytes, bytes | None] = {}
         self.frozen: dict[bytes, bytes | None] | None = None
         self.ordered: SortedSet = SortedSet()  # order keys with a live value in an overlay
+        self.scanned: SortedSet = SortedSet()  # keys of SCANNED_TAGS with a live value in an overlay
         self._born: set[bytes] = set()  # order keys set in the active overlay that LMDB lacks
 
     def get(self, key: bytes) -> bytes | None:
@@ -42,10 +47,16 @@ class Layers:
         return value  # type: ignore[return-value]
 
     def set(self, key: bytes, value: bytes | None) -> None:
-        if key[:1] in ORDER_TAGS:
+        tag = key[:1]
+        if tag in ORDER_TAGS:
             self._set_order_key(key, value)
-        else:
-            self.active[key] = value
+            return
+        if tag in SCANNED_TAGS:
+            if value is None:
+                self.scanned.discard(key)
+            else:
+                self.scanned.add(key)
+        self.active[key] = value
 
     def _set_order_key(self, key: bytes, value: bytes | None) -> None:
         """Order keys are set only by ``Index.on_meta``, and LMDB holds exactly the ones
@@ -83,11 +94,26 @@ class Layers:
     def checkpointed(self) -> None:
         """The frozen overlay is in LMDB now: only the active one's keys stay sorted here."""
         self.frozen = None
-        live = (key for key, value in self.active.items() if value is not None)
+        live = [key for key, value in self.active.items() if value is not None]
         self.ordered = SortedSet(key for key in live if key[:1] in ORDER_TAGS)
+        self.scanned = SortedSet(key for key in live if key[:1] in SCANNED_TAGS)
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Every live (key, value) with ``prefix``: LMDB first, overlays override."""
+        if prefix[:1] in SCANNED_TAGS:
+            return self._scan_tracked(prefix)
+        return self._scan_overlays(prefix)
+
+    def _scan_tracked(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        live = [(key, self.get(key)) for key in self.scanned.irange(minimum=prefix) if key.startswith(prefix)]
+        for key, value in self.store.scan(prefix):
+            if not self.overridden(key):
+                yield key, value
+        for key, maybe in live:
+            if maybe is not None:
+                yield key, maybe
+
+    def _scan_overlays(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         overlay = dict(self.frozen or {})
         overlay.update(self.active)
         for key, value in self.store.scan(prefix):
