@@ -164,7 +164,7 @@ class ManagerProxy:
         return results
 
     async def lease(self, queue: str, *, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[Job]:
-        if wait_ms:  # a long-poll waits on its own
+        if wait_ms or not 1 <= max_jobs <= wire.MAX_BATCH:  # a long-poll waits, a bad max_jobs fails, on its own
             jobs: list[Job] = await _LEASE(self, queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
             return jobs
         return await self._leases.submit((queue, visibility_ms), max_jobs)
