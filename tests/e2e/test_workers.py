@@ -256,34 +256,29 @@ def test_connections_opened_at_once_are_spread_over_the_fronts(servers: ServerFa
     assert min(served["front-0"], served["front-1"]) >= 4, served  # fewer: 1 run in 400,000 if the kernel picks fairly
 
 
-@pytest.mark.parametrize("second", ["1", "2"])
-def test_a_second_server_cannot_take_the_http_port(servers: ServerFactory, second: str) -> None:
-    server = servers.start(*TWO, grpc=False)
+def _refused_beside(server: RunningServer, workers: str, setting: str, addr: str) -> None:
+    """A second rivetqd (``workers`` processes) told to listen on ``addr`` exits 1, naming ``setting``."""
     process, log, _, _ = spawn_server(
         server.data_dir.parent / "second",
         "--storage-backend",
         "memory",
         "--workers",
-        second,
-        "--http-addr",
-        server.url.removeprefix("http://"),
+        workers,
+        f"--{setting.removeprefix('server.').replace('_', '-')}",
+        addr,
     )
     assert process.wait(GONE_WITHIN_S) == 1
-    assert "server.http_addr: cannot listen on" in log.read_text()
+    assert f"{setting}: cannot listen on" in log.read_text()
+
+
+@pytest.mark.parametrize("second", ["1", "2"])
+def test_a_second_server_cannot_take_the_http_port(servers: ServerFactory, second: str) -> None:
+    server = servers.start(*TWO, grpc=False)
+    _refused_beside(server, second, "server.http_addr", server.url.removeprefix("http://"))
 
 
 @pytest.mark.parametrize(("first", "second"), [("1", "1"), ("1", "2"), ("2", "1"), ("2", "2")])
 def test_a_second_server_cannot_take_the_grpc_port(servers: ServerFactory, first: str, second: str) -> None:
     server = servers.start("--workers", first)
     assert server.grpc_target is not None
-    process, log, _, _ = spawn_server(
-        server.data_dir.parent / "second",
-        "--storage-backend",
-        "memory",
-        "--workers",
-        second,
-        "--grpc-addr",
-        server.grpc_target,
-    )
-    assert process.wait(GONE_WITHIN_S) == 1
-    assert "server.grpc_addr: cannot listen on" in log.read_text()
+    _refused_beside(server, second, "server.grpc_addr", server.grpc_target)
