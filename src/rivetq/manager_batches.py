@@ -12,6 +12,7 @@ from typing import TypeVar
 from rivetq.models import AckResult, InsertResult, LeaseResult, NewJob
 from rivetq.pass_batches import PassBatches
 from rivetq.storage.base import Storage
+from rivetq.wire import MAX_BATCH
 
 __all__ = ["JoinedStorageCalls"]
 
@@ -26,9 +27,17 @@ class JoinedStorageCalls:
         self._storage = storage
         self._dedup_window_ms = dedup_window_ms
         self._new_lease_id = new_lease_id
-        self._inserts: PassBatches[str, _Insert, list[InsertResult]] = PassBatches(self._insert_all, self._insert)
-        self._leases: PassBatches[tuple[str, int], _Lease, LeaseResult] = PassBatches(self._lease_all, self._lease)
-        self._acks: PassBatches[None, _Acks, list[AckResult]] = PassBatches(self._ack_all, self._ack)
+        # A joined call holds at most what one API call may (MAX_BATCH jobs), so no
+        # transaction or log record grows past the sizes the engine already serves.
+        self._inserts: PassBatches[str, _Insert, list[InsertResult]] = PassBatches(
+            self._insert_all, self._insert, weight=lambda item: len(item[0]), max_weight=MAX_BATCH
+        )
+        self._leases: PassBatches[tuple[str, int], _Lease, LeaseResult] = PassBatches(
+            self._lease_all, self._lease, weight=lambda item: item[0], max_weight=MAX_BATCH
+        )
+        self._acks: PassBatches[None, _Acks, list[AckResult]] = PassBatches(
+            self._ack_all, self._ack, weight=lambda item: len(item[0]), max_weight=MAX_BATCH
+        )
 
     def insert(self, queue: str, jobs: Sequence[NewJob], *, now_ms: int) -> Awaitable[list[InsertResult]]:
         return self._inserts.submit(queue, (jobs, now_ms))

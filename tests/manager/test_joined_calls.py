@@ -98,3 +98,13 @@ async def test_acks_made_together_are_one_batch_failing_only_where_a_single_ack_
     assert isinstance(outcomes[2], JobNotFound) and str(outcomes[2]) == "job j-unknown not found"
     stats = await manager.stats(QUEUE)
     assert (stats.inflight, stats.counters.acked_total) == (1, 2)
+
+
+async def test_a_joined_call_holds_no_more_jobs_than_one_api_call_may(
+    manager: QueueManager, storage: CountingStorage
+) -> None:
+    batch = [job(b"1")] * 600
+    results = await asyncio.gather(*(manager.enqueue_batch(QUEUE, batch) for _ in range(3)))
+    assert [len(result) for result in results] == [600] * 3
+    assert storage.calls["insert"] == 3  # 600 + 600 would pass MAX_BATCH (1000)
+    assert (await manager.stats(QUEUE)).ready == 1800
