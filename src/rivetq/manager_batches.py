@@ -7,16 +7,14 @@ leased jobs, its own acks' outcomes."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
 
 from rivetq.models import AckResult, InsertResult, LeaseResult, NewJob
-from rivetq.pass_batches import PassBatches
+from rivetq.pass_batches import PassBatches, split_runs
 from rivetq.storage.base import Storage
 from rivetq.wire import MAX_BATCH
 
 __all__ = ["JoinedStorageCalls"]
 
-T = TypeVar("T")
 _Insert = tuple[Sequence[NewJob], int]  # jobs, now_ms
 _Lease = tuple[int, int]  # max_jobs, now_ms
 _Acks = tuple[Sequence[tuple[str, str]], int]  # (job_id, lease_id) pairs, now_ms
@@ -59,11 +57,11 @@ class JoinedStorageCalls:
         jobs, now_ms = item
         return await self._storage.insert(queue, jobs, now_ms=now_ms, dedup_window_ms=self._dedup_window_ms)
 
-    async def _insert_all(self, queue: str, items: list[_Insert]) -> list[list[InsertResult] | BaseException]:
+    async def _insert_all(self, queue: str, items: list[_Insert]) -> list[list[InsertResult]]:
         jobs = [job for batch, _ in items for job in batch]
         now_ms = max(now_ms for _, now_ms in items)
         results = await self._storage.insert(queue, jobs, now_ms=now_ms, dedup_window_ms=self._dedup_window_ms)
-        return _split(results, [len(batch) for batch, _ in items])
+        return split_runs(results, [len(batch) for batch, _ in items])
 
     async def _lease(self, key: tuple[str, int], item: _Lease) -> LeaseResult:
         (queue, visibility_ms), (max_jobs, now_ms) = key, item
@@ -71,15 +69,12 @@ class JoinedStorageCalls:
             queue, max_jobs=max_jobs, visibility_ms=visibility_ms, now_ms=now_ms, new_lease_id=self._new_lease_id
         )
 
-    async def _lease_all(self, key: tuple[str, int], items: list[_Lease]) -> list[LeaseResult | BaseException]:
-        wanted = sum(max_jobs for max_jobs, _ in items)
+    async def _lease_all(self, key: tuple[str, int], items: list[_Lease]) -> list[LeaseResult]:
+        wanted_each = [max_jobs for max_jobs, _ in items]
         now_ms = max(now_ms for _, now_ms in items)
-        result = await self._lease(key, (wanted, now_ms))
-        shares: list[LeaseResult | BaseException] = []
-        start = 0
-        for max_jobs, _ in items:
-            jobs = result.jobs[start : start + max_jobs]
-            start += len(jobs)
+        result = await self._lease(key, (sum(wanted_each), now_ms))
+        shares: list[LeaseResult] = []
+        for max_jobs, jobs in zip(wanted_each, split_runs(result.jobs, wanted_each), strict=True):
             short = len(jobs) < max_jobs  # the limits that held the whole call back held this one back
             shares.append(
                 LeaseResult(
@@ -94,17 +89,7 @@ class JoinedStorageCalls:
         acks, now_ms = item
         return await self._storage.ack_batch(acks, now_ms=now_ms)
 
-    async def _ack_all(self, _: None, items: list[_Acks]) -> list[list[AckResult] | BaseException]:
+    async def _ack_all(self, _: None, items: list[_Acks]) -> list[list[AckResult]]:
         now_ms = max(now_ms for _, now_ms in items)
         results = await self._storage.ack_batch([ack for acks, _ in items for ack in acks], now_ms=now_ms)
-        return _split(results, [len(acks) for acks, _ in items])
-
-
-def _split(results: list[T], sizes: list[int]) -> list[list[T] | BaseException]:
-    """``results`` cut into consecutive runs of ``sizes``."""
-    runs: list[list[T] | BaseException] = []
-    start = 0
-    for size in sizes:
-        runs.append(results[start : start + size])
-        start += size
-    return runs
+        return split_runs(results, [len(acks) for acks, _ in items])

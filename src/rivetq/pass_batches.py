@@ -18,14 +18,15 @@ outcome its own call would have had and one caller's trouble is nobody else's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["PassBatches"]
+__all__ = ["PassBatches", "split_runs"]
 
 K = TypeVar("K", bound=Hashable)
 I = TypeVar("I")  # noqa: E741 - an item, as K is a key and R a result
 R = TypeVar("R")
+T = TypeVar("T")
 
 _Call = tuple[I, "asyncio.Future[R]"]
 
@@ -38,7 +39,7 @@ class PassBatches(Generic[K, I, R]):
 
     def __init__(
         self,
-        run_batch: Callable[[K, list[I]], Awaitable[list[R | BaseException]]],
+        run_batch: Callable[[K, list[I]], Awaitable[Sequence[R | BaseException]]],
         run_one: Callable[[K, I], Awaitable[R]],
         *,
         weight: Callable[[I], int] = lambda _: 1,
@@ -114,6 +115,17 @@ class PassBatches(Generic[K, I, R]):
             except Exception as error:  # handed to its caller
                 outcome = error
             _settle(future, outcome)
+
+
+def split_runs(results: list[T], sizes: list[int]) -> list[list[T]]:
+    """``results`` cut into consecutive runs of ``sizes`` (short or empty at the end when
+    ``results`` run out): each joined call's share of a batch's answer."""
+    runs: list[list[T]] = []
+    start = 0
+    for size in sizes:
+        runs.append(results[start : start + size])
+        start += size
+    return runs
 
 
 def _settle(future: asyncio.Future[R], outcome: R | BaseException) -> None:

@@ -20,7 +20,7 @@ from rivetq.manager_options import LeaseListener
 from rivetq.manager_schedules import check_schedule
 from rivetq.manager_validation import check_insert
 from rivetq.models import AckResult, InsertResult, Job, Schedule
-from rivetq.pass_batches import PassBatches
+from rivetq.pass_batches import PassBatches, split_runs
 from rivetq.server.procs.calls import CALLS, CALLS_BY_NAME, Call
 from rivetq.server.procs.frames import EVENT, OK, FramedProtocol, frame
 from rivetq.server.procs.owner import SUBSCRIBE, UNSUBSCRIBE
@@ -159,8 +159,8 @@ class ManagerProxy:
         result: InsertResult = await _ENQUEUE(self, queue, request)
         return result
 
-    async def _enqueue_all(self, queue: str, requests: list[wire.EnqueueRequest]) -> list[InsertResult | BaseException]:
-        results: list[InsertResult | BaseException] = await _ENQUEUE_BATCH(self, queue, requests)
+    async def _enqueue_all(self, queue: str, requests: list[wire.EnqueueRequest]) -> list[InsertResult]:
+        results: list[InsertResult] = await _ENQUEUE_BATCH(self, queue, requests)
         return results
 
     async def lease(self, queue: str, *, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[Job]:
@@ -174,13 +174,8 @@ class ManagerProxy:
         jobs: list[Job] = await _LEASE(self, queue, max_jobs=max_jobs, visibility_ms=visibility_ms)
         return jobs
 
-    async def _lease_all(self, key: tuple[str, int], wanted: list[int]) -> list[list[Job] | BaseException]:
-        jobs = await self._lease_one(key, sum(wanted))
-        shares: list[list[Job] | BaseException] = []
-        for max_jobs in wanted:
-            shares.append(jobs[:max_jobs])
-            del jobs[:max_jobs]
-        return shares
+    async def _lease_all(self, key: tuple[str, int], wanted: list[int]) -> list[list[Job]]:
+        return split_runs(await self._lease_one(key, sum(wanted)), wanted)
 
     async def ack(self, job_id: str, lease_id: str) -> None:
         await self._acks.submit(None, (job_id, lease_id))
