@@ -41,13 +41,16 @@ _log = structlog.get_logger("rivetq.server")
 class _Child:
     name: str
     args: list[str]
+    http: socket.socket | None  # a front's listening socket, kept for the front that replaces it
     process: subprocess.Popen[bytes]
     ready_read: int
     exit_status: asyncio.Future[int]
     started_at: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def watch(cls, name: str, args: list[str], process: subprocess.Popen[bytes], ready_read: int) -> _Child:
+    def watch(
+        cls, name: str, args: list[str], http: socket.socket | None, process: subprocess.Popen[bytes], ready_read: int
+    ) -> _Child:
         """Its exit sets ``exit_status`` (a pidfd becomes readable when it exits)."""
         loop = asyncio.get_running_loop()
         pidfd = os.pidfd_open(process.pid)
@@ -59,7 +62,7 @@ class _Child:
             exit_status.set_result(process.wait())
 
         loop.add_reader(pidfd, exited)
-        return cls(name, args, process, ready_read, exit_status)
+        return cls(name, args, http, process, ready_read, exit_status)
 
     async def ready(self) -> bool:
         """True once the child serves; False if it exited first."""
@@ -95,13 +98,11 @@ class _Supervisor:
         }
         (run_dir / "metrics").mkdir()
 
-    def _spawn(self, name: str, args: list[str]) -> _Child:
+    def _spawn(self, name: str, args: list[str], http: socket.socket | None = None) -> _Child:
         """``args`` with ``{ready}`` (the fd to say ready on) and a front's ``{http}`` (the
-        fd of its listening socket)."""
+        fd of ``http``, its listening socket)."""
         ready_read, ready_write = os.pipe()
-        fds = [ready_write]
-        if "{http}" in args:
-            fds.append(self._http[int(name.rpartition("-")[2])].fileno())
+        fds = [ready_write, *([http.fileno()] if http is not None else [])]
         argv = [sys.executable, "-m", "rivetq.server.procs.child", *args]
         argv = [part.replace("{ready}", str(ready_write)).replace("{http}", str(fds[-1])) for part in argv]
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, pass_fds=fds, env=self._env)
@@ -109,15 +110,15 @@ class _Supervisor:
         assert process.stdin is not None
         process.stdin.write(msgspec.json.encode(self._settings) + b"\n")
         process.stdin.flush()
-        child = _Child.watch(name, args, process, ready_read)
+        child = _Child.watch(name, args, http, process, ready_read)
         child.exit_status.add_done_callback(lambda _: self._events.put_nowait(child))
         return child
 
     def _spawn_front(self, index: int) -> _Child:
-        name = f"front-{index}"
+        name, http = f"front-{index}", self._http[index]
         if self._settings.storage.backend == "postgres":
-            return self._spawn(name, ["node", name, "{ready}", "{http}"])
-        return self._spawn(name, ["front", name, str(self._owner_socket), "{ready}", "{http}"])
+            return self._spawn(name, ["node", name, "{ready}", "{http}"], http)
+        return self._spawn(name, ["front", name, str(self._owner_socket), "{ready}", "{http}"], http)
 
     async def run(self) -> int:
         """The owner first; on PostgreSQL the first node first (it migrates the schema
@@ -166,7 +167,7 @@ class _Supervisor:
             _log.warning("rivetqd_worker_died", process=event.name, status=status, detail="starting it again")
             if time.monotonic() - event.started_at < _RESTART_BACKOFF_S:
                 await asyncio.sleep(_RESTART_BACKOFF_S)
-            front = self._spawn(event.name, event.args)
+            front = self._spawn(event.name, event.args, event.http)
             children.add(front)
             starting = loop.create_task(self._start_again(front))
             self._starting.add(starting)
