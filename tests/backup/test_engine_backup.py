@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from rivetq.backup.copier import LogCopier
 from rivetq.backup.layout import Catalog, piece_key, snapshot_key
 from rivetq.backup.options import BackupOptions
-from rivetq.backup.restore import parse_time_ms, restore
+from rivetq.backup.restore import RestoreReport, parse_time_ms, restore
 from rivetq.backup.retention import prune
 from rivetq.backup.target import DirTarget, open_target
 from rivetq.cli import rivetqd
@@ -48,6 +48,19 @@ async def _exists(storage: LocalStorage, job_id: str) -> bool:
     except JobNotFound:
         return False
     return True
+
+
+async def _restored(backup: Path, directory: Path, count: int) -> tuple[RestoreReport, list[int]]:
+    """Restore ``backup`` into ``directory`` and open it: the report, and which of the
+    jobs 0 to ``count`` - 1 are there."""
+    engine = LocalOptions(directory, space_reserve=1 << 20)
+    report = await asyncio.to_thread(restore, str(backup), engine.data_dir, engine=engine)
+    restored = LocalStorage(engine)
+    await restored.open()
+    try:
+        return report, [n for n in range(count) if await _exists(restored, f"job-{n:05d}")]
+    finally:
+        await restored.close()
 
 
 def _segments(storage: LocalStorage) -> int:
@@ -145,14 +158,8 @@ async def test_a_shipper_whose_log_was_deleted_unshipped_starts_again_from_a_fre
     finally:
         await storage.close()
     assert len(Catalog.read(DirTarget(backup)).snapshots) == 2
-    engine = LocalOptions(tmp_path / "restored", space_reserve=1 << 20)
-    await asyncio.to_thread(restore, str(backup), engine.data_dir, engine=engine)
-    restored = LocalStorage(engine)
-    await restored.open()
-    try:
-        assert all([await _exists(restored, f"job-{n:05d}") for n in range(200)])
-    finally:
-        await restored.close()
+    _, present = await _restored(backup, tmp_path / "restored", 200)
+    assert present == list(range(200))
 
 
 async def test_a_restore_stops_at_a_gap_in_the_shipped_log_and_says_so(storage: LocalStorage, tmp_path: Path) -> None:
@@ -164,16 +171,9 @@ async def test_a_restore_stops_at_a_gap_in_the_shipped_log_and_says_so(storage: 
     segments = sorted({piece.segment for piece in pieces})
     assert len(segments) >= 3 and result.last_lsn == pieces[-1].last_lsn
     target.delete([piece.key for piece in pieces if piece.segment == segments[1]])
-    engine = LocalOptions(tmp_path / "restored", space_reserve=1 << 20)
-    report = await asyncio.to_thread(restore, str(tmp_path / "backup"), engine.data_dir, engine=engine)
+    report, present = await _restored(tmp_path / "backup", tmp_path / "restored", 100)
     assert report.last_lsn == segments[1] - 1
     assert report.notes == [f"the shipped log stops at LSN {segments[1] - 1}: segment {segments[1]} is missing"]
-    restored = LocalStorage(engine)
-    await restored.open()
-    try:
-        present = [n for n in range(100) if await _exists(restored, f"job-{n:05d}")]
-    finally:
-        await restored.close()
     assert present == list(range(len(present))) and 0 < len(present) < 100
 
 
@@ -194,14 +194,8 @@ async def test_backups_written_over_each_other_restore_from_their_overlapping_pi
     await storage.backup(str(tmp_path / "backup"))  # no checkpoint between: it copies the same log again
     pieces = Catalog.read(DirTarget(tmp_path / "backup")).pieces
     assert any(a.segment == b.segment and a.start < b.end and b.start < a.end for a, b in itertools.pairwise(pieces))
-    engine = LocalOptions(tmp_path / "restored", space_reserve=1 << 20)
-    await asyncio.to_thread(restore, str(tmp_path / "backup"), engine.data_dir, engine=engine)
-    restored = LocalStorage(engine)
-    await restored.open()
-    try:
-        assert all([await _exists(restored, f"job-{n:05d}") for n in range(120)])
-    finally:
-        await restored.close()
+    _, present = await _restored(tmp_path / "backup", tmp_path / "restored", 120)
+    assert present == list(range(120))
 
 
 def test_a_restore_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
