@@ -15,6 +15,7 @@ __all__ = [
     "META",
     "PAYLOAD",
     "QUEUE",
+    "SCHEDULE",
     "SEQ_KEY",
     "IdempotencyRecord",
     "JobMeta",
@@ -33,6 +34,7 @@ __all__ = [
 META = b"m"
 PAYLOAD = b"p"
 QUEUE = b"q"
+SCHEDULE = b"s"
 _IDEMPOTENCY = b"k"
 SEQ_KEY = b"\x00seq"
 

@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterator
 
 from sortedcontainers import SortedSet  # type: ignore[import-untyped]
 
+from rivetq.storage.local.codec import SCHEDULE
 from rivetq.storage.local.kv import KVStore
 from rivetq.storage.local.order import ORDER_TAGS
 
 __all__ = ["SCANNED_TAGS", "ChangeListener", "Layers", "Txn"]
 
-SCANNED_TAGS = frozenset((b"s",))
+SCANNED_TAGS = frozenset((SCHEDULE,))
 
 _MISSING = object()
 ChangeListener = Callable[[bytes, bytes | None, bytes | None], None]

@@ -6,13 +6,13 @@ from __future__ import annotations
 import msgspec
 
 from rivetq.models import Schedule
+from rivetq.storage.local.codec import SCHEDULE
 from rivetq.storage.local.core import Core
 from rivetq.storage.local.layers import Txn
 from rivetq.storage.schedule_book import advanced
 
-__all__ = ["SCHEDULE", "Schedules"]
+__all__ = ["Schedules"]
 
-SCHEDULE = b"s"
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Schedule)
 
