@@ -36,7 +36,7 @@ def listen_http(addr: str) -> socket.socket:
 def listen_http_per_front(addr: str, fronts: int) -> list[socket.socket]:
     """``fronts`` listening sockets on the one HTTP port (SO_REUSEPORT), after checking
     that nobody listens on it."""
-    host, port = parse_addr(reserve_port("server.http_addr", addr))
+    host, port = parse_addr(_reserve_port("server.http_addr", addr))
     try:
         return [
             socket.create_server((host, port), family=_family(host), backlog=_BACKLOG, reuse_port=True)
@@ -49,10 +49,10 @@ def listen_http_per_front(addr: str, fronts: int) -> list[socket.socket]:
 def reserve_grpc_port(addr: str) -> str:
     """``addr`` with its port made concrete (a port 0 picked now), after checking that
     nobody listens on it; the fronts then bind it."""
-    return reserve_port("server.grpc_addr", addr)
+    return _reserve_port("server.grpc_addr", addr)
 
 
-def reserve_port(setting: str, addr: str) -> str:
+def _reserve_port(setting: str, addr: str) -> str:
     host, port = parse_addr(addr)
     try:
         with socket.create_server((host, port), family=_family(host)) as probe:
