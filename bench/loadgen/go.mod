@@ -1,0 +1,3 @@
+module rivetq.dev/bench/loadgen
+
+go 1.19
