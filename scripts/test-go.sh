@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tests the Go SDK (clients/go) against a real rivetqd: starts one on a free loopback
-# port (in-memory storage, a random bearer token, a fast lease reaper), then runs gofmt,
-# go vet, a build of the examples (the seed's example must compile unchanged) and
-# go test. The server is stopped on exit, whatever happens.
+# port (the embedded engine in a temp data dir, so backups run; a random bearer token;
+# a fast lease reaper), then runs gofmt, go vet, a build of the examples (the seed's
+# example must compile unchanged) and go test. The server is stopped on exit, whatever
+# happens.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,7 +38,7 @@ url="http://127.0.0.1:$port"
 
 # Started in $workdir so that no ./config.yaml of the caller applies.
 (cd "$workdir" && RIVETQ_AUTH_TOKENS="$token" RIVETQ_QUEUE_LEASE_CHECK_INTERVAL=50ms \
-  exec "$rivetqd" --storage-backend memory --http-addr "127.0.0.1:$port" --grpc-addr "" \
+  exec "$rivetqd" --http-addr "127.0.0.1:$port" --grpc-addr "" \
   --data-dir "$workdir/data" >"$workdir/rivetqd.log" 2>&1) &
 server_pid=$!
 
