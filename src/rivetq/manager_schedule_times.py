@@ -33,8 +33,14 @@ def check_timezone(name: str) -> ZoneInfo:
 
 
 def check_cron(expression: str, timezone: str) -> None:
+    fields = _NAMED.get(expression.strip().lower(), expression)
+    if len(fields.split()) != 5:  # cronsim also takes a sixth field (seconds, Quartz-style): every second
+        raise InvalidArgument(
+            f"cron {expression!r}: give 5 fields (minute hour day-of-month month day-of-week) or a name such as @daily",
+            field="cron",
+        )
     try:
-        CronSim(_NAMED.get(expression.strip().lower(), expression), datetime.now(check_timezone(timezone)))
+        CronSim(fields, datetime.now(check_timezone(timezone)))
     except CronSimError as error:
         raise InvalidArgument(f"cron {expression!r}: {error}", field="cron") from None
 

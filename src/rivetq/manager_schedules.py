@@ -144,15 +144,17 @@ class ScheduleOps:
 
 
 def _due_ticks(schedule: Schedule, now_ms: int) -> list[int]:
-    if schedule.catchup != "all":
-        return [max(schedule.next_run_at_ms, last_tick_ms(schedule, now_ms))]
-    ticks = [schedule.next_run_at_ms]
-    while len(ticks) < MAX_CATCHUP_RUNS:
-        tick = next_tick_ms(schedule, ticks[-1])
-        if tick > now_ms:
+    """The ticks to run now, oldest first: the latest due one (``skip``), or every due one
+    back to ``next_run_at_ms`` but at most the newest ``MAX_CATCHUP_RUNS`` (``all``),
+    found walking back from now so a long outage costs no walk over all it missed."""
+    latest = max(schedule.next_run_at_ms, last_tick_ms(schedule, now_ms))
+    ticks = [latest]
+    while schedule.catchup == "all" and len(ticks) < MAX_CATCHUP_RUNS:
+        tick = last_tick_ms(schedule, ticks[-1] - 1)
+        if tick < schedule.next_run_at_ms:
             break
         ticks.append(tick)
-    return ticks
+    return ticks[::-1]
 
 
 def _job(schedule: Schedule, tick_ms: int, key: str | None) -> wire.EnqueueRequest:

@@ -84,7 +84,19 @@ async def test_interval_schedule_with_all_fires_every_missed_tick_up_to_the_boun
     assert _ticks(await _jobs(manager)) == [f"2026-01-01T00:0{m}:00.000Z" for m in (1, 2, 3)]
     at_t0.advance(500 * 60_000)
     assert await manager.fire_due_schedules() == 100
+    # the newest 100 of the 500 missed ticks (00:04 to 08:23) run: 06:44 to 08:23
+    late = _ticks(await _jobs(manager))[3:]
+    assert (late[0], late[-1], len(set(late))) == ("2026-01-01T06:44:00.000Z", "2026-01-01T08:23:00.000Z", 100)
     assert (await manager.get_schedule("tick")).next_run_at_ms == T0 + 504 * 60_000
+
+
+async def test_cron_schedule_with_all_runs_the_newest_missed_ticks(manager: QueueManager, at_t0: FakeClock) -> None:
+    await manager.put_schedule("m", body(cron="*/5 * * * *", catchup="all"))
+    at_t0.advance(12 * HOUR_MS + 1)  # 144 ticks missed, 00:05 to 12:00
+    assert await manager.fire_due_schedules() == 100
+    ticks = _ticks(await _jobs(manager))
+    assert (ticks[0], ticks[-1]) == ("2026-01-01T03:45:00.000Z", "2026-01-01T12:00:00.000Z")
+    assert (await manager.get_schedule("m")).next_run_at_ms == T0 + 12 * HOUR_MS + 5 * 60_000
 
 
 class _FailingAdvance(MemoryStorage):
@@ -157,6 +169,8 @@ async def test_list_and_delete(manager: QueueManager, at_t0: FakeClock) -> None:
     ("name", "fields", "field"),
     [
         ("x", {"cron": "61 * * * *"}, "cron"),
+        ("x", {"cron": "* * * * * *"}, "cron"),  # seconds first (Quartz) would fire every second
+        ("x", {"cron": "0 0 * *"}, "cron"),
         ("x", {}, "cron"),
         ("x", {"cron": "@daily", "interval_ms": 1000}, "cron"),
         ("x", {"cron": "@daily", "timezone": "Mars/Olympus"}, "timezone"),
