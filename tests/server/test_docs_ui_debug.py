@@ -80,6 +80,17 @@ async def test_pause_and_resume_refuse_a_body_that_is_not_the_empty_object(
     assert (await client.get("/v1/queues")).json()["queues"] == [], "the refused call paused the queue"
 
 
+@pytest.mark.parametrize("action", ["pause", "resume", "run"])
+@pytest.mark.parametrize(("body", "field"), [(b"not json", None), (b'{"x": 1}', "x")])
+async def test_schedule_actions_refuse_a_body_that_is_not_the_empty_object(
+    client: ApiClient, action: str, body: bytes, field: str | None
+) -> None:
+    await client.put("/v1/schedules/s", json={"queue": "q", "interval_ms": 60000, "payload": {}})
+    response = await client.post(f"/v1/schedules/s/{action}", content=body)
+    assert (response.status_code, response.json()["error"].get("field")) == (400, field)
+    assert (await client.post(f"/v1/schedules/s/{action}", json={})).status_code in (200, 201)
+
+
 async def test_openapi_schemas_are_the_wire_types(client: ApiClient) -> None:
     document = (await client.get("/openapi.json")).json()
     enqueue = document["paths"]["/v1/queues/{queue}/enqueue"]["post"]

@@ -124,6 +124,17 @@ async def test_a_write_without_json_content_type_is_a_415(make_client: ClientFac
     }, "the rejected enqueue created a job"
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain"])
+async def test_a_put_without_json_content_type_is_a_415(make_client: ClientFactory, content_type: str | None) -> None:
+    client = await make_client()
+    headers = {"Content-Type": content_type} if content_type else {}
+    client.headers.pop("Content-Type")
+    body = b'{"queue": "q", "interval_ms": 60000, "payload": {}}'
+    response = await client.put("/v1/schedules/s", content=body, headers=headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (415, "unsupported_media_type")
+    assert (await client.get("/v1/schedules")).json() == {"schedules": []}, "the rejected call made a schedule"
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status", "allow"),
     [

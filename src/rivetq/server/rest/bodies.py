@@ -8,15 +8,17 @@ from typing import TypeVar
 import msgspec
 from starlette.requests import Request
 
+from rivetq import wire
 from rivetq.errors import InvalidArgument, PayloadTooLarge
 from rivetq.server.rest.errors import invalid_argument
 from rivetq.server.rest.whole_numbers import integral_floats_as_ints
 
-__all__ = ["BodyLimits", "decode_body"]
+__all__ = ["BodyLimits", "check_empty_body", "decode_body"]
 
 T = TypeVar("T")
 _ENVELOPE_BYTES = 65_536  # room for the fields around one payload
 _FLOAT_FOR_INT = "Expected `int`, got `float`"
+_EMPTY = msgspec.json.Decoder(wire.EmptyRequest)
 
 
 class BodyLimits(msgspec.Struct, frozen=True):
@@ -42,6 +44,12 @@ async def decode_body(request: Request, decoder: msgspec.json.Decoder[T], limit:
         raise invalid_argument(error) from None
     except RecursionError:  # msgspec's nesting limit: a client error, never a 500
         raise InvalidArgument("malformed JSON: nested too deeply") from None
+
+
+async def check_empty_body(request: Request, limits: BodyLimits) -> None:
+    """A call without fields (pause, resume, run) takes ``{}`` or no body; anything else
+    (``not json``, ``{"x": 1}``) is a 400, as a misspelt field must not pass unnoticed."""
+    await decode_body(request, _EMPTY, limits.single)
 
 
 def _decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:

@@ -14,13 +14,13 @@ from rivetq.server.rest.errors import send_error
 
 __all__ = ["JsonContentTypeMiddleware"]
 
-# Only POST: a browser sends PUT and PATCH across sites only after a CORS preflight, and
-# no route takes them (they get 405).
 _JSON = b"application/json"
 
 
 class JsonContentTypeMiddleware:
-    """POST always, and DELETE when it carries a body, need a JSON content type."""
+    """POST and PUT always, and DELETE when it carries a body, need a JSON content type
+    (a browser sends PUT across sites only after a CORS preflight, but every write is held
+    to the same rule)."""
 
     def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute]) -> None:
         self._app = app
@@ -40,7 +40,7 @@ class JsonContentTypeMiddleware:
 
 def _needs_json(scope: Scope) -> bool:
     method: str = scope["method"]
-    if method == "POST":
+    if method in ("POST", "PUT"):
         return True
     if method != "DELETE":
         return False

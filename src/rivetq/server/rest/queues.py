@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from rivetq import wire
-from rivetq.server.rest.bodies import BodyLimits, decode_body
+from rivetq.server.rest.bodies import BodyLimits, check_empty_body
 from rivetq.server.rest.operations import Operation
 from rivetq.server.rest.params import CURSOR, LIMIT, STATE, cursor_param, limit_param, state_param
 from rivetq.server.rest.views import job_list, json_response, queue_stats, queue_summary
@@ -16,7 +15,6 @@ from rivetq.service import QueueService
 __all__ = ["QueueEndpoints"]
 
 _SUCCESS = wire.SuccessResponse()
-_EMPTY = msgspec.json.Decoder(wire.EmptyRequest)
 
 
 class QueueEndpoints:
@@ -42,12 +40,12 @@ class QueueEndpoints:
         return json_response(job_list(page, self._manager.now_ms()))
 
     async def pause(self, request: Request) -> Response:
-        await decode_body(request, _EMPTY, self._limits.single)
+        await check_empty_body(request, self._limits)
         await self._manager.pause(request.path_params["queue"])
         return json_response(_SUCCESS)
 
     async def resume(self, request: Request) -> Response:
-        await decode_body(request, _EMPTY, self._limits.single)
+        await check_empty_body(request, self._limits)
         await self._manager.resume(request.path_params["queue"])
         return json_response(_SUCCESS)
 

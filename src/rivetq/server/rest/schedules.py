@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from rivetq import wire
 from rivetq.models import Schedule
-from rivetq.server.rest.bodies import BodyLimits, decode_body
+from rivetq.server.rest.bodies import BodyLimits, check_empty_body, decode_body
 from rivetq.server.rest.operations import Operation
 from rivetq.server.rest.views import json_response, rfc3339_ms
 from rivetq.service import QueueService
@@ -61,12 +61,15 @@ class ScheduleEndpoints:
         return json_response(_SUCCESS)
 
     async def pause_schedule(self, request: Request) -> Response:
+        await check_empty_body(request, self._limits)
         return json_response(schedule_view(await self._manager.pause_schedule(request.path_params["name"])))
 
     async def resume_schedule(self, request: Request) -> Response:
+        await check_empty_body(request, self._limits)
         return json_response(schedule_view(await self._manager.resume_schedule(request.path_params["name"])))
 
     async def run_schedule(self, request: Request) -> Response:
+        await check_empty_body(request, self._limits)
         result = await self._manager.run_schedule(request.path_params["name"])
         return json_response(wire.EnqueueResponse(job_id=result.job_id), status=201)
 
@@ -82,9 +85,9 @@ class ScheduleEndpoints:
             Operation("DELETE", one, self.delete_schedule, "Delete a schedule", "schedules",
                       response=wire.SuccessResponse),
             Operation("POST", f"{one}/pause", self.pause_schedule, "Pause a schedule (its ticks are skipped)",
-                      "schedules", response=view),
+                      "schedules", response=view, body=wire.EmptyRequest),
             Operation("POST", f"{one}/resume", self.resume_schedule, "Resume a schedule from its next tick",
-                      "schedules", response=view),
+                      "schedules", response=view, body=wire.EmptyRequest),
             Operation("POST", f"{one}/run", self.run_schedule, "Enqueue a schedule's job now", "schedules",
-                      response=wire.EnqueueResponse, status=201),
+                      response=wire.EnqueueResponse, status=201, body=wire.EmptyRequest),
         ]  # fmt: skip
