@@ -142,6 +142,12 @@ class QueueManager(QueueSettings, ScheduleOps):
         _check_lease(queue, max_jobs, visibility_ms, wait_ms)
         return await self._lease_checked(queue, max_jobs, visibility_ms, wait_ms)
 
+    async def lease_each(
+        self, queue: str, max_jobs_each: Sequence[int], *, visibility_ms: int = 30_000
+    ) -> list[list[Job]]:
+        leases = [self.lease(queue, max_jobs=max_jobs, visibility_ms=visibility_ms) for max_jobs in max_jobs_each]
+        return list(await asyncio.gather(*leases))  # made in one pass: joined into one storage lease
+
     async def ack_and_lease(
         self,
         acks: Sequence[tuple[str, str]],

@@ -71,6 +71,13 @@ class QueueService(Protocol):
         self, queue: str, *, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0
     ) -> list[Job]: ...
 
+    async def lease_each(
+        self, queue: str, max_jobs_each: Sequence[int], *, visibility_ms: int = 30_000
+    ) -> list[list[Job]]:
+        """Several callers' leases without a wait, made together (a front's joined leases):
+        each is answered, limited and counted (a rate-limit refusal too) as its own call."""
+        ...
+
     async def ack_and_lease(
         self,
         acks: Sequence[tuple[str, str]],

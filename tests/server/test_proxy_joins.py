@@ -16,11 +16,11 @@ from rivetq import wire
 from rivetq.clock import SystemClock
 from rivetq.errors import InvalidArgument, JobNotFound, LeaseLost
 from rivetq.manager import ManagerOptions, QueueManager
-from rivetq.models import AckResult, InsertResult, Job
+from rivetq.models import AckResult, InsertResult, Job, RateLimit
 from rivetq.server.procs.owner import OwnerServer
 from rivetq.server.procs.proxy import ManagerProxy
 from rivetq.storage.memory import MemoryStorage
-from tests.manager.support import QUEUE, job
+from tests.manager.support import QUEUE, RecordingObserver, job
 
 MAX_PAYLOAD = 1024
 
@@ -29,7 +29,13 @@ class CountingManager(QueueManager):
     """Counts the calls that reach the owner's manager."""
 
     def __init__(self, storage: MemoryStorage) -> None:
-        super().__init__(storage, clock=SystemClock(), options=ManagerOptions(max_payload_bytes=MAX_PAYLOAD))
+        self.observed = RecordingObserver()
+        super().__init__(
+            storage,
+            clock=SystemClock(),
+            options=ManagerOptions(max_payload_bytes=MAX_PAYLOAD),
+            observer=self.observed,
+        )
         self.calls: Counter[str] = Counter()
 
     async def enqueue(self, queue: str, request: wire.EnqueueRequest) -> InsertResult:
@@ -43,6 +49,12 @@ class CountingManager(QueueManager):
     async def lease(self, queue: str, *, max_jobs: int = 1, visibility_ms: int = 30_000, wait_ms: int = 0) -> list[Job]:
         self.calls["lease"] += 1
         return await super().lease(queue, max_jobs=max_jobs, visibility_ms=visibility_ms, wait_ms=wait_ms)
+
+    async def lease_each(
+        self, queue: str, max_jobs_each: Sequence[int], *, visibility_ms: int = 30_000
+    ) -> list[list[Job]]:
+        self.calls["lease_each"] += 1
+        return await super().lease_each(queue, max_jobs_each, visibility_ms=visibility_ms)
 
     async def ack_batch(self, acks: Sequence[tuple[str, str]]) -> list[AckResult]:
         self.calls["ack_batch"] += 1
@@ -89,12 +101,22 @@ async def test_leases_made_together_are_one_call_and_a_bad_max_jobs_fails_alone(
     await proxy.enqueue_batch(QUEUE, [job(str(n).encode()) for n in range(4)])
     manager.calls.clear()
     shares = await _outcomes(*(proxy.lease(QUEUE, max_jobs=n, visibility_ms=60_000) for n in (1, 2, 5)))
-    assert manager.calls == Counter(lease=1)
+    assert manager.calls == Counter(lease_each=1, lease=3)  # one call to the owner, each lease its own there
     assert [len(share) for share in shares] == [1, 2, 1]
     manager.calls.clear()
     outcomes = await _outcomes(proxy.lease(QUEUE, max_jobs=-1), proxy.lease(QUEUE, max_jobs=2))
     assert isinstance(outcomes[0], InvalidArgument) and outcomes[0].field == "max_jobs"
     assert outcomes[1] == []
+
+
+async def test_each_joined_lease_a_rate_limit_refuses_is_counted(owner: tuple[CountingManager, ManagerProxy]) -> None:
+    manager, proxy = owner
+    await proxy.enqueue_batch(QUEUE, [job(str(n).encode()) for n in range(6)])
+    await proxy.set_rate_limit(QUEUE, RateLimit(capacity=2, refill_rate=1e-9))
+    shares = await asyncio.gather(*(proxy.lease(QUEUE) for _ in range(5)))
+    assert manager.calls["lease_each"] == 1
+    assert sorted(len(share) for share in shares) == [0, 0, 0, 1, 1]
+    assert manager.observed.counts[("rate_limited", QUEUE)] == 3  # as one process counts them
 
 
 async def test_acks_made_together_are_one_batch_and_fail_only_where_a_single_ack_would(

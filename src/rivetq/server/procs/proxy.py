@@ -20,7 +20,7 @@ from rivetq.manager_options import LeaseListener
 from rivetq.manager_schedules import check_schedule
 from rivetq.manager_validation import check_insert
 from rivetq.models import AckResult, InsertResult, Job, Schedule
-from rivetq.pass_batches import PassBatches, split_runs
+from rivetq.pass_batches import PassBatches
 from rivetq.server.procs.calls import CALLS, CALLS_BY_NAME, Call
 from rivetq.server.procs.frames import EVENT, OK, FramedProtocol, frame
 from rivetq.server.procs.owner import SUBSCRIBE, UNSUBSCRIBE
@@ -175,7 +175,9 @@ class ManagerProxy:
         return jobs
 
     async def _lease_all(self, key: tuple[str, int], wanted: list[int]) -> list[list[Job]]:
-        return split_runs(await self._lease_one(key, sum(wanted)), wanted)
+        queue, visibility_ms = key  # one call, but each lease counted as its own (rate-limit refusals)
+        shares: list[list[Job]] = await _LEASE_EACH(self, queue, wanted, visibility_ms=visibility_ms)
+        return shares
 
     async def ack(self, job_id: str, lease_id: str) -> None:
         await self._acks.submit(None, (job_id, lease_id))
@@ -213,6 +215,7 @@ _ENQUEUE = _remote(CALLS_BY_NAME["enqueue"])
 _ENQUEUE_BATCH = _remote(CALLS_BY_NAME["enqueue_batch"])
 _PUT_SCHEDULE = _remote(CALLS_BY_NAME["put_schedule"])
 _LEASE = _remote(CALLS_BY_NAME["lease"])
+_LEASE_EACH = _remote(CALLS_BY_NAME["lease_each"])
 _ACK = _remote(CALLS_BY_NAME["ack"])
 _ACK_BATCH = _remote(CALLS_BY_NAME["ack_batch"])
 for _call in CALLS:
