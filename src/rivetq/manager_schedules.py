@@ -29,6 +29,9 @@ logger = logging.getLogger("rivetq.manager")
 MAX_CATCHUP_RUNS = 100  # ``all``: missed ticks beyond this many are skipped
 SCHEDULE_HEADER = "rivetq-schedule"  # every fired job says which schedule and tick it is for
 TICK_HEADER = "rivetq-schedule-tick"
+_MAX_OWN_HEADERS = wire.MAX_HEADERS - 2
+_TICK_TEXT_LENGTH = len("2026-01-01T00:00:00.000Z")
+_TWO_ADDED = f"({SCHEDULE_HEADER} and {TICK_HEADER} are added to each job)"
 _replace = msgspec.structs.replace
 
 
@@ -181,8 +184,27 @@ def check_schedule(name: str, body: wire.ScheduleBody, *, now_ms: int, max_paylo
     """The schedule ``body`` defines, every field checked; the job a tick enqueues must pass
     an enqueue's checks too (payload size included)."""
     schedule = _checked(name, body, now_ms)
+    _check_room_for_tick_headers(schedule)
     build_jobs([_job(schedule, now_ms, key=None)], now_ms=now_ms, max_payload_bytes=max_payload_bytes, prefix=None)
     return schedule
+
+
+def _check_room_for_tick_headers(schedule: Schedule) -> None:
+    """A fired job carries the schedule's headers and two of its own: say so, instead of
+    an enqueue's limits that the user's headers seem to meet."""
+    headers = schedule.headers or {}
+    if len(headers) > _MAX_OWN_HEADERS:
+        message = (
+            f"headers: a schedule holds at most {_MAX_OWN_HEADERS} ({SCHEDULE_HEADER} and {TICK_HEADER} are added)"
+        )
+        raise InvalidArgument(message, field="headers")
+    room = wire.MAX_HEADERS_BYTES - len(SCHEDULE_HEADER) - len(schedule.name) - len(TICK_HEADER) - _TICK_TEXT_LENGTH
+    size = sum(len(name.encode()) + len(value.encode()) for name, value in headers.items())
+    if size > room:
+        message = (
+            f"headers: a schedule's may total {room} bytes ({SCHEDULE_HEADER} and {TICK_HEADER} are added), not {size}"
+        )
+        raise InvalidArgument(message, field="headers")
 
 
 def _checked(name: str, body: wire.ScheduleBody, now_ms: int) -> Schedule:

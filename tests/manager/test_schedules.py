@@ -179,6 +179,8 @@ async def test_list_and_delete(manager: QueueManager, at_t0: FakeClock) -> None:
         ("x", {"cron": "@daily", "queue": "bad queue"}, "queue"),
         ("x", {"cron": "@daily", "payload": msgspec.Raw(b"{oops")}, "payload"),
         ("x", {"cron": "@daily", "headers": {"": "v"}}, "headers"),
+        ("x", {"cron": "@daily", "headers": {f"h{n}": "v" for n in range(63)}}, "headers"),  # 2 are added
+        ("x", {"cron": "@daily", "headers": {"a": "v" * 8191, "b": "v" * 8191}}, "headers"),
     ],
 )
 async def test_a_bad_schedule_names_the_field(
@@ -188,6 +190,18 @@ async def test_a_bad_schedule_names_the_field(
         await manager.put_schedule(name, body(**fields))
     assert caught.value.field == field
     assert await manager.list_schedules() == []
+
+
+async def test_a_schedule_takes_headers_up_to_the_room_its_own_two_leave(manager: QueueManager) -> None:
+    with pytest.raises(InvalidArgument, match=r"at most 62 \(rivetq-schedule and rivetq-schedule-tick are added"):
+        await manager.put_schedule("x", body(cron="@daily", headers={f"h{n}": "v" for n in range(63)}))
+    most = {f"h{n}": "v" for n in range(62)}
+    assert (await manager.put_schedule("x", body(cron="@daily", headers=most))).headers == most
+    room = 16_384 - len("rivetq-schedule") - len("y") - len("rivetq-schedule-tick") - 24
+    full = {"a": "v" * 8000, "b": "v" * 8000, "c": "v" * (room - 3 - 16_000)}
+    assert (await manager.put_schedule("y", body(cron="@daily", headers=full))).headers == full
+    with pytest.raises(InvalidArgument, match=f"may total {room} bytes"):
+        await manager.put_schedule("y", body(cron="@daily", headers={**full, "d": ""}))
 
 
 def test_schedule_model_round_trips_through_msgpack() -> None:
