@@ -323,3 +323,10 @@ def test_client_schedules(client: GrpcClient) -> None:
     with pytest.raises(InvalidArgument) as caught:
         client.put_schedule(name, queue, 1, cron="@daily", timezone="Nowhere/Else")
     assert caught.value.field == "timezone"
+
+
+@pytest.mark.parametrize("field", ["timezone", "catchup"])
+def test_an_empty_schedule_option_is_refused_as_over_rest(client: GrpcClient, field: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        client.put_schedule(_queue(), _queue(), 1, cron="@daily", **{field: ""})  # type: ignore[arg-type]
+    assert caught.value.field == field

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 
@@ -15,20 +15,25 @@ __all__ = ["schedule_body", "schedule_message"]
 
 
 def schedule_body(message: pb.PutScheduleRequest) -> wire.ScheduleBody:
-    """The REST shape of a schedule; the manager checks every field."""
-    priority, max_retries = optional(message, "priority"), optional(message, "max_retries")
+    """The REST shape of a schedule; the manager checks every field (an empty ``timezone``
+    or ``catchup`` that was set is refused as over REST, not taken for the default)."""
     return wire.ScheduleBody(
         queue=message.queue,
         payload=msgspec.Raw(message.payload),
         cron=optional(message, "cron"),
         interval_ms=optional(message, "interval_ms"),
-        timezone=optional(message, "timezone") or "UTC",
-        priority=DEFAULT_PRIORITY if priority is None else priority,
-        max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+        timezone=_given(message, "timezone", "UTC"),
+        priority=_given(message, "priority", DEFAULT_PRIORITY),
+        max_retries=_given(message, "max_retries", DEFAULT_MAX_RETRIES),
         headers=dict(message.headers) or None,
-        catchup=cast(wire.CatchUp, optional(message, "catchup") or "skip"),
+        catchup=cast(wire.CatchUp, _given(message, "catchup", "skip")),
         paused=message.paused,
     )
+
+
+def _given(message: pb.PutScheduleRequest, field: str, default: object) -> Any:
+    value = optional(message, field)
+    return default if value is None else value
 
 
 def schedule_message(schedule: Schedule) -> pb.Schedule:
