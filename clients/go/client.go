@@ -128,10 +128,12 @@ func jobPath(jobID string) string {
 	return "/v1/jobs/" + url.PathEscape(jobID)
 }
 
-// namedPaths are the paths that name a queue or a job in their next segment.
-var namedPaths = [...]struct{ prefix, field string }{{"/v1/queues/", "queue"}, {"/v1/jobs/", "job_id"}}
+// namedPaths are the paths that name a queue, a job or a schedule in their next segment.
+var namedPaths = [...]struct{ prefix, field string }{
+	{"/v1/queues/", "queue"}, {"/v1/jobs/", "job_id"}, {"/v1/schedules/", "name"},
+}
 
-// checkPath refuses a path whose queue or job segment is empty, "." or "..": sent as is, it
+// checkPath refuses a path whose named segment is empty, "." or "..": sent as is, it
 // would name another route (an empty queue in /v1/queues//stats, or "." in
 // /v1/queues/./dlq, which proxies and servers may resolve to /v1/queues/dlq).
 func checkPath(path string) error {

@@ -219,12 +219,17 @@ func TestANameThatWouldReachAnotherRouteIsAnInvalidArgument(t *testing.T) {
 		`Pause("..")`:     func() error { return c.Pause(ctx, "..") },
 		`GetJob("")`:      func() error { _, err := c.GetJob(ctx, ""); return err },
 		`CancelJob("..")`: func() error { return c.CancelJob(ctx, "..") },
+		`PutSchedule("")`: func() error {
+			_, err := c.PutSchedule(ctx, "", rivetq.ScheduleSpec{Queue: q, Payload: 1, IntervalMs: 60000})
+			return err
+		},
+		`RunSchedule(".")`: func() error { _, err := c.RunSchedule(ctx, "."); return err },
 	}
 	for name, call := range calls {
 		err := call()
 		assertIs(t, err, rivetq.ErrInvalidArgument)
 		var apiErr *rivetq.APIError
-		if !errors.As(err, &apiErr) || (apiErr.Field != "queue" && apiErr.Field != "job_id") {
+		if !errors.As(err, &apiErr) || (apiErr.Field != "queue" && apiErr.Field != "job_id" && apiErr.Field != "name") {
 			t.Fatalf("%s: %v names no field", name, err)
 		}
 	}
