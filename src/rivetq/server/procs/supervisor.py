@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import structlog
 from rivetq.errors import RivetQError
 from rivetq.server.listeners import listen_http_per_front, reserve_grpc_port
 from rivetq.server.metrics import MULTIPROCESS_DIR_ENV
+from rivetq.server.procs.run_dirs import run_directory
 from rivetq.server.serve import log_started
 from rivetq.settings import ServerSettings, Settings, parse_addr
 
@@ -216,7 +216,7 @@ async def supervise(settings: Settings, workers: int) -> int:
     except RivetQError as error:
         _log.error("rivetqd_startup_failed", error=str(error))
         return 1
-    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="rivetqd-") as run_dir:
+    with contextlib.ExitStack() as stack, run_directory() as run_dir:
         for sock in http:
             stack.enter_context(sock)
         supervisor = _Supervisor(_child_settings(settings, grpc_addr, workers), workers, http, Path(run_dir))
