@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tarfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +58,14 @@ def test_dist_holds_an_sdist_and_a_wheel_of_the_version(dist: Path) -> None:
         f"rivetq-{__version__}-py3-none-any.whl",
         f"rivetq-{__version__}.tar.gz",
     ]
+
+
+def test_the_wheel_and_the_sdist_carry_the_license(dist: Path) -> None:
+    (wheel,) = dist.glob("rivetq-*.whl")
+    (sdist,) = dist.glob("rivetq-*.tar.gz")
+    with zipfile.ZipFile(wheel) as wheel_files, tarfile.open(sdist) as sdist_files:
+        assert any(name.endswith(".dist-info/licenses/LICENSE") for name in wheel_files.namelist())
+        assert any(name.endswith("/LICENSE") for name in sdist_files.getnames())
 
 
 def test_the_installed_package_is_the_wheel_not_the_checkout(venv: Path) -> None:
