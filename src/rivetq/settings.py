@@ -177,19 +177,22 @@ def load_settings(
 
     ``config_path`` names a YAML file that must exist (None: no file). ``env`` defaults to
     ``os.environ``. ``overrides`` maps dotted keys to flag values (``{"wal.fsync": False}``);
-    None values are ignored, so unset flags fall through."""
+    None values are ignored, so unset flags fall through.
+
+    An error about a key the environment or a flag set says so: ``config: wal.fsync:
+    expected a boolean, got 'maybe' (from RIVETQ_WAL_FSYNC)``."""
+    env_values = _env_values(os.environ if env is None else env)
+    flag_values = {key: value for key, value in (overrides or {}).items() if value is not None}
     merged: Layer = {}
     if config_path is not None:
         _merge(merged, _read_yaml(Path(config_path)))
-    _merge(merged, env_layer(os.environ if env is None else env))
-    _merge(merged, _dotted_layer({k: v for k, v in (overrides or {}).items() if v is not None}))
-    _normalise_units(merged)
+    _merge(merged, _dotted_layer(env_values))
+    _merge(merged, _dotted_layer(flag_values))
+    origins = {key: env_name(key) for key in env_values} | dict.fromkeys(flag_values, _FLAG_ORIGIN)
     try:
-        settings = msgspec.convert(merged, Settings, strict=False)
-    except msgspec.ValidationError as error:
-        raise _config_error(error, merged) from None
-    _check(settings)
-    return settings
+        return _validate(merged)
+    except InvalidArgument as error:
+        raise _with_origin(error, origins) from None
 
 
 def env_name(key: str) -> str:
@@ -202,6 +205,11 @@ def env_layer(env: Mapping[str, str]) -> Layer:
     rivetqd warns about them at startup, see ``unknown_env_names``). An empty list
     variable counts as unset: ``RIVETQ_AUTH_TOKENS=${TOKENS}`` with ``TOKENS`` unset must
     not switch off the tokens the file sets."""
+    return _dotted_layer(_env_values(env))
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, object]:
+    """The dotted keys that ``RIVETQ_*`` variables set, with their values (see ``env_layer``)."""
     values: dict[str, object] = {}
     for key, is_list in _keys():
         raw = env.get(env_name(key))
@@ -211,7 +219,7 @@ def env_layer(env: Mapping[str, str]) -> Layer:
             values[key] = raw
         elif items := [item.strip() for item in raw.split(",") if item.strip()]:
             values[key] = items
-    return _dotted_layer(values)
+    return values
 
 
 # RIVETQ_* variables that are not settings but rivetqd's --config and the clients' options.
@@ -276,12 +284,28 @@ def _read_yaml(path: Path) -> Layer:
     except OSError as error:
         raise InvalidArgument(f"config: cannot read {path}: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise InvalidArgument(f"config: {path} is not valid YAML: {error}") from None
+        raise InvalidArgument(f"config: {path} is not valid YAML: {_yaml_problem(error)}") from None
     if document is None:
         return {}
     if not isinstance(document, dict):
         raise InvalidArgument(f"config: {path} must hold a mapping of sections, got {type(document).__name__}")
-    return document
+    # A section with every key commented out (``storage:`` alone) is YAML's null: no keys.
+    return {section: {} if values is None else values for section, values in document.items()}
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's problem and where it is, without the quoted line its message carries: that
+    line may hold a token (``tokens: [tok1, "tok2``)."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return type(error).__name__
+    problem = f"{error.problem or 'unexpected text'} at {_yaml_place(error.problem_mark)}"
+    if error.context and error.context_mark:
+        return f"{problem} ({error.context} at {_yaml_place(error.context_mark)})"
+    return problem
+
+
+def _yaml_place(mark: yaml.Mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
 def _dotted_layer(values: Mapping[str, object]) -> Layer:
@@ -293,11 +317,35 @@ def _dotted_layer(values: Mapping[str, object]) -> Layer:
 
 
 def _merge(base: Layer, layer: Layer) -> None:
+    """Lay ``layer``'s sections over ``base``'s. A section of ``base`` that is not a mapping
+    (``storage: memory`` in the file) stays as it is, so that validation reports it whatever
+    the environment and the flags set in that section."""
     for section, values in layer.items():
-        if isinstance(values, dict) and isinstance(base.get(section), dict):
-            base[section].update(values)
-        else:
+        if section not in base:
             base[section] = dict(values) if isinstance(values, dict) else values
+        elif isinstance(base[section], dict) and isinstance(values, dict):
+            base[section].update(values)
+
+
+def _validate(merged: Layer) -> Settings:
+    _normalise_units(merged)
+    try:
+        settings = msgspec.convert(merged, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise _config_error(error, merged) from None
+    _check(settings)
+    return settings
+
+
+_FLAG_ORIGIN = "a command-line flag"
+
+
+def _with_origin(error: InvalidArgument, origins: Mapping[str, str]) -> InvalidArgument:
+    """``error`` naming the variable or flag that set its key, if one did (the file otherwise)."""
+    origin = origins.get((error.field or "").partition("[")[0])
+    if origin is None:
+        return error
+    return InvalidArgument(f"{error.message} (from {origin})", field=error.field)
 
 
 def _normalise_units(merged: Layer) -> None:
@@ -357,7 +405,7 @@ def _config_error(error: msgspec.ValidationError, merged: Layer) -> InvalidArgum
     if unknown:
         key = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
         return InvalidArgument(f"config: {key}: unknown key{_did_you_mean(key)}", field=key)
-    got = "a secret value (not shown)" if path.startswith(_SECRET_KEYS) else repr(_value_at(merged, path))
+    got = "a secret value (not shown)" if _may_hold_a_secret(path) else repr(_value_at(merged, path))
     if what.startswith("Invalid enum value"):
         what = "expected one of " + ", ".join(repr(choice) for choice in _choices(path))
     for word, phrase in _TYPE_WORDS.items():
@@ -366,11 +414,22 @@ def _config_error(error: msgspec.ValidationError, merged: Layer) -> InvalidArgum
     return InvalidArgument(f"config: {path}: {what}, got {got}", field=path)
 
 
+def _may_hold_a_secret(path: str) -> bool:
+    """True for a secret key (or an item of one) and for a section that holds one: a scalar
+    ``auth:`` or ``storage:`` may well be the token or the DSN put one level too high."""
+    return path.startswith(_SECRET_KEYS) or any(key.startswith(f"{path}.") for key in _SECRET_KEYS)
+
+
 def _did_you_mean(key: str) -> str:
-    """`` (did you mean wal.fsync?)`` for ``wal.fsinc``, as rivetqd says of unknown env variables."""
-    known = [name for name, _ in _keys()] if "." in key else [f.encode_name for f in msgspec.structs.fields(Settings)]
-    match = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
-    return f" (did you mean {match[0]}?)" if match else ""
+    """`` (did you mean storage.data_dir?)`` for ``server.data_dir`` or a top-level
+    ``data_dir`` (a key put in the wrong place), else `` (did you mean wal.fsync?)`` for
+    ``wal.fsinc`` (a typo), as rivetqd says of unknown env variables."""
+    keys = [name for name, _ in _keys()]
+    name = key.rpartition(".")[2]
+    misplaced = [known for known in keys if known.rpartition(".")[2] == name]
+    known = keys if "." in key else [f.encode_name for f in msgspec.structs.fields(Settings)]
+    suggestions = misplaced or difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+    return f" (did you mean {' or '.join(suggestions)}?)" if suggestions else ""
 
 
 def _choices(path: str) -> tuple[object, ...]:

@@ -120,11 +120,15 @@ def test_sizes_accept_units(text: str, size: int) -> None:
         ({"RIVETQ_SERVER_GRPC_ADDR": "x:99999"}, "config: server.grpc_addr: expected host:port, got 'x:99999'"),
         ({"RIVETQ_SERVER_TLS_CERT_FILE": "c.pem"},
          "config: server.tls_cert_file: TLS needs both server.tls_cert_file and server.tls_key_file"),
-        ({"RIVETQ_STORAGE_BACKEND": "postgres"}, "config: storage.dsn: the postgres backend needs a DSN"),
     ],
 )  # fmt: skip
-def test_a_bad_value_is_an_error_naming_the_key(env: dict[str, str], message: str) -> None:
-    assert _error(env=env) == message
+def test_a_bad_value_is_an_error_naming_the_key_and_its_variable(env: dict[str, str], message: str) -> None:
+    [variable] = env
+    assert _error(env=env) == f"{message} (from {variable})"
+
+
+def test_an_error_about_a_key_no_variable_set_names_no_variable() -> None:
+    assert _error(env={"RIVETQ_STORAGE_BACKEND": "postgres"}) == "config: storage.dsn: the postgres backend needs a DSN"
 
 
 @pytest.mark.parametrize(
@@ -237,10 +241,10 @@ def test_tls_files_that_cannot_be_loaded_are_an_error_naming_the_key(tmp_path: P
     tls = {"RIVETQ_SERVER_TLS_CERT_FILE": str(cert), "RIVETQ_SERVER_TLS_KEY_FILE": str(key)}
     assert load_settings(env=tls).server.tls_cert_file == str(cert)
     assert _error(env={**tls, "RIVETQ_SERVER_TLS_KEY_FILE": missing}) == (
-        f"config: server.tls_key_file: cannot read {missing}"
+        f"config: server.tls_key_file: cannot read {missing} (from RIVETQ_SERVER_TLS_KEY_FILE)"
     )
     assert _error(env={**tls, "RIVETQ_SERVER_TLS_CERT_FILE": missing}) == (
-        f"config: server.tls_cert_file: cannot read {missing}"
+        f"config: server.tls_cert_file: cannot read {missing} (from RIVETQ_SERVER_TLS_CERT_FILE)"
     )
     swapped = _error(env={"RIVETQ_SERVER_TLS_CERT_FILE": str(key), "RIVETQ_SERVER_TLS_KEY_FILE": str(cert)})
     assert swapped.startswith(f"config: server.tls_cert_file: {key} and {cert} are not a PEM certificate and its key")

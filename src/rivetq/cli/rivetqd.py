@@ -1,12 +1,15 @@
 """``rivetqd``: the RivetQ server.
 
 Settings come from defaults < config.yaml < RIVETQ_* environment < these flags. Server
-modules are imported only after the flags parse, so ``--help`` stays fast.
+modules are imported only after the flags parse, so ``--help`` stays fast, and a server
+module missing (rivetq installed without the ``server`` extra) is one line, not a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +32,21 @@ def _config_path(given: str | None) -> Path | None:
     return _DEFAULT_CONFIG if _DEFAULT_CONFIG.is_file() else None
 
 
+@contextlib.contextmanager
+def _server_extra_needed() -> Iterator[None]:
+    """Turn a missing third-party module (the ``server`` extra not installed) into one line
+    and exit status 2; a missing ``rivetq`` module is a bug and keeps its traceback."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.partition(".")[0] == "rivetq":
+            raise
+        click.echo(
+            f"rivetqd: needs the server extra: pip install 'rivetq[server]' (missing module {error.name})", err=True
+        )
+        sys.exit(2)
+
+
 class _Boolean(click.ParamType[bool]):
     """The boolean words the config file and the environment take (click's own BOOL also
     takes an empty value and lists it first among the recognized ones)."""
@@ -38,7 +56,8 @@ class _Boolean(click.ParamType[bool]):
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> bool:
         if isinstance(value, bool):  # the flag given without a value
             return value
-        from rivetq.settings import parse_bool
+        with _server_extra_needed():
+            from rivetq.settings import parse_bool
 
         try:
             return parse_bool(str(value))
@@ -123,6 +142,7 @@ def _restore(settings: Settings, command: str | None, source: str | None, restor
 @click.argument("command", required=False, type=click.Choice(["migrate", "restore"]))
 @click.argument("source", required=False)
 @click.version_option(__version__)
+@_server_extra_needed()
 def main(
     config: str | None,
     data_dir: str | None,
@@ -140,10 +160,13 @@ def main(
     command: str | None,
     source: str | None,
 ) -> None:
-    """Run the RivetQ server until SIGTERM or SIGINT. ``rivetqd migrate`` instead brings
-    the PostgreSQL schema (storage.dsn) up to date and exits; ``rivetqd restore SOURCE
-    --data-dir DIR [--to TIME]`` rebuilds an empty data directory from a backup (a
-    directory or s3://bucket/prefix) and exits."""
+    """Run the RivetQ server until SIGTERM or SIGINT.
+
+    rivetqd migrate: bring the PostgreSQL schema (storage.dsn) up to date, then exit.
+
+    rivetqd restore SOURCE --data-dir DIR [--to TIME]: rebuild an empty data directory
+    from a backup (a directory or s3://bucket/prefix), then exit.
+    """
     from rivetq.errors import RivetQError
     from rivetq.settings import load_settings
 
