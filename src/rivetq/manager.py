@@ -309,7 +309,9 @@ class QueueManager(QueueSettings, ScheduleOps):
 
     async def backup(self, dest: str) -> BackupResult:
         if not dest.strip():
-            raise InvalidArgument("dest must name a directory or an s3://bucket/prefix URL", field="dest")
+            raise InvalidArgument(
+                "dest must name an absolute directory on the server's host or an s3://bucket/prefix URL", field="dest"
+            )
         return await self._storage.backup(dest)
 
     # -- internals ----------------------------------------------------------------

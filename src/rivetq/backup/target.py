@@ -4,6 +4,7 @@ put is all or nothing (a temp file renamed in a directory, one PUT in S3)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -18,10 +19,26 @@ from rivetq.errors import InvalidArgument, StorageUnavailable
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["BackupTarget", "DirTarget", "S3Target", "TargetURL", "open_target", "fsync_dir", "parse_url", "s3_failures"]
+__all__ = [
+    "BackupTarget",
+    "DirTarget",
+    "S3Target",
+    "TargetURL",
+    "dir_failures",
+    "fsync_dir",
+    "make_dir",
+    "open_target",
+    "parse_url",
+    "s3_failures",
+]
 
 _CONNECT_TIMEOUT_S = 3
 _READ_TIMEOUT_S = 30
+# OS errors saying a directory target is no place for a backup (any other is a failure of the disk or system)
+_BAD_PLACE = frozenset({
+    errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM,
+    errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP,
+})  # fmt: skip
 
 
 class BackupTarget(Protocol):
@@ -123,7 +140,7 @@ class S3Target:
 
 class TargetURL(NamedTuple):
     bucket: str  # "" for a directory
-    path: str  # the key prefix in the bucket ("" or ending in /), or the directory
+    path: str  # the key prefix in the bucket ("" or ending in /), or the directory as given (maybe relative)
 
 
 def parse_url(url: str, *, field: str = "url") -> TargetURL:
@@ -135,18 +152,30 @@ def parse_url(url: str, *, field: str = "url") -> TargetURL:
             raise InvalidArgument(f"{field}: {url!r} names no bucket (s3://bucket/prefix)", field=field)
         prefix = parsed.path.strip("/")
         return TargetURL(parsed.netloc, f"{prefix}/" if prefix else "")
+    if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
+        raise InvalidArgument(f"{field}: {url!r} names a host: a file URL is file:///path", field=field)
     if parsed.scheme in ("", "file") and (path := parsed.path if parsed.scheme == "file" else url):
-        return TargetURL("", str(Path(path).absolute()))
+        return TargetURL("", path)
     raise InvalidArgument(f"{field}: {url!r}: expected a directory, file:///path or s3://bucket/prefix", field=field)
 
 
 def open_target(url: str, *, endpoint: str = "", region: str = "") -> BackupTarget:
-    """The target ``url`` names; S3 through boto3's standard credential chain (environment,
-    shared files, instance roles), at ``endpoint`` for S3-compatible stores."""
+    """The target ``url`` names (a relative directory from the working directory); S3
+    through boto3's standard credential chain (environment, shared files, instance roles),
+    at ``endpoint`` for S3-compatible stores."""
     parsed = parse_url(url)
     if parsed.bucket:
         return S3Target(parsed.bucket, parsed.path, _s3_client(endpoint, region), url)
-    return DirTarget(Path(parsed.path))
+    return DirTarget(Path(parsed.path).absolute())
+
+
+def make_dir(root: Path) -> None:
+    """``root`` as a directory, made with its parents if missing; the ``OSError`` saying
+    why not (``NotADirectoryError`` where a file is)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(root)) from None
 
 
 @contextmanager
@@ -160,6 +189,31 @@ def s3_failures(url: str) -> Iterator[None]:
         yield
     except (BotoCoreError, ClientError, Boto3Error) as error:
         raise StorageUnavailable(f"backup target {url}: {error}") from error
+
+
+@contextmanager
+def dir_failures(url: str, *, field: str) -> Iterator[None]:
+    """An OS error writing the directory ``url`` as one line naming the path and the
+    reason: a place no backup can go (no such parent, a file in the way, no permission,
+    read-only) as ``InvalidArgument`` naming ``field``; the disk or the system failing
+    (full, I/O error, ...) as ``StorageUnavailable``."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno is None:  # not from the OS: a check of ours, left as it is
+            raise
+        detail = _os_reason(error, url)
+        if error.errno in _BAD_PLACE:
+            raise InvalidArgument(f"{field}: cannot write a backup to {url}: {detail}", field=field) from error
+        raise StorageUnavailable(f"backup target {url}: {detail}") from error
+
+
+def _os_reason(error: OSError, url: str) -> str:
+    """``error``'s reason, after the path it names when that is not ``url`` itself."""
+    if error.strerror is None:
+        return str(error)
+    path = error.filename
+    return error.strerror if path in (None, url) else f"{path}: {error.strerror}"
 
 
 def _s3_client(endpoint: str, region: str) -> S3Client:

@@ -28,7 +28,10 @@ class BackupEndpoints:
         return json_response(await self._manager.backup(body.dest))
 
     def operations(self) -> list[Operation]:
-        summary = "Write an online backup (snapshot + WAL) to a directory on the server's host or s3://bucket/prefix"
+        summary = (
+            "Write an online backup (snapshot + WAL) to an absolute directory path on the server's host"
+            " (apart from its data directory) or s3://bucket/prefix"
+        )
         return [
             Operation("POST", "/v1/admin/backup", self.backup, summary, "admin",
                       response=BackupResult, body=wire.BackupRequest),
