@@ -92,12 +92,13 @@ def wal() -> None:
 @pass_state
 def wal_verify(state: CtlState, data_dir: Path, force: bool) -> None:
     """Check a stopped server's data directory: exit 0 intact, 1 damaged, 2 not checked
-    (a running server holds it; --force checks it anyway)."""
-    from rivetq.storage.local.verify import EXIT_NOT_CHECKED, DataDirInUse, check_data_dir
+    (it does not exist or is not a data directory, e.g. a backup; or a running server
+    holds it: --force checks it anyway)."""
+    from rivetq.storage.local.verify import EXIT_NOT_CHECKED, NotChecked, check_data_dir
 
     try:
         report = check_data_dir(data_dir, force=force)
-    except DataDirInUse as error:
+    except NotChecked as error:
         click.echo(str(error), err=True)
         raise SystemExit(EXIT_NOT_CHECKED) from None
     document = {"ok": report.ok, "problems": report.problems, "in_use_by": report.in_use_by}

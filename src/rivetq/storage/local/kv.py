@@ -29,14 +29,16 @@ from rivetq.storage.local.kv_format import (
     encode_tail,
     seal_value,
 )
+from rivetq.storage.local.segment import list_segments
 
-__all__ = ["CorruptStore", "KVStore", "describe_key"]
+__all__ = ["DATA_FILE", "CorruptStore", "KVStore", "LostStore", "check_store_file", "describe_key", "store_file_of"]
 
 log = logging.getLogger("rivetq.storage.local")
 _U64 = struct.Struct("<Q")
 _LEGACY_LSN_BYTES = 8  # applied_lsn before checksums: a bare u64
 _UPGRADE_BATCH = 10_000  # records per transaction when adding checksums to an old store
 _UPGRADE_BATCH_BYTES = 64 << 20
+DATA_FILE = "data.mdb"  # in <data_dir>/kv, beside the log in <data_dir>/wal
 
 
 class CorruptStore(StorageCorrupt):
@@ -44,6 +46,54 @@ class CorruptStore(StorageCorrupt):
 
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(f"key-value store {path}: {reason}")
+
+
+class LostStore(CorruptStore):
+    """The store's records are gone (its file missing, empty or created anew) while the log
+    beside it was checkpointed: the records before its oldest segment were only in the
+    store, so replaying the log would start an empty or partial server. No option starts
+    from this: the way out is a backup (or, deliberately, a new data directory)."""
+
+    def __init__(self, data_file: Path, state: str, oldest_segment: Path, first_lsn: int) -> None:
+        super().__init__(
+            data_file.parent,
+            f"{data_file} is {state}, but the log beside it was checkpointed: its oldest segment "
+            f"{oldest_segment.name} starts at record {first_lsn}, so records 1..{first_lsn - 1} are only in "
+            "the store, and the log alone cannot rebuild the state. Nothing was changed. Put the file back if it "
+            "was moved, or restore the data directory from a backup (rivetqd restore, see docs/backup.md); "
+            "--accept-wal-loss does not apply (it would start an empty server)",
+        )
+
+
+def store_file_of(wal_dir: Path) -> Path:
+    """The store file of the data directory whose log is ``wal_dir``."""
+    return wal_dir.parent / "kv" / DATA_FILE
+
+
+def check_store_file(kv_dir: Path) -> None:
+    """Before LMDB opens (and would create) the store: a missing or empty store file is a
+    new store only while the log beside it, if any, starts at record 1 (replay rebuilds
+    everything); after a checkpoint deleted segments, it is ``LostStore``. The log
+    directory is listed only when the file is missing or empty."""
+    data_file = kv_dir / DATA_FILE
+    state = _missing_or_empty(data_file)
+    if state is None:
+        return
+    try:
+        segments = list_segments(kv_dir.parent / "wal")
+    except FileNotFoundError:
+        return  # no log: a new data directory
+    if segments and segments[0][0] > 1:
+        first_lsn, oldest = segments[0]
+        raise LostStore(data_file, state, oldest, first_lsn)
+
+
+def _missing_or_empty(data_file: Path) -> str | None:
+    try:
+        size = data_file.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    return "empty (0 bytes)" if size == 0 else None
 
 
 def describe_key(key: bytes) -> str:
@@ -56,6 +106,7 @@ def describe_key(key: bytes) -> str:
 class KVStore:
     def __init__(self, path: Path, *, map_size: int, readonly: bool = False) -> None:
         if not readonly:
+            check_store_file(path)
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
         try:

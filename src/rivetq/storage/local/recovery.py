@@ -5,6 +5,9 @@ The log knows where it ends: a segment closed by rotation ends with a SEAL recor
 the next segment (its first LSN and size), and each checkpoint records the newest segment
 in the key-value store. A missing or cut segment is therefore a ``LostWAL``, not a
 shorter log; with ``accept_loss`` the loss is logged and the log goes on from what is left.
+A log that starts after record 1 beside a store that knows nothing of it (no checkpoint,
+no recorded log end: the store was lost and created anew) is ``LostStore`` instead, never
+accepted: going on would start an empty server.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rivetq.storage.local.fileio import FileIO
+from rivetq.storage.local.kv import LostStore, store_file_of
 from rivetq.storage.local.record import FRAME_HEADER, Frame, LostWAL
 from rivetq.storage.local.segment import (
     HEADER_SIZE,
@@ -84,7 +88,18 @@ class _Scanner:
             raise LostWAL(str(path), 0, f"{reason} (to start without it: rivetqd --accept-wal-loss, once)")
         self.losses.append(LostWAL(str(path), 0, reason))
 
+    def check_start(self, first: int, path: Path) -> None:
+        """A log that starts after record 1 was checkpointed, and every start records the
+        log's end in the store: a store beside it that holds neither was created anew
+        after the real one was lost, and the records before ``first`` are nowhere."""
+        store_file = store_file_of(self.wal_dir)
+        knows_nothing = self.expect.after_lsn == 0 and self.expect.wal_tail is None
+        if first > 1 and knows_nothing and store_file.exists():
+            raise LostStore(store_file, "a new store that holds no checkpoint (created after it was lost)", path, first)
+
     def run(self, segments: list[tuple[int, Path]]) -> None:
+        if segments:
+            self.check_start(*segments[0])
         if segments and segments[0][0] > self.lsn:
             self.lost(segments[0][1], f"records {self.lsn}..{segments[0][0] - 1} are missing")
             self.cut_off = [path for _, path in segments]

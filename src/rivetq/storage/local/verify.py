@@ -1,9 +1,11 @@
 """Check a data directory without opening it for writes.
 
 ``verify_data_dir(path)`` returns human-readable problems (empty: clean).
-``check_data_dir(path, force=...)`` first asks whether a running server holds the
-directory: its log and store change while they are read, so the check refuses
-(``DataDirInUse``) unless forced, and then says it checked a moving target. Its
+``check_data_dir(path, force=...)`` first makes sure the path is a data directory (a
+store in ``kv/`` or segments in ``wal/``; else ``NotADataDir``: a backup directory, an
+empty one or a typo is not "intact"), then asks whether a running server holds it: its
+log and store change while they are read, so the check refuses (``DataDirInUse``)
+unless forced, and then says it checked a moving target. Both are ``NotChecked``. Its
 ``VerifyReport.lines()`` are what both entry points print, ``rivetqctl wal verify`` and
 ``python -m rivetq.storage.local.verify [--force] DATA_DIR``: exit 0 intact, 1 damaged,
 2 not checked. A torn tail (which startup cuts off with a warning) is a note, not damage.
@@ -21,21 +23,40 @@ import lmdb
 import msgspec
 
 from rivetq.storage.local.codec import META, decode_changes, meta_decoder
-from rivetq.storage.local.kv import CorruptStore, KVStore, describe_key
+from rivetq.storage.local.kv import DATA_FILE, CorruptStore, KVStore, LostStore, check_store_file, describe_key
 from rivetq.storage.local.kv_format import META_PREFIX
 from rivetq.storage.local.lock import DataDirLocked, lock_holder
 from rivetq.storage.local.record import TYPE_CHANGES, CorruptWAL, Frame
 from rivetq.storage.local.recovery import scan_log
+from rivetq.storage.local.segment import list_segments
 
-__all__ = ["EXIT_NOT_CHECKED", "DataDirInUse", "VerifyReport", "check_data_dir", "main", "verify_data_dir"]
+__all__ = [
+    "EXIT_NOT_CHECKED",
+    "DataDirInUse",
+    "NotADataDir",
+    "NotChecked",
+    "VerifyReport",
+    "check_data_dir",
+    "main",
+    "verify_data_dir",
+]
 
 log = logging.getLogger("rivetq.storage.verify")
 EXIT_NOT_CHECKED = 2
 _DESCRIPTION = "Check a stopped server's data directory: exit 0 intact, 1 damaged, 2 not checked."
 
 
-class DataDirInUse(DataDirLocked):
+class NotChecked(Exception):
+    """The check did not run (exit 2); the message says why."""
+
+
+class DataDirInUse(DataDirLocked, NotChecked):
     """A running server holds the directory, and the check was not forced."""
+
+
+class NotADataDir(NotChecked):
+    """The path is no data directory: missing, not a directory, or holding neither a
+    key-value store nor a WAL segment (a backup directory, for one)."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +78,11 @@ class VerifyReport:
 
 
 def check_data_dir(data_dir: Path, *, force: bool) -> VerifyReport:
-    """``verify_data_dir``, unless a running server holds the directory and ``force``
-    is not set (``DataDirInUse``); a forced check of a held directory logs a note."""
-    holder = lock_holder(data_dir) if data_dir.is_dir() else None
+    """``verify_data_dir``, unless the path is no data directory (``NotADataDir``) or a
+    running server holds it and ``force`` is not set (``DataDirInUse``); a forced check
+    of a held directory logs a note."""
+    _require_data_dir(data_dir)
+    holder = lock_holder(data_dir)
     if holder is not None:
         in_use = f"{data_dir} is in use by a running server{f' (process {holder})' if holder else ''}"
         if not force:
@@ -69,6 +92,32 @@ def check_data_dir(data_dir: Path, *, force: bool) -> VerifyReport:
             )
         log.warning("note: %s: this checks a moving target; a problem found may be a write in progress", in_use)
     return VerifyReport(data_dir, verify_data_dir(data_dir), holder)
+
+
+def _require_data_dir(path: Path) -> None:
+    if not path.exists():
+        raise NotADataDir(f"{path} does not exist: not checked")
+    if not path.is_dir():
+        raise NotADataDir(f"{path} is not a directory: not checked")
+    if (path / "kv").is_dir() or _holds_segments(path / "wal"):
+        return
+    if (path / "snapshots").is_dir():
+        raise NotADataDir(
+            f"{path} is not a data directory but a backup (snapshots/, wal/<LSN>/ pieces): not checked. "
+            f"Restore it with `rivetqd restore {path} --data-dir NEW_DIR`, which verifies what it restores"
+        )
+    raise NotADataDir(
+        f"{path} is not a data directory (no key-value store in kv/, no WAL segment in wal/): not checked"
+    )
+
+
+def _holds_segments(wal_dir: Path) -> bool:
+    try:
+        return bool(list_segments(wal_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True  # a log directory that cannot be listed: the check reports it
 
 
 def verify_data_dir(data_dir: Path) -> list[str]:
@@ -92,10 +141,10 @@ def verify_data_dir(data_dir: Path) -> list[str]:
     applied_lsn, wal_tail = checkpoint
     try:
         found = scan_log(data_dir / "wal", after_lsn=applied_lsn, replay=check_record, wal_tail=wal_tail)
-    except CorruptWAL as error:
+    except (CorruptWAL, CorruptStore) as error:  # CorruptStore: a store created anew beside a checkpointed log
         return [*problems, str(error)]
     except OSError as error:  # an unreadable segment, or a log directory that cannot be listed
-        return [*problems, f"WAL cannot be read: {error}"]
+        return [*problems, _unreadable_log(error)]
     for path, cut_at, damage_at, reason in found.torn:
         log.warning(
             "note: torn tail in %s at offset %d (%s); startup cuts it back to %d", path, damage_at, reason, cut_at
@@ -106,10 +155,18 @@ def verify_data_dir(data_dir: Path) -> list[str]:
 def _check_kv(path: Path, problems: list[str]) -> tuple[int, tuple[int, int] | None] | None:
     """The checkpoint's LSN and newest WAL segment, after checking every record (its
     checksum, each job's metadata decoding, each table's record count); None if the
-    store cannot be read."""
-    data_file = path / "data.mdb"
+    store cannot be read (or is lost: missing or empty beside a checkpointed log)."""
+    try:
+        check_store_file(path)
+    except LostStore as error:
+        problems.append(str(error))
+        return None
+    except OSError as error:
+        problems.append(_unreadable_log(error))
+        return None
+    data_file = path / DATA_FILE
     if not data_file.exists() or data_file.stat().st_size == 0:
-        return 0, None  # never checkpointed (or emptied): the whole WAL must be there
+        return 0, None  # never checkpointed (or emptied): the whole WAL must be there, from record 1
     try:
         store = KVStore(path, map_size=1 << 20, readonly=True)
     except CorruptStore as error:
@@ -125,6 +182,10 @@ def _check_kv(path: Path, problems: list[str]) -> tuple[int, tuple[int, int] | N
         return None
     finally:
         store.close()
+
+
+def _unreadable_log(error: OSError) -> str:
+    return f"WAL cannot be read: {error}"
 
 
 def _check_records(store: KVStore, problems: list[str]) -> None:
@@ -159,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         report = check_data_dir(args.data_dir, force=args.force)
-    except DataDirInUse as error:
+    except NotChecked as error:
         print(error, file=sys.stderr)
         return EXIT_NOT_CHECKED
     print("\n".join(report.lines()))
