@@ -124,7 +124,8 @@ class EnqueueRequest(_Body, kw_only=True):
 
 
 class BackupRequest(_Body):
-    """Where an online backup goes: a directory on the server's host or s3://bucket/prefix."""
+    """Where an online backup goes: an absolute directory path on the server's host (apart
+    from its data directory) or s3://bucket/prefix."""
 
     dest: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 

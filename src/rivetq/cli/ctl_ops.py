@@ -112,8 +112,8 @@ def wal_verify(state: CtlState, data_dir: Path, force: bool) -> None:
 @json_option
 @pass_state
 def backup(state: CtlState, dest: str) -> None:
-    """Write an online backup of the running server to DEST: a directory on the server's
-    host or s3://bucket/prefix (restore it with rivetqd restore DEST --data-dir DIR)."""
+    """Write an online backup of the running server to DEST: an absolute directory path on
+    the server's host or s3://bucket/prefix (restore it with rivetqd restore DEST --data-dir DIR)."""
     result = state.client().backup(dest)
     document = {"url": result.url, "snapshot_lsn": result.snapshot_lsn, "last_lsn": result.last_lsn}
     emit(state, document, lambda: click.echo(f"backup written to {result.url}: up to LSN {result.last_lsn}"))

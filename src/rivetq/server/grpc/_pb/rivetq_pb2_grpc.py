@@ -465,9 +465,10 @@ class RivetQServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Backup(self, request, context):
-        """Writes an online backup (a snapshot of the store plus the WAL after it) to dest, a
-        directory on the server's host or s3://bucket/prefix, while writes go on. The embedded
-        engine only: FAILED_PRECONDITION on other backends (PostgreSQL: use pg_dump).
+        """Writes an online backup (a snapshot of the store plus the WAL after it) to dest, an
+        absolute directory path on the server's host or s3://bucket/prefix, while writes go
+        on. The embedded engine only: FAILED_PRECONDITION on other backends (PostgreSQL: use
+        pg_dump).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
