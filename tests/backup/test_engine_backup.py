@@ -21,25 +21,21 @@ from rivetq.backup.retention import prune
 from rivetq.backup.target import DirTarget, open_target
 from rivetq.cli import rivetqd
 from rivetq.errors import InvalidArgument, JobNotFound, StateConflict, StorageCorrupt
-from rivetq.models import NewJob
 from rivetq.settings import load_settings
 from rivetq.storage.local import LocalOptions, LocalStorage
+from tests.backup.engine import insert_jobs, opened_storage
 
 SEGMENT = 8192
 
 
 @pytest.fixture
 async def storage(tmp_path: Path) -> AsyncIterator[LocalStorage]:
-    opened = LocalStorage(LocalOptions(tmp_path / "data", segment_size=SEGMENT, fsync=False, space_reserve=1 << 20))
-    await opened.open()
-    yield opened
-    await opened.close()
+    async with opened_storage(tmp_path / "data", segment_size=SEGMENT) as opened:
+        yield opened
 
 
 async def _insert(storage: LocalStorage, first: int, count: int) -> None:
-    for n in range(first, first + count):
-        job = NewJob(id=f"job-{n:05d}", payload=b'"x"' * 100, priority=5, eta_ms=0, max_retries=3)
-        await storage.insert("q", [job], now_ms=1, dedup_window_ms=0)
+    await insert_jobs(storage, first, count, payload=b'"x"' * 100)
 
 
 async def _exists(storage: LocalStorage, job_id: str) -> bool:

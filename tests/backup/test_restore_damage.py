@@ -18,9 +18,9 @@ from rivetq.backup.layout import Catalog, Piece
 from rivetq.backup.restore import RestoreReport, restore
 from rivetq.backup.target import DirTarget
 from rivetq.errors import StorageCorrupt
-from rivetq.models import NewJob
 from rivetq.storage.local import LocalOptions, LocalStorage
 from rivetq.storage.local.record import CorruptWAL
+from tests.backup.engine import insert_jobs, opened_storage
 from tests.backup.load import restore as rivetqd_restore
 
 SEGMENT = 32 << 10
@@ -57,16 +57,12 @@ class Backup:
 
 @pytest.fixture
 async def storage(tmp_path: Path) -> AsyncIterator[LocalStorage]:
-    opened = LocalStorage(LocalOptions(tmp_path / "live", segment_size=SEGMENT, fsync=False, space_reserve=1 << 20))
-    await opened.open()
-    yield opened
-    await opened.close()
+    async with opened_storage(tmp_path / "live", segment_size=SEGMENT) as opened:
+        yield opened
 
 
 async def _insert(storage: LocalStorage, first: int, count: int) -> None:
-    for n in range(first, first + count):
-        job = NewJob(id=f"job-{n:05d}", payload=b'"' + MARKER * 10 + b'"', priority=5, eta_ms=0, max_retries=3)
-        await storage.insert("q", [job], now_ms=1, dedup_window_ms=0)
+    await insert_jobs(storage, first, count, payload=b'"' + MARKER * 10 + b'"')
 
 
 async def _shipped(storage: LocalStorage, root: Path, passes: list[int]) -> Backup:
