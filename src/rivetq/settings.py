@@ -487,9 +487,16 @@ def _check_backup(settings: Settings) -> None:
             "back PostgreSQL up with pg_dump or its own point-in-time recovery",
             field="backup.url",
         )
-    from rivetq.backup.target import parse_url
+    from rivetq.backup.target import overlap_with, parse_url
 
-    parse_url(settings.backup.url, field="backup.url")
+    location = parse_url(settings.backup.url, field="backup.url")
+    data_dir = Path(settings.storage.data_dir).absolute()
+    if not location.bucket and (relation := overlap_with(Path(location.path).absolute(), data_dir)):
+        raise InvalidArgument(
+            f"config: backup.url: {location.path} {relation} storage.data_dir ({data_dir}): "
+            "ship the log to a directory apart from the data it protects",
+            field="backup.url",
+        )
 
 
 def _check(settings: Settings) -> None:

@@ -241,6 +241,11 @@ def test_backup_settings_are_checked_when_loaded() -> None:
     postgres = {"RIVETQ_BACKUP_URL": "s3://b/p", "RIVETQ_STORAGE_BACKEND": "postgres", "RIVETQ_STORAGE_DSN": "host=db"}
     with pytest.raises(InvalidArgument, match="pg_dump"):
         load_settings(env=postgres)
+    for inside in ("/srv/rq/data", "/srv/rq/data/wal", "/srv/rq"):  # the data dir, in it, around it
+        with pytest.raises(InvalidArgument, match=r"backup\.url: .* storage\.data_dir \(/srv/rq/data\)"):
+            load_settings(env={"RIVETQ_BACKUP_URL": inside, "RIVETQ_STORAGE_DATA_DIR": "/srv/rq/data"})
+    apart = {"RIVETQ_BACKUP_URL": "/srv/rq/backup", "RIVETQ_STORAGE_DATA_DIR": "/srv/rq/data"}
+    assert load_settings(env=apart).backup.url == "/srv/rq/backup"
     settings = load_settings(env={"RIVETQ_BACKUP_INTERVAL": "250ms", "RIVETQ_BACKUP_MAX_UNSHIPPED": "64MiB"})
     assert (settings.backup.interval_ms, settings.backup.max_unshipped) == (250, 64 << 20)
 

@@ -3,7 +3,6 @@ a directory or an S3 URL while writes go on."""
 
 from __future__ import annotations
 
-import errno
 import itertools
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING
 from rivetq.backup.copier import CopyStore, LogCopier
 from rivetq.backup.identity import open_own_target
 from rivetq.backup.options import BackupOptions
-from rivetq.backup.target import TargetURL, dir_failures, make_dir, parse_url, s3_failures
+from rivetq.backup.target import TargetURL, dir_failures, make_dir, overlap_with, parse_url, s3_failures
 from rivetq.errors import InvalidArgument
 from rivetq.models import BackupResult
 
@@ -59,29 +58,10 @@ def _local_dir(path: str, data_dir: Path) -> Path:
             f"{FIELD}: {path!r} is a relative path: give an absolute path on the server's host, or s3://bucket/prefix",
             field=FIELD,
         )
-    live = _resolved(data_dir)
-    if relation := _overlap(_resolved(given), live):
+    if relation := overlap_with(given, data_dir):
         raise InvalidArgument(
-            f"{FIELD}: {path} {relation} the server's data directory ({live}): back up to a directory apart from it",
+            f"{FIELD}: {path} {relation} the server's data directory ({data_dir.resolve()}): "
+            "back up to a directory apart from it",
             field=FIELD,
         )
     return given
-
-
-def _overlap(dest: Path, data_dir: Path) -> str | None:
-    """How ``dest`` overlaps ``data_dir`` (both resolved), or None if it does not."""
-    if dest == data_dir:
-        return "is"
-    if data_dir in dest.parents:
-        return "is inside"
-    if dest in data_dir.parents:
-        return "contains"
-    return None
-
-
-def _resolved(path: Path) -> Path:
-    """``path`` with its symlinks resolved; a loop of links as the ``OSError`` it is."""
-    try:
-        return path.resolve()
-    except RuntimeError:  # Python < 3.13 reports a loop so
-        raise OSError(errno.ELOOP, "Too many levels of symbolic links", str(path)) from None

@@ -28,6 +28,7 @@ __all__ = [
     "fsync_dir",
     "make_dir",
     "open_target",
+    "overlap_with",
     "parse_url",
     "s3_failures",
 ]
@@ -167,6 +168,28 @@ def open_target(url: str, *, endpoint: str = "", region: str = "") -> BackupTarg
     if parsed.bucket:
         return S3Target(parsed.bucket, parsed.path, _s3_client(endpoint, region), url)
     return DirTarget(Path(parsed.path).absolute())
+
+
+def overlap_with(dest: Path, data_dir: Path) -> str | None:
+    """How the directory ``dest`` overlaps a live ``data_dir`` ("is", "is inside",
+    "contains"), symlinks resolved, or None: a backup there would be written into the data
+    it protects (or read back as part of it)."""
+    dest, data_dir = _resolved(dest), _resolved(data_dir)
+    if dest == data_dir:
+        return "is"
+    if data_dir in dest.parents:
+        return "is inside"
+    if dest in data_dir.parents:
+        return "contains"
+    return None
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its symlinks resolved; a loop of links as the ``OSError`` it is."""
+    try:
+        return path.resolve()
+    except RuntimeError:  # Python < 3.13 reports a loop so
+        raise OSError(errno.ELOOP, "Too many levels of symbolic links", str(path)) from None
 
 
 def make_dir(root: Path) -> None:
