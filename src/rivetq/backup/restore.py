@@ -232,7 +232,7 @@ class _ShippedLog:
 
     def _missing_records(self, needed: int, first: int, resumes: Piece, sealed_into: int | None) -> str:
         if sealed_into == needed:
-            return f"the shipped log stops at LSN {needed - 1}: segment {needed} is missing"
+            return self._gap(needed - 1, f"segment {needed} is missing", resumes)
         return self._gap(needed - 1, f"no piece holds LSN {needed} to {first - 1}", resumes)
 
     def _gap_at_end(self, replayed: int, index: int, segment: _Assembled, sealed_into: int | None) -> str | None:
