@@ -189,6 +189,15 @@ def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:
     assert ctl("dlq", "purge", "-q", queue, "--yes").stdout.strip() == f"purged 0 dead jobs of queue {queue}"
 
 
+@pytest.mark.parametrize("command", [["purge"], ["dlq", "purge"], ["delete-queue"]])
+def test_ctl_deleting_jobs_without_yes_and_without_a_terminal_is_refused(ctl: Any, command: list[str]) -> None:
+    queue = new_queue()
+    _enqueued(ctl("enqueue", "-q", queue, "-p", "1"))
+    refused = ctl("--json", *command, "-q", queue, code=2)
+    assert refused.stdout == "" and "pass --yes (there is no terminal to ask)" in refused.stderr
+    assert _json(ctl("--json", "stats", "-q", queue))["ready"] == 1
+
+
 def test_ctl_retry_policy(ctl: Any) -> None:
     queue = new_queue()
     defaults = {"base_backoff_ms": 1000, "multiplier": 2.0, "max_backoff_ms": 3_600_000, "jitter": "equal"}

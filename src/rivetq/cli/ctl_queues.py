@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import get_args
 
 import click
@@ -14,7 +15,19 @@ from rivetq.wire import Jitter
 
 __all__ = ["COMMANDS"]
 
-_confirm = click.confirmation_option(prompt="This deletes jobs for good. Continue?", help="Do not ask.")
+
+def _confirmed(context: click.Context, parameter: click.Parameter, yes: bool) -> None:
+    """Without --yes, ask on the terminal (the question on stderr, so stdout stays the
+    command's output); with no terminal to ask, as in a script, refuse (exit 2)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError("this deletes jobs for good: pass --yes (there is no terminal to ask)", context)
+    if not click.confirm("This deletes jobs for good. Continue?", err=True):
+        raise click.Abort
+
+
+_confirm = click.option("--yes", is_flag=True, expose_value=False, callback=_confirmed, help="Do not ask.")
 _DEFAULT_POLICY = RetryPolicy()
 
 
