@@ -84,6 +84,19 @@ describe("overview and queue pages", () => {
     assert.deepEqual(limit, { capacity: 10, refill_rate: 2.5, exists: true });
   });
 
+  it("the rate-limit form says why values the API refuses cannot be saved", async () => {
+    const { page } = app;
+    await app.open("/queue/?name=emails");
+    const save = page.getByRole("button", { name: "Save rate limit" });
+    await page.getByLabel("Capacity (tokens)").fill("0.5");
+    await page.getByLabel("Refill rate (tokens/s)").fill("1");
+    await page.getByRole("alert").filter({ hasText: "The capacity is at least 1 token" }).waitFor();
+    assert.equal(await save.isDisabled(), true);
+    await page.getByLabel("Capacity (tokens)").fill("1");
+    await eventually(async () => assert.equal(await save.isDisabled(), false));
+    assert.equal(await page.getByRole("alert").filter({ hasText: "The capacity is at least 1 token" }).count(), 0);
+  });
+
   it("a concurrency-limit edit persists through the API and caps leases", async () => {
     const { page, server } = app;
     await app.open("/queue/?name=reports");
@@ -91,7 +104,7 @@ describe("overview and queue pages", () => {
     await page.getByLabel("Max in flight").fill("1");
     await page.getByRole("button", { name: "Save concurrency limit" }).click();
     await page.getByText("Concurrency limit saved.").waitFor();
-    await page.getByTestId("concurrency-limit-current").filter({ hasText: "At most 1 jobs in flight" }).waitFor();
+    await page.getByTestId("concurrency-limit-current").filter({ hasText: "At most 1 job in flight" }).waitFor();
     assert.deepEqual(await server.api("GET", "/v1/queues/reports/concurrency_limit"), { max_inflight: 1, exists: true });
     await page.getByRole("button", { name: "Remove concurrency limit" }).click();
     await page.getByText("Concurrency limit removed.").waitFor();
@@ -196,7 +209,7 @@ describe("overview and queue pages", () => {
     await app.open("/queue/?name=doomed");
     await page.getByRole("button", { name: "Delete queue" }).click();
     const dialog = page.getByRole("dialog");
-    await dialog.getByText("1 jobs are in flight").waitFor();
+    await dialog.getByText("In flight now: 1 job,").waitFor();
     await dialog.getByRole("button", { name: "Delete queue" }).click();
     await page.waitForURL((url) => url.pathname === "/ui/" || url.pathname === "/ui");
     const { queues } = await server.api("GET", "/v1/queues");

@@ -2,7 +2,7 @@
 
 import { useState } from "react";
 import { api } from "@/lib/api";
-import { formatCount, prettyJson } from "@/lib/format";
+import { formatCount, formatJobs, prettyJson } from "@/lib/format";
 import { errorMessage, isJobGone, isQueueGone } from "@/lib/http";
 import { overviewPath, queuePath } from "@/lib/paths";
 import type { JobView } from "@/lib/types";
@@ -143,7 +143,6 @@ function DeadJobs({
   );
 }
 
-const jobCount = (n: number) => `${n} ${n === 1 ? "job" : "jobs"}`;
 
 /** Requeues `ids`; the ones not requeued are not dead any more (requeued or deleted meanwhile). */
 async function requeueSome(queue: string, ids: string[]) {
@@ -172,7 +171,7 @@ async function deleteSome(ids: string[], gone: string[]) {
     }
   }
   const missing = gone.length - deleted;
-  const summary = `Deleted ${jobCount(deleted)}${missing ? `; ${missing} ${missing === 1 ? "was" : "were"} already gone` : ""}`;
+  const summary = `Deleted ${formatJobs(deleted)}${missing ? `; ${missing} ${missing === 1 ? "was" : "were"} already gone` : ""}`;
   if (failures.length > 0) throw new Error(`${summary}; ${failures.length} could not be deleted: ${errorMessage(failures[0])}`);
   return missing ? new Incomplete(`${summary}.`) : `${summary}.`;
 }

@@ -8,6 +8,11 @@ export function formatCount(value: number): string {
   return value.toLocaleString("en-US");
 }
 
+/** "1 job", "1,234 jobs". */
+export function formatJobs(count: number): string {
+  return `${formatCount(count)} ${count === 1 ? "job" : "jobs"}`;
+}
+
 const UNITS: [number, string][] = [
   [86_400_000, "d"],
   [3_600_000, "h"],

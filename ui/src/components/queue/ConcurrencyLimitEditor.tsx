@@ -3,9 +3,10 @@
 import type { FormEvent } from "react";
 import { api } from "@/lib/api";
 import type { ConcurrencyLimitView } from "@/lib/types";
+import { formatJobs } from "@/lib/format";
 import { inputClass } from "../ui";
 import { Field } from "./EnqueueForm";
-import { LimitButtons, LimitCard, useLimitDraft, type LimitFormProps } from "./LimitCard";
+import { LimitButtons, LimitCard, LimitProblem, useLimitDraft, type LimitFormProps } from "./LimitCard";
 
 export function ConcurrencyLimitEditor({ queue }: { queue: string }) {
   return <LimitCard title="Concurrency limit" queue={queue} load={() => api.getConcurrencyLimit(queue)} Form={ConcurrencyLimitForm} />;
@@ -25,12 +26,13 @@ function ConcurrencyLimitForm({ queue, current, action, onSaved }: LimitFormProp
     <form className="space-y-3" onSubmit={save} aria-label="Concurrency limit">
       <p className="text-sm text-slate-600" data-testid="concurrency-limit-current">
         {current.exists
-          ? `At most ${current.max_inflight} jobs in flight at once, across all workers.`
+          ? `At most ${formatJobs(current.max_inflight)} in flight at once, across all workers.`
           : "No concurrency limit: every worker that asks gets jobs."}
       </p>
       <Field label="Max in flight" htmlFor="cl-max">
         <input id="cl-max" type="number" min={1} step={1} className={inputClass} value={value} onChange={(e) => setDraft(e.target.value)} />
       </Field>
+      {!valid && value !== "" && <LimitProblem>Max in flight is a whole number, at least 1.</LimitProblem>}
       <LimitButtons what="concurrency limit" exists={current.exists} valid={valid} busy={action.busy} onRemove={remove} />
     </form>
   );

@@ -53,6 +53,15 @@ export function useLimitDraft<D>({ action, onSaved }: { action: Action; onSaved:
   return { draft, setDraft, run };
 }
 
+/** Why the values typed cannot be saved (the Save button is disabled meanwhile). */
+export function LimitProblem({ children }: { children: ReactNode }) {
+  return (
+    <p role="alert" className="text-sm text-rose-800">
+      {children}
+    </p>
+  );
+}
+
 export function LimitButtons({
   what,
   exists,

@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
 import { api } from "@/lib/api";
-import { formatCount } from "@/lib/format";
+import { formatCount, formatJobs } from "@/lib/format";
 import { isQueueGone } from "@/lib/http";
 import { dlqPath, overviewPath } from "@/lib/paths";
 import { RateHistory, type RateSeries } from "@/lib/rates";
@@ -145,9 +145,9 @@ function QueueActions({ stats, onChanged }: { stats: QueueStats; onChanged: () =
             .then((ok) => ok && router.push(overviewPath()))
         }
       >
-        This removes the queue entirely: its {formatCount(total)} jobs (dead letters too), its settings (pause, rate limit,
+        This removes the queue entirely: its {formatJobs(total)} (dead letters too), its settings (pause, rate limit,
         retry policy) and its counters and metrics. It then no longer appears anywhere until a job is enqueued to it again.
-        {stats.inflight > 0 && ` ${formatCount(stats.inflight)} jobs are in flight: their workers' acks will fail.`} It
+        {stats.inflight > 0 && ` In flight now: ${formatJobs(stats.inflight)}, whose workers' acks will fail.`} It
         cannot be undone.
       </ConfirmButton>
     </>
