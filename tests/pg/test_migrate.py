@@ -68,6 +68,23 @@ def test_rivetqd_migrate_command(empty_database: str, tmp_path: Path) -> None:
     assert _applied_versions(empty_database)[-1] == LATEST_VERSION
 
 
+def test_a_schema_a_newer_rivetqd_migrated_is_refused_and_not_called_migrated(
+    empty_database: str, tmp_path: Path
+) -> None:
+    asyncio.run(apply_migrations(empty_database))
+    with psycopg.connect(empty_database) as conn:
+        future = "INSERT INTO rivetq_schema_migrations (version, name) VALUES (%s, 'future')"
+        conn.execute(future, (LATEST_VERSION + 1,))
+    rivetqd = str(Path(sys.executable).parent / "rivetqd")
+    env = {"RIVETQ_STORAGE_DSN": empty_database, "PATH": "/usr/bin:/bin"}
+    migrate = subprocess.run([rivetqd, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert migrate.returncode == 2
+    assert f"at version {LATEST_VERSION + 1}, newer than this rivetqd knows ({LATEST_VERSION})" in migrate.stderr
+    for auto_migrate in (True, False):
+        with pytest.raises(StorageUnavailable, match="downgrades are not supported"):
+            asyncio.run(PostgresStorage(empty_database, auto_migrate=auto_migrate).open())
+
+
 async def test_unreachable_database_is_unavailable_for_migrate(tmp_path: Path) -> None:
     with pytest.raises(StorageUnavailable):
         await apply_migrations("postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2")

@@ -30,7 +30,7 @@ from rivetq.storage.postgres.counters import fold_counters
 from rivetq.storage.postgres.database import Connection, Database
 from rivetq.storage.postgres.diagnose import setup_connection
 from rivetq.storage.postgres.listen import Listener, Notifier
-from rivetq.storage.postgres.migrate import LATEST_VERSION, apply_migrations, schema_version
+from rivetq.storage.postgres.migrate import LATEST_VERSION, apply_migrations, newer_schema, schema_version
 
 __all__ = ["PostgresStorage"]
 
@@ -70,6 +70,8 @@ class PostgresStorage:
             await apply_migrations(self._dsn)
         async with setup_connection(self._dsn) as conn:
             version = await schema_version(conn)
+        if version > LATEST_VERSION:
+            raise newer_schema(version)
         if version != LATEST_VERSION:
             raise StorageSetupFailed(
                 f"the PostgreSQL schema is at version {version}, this rivetqd needs {LATEST_VERSION}:"

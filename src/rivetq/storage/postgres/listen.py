@@ -34,7 +34,7 @@ WAITING_CHANNEL = "rivetq_waiting"
 LISTENER_APPLICATION_NAME = "rivetq-listener"  # how the LISTEN connection shows in pg_stat_activity
 _MAX_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
 _RECONNECT_MIN_S = 0.1
-_RECONNECT_MAX_S = 5.0
+_RECONNECT_MAX_S = 1.0  # a long-poll on this node waits for the reconnect to hear other nodes' enqueues
 _COALESCE_S = 0.01
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,15 @@ from rivetq.errors import StorageSetupFailed
 from rivetq.storage.postgres.database import Connection
 from rivetq.storage.postgres.diagnose import setup_connection
 
-__all__ = ["LATEST_VERSION", "Migration", "apply_migrations", "migrate_command", "migrations", "schema_version"]
+__all__ = [
+    "LATEST_VERSION",
+    "Migration",
+    "apply_migrations",
+    "migrate_command",
+    "migrations",
+    "newer_schema",
+    "schema_version",
+]
 
 _LOCK_KEY = 0x5249_5645_5451  # "RIVETQ": any constant shared by every node
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -69,9 +77,19 @@ async def schema_version(conn: Connection) -> int:
     return int(row[0]) if row else 0
 
 
+def newer_schema(version: int) -> StorageSetupFailed:
+    """A database a newer rivetqd migrated: this one must not use it, nor call it migrated."""
+    return StorageSetupFailed(
+        f"the PostgreSQL schema is at version {version}, newer than this rivetqd knows ({LATEST_VERSION}): a "
+        "newer rivetqd migrated the database; run that version or newer (downgrades are not supported)"
+    )
+
+
 async def _apply_pending(conn: Connection, up_to: int) -> list[int]:
     await conn.execute(_CREATE_TABLE)
     current = await schema_version(conn)
+    if current > LATEST_VERSION:
+        raise newer_schema(current)
     applied: list[int] = []
     for migration in migrations():
         if migration.version <= current or migration.version > up_to:
