@@ -156,7 +156,10 @@ def test_ctl_schedules(ctl: Any) -> None:
     name, queue = new_queue(), new_queue()
     put = ctl("schedule", "put", name, "-q", queue, "-p", '{"r": 1}', "--cron", "@daily", "--timezone", "Asia/Tokyo",
               "--header", "team=data", "--catchup", "all")  # fmt: skip
-    assert put.stdout.startswith(f"saved schedule {name}; next run at ")
+    said, _, when = put.stdout.strip().partition("; next run at ")
+    assert said == f"saved schedule {name}" and API_TIME.fullmatch(when), put.stdout  # as the API writes times
+    listed = ctl("schedule", "list").stdout.splitlines()[1].split()
+    assert (listed[0], listed[-1], API_TIME.fullmatch(listed[-3]) is not None) == (name, "no", True)
     shown = _json(ctl("--json", "schedule", "get", name))
     assert (shown["cron"], shown["timezone"], shown["headers"], shown["catchup"]) == (
         "@daily", "Asia/Tokyo", {"team": "data"}, "all"
@@ -176,6 +179,7 @@ def test_ctl_pause_resume_purge_and_rate_limit(ctl: Any) -> None:
     queue = new_queue()
     ctl("enqueue", "-q", queue, "-p", "1")
     assert ctl("pause", "-q", queue).stdout.strip() == f"paused queue {queue}"
+    assert re.search(r"^paused\s+yes$", ctl("stats", "-q", queue).stdout, re.MULTILINE)  # as `list` says it
     assert _json(ctl("--json", "lease", "-q", queue)) == {"jobs": []}
     assert ctl("resume", "-q", queue).stdout.strip() == f"resumed queue {queue}"
     said = ctl("rate-limit", "set", "-q", queue, "--capacity", "5", "--refill-rate", "2").stdout.strip()

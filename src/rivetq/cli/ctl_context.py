@@ -26,6 +26,7 @@ __all__ = [
     "CtlState",
     "counted",
     "emit",
+    "human_text",
     "json_option",
     "pass_state",
     "payload_text",
@@ -114,6 +115,16 @@ def _api_times(value: Any) -> Any:
     return value
 
 
+def human_text(value: object) -> str:
+    """A value as the human output shows it: times as the API writes them, flags as
+    ``yes``/``no``, nothing as ``-``."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(_api_times(value))
+
+
 def counted(count: int, noun: str) -> str:
     """``1 job``, ``2 jobs``, ``0 jobs``."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
@@ -124,7 +135,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], empty:
     if not rows:
         click.echo(empty)
         return
-    cells = [[str(cell) for cell in row] for row in rows]
+    cells = [[human_text(cell) for cell in row] for row in rows]
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
     for row in [list(headers), *cells]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -134,7 +145,7 @@ def print_rows(pairs: Sequence[tuple[str, object]]) -> None:
     """A two-column ``name  value`` listing (one object)."""
     width = max(len(name) for name, _ in pairs)
     for name, value in pairs:
-        click.echo(f"{name.ljust(width)}  {'-' if value is None else _api_times(value)}")
+        click.echo(f"{name.ljust(width)}  {human_text(value)}")
 
 
 def print_record(record: Any, json_fields: Sequence[str]) -> None:

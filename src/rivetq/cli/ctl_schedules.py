@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from rivetq.cli.ctl_context import CtlState, emit, json_option, pass_state, print_record, print_table
+from rivetq.cli.ctl_context import CtlState, emit, human_text, json_option, pass_state, print_record, print_table
 from rivetq.cli.ctl_jobs import header_option, json_payload, queue_option
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def schedule_put(
         catchup=catchup,
         paused=paused,
     )
-    emit(state, found, lambda: click.echo(f"saved schedule {name}; next run at {found.next_run_at.isoformat()}"))
+    emit(state, found, lambda: click.echo(f"saved schedule {name}; next run at {human_text(found.next_run_at)}"))
 
 
 @schedule.command("get")
@@ -88,7 +88,7 @@ def schedule_get(state: CtlState, name: str) -> None:
 def schedule_list(state: CtlState) -> None:
     """Every schedule with its next run."""
     found = state.client().list_schedules()
-    rows = [[s.name, s.queue, _when(s), s.timezone, s.next_run_at.isoformat(), s.runs_total, s.paused] for s in found]
+    rows = [[s.name, s.queue, _when(s), s.timezone, s.next_run_at, s.runs_total, s.paused] for s in found]
     emit(
         state,
         {"schedules": found},
@@ -104,7 +104,7 @@ def _action(verb: str, help_text: str) -> click.Command:
     def command(state: CtlState, name: str) -> None:
         client = state.client()
         found = {"pause": client.pause_schedule, "resume": client.resume_schedule}[verb](name)
-        emit(state, found, lambda: click.echo(f"{verb}d schedule {name}; next run at {found.next_run_at.isoformat()}"))
+        emit(state, found, lambda: click.echo(f"{verb}d schedule {name}; next run at {human_text(found.next_run_at)}"))
 
     return command
 
