@@ -202,6 +202,12 @@ def test_ctl_deleting_jobs_without_yes_and_without_a_terminal_is_refused(ctl: An
     assert _json(ctl("--json", "stats", "-q", queue))["ready"] == 1
 
 
+def test_ctl_a_server_address_that_is_no_url_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["--server", "localhost:8080", "list"])
+    assert result.exit_code == 2
+    assert "'localhost:8080' is not an http:// or https:// URL" in result.stderr
+
+
 def test_ctl_retry_policy(ctl: Any) -> None:
     queue = new_queue()
     defaults = {"base_backoff_ms": 1000, "multiplier": 2.0, "max_backoff_ms": 3_600_000, "jitter": "equal"}

@@ -17,9 +17,21 @@ __all__ = ["cli", "main"]
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
+def _server_url(context: click.Context, parameter: click.Parameter, url: str) -> str:
+    """A mistyped address is a usage error (exit 2), not a failed connection."""
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{url!r} is not an http:// or https:// URL, e.g. {DEFAULT_SERVER}")
+    return url
+
+
 @click.group(cls=CtlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--server", envvar="RIVETQ_URL", default=DEFAULT_SERVER, show_default=True, help="Server URL (RIVETQ_URL)."
+    "--server",
+    envvar="RIVETQ_URL",
+    default=DEFAULT_SERVER,
+    show_default=True,
+    callback=_server_url,
+    help="Server URL (RIVETQ_URL).",
 )
 @click.option("--token", envvar="RIVETQ_TOKEN", help="Bearer token (RIVETQ_TOKEN).")
 @click.option("--json", "json_output", is_flag=True, help="Print JSON for scripts.")
