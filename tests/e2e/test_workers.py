@@ -151,6 +151,20 @@ def test_a_deleted_queue_leaves_metrics_through_every_front(servers: ServerFacto
             assert 'queue="gone"' not in client.get("/metrics").text
 
 
+def test_a_deleted_schedules_series_leave_metrics_through_every_front(servers: ServerFactory) -> None:
+    server = servers.start(*TWO, env=LOGGED)
+    with _one_connection_per_front(server) as fronts:
+        schedule = {"queue": "ticks", "interval_ms": 1000, "payload": 1}
+        assert fronts["front-0"].put("/v1/schedules/tick", json=schedule).status_code == 200
+        deadline = time.monotonic() + GONE_WITHIN_S
+        while 'rivetq_schedule_runs_total{schedule="tick"}' not in fronts["front-1"].get("/metrics").text:
+            assert time.monotonic() < deadline, "the schedule never fired"
+            time.sleep(0.2)
+        assert fronts["front-1"].delete("/v1/schedules/tick").status_code == 200
+        for client in fronts.values():
+            assert 'schedule="tick"' not in client.get("/metrics").text
+
+
 def _wait_gone(pids: list[int]) -> None:
     deadline = time.monotonic() + GONE_WITHIN_S
     while any(is_running(pid) for pid in pids):

@@ -76,3 +76,5 @@ async def test_fired_runs_show_in_metrics(client: ApiClient, clock: FakeClock) -
     text = (await client.get("/metrics")).text
     assert 'rivetq_schedule_runs_total{schedule="m"} 1.0' in text
     assert 'rivetq_schedule_lag_seconds{schedule="m"} 0.25' in text
+    assert (await client.delete("/v1/schedules/m")).status_code == 200
+    assert 'schedule="m"' not in (await client.get("/metrics")).text  # a deleted schedule's series go with it

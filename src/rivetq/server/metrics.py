@@ -40,7 +40,18 @@ class _ScrapeGauges(Collector):
     def __init__(self) -> None:
         self.queues: Sequence[QueueStats] = ()
         self.queues_known = False
+        self.schedules: frozenset[str] | None = None  # the live schedules' names, when known
         self.storage: dict[str, float] = {}
+
+    def without_deleted(self, metrics: Iterable[Metric]) -> list[Metric]:
+        """``metrics`` without the samples of queues and schedules deleted since their
+        series were made (left out while the live lists are known): a deleted one's series
+        stay in the registry or in another process's files."""
+        live_queues = {stats.queue for stats in self.queues} if self.queues_known else None
+        kept = list(metrics)
+        for metric in kept:
+            metric.samples = [sample for sample in metric.samples if _live(sample.labels, live_queues, self.schedules)]
+        return kept
 
     def collect(self) -> Iterator[Metric]:
         for name, documentation, attribute in (
@@ -74,11 +85,26 @@ def _backup_families(storage: dict[str, float]) -> Iterator[Metric]:
     yield CounterMetricFamily("rivetq_backup_upload_errors", errors, storage["backup_upload_errors"])
 
 
+def _live(labels: dict[str, str], queues: set[str] | None, schedules: frozenset[str] | None) -> bool:
+    if queues is not None and "queue" in labels and labels["queue"] not in queues:
+        return False
+    return schedules is None or "schedule" not in labels or labels["schedule"] in schedules
+
+
+class _LiveSeries(Collector):
+    """This process's registry, as live series only (``rivetqd --workers 1``)."""
+
+    def __init__(self, registry: CollectorRegistry, gauges: _ScrapeGauges) -> None:
+        self._registry = registry
+        self._gauges = gauges
+
+    def collect(self) -> Iterable[Metric]:
+        return self._gauges.without_deleted(self._registry.collect())
+
+
 class _ProcessFiles(MultiProcessCollector):
     """Every process's metric files, but not one that a starting process has created and
-    not yet sized (reading it would fail the scrape). A deleted queue's series stay in the
-    files (the owner cannot take them out of another process's view), so samples labelled
-    with a queue that no longer exists are left out while the queue list is known."""
+    not yet sized (reading it would fail the scrape), as live series only."""
 
     def __init__(self, registry: CollectorRegistry, path: str, gauges: _ScrapeGauges) -> None:
         super().__init__(registry, path)  # type: ignore[no-untyped-call]
@@ -86,12 +112,7 @@ class _ProcessFiles(MultiProcessCollector):
 
     def collect(self) -> Iterable[Metric]:
         files = [str(path) for path in Path(self._path).glob("*.db") if path.stat().st_size > 0]
-        metrics: list[Metric] = self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
-        if self._gauges.queues_known:
-            live = {stats.queue for stats in self._gauges.queues}
-            for metric in metrics:
-                metric.samples = [s for s in metric.samples if "queue" not in s.labels or s.labels["queue"] in live]
-        return metrics
+        return self._gauges.without_deleted(self.merge(files, accumulate=True))  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -102,11 +123,12 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         self._gauges = _ScrapeGauges()
-        self._exposed = self.registry
+        self._exposed = CollectorRegistry()
         multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
         if multiprocess_dir:  # expose every process's files, not this process's own metrics
-            self._exposed = CollectorRegistry()
             _ProcessFiles(self._exposed, multiprocess_dir, self._gauges)
+        else:
+            self._exposed.register(_LiveSeries(self.registry, self._gauges))
         self._exposed.register(self._gauges)
         self._render_lock = threading.Lock()
         self._enqueued = self._counter("rivetq_jobs_enqueued", "Jobs enqueued.")
@@ -166,13 +188,19 @@ class Metrics:
     def _counter(self, name: str, documentation: str) -> Counter:
         return Counter(name, documentation, _QUEUE, registry=self.registry)
 
-    def render(self, queues: Sequence[QueueStats] | None, storage_gauges: dict[str, float]) -> bytes:
+    def render(
+        self,
+        queues: Sequence[QueueStats] | None,
+        storage_gauges: dict[str, float],
+        schedules: Iterable[str] | None = None,
+    ) -> bytes:
         """The exposition text, with gauges from this snapshot (thread-safe: scrapes render
         off the event loop, since thousands of queues take a good part of a second);
-        ``queues`` is None when the storage could not list them."""
+        ``queues`` and ``schedules`` (names) are None when the storage could not list them."""
         with self._render_lock:
             self._gauges.queues, self._gauges.storage = queues or (), storage_gauges
             self._gauges.queues_known = queues is not None
+            self._gauges.schedules = None if schedules is None else frozenset(schedules)
             return generate_latest(self._exposed)
 
     def observe_fsync(self, seconds: float) -> None:

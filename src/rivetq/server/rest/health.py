@@ -48,11 +48,16 @@ class HealthEndpoints:
             queues = await self._manager.list_queues()
         except StorageUnavailable:
             queues = None
+        schedules: list[str] | None
+        try:
+            schedules = [schedule.name for schedule in await self._manager.list_schedules()]
+        except StorageUnavailable:
+            schedules = None
         try:
             gauges = (await self._storage.storage_status()).gauges
         except StorageUnavailable:
             gauges = {}
-        body = await asyncio.to_thread(self._metrics.render, queues, gauges)
+        body = await asyncio.to_thread(self._metrics.render, queues, gauges, schedules)
         return Response(body, media_type=CONTENT_TYPE)
 
     def routes(self) -> list[Route]:
