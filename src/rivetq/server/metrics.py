@@ -127,9 +127,10 @@ class Metrics:
         multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
         if multiprocess_dir:  # expose every process's files, not this process's own metrics
             _ProcessFiles(self._exposed, multiprocess_dir, self._gauges)
+            self._exposed.register(self._gauges)
         else:
+            self.registry.register(self._gauges)
             self._exposed.register(_LiveSeries(self.registry, self._gauges))
-        self._exposed.register(self._gauges)
         self._render_lock = threading.Lock()
         self._enqueued = self._counter("rivetq_jobs_enqueued", "Jobs enqueued.")
         self._leased = self._counter("rivetq_jobs_leased", "Jobs handed out by leases.")
