@@ -30,19 +30,10 @@ from rivetq.backup.target import BackupTarget, DirTarget, fsync_dir, open_target
 from rivetq.errors import InvalidArgument, StorageCorrupt
 from rivetq.storage.local.backend import LocalStorage
 from rivetq.storage.local.fileio import FileIO
-from rivetq.storage.local.kv import KVStore
+from rivetq.storage.local.kv import DATA_FILE, KVStore
 from rivetq.storage.local.options import LocalOptions
-from rivetq.storage.local.record import (
-    TYPE_BATCH,
-    TYPE_SEAL,
-    CorruptWAL,
-    Frame,
-    batch_frame,
-    encode_frame,
-    parse_batch,
-    read_frame,
-)
-from rivetq.storage.local.segment import HEADER_SIZE, SegmentScan, create_segment, scan_segment
+from rivetq.storage.local.record import CorruptWAL, batch_frame, encode_frame
+from rivetq.storage.local.segment import HEADER_SIZE, SegmentScan, create_segment, scan_groups, scan_segment
 from rivetq.storage.local.verify import verify_data_dir
 
 __all__ = ["RestoreReport", "parse_time_ms", "restore"]
@@ -53,7 +44,6 @@ _END_ZEROS = 4096
 _DOWNLOADS = 16  # pieces fetched at once: a segment shipped every second is many small objects
 _PRIVATE_DIR = 0o700  # as the engine makes its directories (docs/durability.md)
 _PRIVATE_FILE = 0o600
-_STORE_FILE = "data.mdb"
 
 
 @dataclass(frozen=True)
@@ -159,8 +149,8 @@ def _rebuild(data_dir: Path, target: BackupTarget, snapshot: Snapshot, shipped: 
     kv_dir, wal_dir = data_dir / "kv", data_dir / "wal"
     kv_dir.mkdir(mode=_PRIVATE_DIR)
     wal_dir.mkdir(mode=_PRIVATE_DIR)
-    target.get_file(snapshot.key, kv_dir / _STORE_FILE)
-    os.chmod(kv_dir / _STORE_FILE, _PRIVATE_FILE)  # a download gets the process's default mode
+    target.get_file(snapshot.key, kv_dir / DATA_FILE)
+    os.chmod(kv_dir / DATA_FILE, _PRIVATE_FILE)  # a download gets the process's default mode
     size, records = _write_log(wal_dir, snapshot.lsn + 1, shipped.frames_after(snapshot.lsn))
     with _naming_snapshot(kv_dir, _location(target, snapshot.key)):
         store = KVStore(kv_dir, map_size=64 << 30)
@@ -307,19 +297,8 @@ def _corrupt_piece(target: BackupTarget, segment: _Assembled, offset: int, reaso
 def _records_in(data: bytes) -> int | None:
     """How many records the write groups of a piece hold (a piece starts at a group's
     start); None if they do not parse."""
-    count, offset = 0, 0
-    while offset < len(data):
-        frame = read_frame(data, offset)
-        if not isinstance(frame, Frame):
-            return None
-        if frame.rtype == TYPE_SEAL:
-            return count
-        group = parse_batch(frame.body) if frame.rtype == TYPE_BATCH else None
-        if group is None:
-            return None
-        count += group[0]
-        offset = frame.end + group[1]
-    return count
+    scan = scan_groups(data, start=0)
+    return None if scan.damage_at is not None else len(scan.records)
 
 
 def _groups(frames: Iterable[bytes]) -> Iterator[tuple[bytes, int]]:
@@ -361,7 +340,7 @@ def _naming_snapshot(kv_dir: Path, snapshot: str) -> Iterator[None]:
         yield
     except StorageCorrupt as error:
         message = str(error).replace(f"key-value store {kv_dir}", f"snapshot {snapshot}")
-        message = message.replace(str(kv_dir / _STORE_FILE), snapshot)
+        message = message.replace(str(kv_dir / DATA_FILE), snapshot)
         if message == str(error):
             raise
         raise StorageCorrupt(message) from error

@@ -29,6 +29,7 @@ __all__ = [
     "create_segment",
     "list_segments",
     "preallocate",
+    "scan_groups",
     "scan_segment",
     "segment_path",
 ]
@@ -118,9 +119,10 @@ def _read_group(buf: bytes, start: int, count: int, nbytes: int) -> tuple[list[F
     return records, None, ""
 
 
-def _scan_groups(buf: bytes) -> SegmentScan:
+def scan_groups(buf: bytes, start: int = HEADER_SIZE) -> SegmentScan:
+    """The write groups from ``start`` (a group's start) up to the end, a seal, or damage."""
     records: list[Frame] = []
-    offset = HEADER_SIZE
+    offset = start
     while True:
         frame = read_frame(buf, offset)
         if frame is None:
@@ -163,7 +165,7 @@ def scan_segment(path: Path, buf: bytes, expected_lsn: int, *, last: bool) -> Se
         raise CorruptWAL(str(path), 0, "not a RivetQ WAL segment (bad magic)")
     if first_lsn != expected_lsn:
         raise CorruptWAL(str(path), 0, f"segment starts at LSN {first_lsn}, expected {expected_lsn}")
-    scan = _scan_groups(buf)
+    scan = scan_groups(buf)
     problem_at = scan.damage_at if scan.damage_at is not None else scan.end
     later = has_group_after(buf, problem_at + 1 if scan.damage_at is not None else scan.end)
     if later is not None:
