@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from rivetq.errors import StorageUnavailable
-from rivetq.models import QueueStats
 from rivetq.server.metrics import CONTENT_TYPE, Metrics
 from rivetq.server.rest.views import json_response
 from rivetq.service import QueueService, StorageView
 
 __all__ = ["HealthEndpoints"]
 
+T = TypeVar("T")
 _OK = {"status": "ok"}
 
 
@@ -43,21 +44,12 @@ class HealthEndpoints:
     async def metrics(self, request: Request) -> Response:
         """While the storage cannot answer, the scrape still succeeds without the per-queue
         gauges: the counters and latency histograms show the outage."""
-        queues: list[QueueStats] | None
-        try:
-            queues = await self._manager.list_queues()
-        except StorageUnavailable:
-            queues = None
-        schedules: list[str] | None
-        try:
-            schedules = [schedule.name for schedule in await self._manager.list_schedules()]
-        except StorageUnavailable:
-            schedules = None
-        try:
-            gauges = (await self._storage.storage_status()).gauges
-        except StorageUnavailable:
-            gauges = {}
-        body = await asyncio.to_thread(self._metrics.render, queues, gauges, schedules)
+        queues = await _unless_unavailable(self._manager.list_queues())
+        schedules = await _unless_unavailable(self._manager.list_schedules())
+        status = await _unless_unavailable(self._storage.storage_status())
+        gauges = {} if status is None else status.gauges
+        names = None if schedules is None else [schedule.name for schedule in schedules]
+        body = await asyncio.to_thread(self._metrics.render, queues, gauges, names)
         return Response(body, media_type=CONTENT_TYPE)
 
     def routes(self) -> list[Route]:
@@ -66,3 +58,11 @@ class HealthEndpoints:
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/metrics", self.metrics, methods=["GET"]),
         ]
+
+
+async def _unless_unavailable(call: Awaitable[T]) -> T | None:
+    """``call``'s answer, or None while the storage cannot answer."""
+    try:
+        return await call
+    except StorageUnavailable:
+        return None
