@@ -48,7 +48,7 @@ def _limit_json(limit: RateLimit | None) -> dict[str, object]:
 def list_queues(state: CtlState) -> None:
     """List queues with their counts."""
     queues = state.client().list_queues()
-    rows = [[q.name, q.ready, q.delayed, q.inflight, q.dlq, "yes" if q.paused else "no"] for q in queues]
+    rows = [[q.name, q.ready, q.delayed, q.inflight, q.dlq, q.paused] for q in queues]
     headers = ["QUEUE", "READY", "DELAYED", "INFLIGHT", "DLQ", "PAUSED"]
     emit(state, {"queues": queues}, lambda: print_table(headers, rows, "no queues"))
 
