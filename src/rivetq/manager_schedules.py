@@ -18,7 +18,7 @@ from rivetq.clock import Clock
 from rivetq.errors import InvalidArgument, RivetQError, ScheduleNotFound, StorageUnavailable
 from rivetq.manager_options import ManagerOptions, Observer
 from rivetq.manager_schedule_times import check_cron, check_timezone, last_tick_ms, next_tick_ms
-from rivetq.manager_validation import build_jobs, check_int, check_queue
+from rivetq.manager_validation import build_jobs, check_int, check_queue, headers_bytes
 from rivetq.models import InsertResult, Schedule
 from rivetq.storage.base import Storage
 
@@ -199,8 +199,7 @@ def _check_room_for_tick_headers(schedule: Schedule) -> None:
         )
         raise InvalidArgument(message, field="headers")
     room = wire.MAX_HEADERS_BYTES - len(SCHEDULE_HEADER) - len(schedule.name) - len(TICK_HEADER) - _TICK_TEXT_LENGTH
-    size = sum(len(name.encode()) + len(value.encode()) for name, value in headers.items())
-    if size > room:
+    if (size := headers_bytes(headers)) > room:
         message = (
             f"headers: a schedule's may total {room} bytes ({SCHEDULE_HEADER} and {TICK_HEADER} are added), not {size}"
         )

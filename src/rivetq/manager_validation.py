@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -23,6 +23,7 @@ __all__ = [
     "check_insert",
     "check_cursor",
     "check_headers",
+    "headers_bytes",
     "check_id",
     "check_id_list",
     "check_int",
@@ -165,13 +166,16 @@ def check_headers(headers: object, field: str) -> dict[str, str] | None:
         raise InvalidArgument(f"{field} must be an object of strings", field=field)
     if len(headers) > wire.MAX_HEADERS:
         raise InvalidArgument(f"{field} must hold at most {wire.MAX_HEADERS} entries", field=field)
-    size = 0
     for name, value in headers.items():
         _check_header(name, value, field)
-        size += len(name.encode()) + len(value.encode())
-    if size > wire.MAX_HEADERS_BYTES:
+    if (size := headers_bytes(headers)) > wire.MAX_HEADERS_BYTES:
         raise InvalidArgument(f"{field} must total at most {wire.MAX_HEADERS_BYTES} bytes, not {size}", field=field)
     return dict(headers) or None
+
+
+def headers_bytes(headers: Mapping[str, str]) -> int:
+    """Names and values together, in UTF-8: what ``wire.MAX_HEADERS_BYTES`` bounds."""
+    return sum(len(name.encode()) + len(value.encode()) for name, value in headers.items())
 
 
 def _check_header(name: object, value: object, field: str) -> None:
