@@ -115,6 +115,7 @@ async def test_lost_database_is_unavailable_then_recovers(
     stats = await one.stats("emails", now_ms=T0)
     assert stats is not None
     assert stats.ready == len(acknowledged) == 10
+    await _recovered(two)  # idle through the outage, its pooled connections broke too
     await _listening(two, one, wakeups)  # the listener reconnected too
 
 
